@@ -1,0 +1,109 @@
+// Package cli implements the buildwall command line: one file per
+// sub-command, each turning flags into an Options value for a domain package.
+// Exit codes are defined in exit.go and nowhere else.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/buildwall/buildwall/internal/cli.Version=v1.2.3".
+var Version = "dev"
+
+// Env is everything a command may take from the process; tests pass their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Dir is the working directory; empty means the process's own.
+	Dir string
+}
+
+func (e *Env) getenv(k string) string {
+	if e.Getenv == nil {
+		return os.Getenv(k)
+	}
+	return e.Getenv(k)
+}
+
+// Main runs buildwall with args (without the program name) and returns the
+// process exit code. It never calls os.Exit.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Stdin == nil {
+		env.Stdin = os.Stdin
+	}
+	if env.Stdout == nil {
+		env.Stdout = os.Stdout
+	}
+	if env.Stderr == nil {
+		env.Stderr = os.Stderr
+	}
+	root := newRoot(&env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	code := codeOf(err)
+	if err != nil {
+		if ee, ok := err.(*exitError); !ok || ee.err != nil {
+			fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+		}
+		if code == ExitUsage {
+			if _, ok := err.(*exitError); !ok {
+				fmt.Fprintln(env.Stderr, "Run 'buildwall help' for usage.")
+			}
+		}
+	}
+	return code
+}
+
+func newRoot(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "buildwall",
+		Short: "A build application firewall for CI/CD",
+		Long: `buildwall guards CI/CD builds against supply-chain attacks.
+
+  buildwall scan     gate a repository before anything is installed: malicious,
+                     unpinned or unverifiable packages in lockfiles
+  buildwall db       manage the local malicious-package database (OSV format)
+
+Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
+3 buildwall itself failed.`,
+		Example: `  # Gate a repository in CI; fail on high or critical findings
+  buildwall scan .
+
+  # SARIF for GitHub code scanning, never failing the job
+  buildwall scan --format sarif --output buildwall.sarif --fail-on none
+
+  # A Markdown summary for the job page
+  buildwall scan --format markdown >> "$GITHUB_STEP_SUMMARY"
+
+  # Refresh the malicious-package database from an OSV export
+  buildwall db update --from ./npm-all.zip`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("buildwall {{.Version}}\n")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError(fmt.Errorf("%s: %w", c.CommandPath(), err))
+	})
+	for _, add := range commands {
+		root.AddCommand(add(env))
+	}
+	return root
+}
+
+// commands is the explicit list of sub-commands.
+var commands = []func(*Env) *cobra.Command{
+	newScanCmd,
+	newDBCmd,
+}
