@@ -1,0 +1,197 @@
+// Package event defines the closed set of things a `buildwall run` records —
+// DNS queries, connections, dropped packets, processes — and the Recorder
+// that keeps them in memory and streams them as JSON lines as they happen.
+//
+// Every interceptor decision becomes exactly one Event. The package imports
+// only the standard library.
+package event
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// Kind says what an event describes.
+type Kind string
+
+// The kinds of events.
+const (
+	// KindDNS is one DNS query from the build.
+	KindDNS Kind = "dns"
+	// KindConnect is one TCP connection attempt from the build.
+	KindConnect Kind = "connect"
+	// KindPacket is one or more dropped packets (UDP, ICMP, IPv6, raw).
+	KindPacket Kind = "packet"
+	// KindProcess is a process-level observation (start, exit).
+	KindProcess Kind = "process"
+)
+
+// Verdict is what happened to the thing an event describes.
+type Verdict string
+
+// The verdicts.
+const (
+	// VerdictAllow: the policy allows it and it was let through.
+	VerdictAllow Verdict = "allow"
+	// VerdictBlock: it was refused.
+	VerdictBlock Verdict = "block"
+	// VerdictAudit: block mode would refuse it; audit mode let it through.
+	VerdictAudit Verdict = "audit"
+)
+
+// Event is one observation. Fields that do not apply are left zero and are
+// omitted from JSON. The JSON field names are part of the buildwall.run/v1
+// report schema.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Kind    Kind      `json:"kind"`
+	Verdict Verdict   `json:"verdict"`
+	// Proto is "tcp", "udp", "icmp", "icmpv6", "ipv6", ...
+	Proto string `json:"proto,omitempty"`
+	// Name is the DNS query name, or the name a connection is bound to.
+	Name  string `json:"name,omitempty"`
+	QType string `json:"qtype,omitempty"`
+	// IP is the destination address; for DNS the answered address.
+	IP   string `json:"ip,omitempty"`
+	Port uint16 `json:"port,omitempty"`
+	SNI  string `json:"sni,omitempty"`
+	// Host is the HTTP Host header.
+	Host string `json:"host,omitempty"`
+	// Rule is the policy entry that matched, as written in the policy.
+	Rule string `json:"rule,omitempty"`
+	// Reason says why something was blocked or flagged, e.g. "not in
+	// policy", "sni mismatch", "dns tunnelling suspected: ...".
+	Reason  string `json:"reason,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	Cmdline string `json:"cmdline,omitempty"`
+	// Count is the number of packets an aggregated packet event stands for.
+	Count int `json:"count,omitempty"`
+}
+
+// Sink receives events. Implementations must be safe for concurrent use.
+type Sink interface {
+	Emit(Event)
+}
+
+// Discard is a Sink that drops every event.
+var Discard Sink = discard{}
+
+type discard struct{}
+
+func (discard) Emit(Event) {}
+
+// Recorder is a Sink that keeps every event in memory and, when given a
+// writer, writes each one as a JSON line and flushes it before Emit returns,
+// so a killed build loses nothing already seen. It is safe for concurrent use.
+type Recorder struct {
+	now func() time.Time
+
+	mu     sync.Mutex
+	events []Event
+	w      io.Writer
+	enc    *json.Encoder
+	err    error // first write error; later writes are skipped
+	closed bool
+}
+
+// NewRecorder returns a Recorder that streams JSON lines to w (nil: keep in
+// memory only) and stamps events with now (nil: time.Now). The Recorder does
+// not close w.
+func NewRecorder(w io.Writer, now func() time.Time) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	r := &Recorder{now: now, w: w}
+	if w != nil {
+		r.enc = json.NewEncoder(w)
+		r.enc.SetEscapeHTML(false)
+	}
+	return r
+}
+
+// Emit records e, filling Time from the clock when it is zero. Events
+// emitted after Close are kept in memory but not written.
+func (r *Recorder) Emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = r.now()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	if r.enc == nil || r.err != nil || r.closed {
+		return
+	}
+	if err := r.enc.Encode(e); err != nil {
+		r.err = fmt.Errorf("write event: %w", err)
+		return
+	}
+	if f, ok := r.w.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			r.err = fmt.Errorf("flush events: %w", err)
+		}
+	}
+}
+
+// Events returns a copy of the events recorded so far, in emit order.
+func (r *Recorder) Events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.events...)
+}
+
+// Err returns the first error writing the stream, if any.
+func (r *Recorder) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Close stops streaming and returns the first write error, if any. It does
+// not close the underlying writer. Close is idempotent.
+func (r *Recorder) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	return r.err
+}
+
+// ReadJSONLines decodes a JSON-lines event stream as written by Recorder.
+// Blank lines are skipped; a malformed line is an error naming its 1-based
+// line number. A truncated final line (a build killed mid-write) is an error
+// too; callers that want the events before it get them alongside the error.
+func ReadJSONLines(rd io.Reader) ([]Event, error) {
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 0, 64*1024), 16<<20)
+	var out []Event
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(trimSpace(b)) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(b, &e); err != nil {
+			return out, fmt.Errorf("decode event on line %d: %w", line, err)
+		}
+		out = append(out, e)
+	}
+	if err := sc.Err(); err != nil {
+		return out, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
