@@ -1,0 +1,390 @@
+// Package config reads buildwall.yml, the optional repository configuration.
+//
+// The file is decoded from go.yaml.in/yaml/v3 nodes so that every error
+// carries file:line:column, and unknown keys are errors: a typo must never
+// silently disable a control. The `run:` section belongs to the run-time
+// firewall policy (package policy); it is kept here as a raw *yaml.Node.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/finding"
+	"go.yaml.in/yaml/v3"
+)
+
+// FileName is the configuration file looked up at the repository root.
+const FileName = "buildwall.yml"
+
+// MaxSize bounds the configuration file size.
+const MaxSize = 4 << 20
+
+// Config is a decoded buildwall.yml. The zero value is a valid empty
+// configuration.
+type Config struct {
+	// Path is the file the configuration came from ("" when none).
+	Path string
+	Scan Scan
+	// Run is the raw `run:` section for package policy; nil when absent.
+	Run *yaml.Node
+}
+
+// Scan is the `scan:` section.
+type Scan struct {
+	// FailOn is the default for --fail-on; nil when not configured.
+	FailOn *finding.Severity
+	// Registries are extra allowed registry URLs, as written.
+	Registries []string
+	// InstallScriptsAllow lists package names allowed to run install scripts.
+	InstallScriptsAllow []string
+	// Ignores suppress findings; see Ignore.Match.
+	Ignores []Ignore
+}
+
+// Ignore suppresses findings that match every field it sets.
+type Ignore struct {
+	Rule string
+	// Package is a package name ("esbuild") or name@version ("esbuild@0.19.2").
+	Package string
+	// Path is a slash-separated glob over finding paths; "**" matches any
+	// number of directories.
+	Path   string
+	Reason string
+	// Line and Column locate the entry in the configuration file (1-based).
+	Line, Column int
+
+	glob glob
+}
+
+// Error is a configuration error with its position. Line and Column are
+// 1-based; 0 when unknown.
+type Error struct {
+	Path         string
+	Line, Column int
+	Msg          string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.Path, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	default:
+		return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	}
+}
+
+// Find returns the configuration file that applies to dir: FileName in dir
+// or in the nearest ancestor that is the repository root (holds .git). It
+// returns "" when there is none. It never climbs above a repository root.
+func Find(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for {
+		p := filepath.Join(abs, FileName)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+		if _, err := os.Lstat(filepath.Join(abs, ".git")); err == nil {
+			return ""
+		}
+		parent := filepath.Dir(abs)
+		if parent == abs {
+			return ""
+		}
+		abs = parent
+	}
+}
+
+// Load reads and parses the configuration file at path. Errors are *Error
+// for malformed content, or an I/O error wrapped with the path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+	if len(data) > MaxSize {
+		return nil, &Error{Path: path, Msg: fmt.Sprintf("file is larger than %d bytes", MaxSize)}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes configuration data; path is used in error messages.
+// Malformed content returns *Error.
+func Parse(path string, data []byte) (*Config, error) {
+	c := &Config{Path: path}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, nil // empty file
+		}
+		return nil, yamlError(path, err)
+	}
+	if len(doc.Content) == 0 {
+		return c, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return c, nil
+	}
+	d := decoder{path: path}
+	err := d.mapping(root, "top level", map[string]func(*yaml.Node) error{
+		"scan": func(n *yaml.Node) error { return d.scan(n, &c.Scan) },
+		"run": func(n *yaml.Node) error {
+			c.Run = n
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// yamlError turns a yaml syntax error ("yaml: line 3: ...") into *Error.
+func yamlError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 0
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, after, ok := strings.Cut(rest, ": "); ok {
+			if _, scanErr := fmt.Sscanf(n, "%d", &line); scanErr == nil {
+				msg = after
+			}
+		}
+	}
+	return &Error{Path: path, Line: line, Msg: msg}
+}
+
+type decoder struct{ path string }
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) error {
+	return &Error{Path: d.path, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// mapping walks a mapping node, calling the handler for each known key and
+// failing on unknown or duplicate keys.
+func (d *decoder) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.Node) error) error {
+	if n.Kind != yaml.MappingNode {
+		return d.errorf(n, "%s must be a mapping", what)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		h, ok := keys[k.Value]
+		if !ok || k.Kind != yaml.ScalarNode {
+			return d.errorf(k, "unknown key %q in %s (known: %s)", k.Value, what, knownKeys(keys))
+		}
+		if seen[k.Value] {
+			return d.errorf(k, "duplicate key %q in %s", k.Value, what)
+		}
+		seen[k.Value] = true
+		if err := h(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func knownKeys(keys map[string]func(*yaml.Node) error) string {
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sortStrings(names)
+	return strings.Join(names, ", ")
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		return "", d.errorf(n, "%s must be a string", what)
+	}
+	return n.Value, nil
+}
+
+func (d *decoder) strings(n *yaml.Node, what string) ([]string, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errorf(n, "%s must be a list of strings", what)
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, e := range n.Content {
+		s, err := d.str(e, what+" entry")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (d *decoder) scan(n *yaml.Node, s *Scan) error {
+	if n.Tag == "!!null" {
+		return nil
+	}
+	return d.mapping(n, "scan", map[string]func(*yaml.Node) error{
+		"fail-on": func(v *yaml.Node) error {
+			name, err := d.str(v, "scan.fail-on")
+			if err != nil {
+				return err
+			}
+			sev, err := finding.ParseSeverity(name)
+			if err != nil {
+				return d.errorf(v, "scan.fail-on: %v", err)
+			}
+			s.FailOn = &sev
+			return nil
+		},
+		"registries": func(v *yaml.Node) error {
+			list, err := d.strings(v, "scan.registries")
+			if err != nil {
+				return err
+			}
+			for i, r := range list {
+				u, err := url.Parse(r)
+				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+					return d.errorf(v.Content[i], "scan.registries: %q is not an http(s) URL", r)
+				}
+			}
+			s.Registries = list
+			return nil
+		},
+		"install-scripts": func(v *yaml.Node) error {
+			return d.mapping(v, "scan.install-scripts", map[string]func(*yaml.Node) error{
+				"allow": func(v *yaml.Node) error {
+					list, err := d.strings(v, "scan.install-scripts.allow")
+					s.InstallScriptsAllow = list
+					return err
+				},
+			})
+		},
+		"ignore": func(v *yaml.Node) error {
+			if v.Kind != yaml.SequenceNode {
+				return d.errorf(v, "scan.ignore must be a list")
+			}
+			for _, e := range v.Content {
+				ig, err := d.ignore(e)
+				if err != nil {
+					return err
+				}
+				s.Ignores = append(s.Ignores, ig)
+			}
+			return nil
+		},
+	})
+}
+
+func (d *decoder) ignore(n *yaml.Node) (Ignore, error) {
+	ig := Ignore{Line: n.Line, Column: n.Column}
+	field := func(dst *string, what string) func(*yaml.Node) error {
+		return func(v *yaml.Node) error {
+			s, err := d.str(v, "scan.ignore "+what)
+			*dst = strings.TrimSpace(s)
+			return err
+		}
+	}
+	err := d.mapping(n, "scan.ignore entry", map[string]func(*yaml.Node) error{
+		"rule":    field(&ig.Rule, "rule"),
+		"package": field(&ig.Package, "package"),
+		"path":    field(&ig.Path, "path"),
+		"reason":  field(&ig.Reason, "reason"),
+	})
+	if err != nil {
+		return ig, err
+	}
+	if ig.Rule == "" && ig.Package == "" && ig.Path == "" {
+		return ig, d.errorf(n, "scan.ignore entry must name a rule, a package or a path")
+	}
+	if ig.Reason == "" {
+		return ig, d.errorf(n, "scan.ignore entry has no reason: say why the finding is acceptable")
+	}
+	if ig.Path != "" {
+		g, err := compileGlob(ig.Path)
+		if err != nil {
+			return ig, d.errorf(n, "scan.ignore path %q: %v", ig.Path, err)
+		}
+		ig.glob = g
+	}
+	return ig, nil
+}
+
+// CheckRules fails when an ignore names a rule for which known returns
+// false, so that a misspelt rule ID is an error rather than a no-op.
+func (c *Config) CheckRules(known func(id string) bool) error {
+	for _, ig := range c.Scan.Ignores {
+		if ig.Rule != "" && !known(ig.Rule) {
+			return &Error{Path: c.Path, Line: ig.Line, Column: ig.Column, Msg: fmt.Sprintf("scan.ignore names unknown rule %q", ig.Rule)}
+		}
+	}
+	return nil
+}
+
+// Match reports whether ig suppresses f: every field ig sets must match.
+func (ig *Ignore) Match(f *finding.Finding) bool {
+	if ig.Rule != "" && ig.Rule != f.Rule {
+		return false
+	}
+	if ig.Package != "" {
+		if f.Package == nil {
+			return false
+		}
+		if ig.Package != f.Package.Name && ig.Package != f.Package.String() {
+			return false
+		}
+	}
+	if ig.Path != "" && !ig.glob.match(f.Path) {
+		return false
+	}
+	return true
+}
+
+// Filter returns the findings no ignore matches (reusing fs's storage) and
+// how many were suppressed.
+func (s *Scan) Filter(fs []finding.Finding) ([]finding.Finding, int) {
+	if len(s.Ignores) == 0 {
+		return fs, 0
+	}
+	kept := fs[:0]
+	n := 0
+	for i := range fs {
+		if s.ignored(&fs[i]) {
+			n++
+			continue
+		}
+		kept = append(kept, fs[i])
+	}
+	return kept, n
+}
+
+func (s *Scan) ignored(f *finding.Finding) bool {
+	for i := range s.Ignores {
+		if s.Ignores[i].Match(f) {
+			return true
+		}
+	}
+	return false
+}
+
+// InstallScriptAllowed reports whether the package name is allowlisted.
+func (s *Scan) InstallScriptAllowed(name string) bool {
+	for _, a := range s.InstallScriptsAllow {
+		if a == name {
+			return true
+		}
+	}
+	return false
+}
