@@ -1,0 +1,45 @@
+// Package yarn parses yarn.lock files into the lockfile model: the classic
+// v1 format (yarn 1.x, its own indented syntax) and the berry format (yarn
+// 2 and later, YAML with a __metadata entry). Parse tells them apart by
+// content, not by name.
+//
+// Classic lockfiles record neither importers nor install scripts: Importers
+// is nil and rules use Descriptors instead. Berry lockfiles record workspaces
+// as "name@workspace:dir" entries, which fill Importers; they do not record
+// build scripts (those live in package.json dependenciesMeta), so
+// InstallScript is always false.
+package yarn
+
+import (
+	"bytes"
+
+	"github.com/buildwall/buildwall/internal/lockfile"
+)
+
+// Parser parses yarn.lock (classic v1 and berry). The zero value is ready to
+// use and safe for concurrent use.
+type Parser struct{}
+
+var _ lockfile.Parser = Parser{}
+
+// Format returns "yarn".
+func (Parser) Format() string { return "yarn" }
+
+// Match reports whether base is "yarn.lock".
+func (Parser) Match(base string) bool { return base == "yarn.lock" }
+
+// Parse parses a classic or berry yarn.lock. Malformed input returns a
+// *lockfile.ParseError with the 1-based line of the problem. Packages are in
+// file order; each carries the line and column of its entry's key.
+func (Parser) Parse(path string, data []byte) (*lockfile.Lockfile, error) {
+	if isBerry(data) {
+		return parseBerry(path, data)
+	}
+	return parseClassic(path, data)
+}
+
+// isBerry reports whether data has a top-level __metadata key, which every
+// berry lockfile has and no classic one can have (classic keys contain '@').
+func isBerry(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("__metadata:")) || bytes.Contains(data, []byte("\n__metadata:"))
+}
