@@ -1,0 +1,167 @@
+package lockcheck
+
+import (
+	"strings"
+	"sync"
+)
+
+// Registries is the set of registry URLs a lockfile may resolve packages
+// from: the project's own configuration plus the package managers' default
+// registries (Defaults, shared by every lockfile of a scan). A URL is
+// allowed when its scheme-less host (and port) equals a registry's and its
+// path starts with the registry's path. Safe for concurrent use.
+type Registries struct {
+	list     []registry
+	defaults *Defaults
+}
+
+type registry struct {
+	host string // lowercase, default port removed
+	path string // ends in "/"
+}
+
+func (r registry) String() string { return r.host + r.path }
+
+// parseRegistry normalises a registry URL; ok is false for anything that is
+// not an absolute http(s) URL.
+func parseRegistry(raw string) (registry, bool) {
+	scheme, host, path, ok := splitURL(strings.TrimSpace(raw))
+	if !ok || !isHTTP(scheme) || host == "" {
+		return registry{}, false
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	return registry{host: normHost(scheme, host), path: path}, true
+}
+
+// normHost lowercases host and drops the scheme's default port.
+func normHost(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch {
+	case strings.EqualFold(scheme, "https"):
+		host = strings.TrimSuffix(host, ":443")
+	case strings.EqualFold(scheme, "http"):
+		host = strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
+
+// NewRegistries returns the registries in urls (invalid ones are ignored)
+// plus defaults, which may be nil.
+func NewRegistries(defaults *Defaults, urls ...string) *Registries {
+	r := &Registries{defaults: defaults}
+	for _, u := range urls {
+		if reg, ok := parseRegistry(u); ok && !containsRegistry(r.list, reg) {
+			r.list = append(r.list, reg)
+		}
+	}
+	return r
+}
+
+func containsRegistry(list []registry, reg registry) bool {
+	for _, x := range list {
+		if x == reg {
+			return true
+		}
+	}
+	return false
+}
+
+// Allowed reports whether the absolute URL u comes from an allowed
+// registry. The defaults are resolved only when the project's own
+// registries do not already allow u.
+func (r *Registries) Allowed(u string) bool {
+	scheme, host, path, ok := splitURL(u)
+	if !ok {
+		return false
+	}
+	host = normHost(scheme, host)
+	if r == nil {
+		return false
+	}
+	if matchAny(r.list, host, path) {
+		return true
+	}
+	if r.defaults != nil {
+		return matchAny(r.defaults.get(), host, path)
+	}
+	return false
+}
+
+func matchAny(list []registry, host, path string) bool {
+	for _, reg := range list {
+		if reg.host == host && (reg.path == "/" || strings.HasPrefix(path, reg.path)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe lists the allowed registries for messages, and says when the
+// package managers' default registry could not be determined.
+func (r *Registries) Describe() string {
+	var names []string
+	note := ""
+	if r != nil {
+		for _, reg := range r.list {
+			names = append(names, reg.String())
+		}
+		if r.defaults != nil {
+			for _, reg := range r.defaults.get() {
+				if !containsRegistry(r.list, reg) {
+					names = append(names, reg.String())
+				}
+			}
+			note = r.defaults.note
+		}
+	}
+	s := "allowed: none"
+	if len(names) > 0 {
+		s = "allowed: " + strings.Join(names, ", ")
+	}
+	if note != "" {
+		s += "; " + note
+	}
+	return s
+}
+
+// Defaults are the package managers' default registries, resolved at most
+// once and only when first needed (resolving may run `npm config get
+// registry`). Safe for concurrent use.
+type Defaults struct {
+	once    sync.Once
+	resolve func() (urls []string, note string)
+	list    []registry
+	note    string
+}
+
+// NewDefaults returns Defaults computed by resolve on first use. resolve
+// returns the default registry URLs it found and, when some could not be
+// determined, a note for finding messages ("npm's default registry is
+// unknown: ...").
+func NewDefaults(resolve func() (urls []string, note string)) *Defaults {
+	return &Defaults{resolve: resolve}
+}
+
+// StaticDefaults returns Defaults with a fixed list, for tests and callers
+// that already know the registries.
+func StaticDefaults(urls ...string) *Defaults {
+	return NewDefaults(func() ([]string, string) { return urls, "" })
+}
+
+func (d *Defaults) get() []registry {
+	d.once.Do(func() {
+		if d.resolve == nil {
+			return
+		}
+		urls, note := d.resolve()
+		d.note = note
+		for _, u := range urls {
+			if reg, ok := parseRegistry(u); ok && !containsRegistry(d.list, reg) {
+				d.list = append(d.list, reg)
+			}
+		}
+	})
+	return d.list
+}

@@ -1,0 +1,114 @@
+package lockcheck
+
+import (
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockfile"
+)
+
+var lockfileDriftRule = finding.Rule{
+	ID:       "lockfile-drift",
+	Severity: finding.SeverityHigh,
+	Summary:  "A dependency declared in package.json is not satisfied by the lockfile (absent, recorded with another spec, or locked outside the range).",
+	Fix:      "Run your package manager's install to update the lockfile, commit it, and use npm ci / --frozen-lockfile in CI.",
+	Help: "When package.json and the lockfile disagree, `npm install` silently resolves fresh versions (and `npm ci` fails). " +
+		"Ranges are checked with npm semantics (`^`, `~`, `x`, `||`, hyphen ranges); dist-tags, git, file:, workspace: and " +
+		"npm: alias specs are checked for presence only. Peer dependencies are not checked.",
+}
+
+var lockfileDrift = Rule{Rule: lockfileDriftRule, CheckLockfile: checkLockfileDrift}
+
+func checkLockfileDrift(c *Context, report func(finding.Finding)) {
+	workspaces := map[string]bool{}
+	for _, m := range c.Manifests {
+		if m.Manifest != nil && m.Name != "" {
+			workspaces[m.Name] = true
+		}
+	}
+	rs := ranges{}
+	for _, m := range c.Manifests {
+		if m.Manifest == nil {
+			continue
+		}
+		for i := range m.Dependencies {
+			d := &m.Dependencies[i]
+			if d.Kind == lockfile.DepPeer || workspaces[d.Name] || hasPrefix(d.Spec, "workspace:") {
+				continue
+			}
+			if msg, version := c.drift(rs, m.Importer, d); msg != "" {
+				report(finding.Finding{
+					Rule:     lockfileDriftRule.ID,
+					Severity: lockfileDriftRule.Severity,
+					Message:  msg,
+					Location: finding.Location{Path: m.Path, Line: d.Line, Column: d.Column},
+					Package:  &finding.Package{Ecosystem: Ecosystem, Name: d.Name, Version: version},
+					Fix:      "Run your package manager's install to update " + c.Path + " for " + d.Name + ", commit it, and install with npm ci / --frozen-lockfile in CI.",
+				})
+			}
+		}
+	}
+}
+
+// drift explains how the lockfile fails to satisfy d, or returns "". version
+// is the locked version when there is one.
+func (c *Context) drift(rs ranges, importer string, d *lockfile.Dependency) (msg, version string) {
+	decl := "package.json declares " + d.Name + " " + quoteSpec(d.Spec)
+	absent := decl + " but " + c.Path + " has no entry for it"
+	lf := c.Lockfile
+	switch {
+	case lf.Importers != nil:
+		direct, ok := lf.Importers[importer][d.Name]
+		if !ok {
+			return absent, ""
+		}
+		if direct.Spec != "" && direct.Spec != d.Spec {
+			return decl + " but " + c.Path + " recorded " + quoteSpec(direct.Spec) + ": the lockfile is out of date", direct.Version
+		}
+		return c.outside(rs, decl, d.Spec, direct.Version), direct.Version
+	case lf.Descriptors != nil:
+		v, ok := lf.Descriptors[d.Name+"@"+d.Spec]
+		if !ok {
+			if len(c.packagesByName()[d.Name]) == 0 {
+				return absent, ""
+			}
+			return decl + " but no entry in " + c.Path + " resolves " + d.Name + "@" + d.Spec + ": the lockfile is out of date", ""
+		}
+		return c.outside(rs, decl, d.Spec, v), v
+	default:
+		pkgs := c.packagesByName()[d.Name]
+		if len(pkgs) == 0 {
+			return absent, ""
+		}
+		// Without importers, any locked copy in range satisfies the declaration;
+		// report against the top-level one when the format records paths.
+		best := pkgs[0]
+		for _, p := range pkgs {
+			if ok, checked := rs.satisfies(d.Spec, p.Version); ok || !checked {
+				return "", ""
+			}
+			if p.Path == "node_modules/"+d.Name {
+				best = p
+			}
+		}
+		return c.outside(rs, decl, d.Spec, best.Version), best.Version
+	}
+}
+
+// outside returns a message when version is outside spec, else "".
+func (c *Context) outside(rs ranges, decl, spec, version string) string {
+	if version == "" || isLocalSpec(spec) {
+		return ""
+	}
+	if ok, checked := rs.satisfies(spec, version); ok || !checked {
+		return ""
+	}
+	return decl + " but " + c.Path + " locks " + version + ", outside that range"
+}
+
+func quoteSpec(spec string) string {
+	if spec == "" {
+		return `""`
+	}
+	return spec
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }

@@ -1,0 +1,58 @@
+package lockcheck
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockfile"
+)
+
+var unparseableLockfileRule = finding.Rule{
+	ID:       "unparseable-lockfile",
+	Severity: finding.SeverityHigh,
+	Summary:  "A lockfile or package.json cannot be parsed (or is too large), so nothing in it was checked.",
+	Fix:      "Fix or regenerate the file with your package manager so it parses.",
+	Help:     "buildwall never skips a file silently: a file it cannot read is a finding, and the scan goes on with the others.",
+}
+
+var unparseableLockfile = Rule{Rule: unparseableLockfileRule}
+
+// Unparseable returns the finding for a file at path (slash-separated,
+// relative to the scan root) whose parser returned err. A
+// *lockfile.ParseError supplies the position.
+func Unparseable(path string, err error) finding.Finding {
+	f := finding.Finding{
+		Rule:     unparseableLockfileRule.ID,
+		Severity: unparseableLockfileRule.Severity,
+		Location: finding.Location{Path: path},
+		Fix:      "Fix the syntax error or regenerate " + path + " with your package manager, then commit it.",
+	}
+	var pe *lockfile.ParseError
+	if errors.As(err, &pe) {
+		f.Line, f.Column = pe.Line, pe.Column
+		switch {
+		case pe.Line > 0 && pe.Column > 0:
+			f.Message = fmt.Sprintf("cannot parse %s at line %d, column %d: %s", path, pe.Line, pe.Column, pe.Msg)
+		case pe.Line > 0:
+			f.Message = fmt.Sprintf("cannot parse %s at line %d: %s", path, pe.Line, pe.Msg)
+		default:
+			f.Message = fmt.Sprintf("cannot parse %s: %s", path, pe.Msg)
+		}
+		return f
+	}
+	f.Message = fmt.Sprintf("cannot parse %s: %v", path, err)
+	return f
+}
+
+// TooLarge returns the finding for a file that exceeds the scan's size
+// limit and was therefore not parsed. Sizes are in bytes.
+func TooLarge(path string, size, limit int64) finding.Finding {
+	return finding.Finding{
+		Rule:     unparseableLockfileRule.ID,
+		Severity: unparseableLockfileRule.Severity,
+		Message:  fmt.Sprintf("%s is %d bytes, over the %d-byte limit; it was not parsed", path, size, limit),
+		Location: finding.Location{Path: path},
+		Fix:      "Check why " + path + " is so large (generated or tampered?) and regenerate it with your package manager.",
+	}
+}

@@ -1,0 +1,163 @@
+package lockcheck
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestRangesSatisfies(t *testing.T) {
+	tests := []struct {
+		spec, version string
+		ok, checked   bool
+	}{
+		{"^1.2.0", "1.9.9", true, true},
+		{"^1.2.0", "2.0.0", false, true},
+		{"^1.2.0", "1.1.9", false, true},
+		{"^0.2.3", "0.2.9", true, true},
+		{"^0.2.3", "0.3.0", false, true},
+		{"~1.2.3", "1.2.9", true, true},
+		{"~1.2.3", "1.3.0", false, true},
+		{"1.x", "1.7.0", true, true},
+		{"1.x", "2.0.0", false, true},
+		{"1.2", "1.2.7", true, true},
+		{"1.2", "1.3.0", false, true},
+		{"1", "1.9.0", true, true},
+		{"*", "3.0.0", true, true},
+		{"", "3.0.0", true, true},
+		{"1.2.3", "1.2.3", true, true},
+		{"1.2.3", "1.2.4", false, true},
+		{"=1.2.3", "1.2.3", true, true},
+		{"v1.2.3", "1.2.3", true, true},
+		{">=1.2.0 <2.0.0", "1.5.0", true, true},
+		{">= 1.2.0", "1.5.0", true, true},
+		{">=1.2.0 <2.0.0", "2.0.0", false, true},
+		{"^1.0.0 || ^2.0.0", "2.1.0", true, true},
+		{"^1.0.0 || ^2.0.0", "3.0.0", false, true},
+		{"1.0.0 - 2.3.4", "2.3.4", true, true},
+		{"1.0.0 - 2.3.4", "2.3.5", false, true},
+		{"^1.2.3", "1.2.4(react@18.2.0)", true, true},
+		{"latest", "1.0.0", false, false},
+		{"next", "1.0.0", false, false},
+		{"npm:lodash@^4", "4.0.0", false, false},
+		{"github:user/repo", "1.0.0", false, false},
+		{"user/repo#v1", "1.0.0", false, false},
+		{"file:../x", "1.0.0", false, false},
+		{"~/x", "1.0.0", false, false},
+		{"^1.0.0", "link:../x", false, false},
+	}
+	rs := ranges{}
+	for _, tt := range tests {
+		ok, checked := rs.satisfies(tt.spec, tt.version)
+		if ok != tt.ok || checked != tt.checked {
+			t.Errorf("satisfies(%q, %q) = %v, %v; want %v, %v", tt.spec, tt.version, ok, checked, tt.ok, tt.checked)
+		}
+	}
+}
+
+func TestTarballName(t *testing.T) {
+	tests := []struct {
+		path, name, stem string
+		ok               bool
+	}{
+		{"/lodash/-/lodash-4.17.21.tgz", "lodash", "lodash-4.17.21", true},
+		{"/@s/n/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
+		{"/@s%2fn/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
+		{"/api/npm/npm-remote/lodash/-/lodash-4.17.21.tgz", "lodash", "lodash-4.17.21", true},
+		{"/api/npm/@s/n/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
+		{"/lodash/-/x/lodash-4.17.21.tgz", "", "", false},
+		{"/foo.tgz", "", "", false},
+		{"/-/x.tgz", "", "", false},
+		{"/lodash/-/lodash-4.17.21.zip", "", "", false},
+	}
+	for _, tt := range tests {
+		name, stem, ok := tarballName(tt.path)
+		if diff := cmp.Diff([]any{tt.name, tt.stem, tt.ok}, []any{name, stem, ok}); diff != "" {
+			t.Errorf("tarballName(%q) mismatch (-want +got):\n%s", tt.path, diff)
+		}
+	}
+}
+
+func TestTarballStemMatches(t *testing.T) {
+	tests := []struct {
+		stem, name, version string
+		want                bool
+	}{
+		{"lodash-4.17.21", "lodash", "4.17.21", true},
+		{"lodash-4.17.20", "lodash", "4.17.21", false},
+		{"n-1.0.0", "@s/n", "1.0.0", true},
+		{"n-1.0.0", "@s/n", "1.0.0+build.5", true},
+		{"left-pad-1.0.0", "left", "pad-1.0.0", true},
+		{"lodash", "lodash", "1.0.0", false},
+	}
+	for _, tt := range tests {
+		if got := tarballStemMatches(tt.stem, tt.name, tt.version); got != tt.want {
+			t.Errorf("tarballStemMatches(%q, %q, %q) = %v, want %v", tt.stem, tt.name, tt.version, got, tt.want)
+		}
+	}
+}
+
+func TestRegistriesAllowed(t *testing.T) {
+	calls := 0
+	defaults := NewDefaults(func() ([]string, string) {
+		calls++
+		return []string{"https://registry.example/"}, ""
+	})
+	r := NewRegistries(defaults, "https://npm.corp.example/api/npm/", "not a url")
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://npm.corp.example/api/npm/lodash/-/lodash-1.0.0.tgz", true},
+		{"http://NPM.corp.example:80/api/npm/lodash/-/lodash-1.0.0.tgz", true},
+		{"https://npm.corp.example/other/lodash/-/lodash-1.0.0.tgz", false},
+		{"https://npm.corp.example:8443/api/npm/lodash/-/lodash-1.0.0.tgz", false},
+		{"https://registry.example/lodash/-/lodash-1.0.0.tgz", true},
+		{"https://registry.example:443/lodash/-/lodash-1.0.0.tgz", true},
+		{"https://user:pw@registry.example/lodash/-/lodash-1.0.0.tgz", true},
+		{"https://evil-registry.example/lodash/-/lodash-1.0.0.tgz", false},
+		{"https://registry.example.evil.example/lodash/-/lodash-1.0.0.tgz", false},
+		{"lodash@npm:1.0.0", false},
+	}
+	for _, tt := range tests {
+		if got := r.Allowed(tt.url); got != tt.want {
+			t.Errorf("Allowed(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("defaults resolved %d times, want once", calls)
+	}
+	if got, want := r.Describe(), "allowed: npm.corp.example/api/npm/, registry.example/"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+	unknown := NewRegistries(NewDefaults(func() ([]string, string) { return nil, "npm's default registry is unknown" }))
+	if got, want := unknown.Describe(), "allowed: none; npm's default registry is unknown"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+}
+
+func TestRulesContract(t *testing.T) {
+	var got []string
+	for _, r := range Rules() {
+		got = append(got, r.ID+" "+r.Severity.String())
+		if r.Summary == "" || r.Fix == "" {
+			t.Errorf("rule %s lacks a summary or fix", r.ID)
+		}
+	}
+	want := []string{
+		"malicious-package critical",
+		"missing-integrity high",
+		"weak-integrity medium",
+		"insecure-source high",
+		"untrusted-registry high",
+		"name-mismatch high",
+		"non-registry-source medium",
+		"install-script medium",
+		"lockfile-missing high",
+		"lockfile-drift high",
+		"unparseable-lockfile high",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rule IDs and severities are a contract (-want +got):\n%s", diff)
+	}
+}
