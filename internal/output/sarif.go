@@ -1,0 +1,299 @@
+package output
+
+import (
+	"io"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+// The SARIF model below is the small subset of SARIF 2.1.0 that buildwall
+// writes and GitHub code scanning reads. It is written here rather than
+// imported: the Go SARIF library in the module proxy
+// (github.com/owenrumney/go-sarif) is a large builder API over the whole
+// schema whose map-valued properties and pointer-heavy constructors would
+// have to be wrapped anyway to keep output byte-for-byte deterministic,
+// while buildwall needs a dozen plain structs whose field order is the
+// output order. The structure is checked by TestSARIFStructure and, where
+// the tooling is installed, against the official JSON schema.
+
+// SARIF constants.
+const (
+	sarifVersion = "2.1.0"
+	sarifSchema  = "https://json.schemastore.org/sarif-2.1.0.json"
+	// sarifFingerprintKey names buildwall's partial fingerprint; the "/v1"
+	// lets the algorithm change without colliding with old alerts.
+	sarifFingerprintKey = "buildwall/v1"
+	srcRoot             = "%SRCROOT%"
+	// informationURI points at the rule reference in the project README.
+	informationURI = "https://github.com/buildwall/buildwall#rules"
+)
+
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool               sarifTool                `json:"tool"`
+	OriginalURIBaseIDs map[string]sarifArtifact `json:"originalUriBaseIds"` // one key: sorted by encoding/json anyway
+	Results            []sarifResult            `json:"results"`            // never nil
+	Properties         *sarifRunProperties      `json:"properties,omitempty"`
+}
+
+type sarifRunProperties struct {
+	FilesScanned int `json:"filesScanned"`
+	Suppressed   int `json:"suppressed"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name            string      `json:"name"`
+	InformationURI  string      `json:"informationUri"`
+	Version         string      `json:"version,omitempty"`
+	SemanticVersion string      `json:"semanticVersion,omitempty"`
+	Rules           []sarifRule `json:"rules"` // never nil
+}
+
+type sarifRule struct {
+	ID                   string              `json:"id"`
+	Name                 string              `json:"name"`
+	ShortDescription     sarifText           `json:"shortDescription"`
+	FullDescription      sarifText           `json:"fullDescription"`
+	Help                 sarifHelp           `json:"help"`
+	HelpURI              string              `json:"helpUri,omitempty"`
+	DefaultConfiguration sarifConfiguration  `json:"defaultConfiguration"`
+	Properties           sarifRuleProperties `json:"properties"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifHelp struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown"`
+}
+
+type sarifConfiguration struct {
+	Level string `json:"level"`
+}
+
+type sarifRuleProperties struct {
+	Tags             []string `json:"tags"`
+	SecuritySeverity string   `json:"security-severity"`
+	Precision        string   `json:"precision"`
+}
+
+type sarifResult struct {
+	RuleID              string            `json:"ruleId"`
+	RuleIndex           int               `json:"ruleIndex"`
+	Level               string            `json:"level"`
+	Message             sarifText         `json:"message"`
+	Locations           []sarifLocation   `json:"locations,omitempty"`
+	PartialFingerprints map[string]string `json:"partialFingerprints"`
+	Properties          *sarifResultProps `json:"properties,omitempty"`
+}
+
+type sarifResultProps struct {
+	Severity string `json:"buildwall-severity"`
+	Package  string `json:"package,omitempty"`
+}
+
+type sarifLocation struct {
+	PhysicalLocation sarifPhysicalLocation `json:"physicalLocation"`
+}
+
+type sarifPhysicalLocation struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI         string     `json:"uri,omitempty"`
+	URIBaseID   string     `json:"uriBaseId,omitempty"`
+	Description *sarifText `json:"description,omitempty"`
+}
+
+type sarifRegion struct {
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
+}
+
+// sarifLevel maps a severity to a SARIF result level: critical and high are
+// errors, medium a warning, low a note.
+func sarifLevel(s finding.Severity) string {
+	switch {
+	case s >= finding.SeverityHigh:
+		return "error"
+	case s == finding.SeverityMedium:
+		return "warning"
+	default:
+		return "note"
+	}
+}
+
+// securitySeverity is the CVSS-like score GitHub uses to label alerts:
+// ≥ 9.0 critical, ≥ 7.0 high, ≥ 4.0 medium, otherwise low.
+func securitySeverity(s finding.Severity) string {
+	switch s {
+	case finding.SeverityCritical:
+		return "9.5"
+	case finding.SeverityHigh:
+		return "8.0"
+	case finding.SeverityMedium:
+		return "5.5"
+	default:
+		return "3.0"
+	}
+}
+
+// semverRE matches a SemVer 2.0.0 version (without the leading "v").
+var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+
+// writeSARIF writes one SARIF 2.1.0 run. rules[] holds every rule of
+// r.Rules sorted by ID, plus a minimal entry for any rule that produced a
+// finding without metadata, so every result's ruleIndex is valid.
+func writeSARIF(w io.Writer, r Report) error {
+	rules, index := sarifRules(r)
+	driver := sarifDriver{Name: "buildwall", InformationURI: informationURI, Version: r.ToolVersion, Rules: rules}
+	if v := strings.TrimPrefix(r.ToolVersion, "v"); semverRE.MatchString(v) {
+		driver.SemanticVersion = v
+	}
+	run := sarifRun{
+		Tool: sarifTool{Driver: driver},
+		OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
+			Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
+		}},
+		Results:    make([]sarifResult, 0, len(r.Findings)),
+		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
+	}
+	for _, f := range r.Findings {
+		run.Results = append(run.Results, sarifResultOf(f, index[f.Rule]))
+	}
+	return encodeJSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
+}
+
+func roots(rs []string) []string {
+	if len(rs) == 0 {
+		return []string{"."}
+	}
+	return rs
+}
+
+// sarifRules builds rules[] and the index of each rule ID in it.
+func sarifRules(r Report) ([]sarifRule, map[string]int) {
+	meta := map[string]finding.Rule{}
+	for _, ru := range r.Rules {
+		if _, dup := meta[ru.ID]; !dup {
+			meta[ru.ID] = ru
+		}
+	}
+	for _, f := range r.Findings {
+		if _, ok := meta[f.Rule]; !ok {
+			meta[f.Rule] = finding.Rule{ID: f.Rule, Severity: f.Severity, Summary: "Findings of rule " + f.Rule + "."}
+		}
+	}
+	ids := make([]string, 0, len(meta))
+	for id := range meta {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	rules := make([]sarifRule, len(ids))
+	index := make(map[string]int, len(ids))
+	for i, id := range ids {
+		rules[i] = sarifRuleOf(meta[id])
+		index[id] = i
+	}
+	return rules, index
+}
+
+func sarifRuleOf(ru finding.Rule) sarifRule {
+	summary := strings.TrimSpace(ru.Summary)
+	full := summary
+	text := summary
+	md := "**What it catches:** " + summary
+	if ru.Fix != "" {
+		full += " How to fix: " + ru.Fix
+		text += "\n\nHow to fix: " + ru.Fix
+		md += "\n\n**How to fix:** " + ru.Fix
+	}
+	if h := strings.TrimSpace(ru.Help); h != "" {
+		text += "\n\n" + h
+		md += "\n\n" + h
+	}
+	return sarifRule{
+		ID:                   ru.ID,
+		Name:                 pascalCase(ru.ID),
+		ShortDescription:     sarifText{Text: summary},
+		FullDescription:      sarifText{Text: full},
+		Help:                 sarifHelp{Text: text, Markdown: md},
+		HelpURI:              informationURI,
+		DefaultConfiguration: sarifConfiguration{Level: sarifLevel(ru.Severity)},
+		Properties: sarifRuleProperties{
+			Tags:             []string{"security", "supply-chain"},
+			SecuritySeverity: securitySeverity(ru.Severity),
+			Precision:        "high",
+		},
+	}
+}
+
+func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
+	msg := f.Message
+	if f.Fix != "" {
+		msg += "\nFix: " + f.Fix
+	}
+	res := sarifResult{
+		RuleID:              f.Rule,
+		RuleIndex:           ruleIndex,
+		Level:               sarifLevel(f.Severity),
+		Message:             sarifText{Text: msg},
+		PartialFingerprints: map[string]string{sarifFingerprintKey: f.Fingerprint()},
+		Properties:          &sarifResultProps{Severity: f.Severity.String()},
+	}
+	if f.Package != nil {
+		res.Properties.Package = packageLabel(f.Package)
+	}
+	if f.Path != "" {
+		loc := sarifPhysicalLocation{
+			ArtifactLocation: artifactOf(f.Path),
+			Region:           &sarifRegion{StartLine: max(f.Line, 1)},
+		}
+		if f.Line > 0 && f.Column > 0 {
+			loc.Region.StartColumn = f.Column
+		}
+		res.Locations = []sarifLocation{{PhysicalLocation: loc}}
+	}
+	return res
+}
+
+// artifactOf turns a finding path into a URI reference: relative paths are
+// percent-encoded and resolved against %SRCROOT%; absolute paths (files
+// outside every scan root) become file URIs.
+func artifactOf(path string) sarifArtifact {
+	if strings.HasPrefix(path, "/") {
+		return sarifArtifact{URI: (&url.URL{Scheme: "file", Path: path}).String()}
+	}
+	// url.URL.String prefixes "./" when the first segment holds a colon, so
+	// the reference is never mistaken for a scheme.
+	return sarifArtifact{URI: (&url.URL{Path: path}).String(), URIBaseID: srcRoot}
+}
+
+// pascalCase turns "missing-integrity" into "MissingIntegrity".
+func pascalCase(id string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(id, "-") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}

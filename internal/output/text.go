@@ -1,0 +1,201 @@
+package output
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+// ANSI SGR sequences used by the text format. Only severities, file headers
+// and the summary are colored; the text is identical without colors.
+const (
+	ansiReset    = "\x1b[0m"
+	ansiBold     = "\x1b[1m"
+	ansiDim      = "\x1b[2m"
+	ansiCritical = "\x1b[1;31m" // bold red
+	ansiHigh     = "\x1b[31m"   // red
+	ansiMedium   = "\x1b[33m"   // yellow
+	ansiLow      = "\x1b[36m"   // cyan
+	ansiOK       = "\x1b[32m"   // green
+)
+
+func severityColor(s finding.Severity) string {
+	switch s {
+	case finding.SeverityCritical:
+		return ansiCritical
+	case finding.SeverityHigh:
+		return ansiHigh
+	case finding.SeverityMedium:
+		return ansiMedium
+	case finding.SeverityLow:
+		return ansiLow
+	}
+	return ""
+}
+
+// writeText renders findings grouped by file, one block per run of equal
+// paths in the caller's order:
+//
+//	package-lock.json
+//	  12:5  CRITICAL  malicious-package  axios 1.14.1 is malicious (MAL-…)
+//	        package: npm axios@1.14.1
+//	        fix: remove it and rotate every secret the build could read
+//
+// with a blank line between files, then a summary line. Unknown positions print as "-" (line) or "12" (line
+// without column).
+func writeText(w0 io.Writer, r Report, o Options) error {
+	w := &errWriter{w: w0}
+	paint := func(code, s string) string {
+		if !o.Color || code == "" {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	for start := 0; start < len(r.Findings); {
+		if start > 0 {
+			w.print("\n") // a blank line between files
+		}
+		end := start + 1
+		for end < len(r.Findings) && r.Findings[end].Path == r.Findings[start].Path {
+			end++
+		}
+		writeTextGroup(w, r.Findings[start:end], paint)
+		start = end
+	}
+	c := countFindings(r.Findings)
+	if c.total > 0 {
+		w.print("\n")
+	}
+	var sum strings.Builder
+	if c.total == 0 {
+		sum.WriteString(paint(ansiOK, "no findings"))
+		fmt.Fprintf(&sum, " (%s scanned", plural(len(r.Files), "file"))
+	} else {
+		sum.WriteString(paint(ansiBold, plural(c.total, "finding")))
+		fmt.Fprintf(&sum, " (%s, %s, %s, %s) in %s; %s scanned",
+			paint(ansiCritical, fmt.Sprintf("%d critical", c.critical)),
+			paint(ansiHigh, fmt.Sprintf("%d high", c.high)),
+			paint(ansiMedium, fmt.Sprintf("%d medium", c.medium)),
+			paint(ansiLow, fmt.Sprintf("%d low", c.low)),
+			plural(c.files, "file"), plural(len(r.Files), "file"))
+	}
+	if r.Suppressed > 0 {
+		fmt.Fprintf(&sum, ", %d suppressed by config", r.Suppressed)
+	}
+	if c.total == 0 {
+		sum.WriteString(")")
+	}
+	w.print(sum.String() + "\n")
+	return w.err
+}
+
+func writeTextGroup(w *errWriter, group []finding.Finding, paint func(code, s string) string) {
+	header := group[0].Path
+	if header == "" {
+		header = "(no file)"
+	}
+	w.print(paint(ansiBold, sanitize(header)) + "\n")
+	locs := make([]string, len(group))
+	locWidth, ruleWidth := 0, 0
+	for i, f := range group {
+		locs[i] = position(f.Location)
+		locWidth = max(locWidth, len(locs[i]))
+		ruleWidth = max(ruleWidth, utf8.RuneCountInString(sanitize(f.Rule)))
+	}
+	const sevWidth = len("CRITICAL")
+	indent := strings.Repeat(" ", 2+locWidth+2)
+	for i, f := range group {
+		sev := strings.ToUpper(f.Severity.String())
+		rule := sanitize(f.Rule)
+		lines := strings.Split(strings.ReplaceAll(f.Message, "\r\n", "\n"), "\n")
+		w.printf("  %-*s  %s%s  %s%s  %s\n",
+			locWidth, locs[i],
+			paint(severityColor(f.Severity), sev), strings.Repeat(" ", max(0, sevWidth-len(sev))),
+			rule, strings.Repeat(" ", max(0, ruleWidth-utf8.RuneCountInString(rule))),
+			sanitize(lines[0]))
+		for _, l := range lines[1:] {
+			w.print(indent + sanitize(l) + "\n")
+		}
+		if f.Package != nil {
+			w.print(indent + paint(ansiDim, "package: ") + sanitize(packageLabel(f.Package)) + "\n")
+		}
+		if f.Fix != "" {
+			w.print(indent + paint(ansiDim, "fix: ") + sanitize(oneLine(f.Fix)) + "\n")
+		}
+	}
+}
+
+// position renders a 1-based line:column, "line" when the column is unknown,
+// and "-" when the line is unknown.
+func position(l finding.Location) string {
+	switch {
+	case l.Line <= 0:
+		return "-"
+	case l.Column <= 0:
+		return strconv.Itoa(l.Line)
+	default:
+		return strconv.Itoa(l.Line) + ":" + strconv.Itoa(l.Column)
+	}
+}
+
+// packageLabel renders "npm axios@1.14.1" (ecosystem first when known).
+func packageLabel(p *finding.Package) string {
+	if p.Ecosystem == "" {
+		return p.String()
+	}
+	return p.Ecosystem + " " + p.String()
+}
+
+// oneLine joins the lines of s with spaces.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r\n", "\n")), " ")
+}
+
+// sanitize makes s safe to print on a terminal: C0 and C1 control
+// characters (including ESC, so a package name cannot inject ANSI
+// sequences), DEL, Unicode bidirectional overrides ("trojan source") and
+// invalid UTF-8 are written as Go escapes (\x1b, \u202e).
+func sanitize(s string) string {
+	clean := true
+	for _, r := range s {
+		if needsEscape(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case needsEscape(r) && r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case needsEscape(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func needsEscape(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	case r == utf8.RuneError:
+		return true
+	}
+	return false
+}
