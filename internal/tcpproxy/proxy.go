@@ -1,0 +1,229 @@
+package tcpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/buildwall/buildwall/internal/event"
+	"github.com/buildwall/buildwall/internal/policy"
+)
+
+// ErrNotSupported is returned by the default original-destination lookup
+// on systems without conntrack (everything but Linux).
+var ErrNotSupported = errors.New("transparent proxying is not supported on this system")
+
+// Defaults for the Config durations left zero.
+const (
+	DefaultPeekTimeout  = 250 * time.Millisecond
+	DefaultSniffTimeout = 5 * time.Second
+	DefaultDialTimeout  = 30 * time.Second
+	DefaultCloseWait    = 5 * time.Second
+	// maxSniff bounds how many client bytes are buffered before deciding.
+	maxSniff = 16 << 10
+)
+
+// Config configures a Proxy. Policy and Dial are required.
+type Config struct {
+	// Policy decides which destinations are allowed and the mode.
+	Policy *policy.Policy
+	// Names maps a synthetic address handed out by the DNS server back to
+	// the name the build asked for. Nil: every destination is a literal IP.
+	Names interface {
+		NameFor(netip.Addr) (string, bool)
+	}
+	// Dial opens the upstream connection. address is "name:port" for a
+	// connection bound to a name and "ip:port" for a literal IP. It must
+	// honour ctx (Close cancels it).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Sink receives one "connect" event per accepted connection. Nil:
+	// events are dropped.
+	Sink event.Sink
+	// Attribute names the process behind a client address (best effort;
+	// nil or pid 0 when unknown).
+	Attribute func(proto string, src netip.AddrPort) (pid int, cmdline string)
+	// OriginalDst returns where the client meant to connect. Nil: the
+	// conntrack lookup SO_ORIGINAL_DST (Linux only).
+	OriginalDst func(c net.Conn) (netip.AddrPort, error)
+	// Now stamps events. Nil: time.Now.
+	Now func() time.Time
+
+	// PeekTimeout is how long the proxy waits for the client's first
+	// bytes before assuming a server-speaks-first protocol and relaying
+	// without sniffing. Zero: DefaultPeekTimeout.
+	PeekTimeout time.Duration
+	// SniffTimeout bounds reading a complete ClientHello or HTTP header
+	// block once it has started. Zero: DefaultSniffTimeout.
+	SniffTimeout time.Duration
+	// DialTimeout bounds Dial. Zero: DefaultDialTimeout.
+	DialTimeout time.Duration
+	// CloseWait bounds how long Close waits for connection handlers after
+	// aborting them. Zero: DefaultCloseWait.
+	CloseWait time.Duration
+}
+
+// Proxy serves transparent TCP connections. It is safe for concurrent use;
+// Serve may be called with several listeners.
+type Proxy struct {
+	c      Config
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
+}
+
+// New checks c, fills defaults and returns a Proxy ready to Serve.
+func New(c Config) (*Proxy, error) {
+	if c.Policy == nil {
+		return nil, errors.New("new tcp proxy: no policy")
+	}
+	if c.Dial == nil {
+		return nil, errors.New("new tcp proxy: no dialer")
+	}
+	if c.Sink == nil {
+		c.Sink = event.Discard
+	}
+	if c.OriginalDst == nil {
+		c.OriginalDst = originalDst
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.PeekTimeout <= 0 {
+		c.PeekTimeout = DefaultPeekTimeout
+	}
+	if c.SniffTimeout <= 0 {
+		c.SniffTimeout = DefaultSniffTimeout
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.CloseWait <= 0 {
+		c.CloseWait = DefaultCloseWait
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Proxy{
+		c:         c,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[net.Conn]struct{}{},
+	}, nil
+}
+
+// Serve accepts connections on l until l fails or the proxy is closed, and
+// handles each in its own goroutine. It returns nil after Close, and the
+// accept error otherwise. The proxy closes l when it is closed.
+func (p *Proxy) Serve(l net.Listener) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errors.New("serve tcp proxy: proxy is closed")
+	}
+	p.listeners[l] = struct{}{}
+	p.mu.Unlock()
+
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if p.isClosed() {
+				return nil
+			}
+			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Out of file descriptors and the like: back off, as
+				// net/http does, rather than spin or give up.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("accept connection: %w", err)
+		}
+		backoff = 0
+		if !p.track(c) {
+			reset(c)
+			return nil
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.untrack(c)
+			p.handle(c)
+		}()
+	}
+}
+
+// Close stops every listener, aborts every connection being sniffed,
+// dialled or relayed, and waits up to Config.CloseWait for their handlers
+// to return. It is idempotent; it returns an error when handlers are still
+// running after the wait.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	var errs []error
+	if !p.closed {
+		p.closed = true
+		p.cancel()
+		for l := range p.listeners {
+			if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, fmt.Errorf("close listener: %w", err))
+			}
+		}
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	t := time.NewTimer(p.c.CloseWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		errs = append(errs, fmt.Errorf("close tcp proxy: connections still open after %v", p.c.CloseWait))
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// track registers c so Close can abort it; it reports false when the
+// proxy is already closed (the caller must then close c).
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+}
+
+// reset closes c with a TCP RST (SO_LINGER 0) when it is a TCP connection,
+// so a refused client fails at once instead of seeing an orderly EOF.
+func reset(c net.Conn) {
+	if l, ok := c.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
+	_ = c.Close()
+}

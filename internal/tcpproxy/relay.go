@@ -1,0 +1,63 @@
+package tcpproxy
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// relay copies bytes between the client and the upstream connection in
+// both directions until both directions are finished, then closes both.
+// An orderly EOF in one direction is passed on as a half-close
+// (CloseWrite), so protocols that shut down their sending side and keep
+// reading work. An error in either direction aborts both connections with
+// a reset, so neither peer hangs.
+func relay(client, upstream net.Conn) {
+	var once sync.Once
+	abort := func() {
+		once.Do(func() {
+			reset(client)
+			reset(upstream)
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		halfRelay(upstream, client, abort)
+	}()
+	halfRelay(client, upstream, abort)
+	<-done
+	once.Do(func() {
+		_ = client.Close()
+		_ = upstream.Close()
+	})
+}
+
+// halfRelay copies src to dst; on EOF it half-closes dst, on error it
+// aborts both connections.
+func halfRelay(dst, src net.Conn, abort func()) {
+	if _, err := copyConn(dst, src); err != nil {
+		abort()
+		return
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			abort()
+		}
+		return
+	}
+	// No half-close on this kind of connection: closing it is the only
+	// way to pass the EOF on.
+	_ = dst.Close()
+}
+
+// copyBufPool holds buffers for the portable copy path.
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// portableCopy copies with a pooled buffer, as io.CopyBuffer does, but
+// without letting io.Copy pick ReaderFrom/WriterTo fast paths.
+func portableCopy(dst io.Writer, src io.Reader) (int64, error) {
+	bp := copyBufPool.Get().(*[]byte)
+	defer copyBufPool.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
+}

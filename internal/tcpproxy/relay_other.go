@@ -1,0 +1,11 @@
+//go:build !linux
+
+package tcpproxy
+
+import "net"
+
+// copyConn copies src to dst until EOF (nil error) or an error. Outside
+// Linux there is no splice(2); the proxy is not used there in production.
+func copyConn(dst, src net.Conn) (int64, error) {
+	return portableCopy(dst, src)
+}
