@@ -1,0 +1,324 @@
+package advisory
+
+import (
+	"cmp"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Match is one advisory that affects a looked-up package version.
+type Match struct {
+	// ID is the record's id; when several matching records alias one
+	// another, the MAL-* id is preferred, then GHSA-*, then the smallest.
+	ID string
+	// Aliases are the other ids of the same advisory, sorted.
+	Aliases []string
+	Summary string
+	// Ecosystem and Name are the package as the record spells it.
+	Ecosystem, Name string
+}
+
+// DB is a read-only set of malicious-package records indexed for lookup.
+// It is safe for concurrent use; its methods never modify it.
+type DB struct {
+	records []*Record
+	byKey   map[string][]entry
+	status  Status
+}
+
+type entry struct {
+	rec *Record
+	aff *Affected
+	eco string
+}
+
+// Status describes a DB for `buildwall db status`.
+type Status struct {
+	// IndexPath is the local index file Open looked for.
+	IndexPath string
+	// EmbeddedOnly is true when no local index was found (or none was
+	// asked for) and only the records compiled into the binary are in use.
+	EmbeddedOnly bool
+	// UpdatedAt is when the local index was written; zero when EmbeddedOnly.
+	UpdatedAt time.Time
+	// Source is where the local index was built from (a path or URL).
+	Source string
+	// Records counts distinct, not withdrawn records; Withdrawn counts the
+	// withdrawn ones (they never match).
+	Records, Withdrawn int
+	// EmbeddedRecords is the size of the compiled-in set.
+	EmbeddedRecords int
+	// Ecosystems counts records per ecosystem, sorted by ecosystem name. A
+	// record affecting packages of two ecosystems counts in both.
+	Ecosystems []EcosystemCount
+	// Newest is the newest `modified` time of any record: how fresh the
+	// data is.
+	Newest time.Time
+}
+
+// EcosystemCount is the number of records for one ecosystem.
+type EcosystemCount struct {
+	Ecosystem string `json:"ecosystem"`
+	Records   int    `json:"records"`
+}
+
+// IndexFile is the name of the local index inside the database directory.
+const IndexFile = "index.bwdb"
+
+//go:embed data/*.json
+var embeddedFS embed.FS
+
+var embedded = sync.OnceValues(func() (*DB, error) {
+	recs, err := loadEmbedded(embeddedFS)
+	if err != nil {
+		return newDB(nil, Status{EmbeddedOnly: true}), err
+	}
+	return newDB(recs, Status{EmbeddedOnly: true, EmbeddedRecords: len(recs)}), nil
+})
+
+func loadEmbedded(fsys fs.FS) ([]*Record, error) {
+	names, err := fs.Glob(fsys, "data/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("list embedded records: %w", err)
+	}
+	var recs []*Record
+	for _, n := range names {
+		b, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			return nil, fmt.Errorf("read embedded record %s: %w", n, err)
+		}
+		r, err := ParseRecord(b)
+		if err != nil {
+			return nil, fmt.Errorf("parse embedded record %s: %w", n, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// Embedded returns the curated records compiled into the binary. The
+// embedded set is checked by the package's tests; should it ever fail to
+// parse, Embedded returns an empty DB rather than panicking.
+func Embedded() *DB {
+	db, _ := embedded()
+	return db
+}
+
+// DefaultDir returns the default database directory,
+// os.UserCacheDir()/buildwall/db.
+func DefaultDir() (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find user cache directory: %w", err)
+	}
+	return filepath.Join(d, "buildwall", "db"), nil
+}
+
+// Open loads the local index in dir and merges it with the embedded
+// records; when the same id is in both, the newer `modified` wins. A
+// missing index is not an error: the DB then holds the embedded records
+// only (Status().EmbeddedOnly). A corrupt index is an error wrapping
+// ErrCorruptIndex.
+func Open(dir string) (*DB, error) {
+	path := filepath.Join(dir, IndexFile)
+	emb := Embedded()
+	idx, err := readIndexFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		st := emb.status
+		st.IndexPath = path
+		return newDB(emb.records, st), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	recs := mergeRecords(emb.records, idx.records)
+	return newDB(recs, Status{
+		IndexPath:       path,
+		UpdatedAt:       idx.updatedAt,
+		Source:          idx.source,
+		EmbeddedRecords: len(emb.records),
+	}), nil
+}
+
+// mergeRecords dedupes by id, keeping the record with the newer modified
+// time (the later list wins ties).
+func mergeRecords(lists ...[]*Record) []*Record {
+	byID := map[string]*Record{}
+	for _, l := range lists {
+		for _, r := range l {
+			if old, ok := byID[r.ID]; ok && old.Modified.After(r.Modified) {
+				continue
+			}
+			byID[r.ID] = r
+		}
+	}
+	out := make([]*Record, 0, len(byID))
+	for _, r := range byID {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *Record) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// newDB indexes recs (which must have unique ids) and fills in the counts
+// of st.
+func newDB(recs []*Record, st Status) *DB {
+	db := &DB{records: recs, byKey: make(map[string][]entry, len(recs))}
+	perEco := map[string]int{}
+	for _, r := range recs {
+		if r.Modified.After(st.Newest) {
+			st.Newest = r.Modified
+		}
+		if !r.Withdrawn.IsZero() {
+			st.Withdrawn++
+		} else {
+			st.Records++
+		}
+		seen := map[string]bool{}
+		for i := range r.Affected {
+			a := &r.Affected[i]
+			eco := CanonicalEcosystem(a.Package.Ecosystem)
+			k := key(eco, a.Package.Name)
+			db.byKey[k] = append(db.byKey[k], entry{rec: r, aff: a, eco: eco})
+			if !seen[eco] && r.Withdrawn.IsZero() {
+				seen[eco] = true
+				perEco[eco]++
+			}
+		}
+	}
+	st.Ecosystems = st.Ecosystems[:0]
+	for eco, n := range perEco {
+		st.Ecosystems = append(st.Ecosystems, EcosystemCount{Ecosystem: eco, Records: n})
+	}
+	slices.SortFunc(st.Ecosystems, func(a, b EcosystemCount) int { return strings.Compare(a.Ecosystem, b.Ecosystem) })
+	db.status = st
+	return db
+}
+
+func key(eco, name string) string {
+	eco = CanonicalEcosystem(eco)
+	return eco + "\x00" + NormalizeName(eco, name)
+}
+
+// Status returns counts and freshness of the records in db.
+func (db *DB) Status() Status {
+	st := db.status
+	st.Ecosystems = slices.Clone(st.Ecosystems)
+	return st
+}
+
+// Len returns the number of records in db, withdrawn ones included.
+func (db *DB) Len() int { return len(db.records) }
+
+// Lookup returns the advisories that say version of the named package is
+// malicious, sorted by ID. Ecosystem is an OSV ecosystem name (any case);
+// name is compared after NormalizeName. Withdrawn records never match, and
+// records that alias one another (a MAL record and the GHSA advisory it
+// imports) come back as one Match. Lookup costs one map access for a
+// package no record names.
+func (db *DB) Lookup(ecosystem, name, version string) []Match {
+	if db == nil {
+		return nil
+	}
+	entries := db.byKey[key(ecosystem, name)]
+	if len(entries) == 0 {
+		return nil
+	}
+	var hits []*Record
+	for _, e := range entries {
+		if !e.rec.Withdrawn.IsZero() || slices.Contains(hits, e.rec) {
+			continue
+		}
+		if affects(e.eco, e.aff, version) {
+			hits = append(hits, e.rec)
+		}
+	}
+	return groupMatches(hits, func(r *Record) *Affected {
+		for _, e := range entries {
+			if e.rec == r {
+				return e.aff
+			}
+		}
+		return nil
+	})
+}
+
+// groupMatches merges records connected through ids and aliases into one
+// Match each.
+func groupMatches(hits []*Record, affOf func(*Record) *Affected) []Match {
+	if len(hits) == 0 {
+		return nil
+	}
+	parent := make([]int, len(hits))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i, r := range hits {
+		for _, id := range append([]string{r.ID}, r.Aliases...) {
+			if j, ok := owner[id]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[id] = i
+			}
+		}
+	}
+	groups := map[int][]*Record{}
+	for i, r := range hits {
+		g := find(i)
+		groups[g] = append(groups[g], r)
+	}
+	out := make([]Match, 0, len(groups))
+	for _, g := range groups {
+		slices.SortFunc(g, func(a, b *Record) int {
+			return cmp.Or(cmp.Compare(idRank(a.ID), idRank(b.ID)), strings.Compare(a.ID, b.ID))
+		})
+		rep := g[0]
+		ids := map[string]bool{}
+		for _, r := range g {
+			ids[r.ID] = true
+			for _, a := range r.Aliases {
+				ids[a] = true
+			}
+		}
+		delete(ids, rep.ID)
+		var aliases []string
+		for id := range ids {
+			aliases = append(aliases, id)
+		}
+		slices.Sort(aliases)
+		m := Match{ID: rep.ID, Aliases: aliases, Summary: rep.Summary}
+		if a := affOf(rep); a != nil {
+			m.Ecosystem, m.Name = a.Package.Ecosystem, a.Package.Name
+		}
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b Match) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func idRank(id string) int {
+	switch {
+	case strings.HasPrefix(id, "MAL-"):
+		return 0
+	case strings.HasPrefix(id, "GHSA-"):
+		return 1
+	}
+	return 2
+}

@@ -1,0 +1,317 @@
+package advisory
+
+import (
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The local index is a gzip'd text file holding only what Lookup and
+// Status need. After the magic line come header lines (key TAB value), a
+// line ".", then one block per record:
+//
+//	R <id> <modified> <withdrawn or empty> <summary>
+//	L <alias>...                  (optional)
+//	A <ecosystem> <name>          (one per affected package)
+//	V <version>...                (optional, after its A)
+//	G <type> <i|f|l|m>:<version>...  (one per range, after its A)
+//
+// fields separated by TAB, and a final "E <record count>" line so a
+// truncated file is detected even if the gzip stream were intact. Every
+// stored string is free of control characters (ParseRecord guarantees it
+// for identifiers; summaries are sanitised when written).
+const indexMagic = "buildwall-advisory-index\t1"
+
+// ErrCorruptIndex is returned (wrapped) when a local index cannot be read.
+var ErrCorruptIndex = errors.New("corrupt advisory index")
+
+const (
+	maxIndexBytes = 4 << 30 // decompressed bound, against a planted gzip bomb
+	maxIndexLine  = 1 << 20
+	maxSummaryLen = 400
+)
+
+type index struct {
+	updatedAt time.Time
+	source    string
+	records   []*Record
+}
+
+func writeIndex(w io.Writer, idx *index) error {
+	zw := gzip.NewWriter(w)
+	bw := bufio.NewWriterSize(zw, 64<<10)
+	fmt.Fprintf(bw, "%s\nupdated\t%s\nsource\t%s\n.\n", indexMagic,
+		idx.updatedAt.UTC().Format(time.RFC3339Nano), sanitize(idx.source, maxIdentLen))
+	for _, r := range idx.records {
+		withdrawn := ""
+		if !r.Withdrawn.IsZero() {
+			withdrawn = r.Withdrawn.UTC().Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(bw, "R\t%s\t%s\t%s\t%s\n", r.ID, r.Modified.UTC().Format(time.RFC3339Nano), withdrawn, sanitize(r.Summary, maxSummaryLen))
+		if len(r.Aliases) > 0 {
+			fmt.Fprintf(bw, "L\t%s\n", strings.Join(r.Aliases, "\t"))
+		}
+		for _, a := range r.Affected {
+			fmt.Fprintf(bw, "A\t%s\t%s\n", a.Package.Ecosystem, a.Package.Name)
+			if len(a.Versions) > 0 {
+				fmt.Fprintf(bw, "V\t%s\n", strings.Join(a.Versions, "\t"))
+			}
+			for _, g := range a.Ranges {
+				bw.WriteString("G\t")
+				bw.WriteString(g.Type)
+				for _, e := range g.Events {
+					k, v := e.kind()
+					bw.WriteByte('\t')
+					bw.WriteByte("?iflm"[k])
+					bw.WriteByte(':')
+					bw.WriteString(v)
+				}
+				bw.WriteByte('\n')
+			}
+		}
+	}
+	fmt.Fprintf(bw, "E\t%d\n", len(idx.records))
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	return nil
+}
+
+const maxIdentLen = maxStringLen
+
+// sanitize replaces control characters (tabs and newlines included) with
+// spaces and bounds the length, so a summary fits on one index line.
+func sanitize(s string, max int) string {
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func readIndexFile(path string) (*index, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open advisory index: %w", err)
+	}
+	defer f.Close()
+	idx, err := readIndex(f)
+	if err != nil {
+		return nil, fmt.Errorf("read advisory index %s: %w", path, err)
+	}
+	return idx, nil
+}
+
+// readIndex decodes an index written by writeIndex. Any deviation from the
+// format is an error wrapping ErrCorruptIndex.
+func readIndex(r io.Reader) (*index, error) {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+	}
+	sc := bufio.NewScanner(io.LimitReader(zr, maxIndexBytes))
+	sc.Buffer(make([]byte, 0, 64<<10), maxIndexLine)
+	line := 0
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: line %d: %s", ErrCorruptIndex, line, fmt.Sprintf(format, args...))
+	}
+	next := func() (string, bool) {
+		if !sc.Scan() {
+			return "", false
+		}
+		line++
+		return sc.Text(), true
+	}
+	if l, ok := next(); !ok || l != indexMagic {
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+		}
+		return nil, fail("not a buildwall advisory index")
+	}
+	idx := &index{}
+	for {
+		l, ok := next()
+		if !ok {
+			return nil, fail("unexpected end of header")
+		}
+		if l == "." {
+			break
+		}
+		k, v, ok := strings.Cut(l, "\t")
+		if !ok {
+			return nil, fail("malformed header line")
+		}
+		switch k {
+		case "updated":
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return nil, fail("bad updated time: %v", err)
+			}
+			idx.updatedAt = t
+		case "source":
+			idx.source = v
+		} // unknown header keys are ignored: room to grow
+	}
+	var rec *Record
+	var aff *Affected
+	finish := func() error {
+		if rec == nil {
+			return nil
+		}
+		if err := rec.validate(); err != nil {
+			return fail("%v", err)
+		}
+		idx.records = append(idx.records, rec)
+		rec, aff = nil, nil
+		return nil
+	}
+	for {
+		l, ok := next()
+		if !ok {
+			if err := sc.Err(); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+			}
+			return nil, fail("missing end marker (truncated index)")
+		}
+		f := strings.Split(l, "\t")
+		switch f[0] {
+		case "R":
+			if err := finish(); err != nil {
+				return nil, err
+			}
+			if len(f) != 5 {
+				return nil, fail("record line has %d fields, want 5", len(f))
+			}
+			rec = &Record{ID: f[1], Summary: f[4]}
+			if rec.Modified, err = time.Parse(time.RFC3339Nano, f[2]); err != nil {
+				return nil, fail("bad modified time: %v", err)
+			}
+			if f[3] != "" {
+				if rec.Withdrawn, err = time.Parse(time.RFC3339Nano, f[3]); err != nil {
+					return nil, fail("bad withdrawn time: %v", err)
+				}
+			}
+		case "L":
+			if rec == nil || len(rec.Affected) > 0 {
+				return nil, fail("alias line out of place")
+			}
+			rec.Aliases = append(rec.Aliases, f[1:]...)
+		case "A":
+			if rec == nil || len(f) != 3 {
+				return nil, fail("malformed affected line")
+			}
+			rec.Affected = append(rec.Affected, Affected{Package: Package{Ecosystem: f[1], Name: f[2]}})
+			aff = &rec.Affected[len(rec.Affected)-1]
+		case "V":
+			if aff == nil {
+				return nil, fail("versions line outside an affected package")
+			}
+			aff.Versions = append(aff.Versions, f[1:]...)
+		case "G":
+			if aff == nil || len(f) < 2 {
+				return nil, fail("malformed range line")
+			}
+			g := Range{Type: f[1]}
+			for _, ev := range f[2:] {
+				if len(ev) < 3 || ev[1] != ':' {
+					return nil, fail("malformed range event %q", ev)
+				}
+				v := ev[2:]
+				switch ev[0] {
+				case 'i':
+					g.Events = append(g.Events, Event{Introduced: v})
+				case 'f':
+					g.Events = append(g.Events, Event{Fixed: v})
+				case 'l':
+					g.Events = append(g.Events, Event{LastAffected: v})
+				case 'm':
+					g.Events = append(g.Events, Event{Limit: v})
+				default:
+					return nil, fail("unknown range event %q", ev)
+				}
+			}
+			aff.Ranges = append(aff.Ranges, g)
+		case "E":
+			if err := finish(); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(strings.Join(f[1:], "\t"))
+			if err != nil || n != len(idx.records) {
+				return nil, fail("end marker says %q records, read %d", strings.Join(f[1:], "\t"), len(idx.records))
+			}
+			if _, ok := next(); ok {
+				return nil, fail("data after end marker")
+			}
+			if err := sc.Err(); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+			}
+			return idx, nil
+		default:
+			return nil, fail("unknown line kind %q", f[0])
+		}
+	}
+}
+
+// writeIndexFile replaces path atomically: the index is written to a
+// temporary file in the same directory, synced, renamed over path, and the
+// directory is synced. An interruption at any point leaves the old index.
+func writeIndexFile(path string, idx *index) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".index-*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temporary index: %w", err)
+	}
+	closed := false
+	defer func() {
+		if err == nil {
+			return
+		}
+		if !closed {
+			_ = tmp.Close() // the write error is the one to report
+		}
+		if rerr := os.Remove(tmp.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 256<<10)
+	if err := writeIndex(bw, idx); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write temporary index: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync temporary index: %w", err)
+	}
+	closed = true
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temporary index: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("set index permissions: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace index: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		// Best effort: some file systems do not support syncing a directory.
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,363 @@
+package advisory
+
+import (
+	"archive/zip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// UpdateOptions says where Update reads records from and where the index
+// goes. Zero limits mean the defaults below.
+type UpdateOptions struct {
+	// Dir is the database directory; empty means DefaultDir().
+	Dir string
+	// From is a local .zip (an OSV ecosystem all.zip export), a local
+	// directory tree of *.json OSV records, or an http(s) URL of a zip.
+	From string
+	// Client downloads URLs; nil means a client with connection and
+	// response-header timeouts (the body may take as long as ctx allows).
+	Client *http.Client
+	// Progress receives human-readable progress; nil means quiet. When it
+	// is a terminal the download shows a single updating line.
+	Progress io.Writer
+	// Now stamps the index; nil means time.Now.
+	Now func() time.Time
+
+	// MaxDownloadBytes bounds a downloaded archive (default 2 GiB).
+	MaxDownloadBytes int64
+	// MaxTotalBytes bounds the uncompressed size of all records read
+	// (default 8 GiB): a zip bomb fails with ErrTooLarge.
+	MaxTotalBytes int64
+	// MaxRecordBytes bounds one record (default 16 MiB).
+	MaxRecordBytes int64
+	// Attempts is how many times a download is tried (default 4); Backoff
+	// is the first wait between attempts, doubling each time (default 1s).
+	Attempts int
+	Backoff  time.Duration
+}
+
+// UpdateResult reports what Update wrote.
+type UpdateResult struct {
+	// Path is the index file written.
+	Path   string
+	Source string
+	// Records is the number of malicious-package records in the index
+	// (withdrawn ones included; Withdrawn counts them).
+	Records, Withdrawn int
+	// NotMalicious counts valid OSV records left out because they describe
+	// ordinary vulnerabilities, not malicious code.
+	NotMalicious int
+	// Skipped counts *.json entries that were not usable OSV records;
+	// SkipReasons holds the first few reasons.
+	Skipped     int
+	SkipReasons []string
+	// Ecosystems counts the indexed, not withdrawn records per ecosystem.
+	Ecosystems []EcosystemCount
+	// Downloaded is the archive size in bytes when From is a URL.
+	Downloaded int64
+}
+
+// Errors Update may return (wrapped).
+var (
+	// ErrNoRecords: the source held no usable malicious-package record.
+	ErrNoRecords = errors.New("no usable malicious-package records")
+	// ErrTooLarge: a record, the archive or the records in total exceed a
+	// size limit (a zip bomb, or the wrong file).
+	ErrTooLarge = errors.New("too large")
+	// ErrCorruptArchive: the zip cannot be opened or an entry fails to
+	// decompress or its checksum does not match.
+	ErrCorruptArchive = errors.New("corrupt archive")
+	// ErrDownload: the URL could not be fetched completely after all
+	// attempts.
+	ErrDownload = errors.New("download failed")
+)
+
+const (
+	defaultMaxDownload = 2 << 30
+	defaultMaxTotal    = 8 << 30
+	defaultMaxRecord   = 16 << 20
+	defaultAttempts    = 4
+	defaultBackoff     = time.Second
+	maxSkipReasons     = 5
+)
+
+func (o *UpdateOptions) setDefaults() error {
+	if o.Dir == "" {
+		d, err := DefaultDir()
+		if err != nil {
+			return err
+		}
+		o.Dir = d
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.MaxDownloadBytes <= 0 {
+		o.MaxDownloadBytes = defaultMaxDownload
+	}
+	if o.MaxTotalBytes <= 0 {
+		o.MaxTotalBytes = defaultMaxTotal
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = defaultMaxRecord
+	}
+	if o.Attempts <= 0 {
+		o.Attempts = defaultAttempts
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = defaultBackoff
+	}
+	if o.Client == nil {
+		o.Client = defaultClient()
+	}
+	return nil
+}
+
+// Update builds a new local index from opts.From and replaces the one in
+// opts.Dir. Everything is read and verified before the old index is
+// touched: an archive that does not open or whose entries fail their
+// checksums, a truncated download, a size limit hit or a source without a
+// single usable record is an error and leaves the old index as it was.
+// Records that are not OSV are skipped and counted; valid records that are
+// not malicious (ordinary vulnerabilities in a full OSV export) are left
+// out and counted.
+//
+// Errors wrap ErrNoRecords, ErrTooLarge, ErrCorruptArchive, ErrDownload,
+// or the underlying I/O or context error.
+func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
+	if err := opts.setDefaults(); err != nil {
+		return UpdateResult{}, err
+	}
+	if opts.From == "" {
+		return UpdateResult{}, errors.New("update advisory database: no source given")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return UpdateResult{}, fmt.Errorf("create database directory: %w", err)
+	}
+	res := UpdateResult{Path: filepath.Join(opts.Dir, IndexFile), Source: displaySource(opts.From)}
+	col := newCollector(&opts)
+	var err error
+	switch {
+	case isURL(opts.From):
+		res.Downloaded, err = updateFromURL(ctx, &opts, col)
+	default:
+		var fi os.FileInfo
+		fi, err = os.Stat(opts.From)
+		if err != nil {
+			return res, fmt.Errorf("open source: %w", err)
+		}
+		if fi.IsDir() {
+			err = col.readDir(ctx, opts.From)
+		} else {
+			err = col.readZip(ctx, opts.From)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Skipped, res.SkipReasons, res.NotMalicious = col.skipped, col.reasons, col.notMalicious
+	recs := mergeRecords(col.records)
+	if len(recs) == 0 {
+		return res, fmt.Errorf("update advisory database from %s: %w (%d entries skipped, %d not malicious)",
+			res.Source, ErrNoRecords, res.Skipped, res.NotMalicious)
+	}
+	st := newDB(recs, Status{}).status
+	res.Records, res.Withdrawn, res.Ecosystems = len(recs), st.Withdrawn, st.Ecosystems
+	idx := &index{updatedAt: opts.Now().UTC(), source: res.Source, records: recs}
+	if err := writeIndexFile(res.Path, idx); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(opts.Progress, "indexed %d records (%d skipped, %d not malicious)\n", res.Records, res.Skipped, res.NotMalicious)
+	return res, nil
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// displaySource drops credentials and query strings from a URL so that
+// they are not stored in the index or printed.
+func displaySource(s string) string {
+	if !isURL(s) {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// collector parses records and keeps the malicious ones.
+type collector struct {
+	opts         *UpdateOptions
+	records      []*Record
+	total        int64
+	skipped      int
+	notMalicious int
+	reasons      []string
+}
+
+func newCollector(o *UpdateOptions) *collector { return &collector{opts: o} }
+
+func (c *collector) add(name string, data []byte) {
+	r, err := ParseRecord(data)
+	if err != nil {
+		c.skipped++
+		if len(c.reasons) < maxSkipReasons {
+			c.reasons = append(c.reasons, fmt.Sprintf("%s: %v", name, err))
+		}
+		return
+	}
+	if !r.IsMalicious() {
+		c.notMalicious++
+		return
+	}
+	r.Details, r.References, r.DatabaseSpecific = "", nil, nil // not indexed
+	for i := range r.Affected {
+		r.Affected[i].DatabaseSpecific = nil
+	}
+	c.records = append(c.records, r)
+}
+
+func (c *collector) account(name string, n int64) error {
+	if n > c.opts.MaxRecordBytes {
+		return fmt.Errorf("record %s: %w: over %d bytes", name, ErrTooLarge, c.opts.MaxRecordBytes)
+	}
+	c.total += n
+	if c.total > c.opts.MaxTotalBytes {
+		return fmt.Errorf("records: %w: over %d bytes uncompressed in total", ErrTooLarge, c.opts.MaxTotalBytes)
+	}
+	return nil
+}
+
+func isRecordName(name string) bool {
+	return strings.EqualFold(filepath.Ext(name), ".json")
+}
+
+func (c *collector) readDir(ctx context.Context, root string) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !isRecordName(path) {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if err := c.account(path, fi.Size()); err != nil {
+			return err
+		}
+		data, err := readBounded(path, c.opts.MaxRecordBytes)
+		if err != nil {
+			return err
+		}
+		c.add(path, data)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read records from %s: %w", root, err)
+	}
+	return nil
+}
+
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("record %s: %w: over %d bytes", path, ErrTooLarge, max)
+	}
+	return data, nil
+}
+
+func (c *collector) readZip(ctx context.Context, path string) error {
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		return fmt.Errorf("open archive %s: %w: %w", path, ErrCorruptArchive, err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() || !isRecordName(f.Name) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// The declared size is checked first, and the real one while
+		// reading: a crafted header may lie.
+		if f.UncompressedSize64 > uint64(c.opts.MaxRecordBytes) {
+			return fmt.Errorf("archive %s: record %s: %w: declares %d bytes, limit %d", path, f.Name, ErrTooLarge, f.UncompressedSize64, c.opts.MaxRecordBytes)
+		}
+		data, err := readZipEntry(f, c.opts.MaxRecordBytes)
+		if err != nil {
+			return fmt.Errorf("archive %s: %w", path, err)
+		}
+		if err := c.account(f.Name, int64(len(data))); err != nil {
+			return fmt.Errorf("archive %s: %w", path, err)
+		}
+		c.add(f.Name, data)
+	}
+	return nil
+}
+
+func readZipEntry(f *zip.File, max int64) ([]byte, error) {
+	rc, err := f.Open()
+	if err != nil {
+		return nil, fmt.Errorf("open record %s: %w: %w", f.Name, ErrCorruptArchive, err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read record %s: %w: %w", f.Name, ErrCorruptArchive, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("record %s: %w: over %d bytes", f.Name, ErrTooLarge, max)
+	}
+	return data, nil
+}
+
+// updateFromURL downloads the zip to a temporary file next to the index,
+// then reads it like a local zip.
+func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector) (int64, error) {
+	tmp, err := os.CreateTemp(o.Dir, ".download-*.zip")
+	if err != nil {
+		return 0, fmt.Errorf("create download file: %w", err)
+	}
+	defer func() {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+	}()
+	n, err := download(ctx, o, tmp)
+	if err != nil {
+		return n, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return n, fmt.Errorf("write download file: %w", err)
+	}
+	return n, col.readZip(ctx, tmp.Name())
+}
