@@ -106,4 +106,5 @@ Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
 var commands = []func(*Env) *cobra.Command{
 	newScanCmd,
 	newDBCmd,
+	newRulesCmd,
 }
