@@ -38,14 +38,18 @@ func parseClassic(path string, data []byte) (*lockfile.Lockfile, error) {
 			Descriptors: map[string]string{},
 		},
 	}
+	// One copy of the input; every line and value is a substring of it.
+	text := string(data)
 	lineNo := 0
-	for start := 0; start < len(data); {
-		end := start
-		for end < len(data) && data[end] != '\n' {
-			end++
+	for start := 0; start < len(text); {
+		end := strings.IndexByte(text[start:], '\n')
+		if end < 0 {
+			end = len(text)
+		} else {
+			end += start
 		}
 		lineNo++
-		line := string(data[start:end])
+		line := text[start:end]
 		start = end + 1
 		if err := p.line(lineNo, strings.TrimSuffix(line, "\r")); err != nil {
 			return nil, err
