@@ -1,0 +1,29 @@
+// Package netfilter programs the nftables ruleset that forces every packet a
+// sandboxed build sends through buildwall. It runs inside the sandbox's
+// network namespace (from the sandbox init) and talks to the kernel over
+// netlink with github.com/google/nftables; it knows nothing about policy.
+//
+// The ruleset, in nft syntax, for proxy port P, DNS port D, log group G and
+// host ports H:
+//
+//	table inet buildwall {
+//	  chain nat_output {   # type nat hook output priority dstnat
+//	    meta nfproto ipv4 udp dport 53 redirect to :D
+//	    meta nfproto ipv4 tcp dport 53 redirect to :D
+//	    meta nfproto ipv4 tcp ip daddr != 127.0.0.0/8 redirect to :P
+//	    meta nfproto ipv4 tcp ip daddr 127.0.0.0/8 tcp dport H redirect to :P   # one rule per host port
+//	  }
+//	  chain filter_output {  # type filter hook output priority filter
+//	    meta nfproto ipv4 ip daddr 127.0.0.0/8 accept
+//	    meta nfproto ipv6 ip6 daddr ::1 accept
+//	    meta l4proto tcp log group G reject with tcp reset
+//	    log group G reject with icmpx admin-prohibited
+//	  }
+//	}
+//
+// Redirected packets reach the filter chain with their rewritten loopback
+// destination and are accepted; everything else that would leave loopback
+// (other UDP, ICMP, all of IPv6, raw IP) is logged to the nflog group, where
+// the sandbox reads it and reports it, and rejected so clients fail fast
+// instead of hanging.
+package netfilter

@@ -1,0 +1,322 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/buildwall/buildwall/internal/netfilter"
+)
+
+// ctrlFD is the fd number at which the init finds its control socket
+// (the first of exec.Cmd.ExtraFiles).
+const ctrlFD = 3
+
+// resolvConf is what the command sees as /etc/resolv.conf. The address does
+// not matter for correctness (every packet to port 53 is redirected to
+// buildwall's DNS server); it just must be IPv4 and on loopback.
+const resolvConf = "# written by buildwall run: every DNS query from this sandbox is answered by buildwall\nnameserver 127.0.0.53\noptions edns0\n"
+
+// droppedCaps are removed from the bounding set before the command starts:
+// without them it cannot change the firewall, open raw or packet sockets,
+// remount resolv.conf or ptrace the init.
+var droppedCaps = []uintptr{unix.CAP_NET_ADMIN, unix.CAP_NET_RAW, unix.CAP_SYS_ADMIN, unix.CAP_SYS_PTRACE, unix.CAP_SYS_MODULE, unix.CAP_BPF}
+
+// Init is the sandbox's PID 1. The buildwall binary calls it from the hidden
+// sub-command that Create executes; it returns the command's exit status
+// (128+signal when a signal killed it), or 125 when the sandbox could not be
+// set up. It must not be called in any other situation.
+func Init() int {
+	f := os.NewFile(ctrlFD, "sandbox-ctrl")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "buildwall sandbox init: open control socket: %v\n", err)
+		return 125
+	}
+	ctrl := fc.(*net.UnixConn)
+	defer ctrl.Close()
+	code, err := runInit(ctrl)
+	if err != nil {
+		m := message{Type: msgError, Err: err.Error()}
+		var fe *FeatureError
+		if errors.As(err, &fe) {
+			m.Feature, m.Setting = fe.Feature, fe.Setting
+		}
+		if send(ctrl, m) != nil {
+			fmt.Fprintf(os.Stderr, "buildwall sandbox init: %v\n", err)
+		}
+		return 125
+	}
+	return code
+}
+
+func runInit(ctrl *net.UnixConn) (int, error) {
+	setup, _, err := recv(ctrl)
+	if err != nil {
+		return 0, err
+	}
+	if setup.Type != msgSetup {
+		return 0, fmt.Errorf("expected setup message, got %q", setup.Type)
+	}
+	// Signals for the command arrive from the parent; catch them before the
+	// command exists so none is lost (PID 1 ignores unhandled signals).
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+
+	if err := setupMounts(); err != nil {
+		return 0, err
+	}
+	if err := bringUpLoopback(); err != nil {
+		return 0, &FeatureError{Feature: "a network namespace with a configurable loopback", Err: err}
+	}
+	proxy, dnsUDP, dnsTCP, err := listen(setup.HostPorts)
+	if err != nil {
+		return 0, err
+	}
+	nflog, err := openNflog()
+	if err != nil {
+		return 0, &FeatureError{Feature: "nfnetlink_log (CONFIG_NETFILTER_NETLINK_LOG)", Setting: "the kernel configuration", Err: err}
+	}
+	pp, dp := port(proxy.Addr()), port(dnsUDP.LocalAddr())
+	if err := netfilter.Apply(netfilter.Config{ProxyPort: pp, DNSPort: dp, HostPorts: setup.HostPorts, LogGroup: nflogGroup}); err != nil {
+		return 0, &FeatureError{Feature: "nftables with nat redirect (CONFIG_NF_TABLES, CONFIG_NFT_REDIR, CONFIG_NFT_NAT, CONFIG_NFT_REJECT)", Setting: "the kernel configuration", Err: err}
+	}
+	files := make([]*os.File, 0, 4)
+	for _, x := range []interface{ File() (*os.File, error) }{proxy.(*net.TCPListener), dnsUDP.(*net.UDPConn), dnsTCP.(*net.TCPListener)} {
+		f, err := x.File()
+		if err != nil {
+			return 0, fmt.Errorf("pass listener: %w", err)
+		}
+		files = append(files, f)
+	}
+	files = append(files, nflog)
+	err = send(ctrl, message{Type: msgReady, ProxyPort: pp, DNSPort: dp}, files...)
+	closeAll(files)
+	proxy.Close()
+	dnsUDP.Close()
+	dnsTCP.Close()
+	if err != nil {
+		return 0, err
+	}
+
+	start, _, err := recv(ctrl)
+	if err != nil || start.Type != msgStart {
+		return 0, fmt.Errorf("wait for start: %v", err)
+	}
+	pid, err := startCommand(setup)
+	if err != nil {
+		return 0, err
+	}
+	if err := send(ctrl, message{Type: msgStarted, PID: pid}); err != nil {
+		return 0, err
+	}
+	go func() {
+		for s := range sigs {
+			unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	code := reap(pid)
+	// Best effort: the parent may be gone already.
+	send(ctrl, message{Type: msgExit, Code: code})
+	return code, nil
+}
+
+// setupMounts makes the mount namespace private, bind-mounts the generated
+// resolv.conf and mounts a /proc for the new PID namespace.
+func setupMounts() error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return &FeatureError{Feature: "a private mount namespace", Err: fmt.Errorf("make / private: %w", err)}
+	}
+	if err := mountResolvConf(); err != nil {
+		return err
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return &FeatureError{Feature: "mounting /proc in a new PID namespace", Setting: "that /proc is not over-mounted (container runtimes must not mask it)", Err: err}
+	}
+	return nil
+}
+
+// mountResolvConf covers /etc/resolv.conf with buildwall's. The file lives on
+// a tmpfs that is mounted over /proc for a moment (a directory that always
+// exists and gets its own fresh mount next), so nothing is written to the
+// host's disk and everything disappears with the mount namespace.
+func mountResolvConf() error {
+	// A symlinked resolv.conf (systemd-resolved) is followed; when it
+	// dangles there is nothing to cover, and DNS is redirected anyway.
+	target, err := filepath.EvalSymlinks("/etc/resolv.conf")
+	if err != nil {
+		return nil
+	}
+	const stage = "/proc"
+	if err := unix.Mount("tmpfs", stage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64k,mode=0755"); err != nil {
+		return fmt.Errorf("mount tmpfs for resolv.conf: %w", err)
+	}
+	src := stage + "/resolv.conf"
+	err = os.WriteFile(src, []byte(resolvConf), 0o644)
+	if err == nil {
+		err = unix.Mount(src, target, "", unix.MS_BIND, "")
+	}
+	if uerr := unix.Unmount(stage, unix.MNT_DETACH); err == nil && uerr != nil {
+		err = fmt.Errorf("unmount staging tmpfs: %w", uerr)
+	}
+	if err != nil {
+		return fmt.Errorf("bind-mount %s: %w", target, err)
+	}
+	return nil
+}
+
+// listen creates the proxy listener and the DNS UDP and TCP listeners (on
+// one port) on 127.0.0.1, avoiding the host ports.
+func listen(hostPorts []uint16) (net.Listener, net.PacketConn, net.Listener, error) {
+	taken := map[uint16]bool{53: true}
+	for _, p := range hostPorts {
+		taken[p] = true
+	}
+	for range 20 {
+		proxy, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("listen for proxy: %w", err)
+		}
+		dnsUDP, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			proxy.Close()
+			return nil, nil, nil, fmt.Errorf("listen for dns: %w", err)
+		}
+		dp := port(dnsUDP.LocalAddr())
+		if !taken[port(proxy.Addr())] && !taken[dp] {
+			dnsTCP, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", dp))
+			if err == nil {
+				return proxy, dnsUDP, dnsTCP, nil
+			}
+		}
+		proxy.Close()
+		dnsUDP.Close()
+	}
+	return nil, nil, nil, fmt.Errorf("listen: no free port pair")
+}
+
+func port(a net.Addr) uint16 {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return uint16(a.Port)
+	case *net.UDPAddr:
+		return uint16(a.Port)
+	}
+	return 0
+}
+
+// startCommand starts the command with the dangerous capabilities dropped
+// from its bounding set. The bounding set is per thread and fork copies the
+// forking thread's, so the drop happens on a locked thread that then forks;
+// the thread is never unlocked and dies with its goroutine.
+func startCommand(setup message) (int, error) {
+	path, err := lookPath(setup.Args[0], setup.Env)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		pid int
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		for _, c := range droppedCaps {
+			if err := unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+				ch <- result{err: fmt.Errorf("drop capability %d: %w", c, err)}
+				return
+			}
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+			ch <- result{err: fmt.Errorf("clear ambient capabilities: %w", err)}
+			return
+		}
+		// A root command's new permitted set includes the inheritable
+		// set, which holds the init's ambient capabilities: clear it.
+		if err := clearInheritable(); err != nil {
+			ch <- result{err: err}
+			return
+		}
+		p, err := os.StartProcess(path, setup.Args, &os.ProcAttr{
+			Dir:   setup.Dir,
+			Env:   setup.Env,
+			Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+		})
+		if err != nil {
+			ch <- result{err: fmt.Errorf("start %s: %w", setup.Args[0], err)}
+			return
+		}
+		ch <- result{pid: p.Pid}
+		p.Release()
+	}()
+	r := <-ch
+	return r.pid, r.err
+}
+
+// clearInheritable empties the calling thread's inheritable capability set.
+func clearInheritable() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear inheritable capabilities: %w", err)
+	}
+	return nil
+}
+
+// lookPath finds file in the PATH of env (the command's, not ours).
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, nil
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("start %s: executable file not found in $PATH", file)
+}
+
+// reap waits for every child (PID 1 inherits orphans) and returns the exit
+// status of pid: its exit code, or 128+signal.
+func reap(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return 125 // no children left and pid not seen: cannot happen
+		}
+		if got != pid {
+			continue
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}

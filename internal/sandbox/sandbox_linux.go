@@ -1,0 +1,401 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sandbox is a set of namespaces with an init process waiting to run (or
+// running) one command. Methods are safe for concurrent use.
+type Sandbox struct {
+	cfg    Config
+	init   *exec.Cmd
+	ctrl   *net.UnixConn
+	proxy  net.Listener
+	dnsUDP net.PacketConn
+	dnsTCP net.Listener
+	nflog  *os.File
+
+	pidNS  uint64 // inode of the sandbox's PID namespace
+	netNS  uint64 // inode of the sandbox's network namespace
+	attrib *attributor
+
+	mu       sync.Mutex
+	started  bool
+	waited   bool
+	exitCode int
+	waitErr  error
+	drops    map[dropKey]*DropSummary
+	nflogEnd chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type dropKey struct {
+	proto string
+	dst   string
+}
+
+// Create builds the sandbox: it starts the init in new user, network, mount
+// and PID namespaces, waits until the firewall is in place and returns with
+// the interception listeners ready. The command has not started yet; call
+// Start. The caller must Close the sandbox.
+//
+// Errors wrap ErrNotSupported (and are *FeatureError naming the kernel
+// feature and the setting to check) when the namespaces or the firewall
+// cannot be created.
+func Create(ctx context.Context, c Config) (*Sandbox, error) {
+	c.defaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	if err := preflight(); err != nil {
+		return nil, err
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("create control socket: %w", err)
+	}
+	parentEnd := os.NewFile(uintptr(pair[0]), "sandbox-ctrl")
+	childEnd := os.NewFile(uintptr(pair[1]), "sandbox-ctrl-child")
+	defer childEnd.Close()
+	fc, err := net.FileConn(parentEnd)
+	parentEnd.Close()
+	if err != nil {
+		childEnd.Close()
+		return nil, fmt.Errorf("create control socket: %w", err)
+	}
+	ctrl := fc.(*net.UnixConn)
+
+	uid, gid := os.Getuid(), os.Getgid()
+	attr := &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWNS | unix.CLONE_NEWPID,
+		// The init keeps the capabilities it needs to set the sandbox up
+		// even when it is not root in the new user namespace.
+		AmbientCaps: []uintptr{unix.CAP_NET_ADMIN, unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP},
+		Pdeathsig:   unix.SIGKILL,
+	}
+	if uid == 0 {
+		// Root keeps its view of every file owner: identity-map all ids.
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.GidMappingsEnableSetgroups = true
+	} else {
+		// Rootless: the only id we may map is our own; the command sees
+		// its usual uid and gid.
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+	}
+	cmd := &exec.Cmd{
+		Path:        c.Exe,
+		Args:        append([]string{"buildwall"}, c.InitArgs...),
+		Stdin:       c.Stdin,
+		Stdout:      c.Stdout,
+		Stderr:      c.Stderr,
+		ExtraFiles:  []*os.File{childEnd},
+		SysProcAttr: attr,
+		Env:         os.Environ(),
+	}
+	if err := cmd.Start(); err != nil {
+		ctrl.Close()
+		return nil, explainStartError(err)
+	}
+	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{})}
+	if err := s.setup(ctx); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+func (s *Sandbox) setup(ctx context.Context) error {
+	deadline := time.Now().Add(s.cfg.SetupTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	s.ctrl.SetDeadline(deadline)
+	defer s.ctrl.SetDeadline(time.Time{})
+	dir := s.cfg.Dir
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	env := s.cfg.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	if err := send(s.ctrl, message{Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts}); err != nil {
+		return fmt.Errorf("set up sandbox: %w", err)
+	}
+	m, files, err := recv(s.ctrl)
+	if err != nil {
+		return fmt.Errorf("set up sandbox: init exited early: %w", err)
+	}
+	if m.Type == msgError {
+		closeAll(files)
+		return initError(m)
+	}
+	if m.Type != msgReady || len(files) != 4 {
+		closeAll(files)
+		return fmt.Errorf("set up sandbox: unexpected %q message with %d fds", m.Type, len(files))
+	}
+	defer files[0].Close()
+	defer files[1].Close()
+	defer files[2].Close()
+	s.nflog = files[3]
+	if s.proxy, err = net.FileListener(files[0]); err != nil {
+		return fmt.Errorf("set up sandbox: proxy listener: %w", err)
+	}
+	if s.dnsUDP, err = net.FilePacketConn(files[1]); err != nil {
+		return fmt.Errorf("set up sandbox: dns listener: %w", err)
+	}
+	if s.dnsTCP, err = net.FileListener(files[2]); err != nil {
+		return fmt.Errorf("set up sandbox: dns listener: %w", err)
+	}
+	pid := s.init.Process.Pid
+	if s.pidNS, err = nsInode(pid, "pid"); err != nil {
+		return fmt.Errorf("set up sandbox: %w", err)
+	}
+	if s.netNS, err = nsInode(pid, "net"); err != nil {
+		return fmt.Errorf("set up sandbox: %w", err)
+	}
+	s.attrib = &attributor{initPID: pid, pidNS: s.pidNS}
+	go s.readDrops()
+	return nil
+}
+
+func initError(m message) error {
+	if m.Feature != "" {
+		return &FeatureError{Feature: m.Feature, Setting: m.Setting, Err: errors.New(m.Err)}
+	}
+	return fmt.Errorf("set up sandbox: %s", m.Err)
+}
+
+func (s *Sandbox) readDrops() {
+	defer close(s.nflogEnd)
+	readNflog(s.nflog, func(d Drop) {
+		d.PID, d.Cmdline = s.attrib.attribute(d.Proto, d.Src)
+		s.mu.Lock()
+		k := dropKey{d.Proto, d.Dst.String()}
+		sum := s.drops[k]
+		if sum == nil {
+			sum = &DropSummary{Proto: d.Proto, Dst: d.Dst}
+			s.drops[k] = sum
+		}
+		sum.Count++
+		if sum.PID == 0 && d.PID != 0 {
+			sum.PID, sum.Cmdline = d.PID, d.Cmdline
+		}
+		s.mu.Unlock()
+		if s.cfg.OnDrop != nil {
+			s.cfg.OnDrop(d)
+		}
+	})
+}
+
+// ProxyListener accepts every TCP connection the command makes to a
+// non-loopback address or to a host port. The listener lives in the
+// sandbox's network namespace; accepted connections carry the original
+// destination (SO_ORIGINAL_DST). Close closes it.
+func (s *Sandbox) ProxyListener() net.Listener { return s.proxy }
+
+// DNSConn receives every DNS query over UDP (port 53, any address).
+func (s *Sandbox) DNSConn() net.PacketConn { return s.dnsUDP }
+
+// DNSListener accepts every DNS connection over TCP (port 53, any address).
+func (s *Sandbox) DNSListener() net.Listener { return s.dnsTCP }
+
+// Start runs the command. Call it once, after the interceptors serve the
+// listeners.
+func (s *Sandbox) Start() error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("start sandboxed command: already started")
+	}
+	s.started = true
+	s.mu.Unlock()
+	if err := send(s.ctrl, message{Type: msgStart}); err != nil {
+		return fmt.Errorf("start sandboxed command: %w", err)
+	}
+	m, _, err := recv(s.ctrl)
+	if err != nil {
+		return fmt.Errorf("start sandboxed command: init exited: %w", err)
+	}
+	if m.Type == msgError {
+		return fmt.Errorf("start sandboxed command: %s", m.Err)
+	}
+	if m.Type != msgStarted {
+		return fmt.Errorf("start sandboxed command: unexpected %q message", m.Type)
+	}
+	return nil
+}
+
+// Wait waits for the command to exit and returns its exit status (its exit
+// code, or 128+signal when a signal killed it). Processes the command left
+// behind are killed when it exits. err is non-nil when the init died without
+// reporting a status (exitCode is then -1).
+func (s *Sandbox) Wait() (exitCode int, err error) {
+	s.mu.Lock()
+	if s.waited {
+		defer s.mu.Unlock()
+		return s.exitCode, s.waitErr
+	}
+	s.mu.Unlock()
+	code, werr := -1, error(nil)
+	m, _, err := recv(s.ctrl)
+	switch {
+	case err == nil && m.Type == msgExit:
+		code = m.Code
+	case err == nil:
+		werr = fmt.Errorf("wait for sandboxed command: unexpected %q message", m.Type)
+	default:
+		werr = fmt.Errorf("wait for sandboxed command: init exited without a status: %w", err)
+	}
+	state, err := s.init.Process.Wait()
+	if werr != nil && err == nil && state != nil {
+		werr = fmt.Errorf("%w (init: %s)", werr, state)
+	}
+	s.mu.Lock()
+	s.waited, s.exitCode, s.waitErr = true, code, werr
+	s.mu.Unlock()
+	return code, werr
+}
+
+// Signal forwards sig to the command (through the init).
+func (s *Sandbox) Signal(sig os.Signal) error {
+	if err := s.init.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal sandboxed command: %w", err)
+	}
+	return nil
+}
+
+// Close kills every process left in the sandbox and releases the listeners
+// and the nflog socket; with them goes the last reference to the
+// namespaces, so the kernel removes them and their nftables rules. Close is
+// idempotent.
+func (s *Sandbox) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.init != nil && s.init.Process != nil {
+			s.init.Process.Signal(unix.SIGKILL)
+			s.mu.Lock()
+			waited := s.waited
+			s.mu.Unlock()
+			if !waited {
+				s.init.Wait()
+			}
+		}
+		for _, c := range []interface{ Close() error }{s.proxy, s.dnsUDP, s.dnsTCP, s.ctrl} {
+			if c != nil && !isNilCloser(c) {
+				if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+					errs = append(errs, err)
+				}
+			}
+		}
+		if s.nflog != nil {
+			s.nflog.Close()
+			<-s.nflogEnd
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func isNilCloser(c interface{ Close() error }) bool {
+	switch v := c.(type) {
+	case net.Listener:
+		return v == nil
+	case net.PacketConn:
+		return v == nil
+	case *net.UnixConn:
+		return v == nil
+	}
+	return false
+}
+
+// Drops returns the packets rejected so far, one entry per protocol and
+// destination, sorted by protocol then destination.
+func (s *Sandbox) Drops() []DropSummary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]DropSummary, 0, len(s.drops))
+	for _, d := range s.drops {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Proto != out[j].Proto {
+			return out[i].Proto < out[j].Proto
+		}
+		return out[i].Dst.String() < out[j].Dst.String()
+	})
+	return out
+}
+
+// NetNS returns the inode number of the sandbox's network namespace (for
+// tests that check it is gone after Close).
+func (s *Sandbox) NetNS() uint64 { return s.netNS }
+
+// InitPID returns the host PID of the sandbox's init.
+func (s *Sandbox) InitPID() int { return s.init.Process.Pid }
+
+func nsInode(pid int, ns string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/ns/"+ns, &st); err != nil {
+		return 0, fmt.Errorf("read %s namespace of %d: %w", ns, pid, err)
+	}
+	return st.Ino, nil
+}
+
+// preflight turns the common reasons for a refused user namespace into a
+// precise error before anything starts.
+func preflight() error {
+	if v, ok := readSysctl("user/max_user_namespaces"); ok && v == "0" {
+		return &FeatureError{Feature: "user namespaces", Setting: "sysctl user.max_user_namespaces (is 0)"}
+	}
+	if os.Getuid() == 0 {
+		return nil
+	}
+	if v, ok := readSysctl("kernel/unprivileged_userns_clone"); ok && v == "0" {
+		return &FeatureError{Feature: "unprivileged user namespaces", Setting: "sysctl kernel.unprivileged_userns_clone (is 0)"}
+	}
+	return nil
+}
+
+func readSysctl(name string) (string, bool) {
+	b, err := os.ReadFile("/proc/sys/" + name)
+	if err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
+}
+
+func explainStartError(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		setting := "sysctl kernel.unprivileged_userns_clone, user.max_user_namespaces"
+		if v, ok := readSysctl("kernel/apparmor_restrict_unprivileged_userns"); ok && v == "1" {
+			setting = "sysctl kernel.apparmor_restrict_unprivileged_userns (is 1; AppArmor blocks unprivileged user namespaces)"
+		}
+		if _, err := os.Stat("/.dockerenv"); err == nil {
+			setting += "; in a container, the runtime's seccomp profile must allow clone(CLONE_NEWUSER) (e.g. --security-opt seccomp=unconfined)"
+		}
+		return &FeatureError{Feature: "user namespaces (clone CLONE_NEWUSER)", Setting: setting, Err: err}
+	case errors.Is(err, unix.ENOSPC):
+		return &FeatureError{Feature: "user namespaces", Setting: "sysctl user.max_user_namespaces (limit reached)", Err: err}
+	case errors.Is(err, unix.EINVAL):
+		return &FeatureError{Feature: "user, network, mount and PID namespaces (CONFIG_USER_NS, CONFIG_NET_NS, CONFIG_PID_NS)", Setting: "the kernel configuration", Err: err}
+	}
+	return fmt.Errorf("start sandbox init: %w", err)
+}
