@@ -1,0 +1,108 @@
+package npm
+
+import (
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/lockfile"
+)
+
+// gitPrefixes start a resolved value or spec that npm fetches with git.
+var gitPrefixes = []string{"git+", "git://", "git@", "github:", "gitlab:", "bitbucket:", "gist:"}
+
+// Classify returns where a resolved value as npm writes it points:
+//
+//   - git+https://, git+ssh://, git://, git@host:, github:, gitlab:,
+//     bitbucket:, gist: → SourceGit
+//   - file: → SourceFile; link: → SourceLink
+//   - http(s) URLs of the registry tarball shape
+//     <registry>/<name>/-/<file>.tgz (name may be scoped, "@s/n" or
+//     "@s%2fn") → SourceRegistry; other http(s) URLs → SourceTarball
+//   - anything else → SourceUnknown.
+//
+// Classify does not check that the URL names the entry's package or an
+// allowed registry; rules do that.
+func Classify(resolved string) lockfile.Source {
+	for _, p := range gitPrefixes {
+		if hasPrefixFold(resolved, p) {
+			return lockfile.SourceGit
+		}
+	}
+	switch {
+	case hasPrefixFold(resolved, "file:"):
+		return lockfile.SourceFile
+	case hasPrefixFold(resolved, "link:"):
+		return lockfile.SourceLink
+	case hasPrefixFold(resolved, "https://"), hasPrefixFold(resolved, "http://"):
+		if _, _, ok := RegistryTarball(resolved); ok {
+			return lockfile.SourceRegistry
+		}
+		return lockfile.SourceTarball
+	}
+	return lockfile.SourceUnknown
+}
+
+// RegistryTarball splits a registry tarball URL
+// "<scheme>://<host>[/prefix]/<name>/-/<file>.tgz" into the package name as
+// written in the URL ("@scope/name" or "@scope%2fname" for scoped packages)
+// and the file name ("name-1.2.3.tgz"). ok is false when the URL does not
+// have that shape. Query and fragment are ignored.
+func RegistryTarball(u string) (name, file string, ok bool) {
+	scheme := strings.Index(u, "://")
+	if scheme < 0 {
+		return "", "", false
+	}
+	rest := u[scheme+3:]
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		rest = rest[:i]
+	}
+	host := strings.IndexByte(rest, '/')
+	if host < 0 || !strings.HasSuffix(rest, ".tgz") {
+		return "", "", false
+	}
+	urlPath := rest[host:] // "/prefix/name/-/file.tgz"
+	slash := strings.LastIndexByte(urlPath, '/')
+	file = urlPath[slash+1:]
+	before, found := strings.CutSuffix(urlPath[:slash], "/-")
+	if !found || file == ".tgz" {
+		return "", "", false
+	}
+	last := strings.LastIndexByte(before, '/')
+	if last < 0 {
+		return "", "", false
+	}
+	name = before[last+1:]
+	if last > 0 {
+		// A scoped name spans two segments: "/@scope/name".
+		if prev := strings.LastIndexByte(before[:last], '/'); strings.HasPrefix(before[prev+1:], "@") {
+			name = before[prev+1:]
+		}
+	}
+	if name == "" || name[0] == '@' && !strings.Contains(name, "/") && !strings.Contains(strings.ToLower(name), "%2f") {
+		return "", "", false
+	}
+	return name, file, true
+}
+
+// classifyVersion classifies an entry that has no resolved value from its
+// version field: a plain version means the registry is implied (npm's
+// omit-lockfile-registry-resolved, old lockfiles), while v1 also writes
+// specs there (git URLs, file: paths, tarball URLs).
+func classifyVersion(version string) lockfile.Source {
+	if version == "" {
+		return lockfile.SourceUnknown
+	}
+	if s := Classify(version); s != lockfile.SourceUnknown {
+		return s
+	}
+	if strings.Contains(version, ":") || strings.Contains(version, "/") {
+		return lockfile.SourceUnknown
+	}
+	return lockfile.SourceRegistry
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
