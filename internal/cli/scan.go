@@ -1,13 +1,257 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/output"
+	"github.com/buildwall/buildwall/internal/scan"
 )
 
-// Placeholder: replaced by the real scan command.
+// scanDefaults resolves the package managers' default registries; tests
+// replace it so they never depend on the machine's npm configuration.
+var scanDefaults = scan.ClientDefaults
+
+type scanFlags struct {
+	format  string
+	output  string
+	failOn  string
+	config  string
+	db      string
+	offline bool
+}
+
 func newScanCmd(env *Env) *cobra.Command {
-	return &cobra.Command{Use: "scan [PATH...]", Short: "Scan lockfiles for supply-chain risks",
-		RunE: func(*cobra.Command, []string) error { return internalError(errors.New("scan: not implemented yet")) }}
+	var fl scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan [PATH...]",
+		Short: "Scan lockfiles for supply-chain risks before anything is installed",
+		Long: `Scan walks each PATH (default ".") for JavaScript lockfiles (package-lock.json,
+npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock) and package.json
+manifests, skipping node_modules, .git and vendor, and reports malicious,
+unpinned, unverifiable or misplaced packages. It never uses the network.
+
+Configuration is read from buildwall.yml at the repository root (or --config).
+The malicious-package database is the embedded curated set merged with the
+local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
+
+Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+2 usage or configuration error, 3 buildwall itself failed.`,
+		Example: `  # Gate the current repository (fails on high and critical findings)
+  buildwall scan
+
+  # Scan the bundled example
+  buildwall scan examples/vulnerable-app
+
+  # JSON for machines; only malicious packages fail the build
+  buildwall scan --format json --fail-on critical --output findings.json
+
+  # SARIF for code scanning, never failing
+  buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd.Context(), env, cmd, fl, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif or markdown")
+	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	f.StringVar(&fl.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: none, low, medium, high or critical")
+	f.StringVar(&fl.config, "config", "", "configuration `FILE` (default: buildwall.yml at the repository root)")
+	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` (default: $BUILDWALL_DB or the user cache directory)")
+	f.BoolVar(&fl.offline, "offline", false, "accepted for clarity: scan never uses the network")
+	return cmd
+}
+
+func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, args []string) error {
+	format, err := output.ParseFormat(fl.format)
+	if err != nil {
+		return usageError(fmt.Errorf("--format: %w", err))
+	}
+	failOn, err := finding.ParseSeverity(fl.failOn)
+	if err != nil {
+		return usageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	paths := args
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		abs[i] = env.path(p)
+	}
+	cfg, err := loadScanConfig(env, fl.config, abs[0])
+	if err != nil {
+		return usageError(err)
+	}
+	if !cmd.Flags().Changed("fail-on") && cfg.Scan.FailOn != nil {
+		failOn = *cfg.Scan.FailOn
+	}
+	db, err := openDB(env, fl.db)
+	if err != nil {
+		return internalError(err)
+	}
+	res, err := scan.Run(ctx, scan.Options{
+		Paths:      abs,
+		Config:     cfg,
+		Advisories: db,
+		Defaults:   scanDefaults(ctx, env.getenv),
+	})
+	if errors.Is(err, scan.ErrNoSuchPath) {
+		return usageError(err)
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+	}
+	report := output.Report{
+		ToolVersion: Version,
+		Roots:       paths,
+		Files:       res.Files,
+		Findings:    res.Findings,
+		Rules:       res.Rules,
+		Suppressed:  res.Suppressed,
+	}
+	if err := writeReport(env, fl.output, format, report); err != nil {
+		return internalError(err)
+	}
+	if format != output.FormatText || fl.output != "" {
+		fmt.Fprintln(env.Stderr, summaryLine(res, failOn))
+	}
+	if failOn != finding.SeverityNone && finding.Max(res.Findings) >= failOn {
+		return withCode(ExitFindings, nil)
+	}
+	return nil
+}
+
+// path resolves p against the environment's working directory.
+func (e *Env) path(p string) string {
+	if e.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(e.Dir, p)
+}
+
+// loadScanConfig reads --config, or buildwall.yml found from the first
+// scan path, and checks that its ignores name real rules. A missing
+// default file is an empty configuration; every other problem is an error
+// for the user (exit 2).
+func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, error) {
+	p := flagPath
+	if p != "" {
+		p = env.path(p)
+	} else {
+		dir := firstPath
+		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		p = config.Find(dir)
+	}
+	if p == "" {
+		return &config.Config{}, nil
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, r := range lockcheck.Rules() {
+		known[r.ID] = true
+	}
+	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// openDB opens the malicious-package database: --db, $BUILDWALL_DB, or the
+// default cache directory. Without a cache directory the embedded set is
+// used alone.
+func openDB(env *Env, flagDir string) (*advisory.DB, error) {
+	dir := flagDir
+	if dir != "" {
+		dir = env.path(dir)
+	} else if d := env.getenv("BUILDWALL_DB"); d != "" {
+		dir = env.path(d)
+	} else {
+		d, err := advisory.DefaultDir()
+		if err != nil {
+			return advisory.Embedded(), nil
+		}
+		dir = d
+	}
+	db, err := advisory.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open malicious-package database: %w", err)
+	}
+	return db, nil
+}
+
+// writeReport writes the report to file (created or truncated) or stdout.
+func writeReport(env *Env, file string, format output.Format, r output.Report) (err error) {
+	var w io.Writer = env.Stdout
+	if file != "" {
+		f, cerr := os.Create(env.path(file))
+		if cerr != nil {
+			return fmt.Errorf("create report: %w", cerr)
+		}
+		defer func() {
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close report: %w", cerr)
+			}
+		}()
+		w = f
+	}
+	opts := output.Options{Color: file == "" && format == output.FormatText && output.ColorEnabled(w, env.getenv)}
+	return output.Write(w, format, r, opts)
+}
+
+// summaryLine is the one-line verdict printed on stderr when stdout carries
+// a machine format or the report goes to a file.
+func summaryLine(res *scan.Result, failOn finding.Severity) string {
+	counts := map[finding.Severity]int{}
+	for _, f := range res.Findings {
+		counts[f.Severity]++
+	}
+	var parts []string
+	for s := finding.SeverityCritical; s >= finding.SeverityLow; s-- {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "buildwall: %d finding", len(res.Findings))
+	if len(res.Findings) != 1 {
+		b.WriteString("s")
+	}
+	if len(parts) > 0 {
+		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+	}
+	fmt.Fprintf(&b, " in %d file", len(res.Files))
+	if len(res.Files) != 1 {
+		b.WriteString("s")
+	}
+	if res.Suppressed > 0 {
+		fmt.Fprintf(&b, ", %d suppressed by buildwall.yml", res.Suppressed)
+	}
+	if failOn == finding.SeverityNone {
+		b.WriteString("; --fail-on none")
+	} else if finding.Max(res.Findings) >= failOn {
+		fmt.Fprintf(&b, "; failing: findings at or above %s", failOn)
+	} else {
+		fmt.Fprintf(&b, "; passing: nothing at or above %s", failOn)
+	}
+	return b.String()
 }

@@ -14,6 +14,7 @@ package lockcheck
 import (
 	"strings"
 
+	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
@@ -22,19 +23,11 @@ import (
 // Ecosystem is the OSV ecosystem of every package these rules look at.
 const Ecosystem = "npm"
 
-// Match is one malicious-package advisory that matches a package version.
-type Match struct {
-	ID        string
-	Aliases   []string
-	Summary   string
-	Ecosystem string
-	Name      string
-}
-
-// Advisories looks up known-malicious versions. Implementations must be
-// safe for concurrent use; Lookup is called once per locked package.
+// Advisories looks up known-malicious versions; *advisory.DB implements it.
+// Implementations must be safe for concurrent use; Lookup is called once
+// per locked package.
 type Advisories interface {
-	Lookup(ecosystem, name, version string) []Match
+	Lookup(ecosystem, name, version string) []advisory.Match
 }
 
 // Manifest is a package.json that a lockfile covers (or that no lockfile

@@ -1,0 +1,14 @@
+package scan
+
+import (
+	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/yarn"
+)
+
+// LockfileParsers returns the parser of every supported lockfile format, in
+// a fixed order. This is the one registry of formats.
+func LockfileParsers() []lockfile.Parser {
+	return []lockfile.Parser{
+		yarn.Parser{},
+	}
+}

@@ -1,0 +1,283 @@
+package scan
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/buildwall/buildwall/internal/lockcheck"
+)
+
+// registryFiles are the project files that may name a registry, read from
+// a lockfile's directory and its ancestors up to the repository root.
+var registryFiles = []struct {
+	name  string
+	parse func([]byte) []string
+}{
+	{".npmrc", npmrcRegistries},
+	{".yarnrc.yml", yarnrcYMLRegistries},
+	{".yarnrc", yarnrcRegistries},
+	{"pnpm-workspace.yaml", pnpmWorkspaceRegistries},
+}
+
+// maxRegistryFile bounds the size of each registry configuration file read.
+const maxRegistryFile = 1 << 20
+
+// projectRegistries caches, per directory, the registries named by the
+// project's configuration files. Safe for concurrent use.
+type projectRegistries struct {
+	root string // absolute scan root
+	top  string // absolute directory where the upward search stops
+	mu   sync.Mutex
+	dirs map[string][]string
+}
+
+// newProjectRegistries searches from each lockfile's directory up to the
+// scan root and, when the scan root lies inside a git repository, on up to
+// the repository root (never above it, so files outside the project are
+// not read).
+func newProjectRegistries(root string) *projectRegistries {
+	top := root
+	for d := root; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			top = d
+			break
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	return &projectRegistries{root: root, top: top, dirs: map[string][]string{}}
+}
+
+// forDir returns the registries configured for the lockfile directory dir
+// (slash-separated, relative to the scan root).
+func (p *projectRegistries) forDir(dir string) []string {
+	var out []string
+	d := filepath.Join(p.root, filepath.FromSlash(dir))
+	for {
+		out = append(out, p.inDir(d)...)
+		if d == p.top || !strings.HasPrefix(d, p.top) {
+			return out
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return out
+		}
+		d = parent
+	}
+}
+
+func (p *projectRegistries) inDir(dir string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if urls, ok := p.dirs[dir]; ok {
+		return urls
+	}
+	var urls []string
+	for _, rf := range registryFiles {
+		data, _, err := readLimited(filepath.Join(dir, rf.name), maxRegistryFile)
+		if err != nil {
+			continue // absent or unreadable: names no registry
+		}
+		urls = append(urls, rf.parse(data)...)
+	}
+	p.dirs[dir] = urls
+	return urls
+}
+
+// npmrcRegistries reads `registry=` and `@scope:registry=` from .npmrc
+// (also pnpm's settings file). Values with ${ENV} references are skipped:
+// they are not known at scan time.
+func npmrcRegistries(data []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, maxRegistryFile)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k = strings.TrimSpace(k)
+		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+			continue
+		}
+		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// yarnrcRegistries reads yarn classic's .yarnrc: `registry "url"` and
+// `"@scope:registry" "url"`.
+func yarnrcRegistries(data []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, maxRegistryFile)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		k = unquote(k)
+		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+			continue
+		}
+		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func unquote(s string) string {
+	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// yarnrcYMLRegistries reads yarn berry's npmRegistryServer, npmScopes and
+// npmRegistries keys.
+func yarnrcYMLRegistries(data []byte) []string {
+	var rc struct {
+		NpmRegistryServer string `yaml:"npmRegistryServer"`
+		NpmScopes         map[string]struct {
+			NpmRegistryServer string `yaml:"npmRegistryServer"`
+		} `yaml:"npmScopes"`
+		NpmRegistries map[string]yaml.Node `yaml:"npmRegistries"`
+	}
+	if yaml.Unmarshal(data, &rc) != nil {
+		return nil
+	}
+	var out []string
+	add := func(u string) {
+		if strings.HasPrefix(u, "//") {
+			u = "https:" + u
+		}
+		if u != "" && !strings.Contains(u, "${") {
+			out = append(out, u)
+		}
+	}
+	add(rc.NpmRegistryServer)
+	for _, s := range sortedKeys(rc.NpmScopes) {
+		add(rc.NpmScopes[s].NpmRegistryServer)
+	}
+	for _, u := range sortedKeys(rc.NpmRegistries) {
+		add(u)
+	}
+	return out
+}
+
+// pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL)
+// from pnpm-workspace.yaml settings.
+func pnpmWorkspaceRegistries(data []byte) []string {
+	var ws struct {
+		Registry   string            `yaml:"registry"`
+		Registries map[string]string `yaml:"registries"`
+	}
+	if yaml.Unmarshal(data, &ws) != nil {
+		return nil
+	}
+	var out []string
+	if ws.Registry != "" {
+		out = append(out, ws.Registry)
+	}
+	for _, k := range sortedKeys(ws.Registries) {
+		out = append(out, ws.Registries[k])
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// clientTimeout bounds each `npm config get registry` style call.
+const clientTimeout = 5 * time.Second
+
+// ClientDefaults returns the default registries of the package managers on
+// this machine, resolved lazily on first use: `npm config get registry`
+// (which honours the user's and global npmrc and npm_config_registry) and,
+// when yarn is installed, `yarn config get registry`. Without npm it falls
+// back to npm_config_registry / NPM_CONFIG_REGISTRY; when nothing is known
+// the Defaults carry a note that findings quote. getenv nil means os.Getenv.
+// No registry host is compiled into buildwall.
+func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.Defaults {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return lockcheck.NewDefaults(func() ([]string, string) {
+		var urls []string
+		note := ""
+		if u := clientRegistry(ctx, "npm"); u != "" {
+			urls = append(urls, u)
+		} else if u := firstEnv(getenv, "npm_config_registry", "NPM_CONFIG_REGISTRY"); u != "" {
+			urls = append(urls, u)
+		} else {
+			note = "npm's default registry is unknown (npm is not installed and npm_config_registry is unset), so only registries configured by the project or in buildwall.yml are allowed"
+		}
+		if u := clientRegistry(ctx, "yarn"); u != "" {
+			urls = append(urls, u)
+		} else if u := firstEnv(getenv, "YARN_REGISTRY", "yarn_registry", "YARN_NPM_REGISTRY_SERVER"); u != "" {
+			urls = append(urls, u)
+		}
+		return urls, note
+	})
+}
+
+func firstEnv(getenv func(string) string, keys ...string) string {
+	for _, k := range keys {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// clientRegistry runs `<tool> config get registry` with a timeout, outside
+// the scanned tree, and returns the URL it prints or "".
+func clientRegistry(ctx context.Context, tool string) string {
+	bin, err := exec.LookPath(tool)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "config", "get", "registry")
+	cmd.Dir = os.TempDir()
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	u := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return ""
+	}
+	return u
+}

@@ -1,0 +1,292 @@
+// Package scan walks repository trees, finds JavaScript lockfiles and
+// package.json manifests, parses them (in parallel, with size limits), runs
+// the lockcheck rules and returns deterministic findings.
+//
+// scan owns all file I/O of a scan: parsers get bytes, rules get parsed
+// models. One bad file becomes a finding; it never aborts the scan.
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/lockfile"
+)
+
+// DefaultMaxFileSize bounds each lockfile and manifest read (512 MiB).
+const DefaultMaxFileSize = 512 << 20
+
+// ManifestName is the base name of the manifests scan looks for.
+const ManifestName = "package.json"
+
+// Options configure Run. The zero value scans "." with no configuration, no
+// advisory database and no default registries.
+type Options struct {
+	// Paths are the directories (or single files) to scan; empty means ".".
+	Paths []string
+	// Config is the repository configuration; nil means none.
+	Config *config.Config
+	// Advisories answers malicious-package lookups; nil skips that rule.
+	Advisories lockcheck.Advisories
+	// Defaults are the package managers' default registries (see
+	// ClientDefaults); nil allows only project-configured registries.
+	Defaults *lockcheck.Defaults
+	// MaxFileSize bounds each file in bytes; 0 means DefaultMaxFileSize.
+	MaxFileSize int64
+	// Parsers replaces LockfileParsers (tests); nil means LockfileParsers().
+	Parsers []lockfile.Parser
+	// ParseManifest replaces the package.json parser (tests); nil means the
+	// default.
+	ParseManifest func(path string, data []byte) (*lockfile.Manifest, error)
+}
+
+// Result is the outcome of a scan. Findings are sorted with finding.Sort.
+type Result struct {
+	// Roots are the scan roots as given.
+	Roots []string
+	// Files are the lockfiles and manifests scanned, slash-separated and
+	// relative to their root, sorted.
+	Files []string
+	// Findings exclude those suppressed by configuration ignores.
+	Findings []finding.Finding
+	// Suppressed counts findings dropped by configuration ignores.
+	Suppressed int
+	// Rules is the metadata of every rule that ran.
+	Rules []finding.Rule
+	// Warnings are problems that did not produce a finding (an unreadable
+	// directory), for the user's attention.
+	Warnings []string
+}
+
+// ErrNoSuchPath is wrapped by Run's error when a path to scan does not exist.
+var ErrNoSuchPath = errors.New("no such file or directory")
+
+// file is one lockfile or manifest to parse.
+type file struct {
+	abs    string // absolute OS path
+	rel    string // slash-separated, relative to the root
+	dir    string // slash-separated directory of rel ("." at the root)
+	parser lockfile.Parser
+	// outputs
+	lock     *lockfile.Lockfile
+	manifest *lockfile.Manifest
+	bad      *finding.Finding // unparseable or too large
+}
+
+// Run scans opts.Paths. It returns an error only when a path cannot be
+// scanned at all (it does not exist: ErrNoSuchPath) or ctx is cancelled;
+// problems with individual files are findings.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if len(opts.Paths) == 0 {
+		opts.Paths = []string{"."}
+	}
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if opts.Parsers == nil {
+		opts.Parsers = LockfileParsers()
+	}
+	if opts.ParseManifest == nil {
+		opts.ParseManifest = defaultManifestParser
+	}
+	res := &Result{Roots: opts.Paths, Rules: lockcheck.Metadata(), Findings: []finding.Finding{}}
+	var scanCfg *config.Scan
+	if opts.Config != nil {
+		scanCfg = &opts.Config.Scan
+	}
+	for _, p := range opts.Paths {
+		r, err := scanRoot(ctx, p, &opts, scanCfg)
+		if err != nil {
+			return nil, err
+		}
+		res.Files = append(res.Files, r.files...)
+		res.Findings = append(res.Findings, r.findings...)
+		res.Warnings = append(res.Warnings, r.warnings...)
+	}
+	if scanCfg != nil {
+		res.Findings, res.Suppressed = scanCfg.Filter(res.Findings)
+	}
+	res.Findings = finding.Sort(res.Findings)
+	slices.Sort(res.Files)
+	res.Files = slices.Compact(res.Files)
+	return res, nil
+}
+
+type rootResult struct {
+	files    []string
+	findings []finding.Finding
+	warnings []string
+}
+
+// scanRoot scans one path: a directory tree or a single file.
+func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*rootResult, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, fmt.Errorf("scan %q: %w", p, err)
+	}
+	st, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("scan %q: %w", p, ErrNoSuchPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scan %q: %w", p, err)
+	}
+	w := &walker{root: abs, parsers: opts.Parsers}
+	if st.IsDir() {
+		if err := w.walk(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		w.root = filepath.Dir(abs)
+		w.single(filepath.Base(abs))
+	}
+	out := &rootResult{warnings: w.warnings}
+	all := make([]*file, 0, len(w.locks)+len(w.manifests))
+	all = append(all, w.locks...)
+	all = append(all, w.manifests...)
+	if err := parseAll(ctx, all, opts); err != nil {
+		return nil, err
+	}
+	for _, f := range all {
+		out.files = append(out.files, f.rel)
+		if f.bad != nil {
+			out.findings = append(out.findings, *f.bad)
+		}
+	}
+	fs, err := check(ctx, w, opts, cfg)
+	if err != nil {
+		return nil, err
+	}
+	out.findings = append(out.findings, fs...)
+	return out, nil
+}
+
+// parseAll reads and parses files with GOMAXPROCS workers. Per-file
+// problems end up in file.bad; only cancellation is an error.
+func parseAll(ctx context.Context, files []*file, opts *Options) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, f := range files {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			parseOne(f, opts)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func parseOne(f *file, opts *Options) {
+	data, size, err := readLimited(f.abs, opts.MaxFileSize)
+	switch {
+	case errors.Is(err, errTooLarge):
+		bad := lockcheck.TooLarge(f.rel, size, opts.MaxFileSize)
+		f.bad = &bad
+		return
+	case err != nil:
+		bad := lockcheck.Unparseable(f.rel, fmt.Errorf("read: %w", unwrapPath(err)))
+		f.bad = &bad
+		return
+	}
+	if f.parser != nil {
+		f.lock, err = f.parser.Parse(f.rel, data)
+	} else {
+		f.manifest, err = opts.ParseManifest(f.rel, data)
+	}
+	if err == nil && f.lock == nil && f.manifest == nil {
+		err = errors.New("parser returned nothing")
+	}
+	if err != nil {
+		f.lock, f.manifest = nil, nil
+		bad := lockcheck.Unparseable(f.rel, err)
+		f.bad = &bad
+	}
+}
+
+// unwrapPath drops the absolute path from *fs.PathError so messages stay
+// relative to the scan root.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+var errTooLarge = errors.New("file too large")
+
+// readLimited reads the file at path, failing with errTooLarge (and the
+// size seen) when it holds more than limit bytes.
+func readLimited(path string, limit int64) ([]byte, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if st.Size() > limit {
+		return nil, st.Size(), errTooLarge
+	}
+	// Size the buffer from stat so a 24 MB lockfile is read in one go; read
+	// one byte past the limit to catch files that grew meanwhile.
+	buf := make([]byte, 0, st.Size()+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 64<<10)
+		}
+		n, err := f.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, int64(len(buf)), errTooLarge
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, int64(len(buf)), nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+// parentDir returns the slash directory of a slash path, "." at the top.
+func parentDir(p string) string {
+	d := path.Dir(p)
+	if d == "" {
+		return "."
+	}
+	return d
+}
+
+// relTo returns target relative to dir, both slash-separated and relative
+// to the same root; ok is false when target is not inside dir.
+func relTo(dir, target string) (string, bool) {
+	if dir == "." {
+		return target, true
+	}
+	if target == dir {
+		return ".", true
+	}
+	if strings.HasPrefix(target, dir+"/") {
+		return target[len(dir)+1:], true
+	}
+	return "", false
+}
