@@ -2,6 +2,7 @@ package scan
 
 import (
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/npm"
 	"github.com/buildwall/buildwall/internal/lockfile/yarn"
 )
 
@@ -9,6 +10,7 @@ import (
 // a fixed order. This is the one registry of formats.
 func LockfileParsers() []lockfile.Parser {
 	return []lockfile.Parser{
+		npm.Parser{},
 		yarn.Parser{},
 	}
 }
