@@ -54,11 +54,14 @@ func parseClientHello(b []byte) (clientHello, error) {
 			}
 			return clientHello{}, errors.New("tls: handshake interrupted by a non-handshake record")
 		}
+		if len(b) >= 2 && b[1] != 3 {
+			if msg == nil {
+				return clientHello{}, errNotTLS
+			}
+			return clientHello{}, errors.New("tls: bad record version")
+		}
 		if len(b) < recordHeaderLen {
 			return clientHello{}, errNeedMore
-		}
-		if b[1] != 3 {
-			return clientHello{}, errNotTLS
 		}
 		n := int(binary.BigEndian.Uint16(b[3:5]))
 		if n == 0 || n > maxRecordLen {

@@ -1,0 +1,201 @@
+package tcpproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/buildwall/buildwall/internal/event"
+	"github.com/buildwall/buildwall/internal/policy"
+)
+
+// testTime is the fixed clock of every test proxy.
+var testTime = time.Date(2026, 3, 31, 0, 21, 0, 0, time.UTC)
+
+// harness runs a Proxy on a loopback listener with a fake original
+// destination (looked up by the client's source address: each client
+// dials from its own 127.0.0.0/8 address), fake DNS names and a fake
+// dialer that connects every target to a local upstream server.
+type harness struct {
+	t     *testing.T
+	proxy *Proxy
+	ln    net.Listener
+	rec   *event.Recorder
+	serve chan error
+
+	mu       sync.Mutex
+	dsts     map[netip.Addr]netip.AddrPort // client source → original destination
+	names    map[netip.Addr]string         // synthetic address → name
+	upstream string                        // where every dial really goes
+	dialed   []string                      // targets asked of Dial, in order
+	nextSrc  int
+}
+
+type harnessOptions struct {
+	spec     policy.Spec
+	upstream string // address of the fake upstream server
+	names    map[string]string
+	tweak    func(*Config)
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	pol, err := policy.Compile(&o.spec, policy.Env{})
+	if err != nil {
+		t.Fatalf("compile policy: %v", err)
+	}
+	h := &harness{
+		t:        t,
+		rec:      event.NewRecorder(nil, func() time.Time { return testTime }),
+		dsts:     map[netip.Addr]netip.AddrPort{},
+		names:    map[netip.Addr]string{},
+		upstream: o.upstream,
+		nextSrc:  10,
+		serve:    make(chan error, 1),
+	}
+	for a, n := range o.names {
+		h.names[netip.MustParseAddr(a)] = n
+	}
+	cfg := Config{
+		Policy: pol,
+		Names:  h,
+		Dial:   h.dial,
+		Sink:   h.rec,
+		Attribute: func(proto string, src netip.AddrPort) (int, string) {
+			return 4242, "node postinstall.js " + proto
+		},
+		OriginalDst: h.originalDst,
+		Now:         func() time.Time { return testTime },
+		PeekTimeout: 50 * time.Millisecond,
+	}
+	if o.tweak != nil {
+		o.tweak(&cfg)
+	}
+	h.proxy, err = New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.serve <- h.proxy.Serve(h.ln) }()
+	t.Cleanup(func() {
+		if err := h.proxy.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := <-h.serve; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return h
+}
+
+func (h *harness) NameFor(a netip.Addr) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n, ok := h.names[a]
+	return n, ok
+}
+
+func (h *harness) originalDst(c net.Conn) (netip.AddrPort, error) {
+	src := c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d, ok := h.dsts[src]
+	if !ok {
+		return netip.AddrPort{}, fmt.Errorf("no original destination for %v", src)
+	}
+	return d, nil
+}
+
+func (h *harness) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	h.mu.Lock()
+	h.dialed = append(h.dialed, address)
+	up := h.upstream
+	h.mu.Unlock()
+	if up == "" {
+		return nil, errors.New("no upstream in this test")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, up)
+}
+
+func (h *harness) dialedTargets() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.dialed...)
+}
+
+// connect opens a client connection through the proxy whose original
+// destination is dst.
+func (h *harness) connect(dst string) *net.TCPConn {
+	h.t.Helper()
+	h.mu.Lock()
+	h.nextSrc++
+	src := netip.AddrFrom4([4]byte{127, 0, byte(h.nextSrc >> 8), byte(h.nextSrc)})
+	h.dsts[src] = netip.MustParseAddrPort(dst)
+	h.mu.Unlock()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+	c, err := d.Dial("tcp", h.ln.Addr().String())
+	if err != nil {
+		h.t.Fatalf("dial proxy: %v", err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c.(*net.TCPConn)
+}
+
+// waitEvents waits (bounded) until n events were recorded and returns them
+// with their time, which the fixed clock makes uninteresting, kept.
+func (h *harness) waitEvents(n int) []event.Event {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := h.rec.Events()
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// serveLoopback runs handle for every connection to a new loopback
+// listener until the test ends, and returns the listener's address.
+func serveLoopback(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// echo copies everything back, then half-closes.
+func echo(c net.Conn) {
+	io.Copy(c, c)
+	c.(*net.TCPConn).CloseWrite()
+}

@@ -1,0 +1,289 @@
+package tcpproxy
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"strings"
+	"syscall"
+	"testing"
+
+	"net"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/event"
+	"github.com/buildwall/buildwall/internal/policy"
+)
+
+// testNames are the synthetic addresses the fake DNS server handed out.
+var testNames = map[string]string{
+	"198.18.0.1": "registry.example",
+	"198.18.0.2": "evil.example",
+	"198.18.0.3": "a.cdn.example",
+}
+
+func testSpec(mode policy.Mode) policy.Spec {
+	return policy.Spec{
+		Mode:      mode,
+		Allow:     []string{"registry.example:443", "*.cdn.example", "203.0.113.0/24:443"},
+		HostPorts: []uint16{5432},
+	}
+}
+
+func httpGet(host string) []byte {
+	return []byte("GET /left-pad HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: npm\r\n\r\n")
+}
+
+func TestDecisions(t *testing.T) {
+	hello := func(sni string) []byte {
+		return captureClientHello(t, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	}
+	connect := func(v event.Verdict, name, ip string, port uint16) event.Event {
+		return event.Event{Time: testTime, Kind: event.KindConnect, Verdict: v, Proto: "tcp",
+			Name: name, IP: ip, Port: port, PID: 4242, Cmdline: "node postinstall.js tcp"}
+	}
+	with := func(e event.Event, f func(*event.Event)) event.Event { f(&e); return e }
+	tests := []struct {
+		name     string
+		mode     policy.Mode
+		dst      string
+		send     []byte
+		want     event.Event
+		wantDial []string // nil: the proxy must refuse with a reset
+	}{
+		{
+			name: "allowed_name_with_matching_sni", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: hello("registry.example"),
+			want: with(connect(event.VerdictAllow, "registry.example", "127.0.0.1", 443), func(e *event.Event) {
+				e.SNI, e.Rule = "registry.example", "registry.example:443"
+			}),
+			wantDial: []string{"registry.example:443"},
+		},
+		{
+			name: "allowed_name_with_matching_host", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: httpGet("Registry.Example:443"),
+			want: with(connect(event.VerdictAllow, "registry.example", "127.0.0.1", 443), func(e *event.Event) {
+				e.Host, e.Rule = "registry.example", "registry.example:443"
+			}),
+			wantDial: []string{"registry.example:443"},
+		},
+		{
+			name: "wildcard_name_unknown_protocol", mode: policy.ModeBlock,
+			dst: "198.18.0.3:9000", send: []byte("\x00\x01binary"),
+			want: with(connect(event.VerdictAllow, "a.cdn.example", "127.0.0.1", 9000), func(e *event.Event) {
+				e.Rule = "*.cdn.example"
+			}),
+			wantDial: []string{"a.cdn.example:9000"},
+		},
+		{
+			name: "name_not_in_policy", mode: policy.ModeBlock,
+			dst: "198.18.0.2:443", send: hello("evil.example"),
+			want: with(connect(event.VerdictBlock, "evil.example", "198.18.0.2", 443), func(e *event.Event) {
+				e.SNI, e.Reason = "evil.example", policy.ReasonNotInPolicy
+			}),
+		},
+		{
+			name: "forged_sni_naming_another_host", mode: policy.ModeBlock,
+			dst: "198.18.0.3:443", send: hello("b.cdn.example"),
+			want: with(connect(event.VerdictBlock, "a.cdn.example", "198.18.0.3", 443), func(e *event.Event) {
+				e.SNI, e.Rule = "b.cdn.example", "*.cdn.example"
+				e.Reason = `sni mismatch: sni "b.cdn.example" on a connection to "a.cdn.example"`
+			}),
+		},
+		{
+			name: "allowed_sni_on_a_blocked_name", mode: policy.ModeBlock,
+			dst: "198.18.0.2:443", send: hello("registry.example"),
+			want: with(connect(event.VerdictBlock, "evil.example", "198.18.0.2", 443), func(e *event.Event) {
+				e.SNI = "registry.example"
+				e.Reason = policy.ReasonNotInPolicy + `; sni mismatch: sni "registry.example" on a connection to "evil.example"`
+			}),
+		},
+		{
+			name: "host_header_differs_from_name", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: httpGet("evil.example"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Host, e.Rule = "evil.example", "registry.example:443"
+				e.Reason = `host mismatch: host "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "malformed_client_hello", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte{0x16, 3, 1, 0, 4, 2, 0, 0, 0},
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule = "registry.example:443"
+				e.Reason = "cannot verify the server name: malformed client hello: tls: first handshake message is not a client hello"
+			}),
+		},
+		{
+			name: "ech_is_reported", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: buildHello(sniExt(0, "registry.example"), ext{extEncryptedClientHelo, []byte{0}}),
+			want: with(connect(event.VerdictAllow, "registry.example", "127.0.0.1", 443), func(e *event.Event) {
+				e.SNI, e.Rule = "registry.example", "registry.example:443"
+				e.Reason = "ech: the real server name is encrypted"
+			}),
+			wantDial: []string{"registry.example:443"},
+		},
+		{
+			name: "literal_ip", mode: policy.ModeBlock,
+			dst: "192.0.2.10:443", send: hello("registry.example"),
+			want: with(connect(event.VerdictBlock, "", "192.0.2.10", 443), func(e *event.Event) {
+				e.SNI, e.Reason = "registry.example", policy.ReasonIPLiteral
+			}),
+		},
+		{
+			name: "unknown_synthetic_address_is_a_literal_ip", mode: policy.ModeBlock,
+			dst: "198.18.9.9:443", send: []byte("x"),
+			want: with(connect(event.VerdictBlock, "", "198.18.9.9", 443), func(e *event.Event) {
+				e.Reason = policy.ReasonIPLiteral
+			}),
+		},
+		{
+			name: "literal_ip_allowed_by_cidr", mode: policy.ModeBlock,
+			dst: "203.0.113.9:443", send: hello("anything.example"),
+			want: with(connect(event.VerdictAllow, "", "203.0.113.9", 443), func(e *event.Event) {
+				e.SNI, e.Rule = "anything.example", "203.0.113.0/24:443"
+			}),
+			wantDial: []string{"203.0.113.9:443"},
+		},
+		{
+			name: "runner_loopback_in_host_ports", mode: policy.ModeBlock,
+			dst: "127.0.0.1:5432", send: []byte("\x00\x00\x00\x08\x04\xd2\x16\x2f"),
+			want: with(connect(event.VerdictAllow, "", "127.0.0.1", 5432), func(e *event.Event) {
+				e.Rule = "host-ports: 5432"
+			}),
+			wantDial: []string{"127.0.0.1:5432"},
+		},
+		{
+			name: "runner_loopback_not_in_host_ports", mode: policy.ModeBlock,
+			dst: "127.0.0.1:6379", send: []byte("PING\r\n"),
+			want: with(connect(event.VerdictBlock, "", "127.0.0.1", 6379), func(e *event.Event) {
+				e.Reason = policy.ReasonLoopback
+			}),
+		},
+		{
+			name: "audit_lets_a_name_not_in_policy_through", mode: policy.ModeAudit,
+			dst: "198.18.0.2:443", send: hello("evil.example"),
+			want: with(connect(event.VerdictAudit, "evil.example", "127.0.0.1", 443), func(e *event.Event) {
+				e.SNI, e.Reason = "evil.example", policy.ReasonNotInPolicy
+			}),
+			wantDial: []string{"evil.example:443"},
+		},
+		{
+			name: "audit_records_a_forged_sni", mode: policy.ModeAudit,
+			dst: "198.18.0.1:443", send: hello("evil.example"),
+			want: with(connect(event.VerdictAudit, "registry.example", "127.0.0.1", 443), func(e *event.Event) {
+				e.SNI, e.Rule = "evil.example", "registry.example:443"
+				e.Reason = `sni mismatch: sni "evil.example" on a connection to "registry.example"`
+			}),
+			wantDial: []string{"registry.example:443"},
+		},
+		{
+			name: "audit_lets_a_literal_ip_through", mode: policy.ModeAudit,
+			dst: "192.0.2.10:8000", send: []byte("\x01"),
+			want: with(connect(event.VerdictAudit, "", "192.0.2.10", 8000), func(e *event.Event) {
+				e.Reason = policy.ReasonIPLiteral
+			}),
+			wantDial: []string{"192.0.2.10:8000"},
+		},
+	}
+	up := serveLoopback(t, echo)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{spec: testSpec(tt.mode), upstream: up, names: testNames})
+			c := h.connect(tt.dst)
+			_, werr := c.Write(tt.send)
+			got := make([]byte, len(tt.send))
+			_, rerr := io.ReadFull(c, got)
+			if tt.wantDial == nil {
+				if werr == nil && !errors.Is(rerr, syscall.ECONNRESET) {
+					t.Errorf("client read: %v, want a connection reset", rerr)
+				}
+			} else {
+				if rerr != nil {
+					t.Fatalf("client read through the proxy: %v", rerr)
+				}
+				if !bytes.Equal(got, tt.send) {
+					t.Errorf("echo through the proxy differs: got %q, want %q", got, tt.send)
+				}
+			}
+			evs := h.waitEvents(1)
+			if diff := cmp.Diff([]event.Event{tt.want}, evs); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantDial, h.dialedTargets()); diff != "" {
+				t.Errorf("dialled (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestServerSpeaksFirst(t *testing.T) {
+	banner := "220 smtp.registry.example ESMTP\r\n"
+	up := serveLoopback(t, func(c net.Conn) {
+		io.WriteString(c, banner)
+		echo(c)
+	})
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames})
+	c := h.connect("198.18.0.1:443")
+	got := make([]byte, len(banner))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read banner: %v", err)
+	}
+	if string(got) != banner {
+		t.Errorf("banner = %q", got)
+	}
+	evs := h.waitEvents(1)
+	if len(evs) != 1 || evs[0].Verdict != event.VerdictAllow || evs[0].Reason != "no client hello" {
+		t.Errorf("events = %+v, want one allow with reason %q", evs, "no client hello")
+	}
+}
+
+func TestOriginalDstFailureIsBlocked(t *testing.T) {
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeAudit), upstream: "127.0.0.1:1"})
+	// The source address is not registered. The reset may come so fast
+	// that it fails the dial itself.
+	c, err := net.Dial("tcp", h.ln.Addr().String())
+	if err == nil {
+		defer c.Close()
+		_, err = c.Read(make([]byte, 1))
+	}
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("dial or read: %v, want a connection reset", err)
+	}
+	evs := h.waitEvents(1)
+	if len(evs) != 1 || evs[0].Verdict != event.VerdictBlock || !strings.HasPrefix(evs[0].Reason, "no original destination") {
+		t.Errorf("events = %+v", evs)
+	}
+	if d := h.dialedTargets(); len(d) != 0 {
+		t.Errorf("dialled %v", d)
+	}
+}
+
+func TestDialFailureResetsClient(t *testing.T) {
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), names: testNames})
+	c := h.connect("198.18.0.1:443")
+	c.Write(httpGet("registry.example"))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("read: %v, want a connection reset", err)
+	}
+	evs := h.waitEvents(1)
+	want := `dial registry.example:443: no upstream in this test`
+	if len(evs) != 1 || evs[0].Verdict != event.VerdictAllow || evs[0].Reason != want {
+		t.Errorf("events = %+v, want reason %q", evs, want)
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	pol, err := policy.Compile(&policy.Spec{}, policy.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Dial: (&net.Dialer{}).DialContext}); err == nil {
+		t.Error("New without policy: no error")
+	}
+	if _, err := New(Config{Policy: pol}); err == nil {
+		t.Error("New without dialer: no error")
+	}
+}
