@@ -109,7 +109,13 @@ func parseCIDREntry(s string) (entry, error) {
 			return entry{}, errors.New("missing ]")
 		}
 		cidr = s[1:end]
-		if rest := s[end+1:]; rest != "" {
+		rest := s[end+1:]
+		if strings.HasPrefix(rest, "/") { // "[2001:db8::]/32:443"
+			bits, _, _ := strings.Cut(rest, ":")
+			cidr += bits
+			rest = strings.TrimPrefix(rest, bits)
+		}
+		if rest != "" {
 			ps, ok := strings.CutPrefix(rest, ":")
 			if !ok {
 				return entry{}, errors.New("expected :port after ]")

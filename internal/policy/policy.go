@@ -194,8 +194,8 @@ func (p *Policy) Decide(r Request) Decision {
 		return Decision{Reason: ReasonProto}
 	}
 	name := r.Name
-	if name != "" {
-		if a, err := netip.ParseAddr(name); err == nil {
+	if name != "" && mayBeIP(name) {
+		if a, err := netip.ParseAddr(strings.TrimSuffix(name, ".")); err == nil {
 			name, r.Addr = "", a
 		}
 	}
@@ -275,4 +275,12 @@ func portReason(port uint16, dest string, rs []rule) string {
 	slices.Sort(ports)
 	ports = slices.Compact(ports)
 	return fmt.Sprintf("port %d not allowed for %s (allowed: %s)", port, dest, strings.Join(ports, ", "))
+}
+
+// mayBeIP is a cheap pre-check before netip.ParseAddr (whose error
+// allocates): an IPv4 literal ends in a digit, an IPv6 one contains ':',
+// and no host name has an all-numeric last label.
+func mayBeIP(s string) bool {
+	c := s[len(s)-1]
+	return '0' <= c && c <= '9' || strings.IndexByte(s, ':') >= 0
 }
