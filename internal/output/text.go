@@ -38,15 +38,15 @@ func severityColor(s finding.Severity) string {
 }
 
 // writeText renders findings grouped by file, one block per run of equal
-// paths in the caller's order:
+// paths in the caller's order, with a blank line between files:
 //
 //	package-lock.json
 //	  12:5  CRITICAL  malicious-package  axios 1.14.1 is malicious (MAL-…)
 //	        package: npm axios@1.14.1
 //	        fix: remove it and rotate every secret the build could read
 //
-// with a blank line between files, then a summary line. Unknown positions print as "-" (line) or "12" (line
-// without column).
+// then a summary line. Unknown positions print as "-" (no line) or "12"
+// (line without column).
 func writeText(w0 io.Writer, r Report, o Options) error {
 	w := &errWriter{w: w0}
 	paint := func(code, s string) string {
