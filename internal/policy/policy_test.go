@@ -197,8 +197,8 @@ func TestCompileErrors(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	outputs := map[string]string{
-		"npm": `{"registry":"https://npm.mirror.example/","@corp:registry":"https://npm.corp.example/","@a:registry":"https://npm.corp.example/","cafile":"/x"}`,
-		"go":  `{"GOPROXY":"https://goproxy.example|https://fallback.example,direct","GOSUMDB":"sum.corp.example+abc https://sum.corp.example:8443","GONOPROXY":"corp.example/*","GOPRIVATE":"corp.example/*,*.internal.example"}`,
+		"npm":     `{"registry":"https://npm.mirror.example/","@corp:registry":"https://npm.corp.example/","@a:registry":"https://npm.corp.example/","cafile":"/x"}`,
+		"go":      `{"GOPROXY":"https://goproxy.example|https://fallback.example,direct","GOSUMDB":"sum.corp.example+abc https://sum.corp.example:8443","GONOPROXY":"corp.example/*","GOPRIVATE":"corp.example/*,*.internal.example"}`,
 		"python3": `{"index": ["https://pypi.mirror.example/simple"], "files": []}`,
 	}
 	var calls []string
