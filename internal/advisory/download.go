@@ -120,12 +120,13 @@ type progress struct {
 	total int64
 	n     int64
 	shown int64 // last reported step
+	last  int64 // byte count last printed
 }
 
 const unknownSizeStep = 16 << 20
 
 func newProgress(w io.Writer, term bool, total int64) *progress {
-	p := &progress{w: w, term: term, total: total, shown: -1}
+	p := &progress{w: w, term: term, total: total, shown: -1, last: -1}
 	if total >= 0 {
 		fmt.Fprintf(w, "downloading %s\n", formatBytes(total))
 	} else {
@@ -157,6 +158,7 @@ func (p *progress) Write(b []byte) (int, error) {
 }
 
 func (p *progress) print() {
+	p.last = p.n
 	line := formatBytes(p.n)
 	if p.total > 0 {
 		line = fmt.Sprintf("%s / %s (%d%%)", line, formatBytes(p.total), p.n*100/p.total)
@@ -175,7 +177,7 @@ func (p *progress) done(complete bool) {
 		fmt.Fprintln(p.w)
 		return
 	}
-	if !complete || p.total <= 0 || p.n*10/p.total != 10 {
+	if p.n != p.last || (!complete && p.n == 0) {
 		p.print()
 	}
 }
