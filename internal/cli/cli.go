@@ -74,6 +74,7 @@ func newRoot(env *Env) *cobra.Command {
   buildwall scan     gate a repository before anything is installed: malicious,
                      unpinned or unverifiable packages in lockfiles
   buildwall db       manage the local malicious-package database (OSV format)
+  buildwall rules    list the rules scan applies, with severities and fixes
 
 Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
 3 buildwall itself failed.`,
