@@ -182,6 +182,43 @@ func checksumSRI(c string) (string, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner) errors. yaml.v3 reports their line 0-based and the scanner's
+// 1-based; yamlError corrects the former.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// yamlError converts a yaml.v3 decoding error to a *lockfile.ParseError with
+// a 1-based line. yaml.v3 leaves the line out when it is the first one.
+// For parser errors the line is that of the enclosing collection when the
+// decoder knows one, else that of the offending token.
+func yamlError(path string, err error) *lockfile.ParseError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pe := &lockfile.ParseError{Path: path, Line: 1, Msg: msg}
+	if strings.Contains(msg, "aliasing") {
+		pe.Line = 0 // not about a position
+	}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		pe.Line, _ = strconv.Atoi(m[1])
+		pe.Msg = m[2]
+		if parserProblems[pe.Msg] {
+			pe.Line++
+		}
+	}
+	return pe
+}
+
 // decodeYAML decodes the first YAML document of data into a node tree and
 // returns its root (nil Kind 0 node for an empty document). Errors are
 // *lockfile.ParseError with the line the decoder reported. Anchors and
@@ -196,12 +233,7 @@ func decodeYAML(path string, data []byte) (root *yaml.Node, err error) {
 	}()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		pe := &lockfile.ParseError{Path: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-			pe.Line, _ = strconv.Atoi(m[1])
-			pe.Msg = m[2]
-		}
-		return nil, pe
+		return nil, yamlError(path, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return &yaml.Node{Line: 1, Column: 1}, nil
