@@ -63,6 +63,9 @@ func (c *Context) drift(rs ranges, importer string, d *lockfile.Dependency) (msg
 		if direct.Spec != "" && direct.Spec != d.Spec {
 			return decl + " but " + c.Path + " recorded " + quoteSpec(direct.Spec) + ": the lockfile is out of date", direct.Version
 		}
+		if direct.Version == "" && !isLocalSpec(d.Spec) {
+			return decl + " but " + c.Path + " locks no version of it (no installed entry)", ""
+		}
 		return c.outside(rs, decl, d.Spec, direct.Version), direct.Version
 	case lf.Descriptors != nil:
 		v, ok := lf.Descriptors[d.Name+"@"+d.Spec]
