@@ -1,0 +1,174 @@
+// Package manifest parses package.json files into lockfile.Manifest, with
+// the 1-based position of every dependency key, so that rules comparing a
+// manifest with its lockfile (lockfile-drift) can point at the declaration.
+package manifest
+
+import (
+	"errors"
+
+	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/jsonpos"
+)
+
+// sections are the dependency sections of package.json, by key.
+var sections = []lockfile.DepKind{lockfile.DepProd, lockfile.DepDev, lockfile.DepOptional, lockfile.DepPeer}
+
+// Parse parses a package.json. path is only used in errors and copied to
+// Manifest.Path; data is not retained.
+//
+// Dependencies lists the entries of dependencies, devDependencies,
+// optionalDependencies and peerDependencies in file order; when a section
+// names a package twice, the last entry wins (as in JavaScript) and keeps
+// the place of the first. Workspaces accepts the array form and the
+// {"packages": [...]} form. Scripts holds every entry of "scripts".
+// Unknown keys are ignored; known keys with a value of the wrong type, and
+// malformed JSON, return a *lockfile.ParseError with the position.
+func Parse(path string, data []byte) (*lockfile.Manifest, error) {
+	m, err := parse(jsonpos.NewDecoder(data, jsonpos.Options{}))
+	if err != nil {
+		var je *jsonpos.Error
+		if errors.As(err, &je) {
+			return nil, &lockfile.ParseError{Path: path, Line: je.Line, Column: je.Column, Msg: je.Msg}
+		}
+		return nil, &lockfile.ParseError{Path: path, Msg: err.Error()}
+	}
+	m.Path = path
+	return m, nil
+}
+
+func parse(d *jsonpos.Decoder) (*lockfile.Manifest, error) {
+	k, err := d.Peek()
+	if err != nil {
+		return nil, err
+	}
+	if k != jsonpos.Object {
+		return nil, d.Errorf(d.Pos(), "package.json must be a JSON object, found %s", k)
+	}
+	m := &lockfile.Manifest{}
+	err = d.Object(func(key []byte) error {
+		switch string(key) {
+		case "name":
+			return str(d, "name", &m.Name)
+		case "version":
+			return str(d, "version", &m.Version)
+		case "workspaces":
+			return workspaces(d, m)
+		case "scripts":
+			return scripts(d, m)
+		}
+		for _, kind := range sections {
+			if string(key) == string(kind) {
+				return deps(d, kind, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, d.End()
+}
+
+// want checks that the next value has kind k, naming field in the error.
+func want(d *jsonpos.Decoder, field string, k jsonpos.Kind) error {
+	got, err := d.Peek()
+	if err != nil {
+		return err
+	}
+	if got != k {
+		return d.Errorf(d.Pos(), "%q must be %s, found %s", field, article(k), got)
+	}
+	return nil
+}
+
+func article(k jsonpos.Kind) string {
+	switch k {
+	case jsonpos.Object, jsonpos.Array:
+		return "an " + k.String()
+	default:
+		return "a " + k.String()
+	}
+}
+
+func str(d *jsonpos.Decoder, field string, out *string) error {
+	if err := want(d, field, jsonpos.String); err != nil {
+		return err
+	}
+	s, err := d.String()
+	*out = s
+	return err
+}
+
+func deps(d *jsonpos.Decoder, kind lockfile.DepKind, m *lockfile.Manifest) error {
+	if err := want(d, string(kind), jsonpos.Object); err != nil {
+		return err
+	}
+	seen := make(map[string]int)
+	return d.Object(func(key []byte) error {
+		pos := d.KeyPos()
+		name := string(key)
+		dep := lockfile.Dependency{Name: name, Kind: kind, Line: pos.Line, Column: pos.Column}
+		if err := str(d, name, &dep.Spec); err != nil {
+			return err
+		}
+		if i, dup := seen[name]; dup {
+			m.Dependencies[i] = dep
+			return nil
+		}
+		seen[name] = len(m.Dependencies)
+		m.Dependencies = append(m.Dependencies, dep)
+		return nil
+	})
+}
+
+func workspaces(d *jsonpos.Decoder, m *lockfile.Manifest) error {
+	k, err := d.Peek()
+	if err != nil {
+		return err
+	}
+	switch k {
+	case jsonpos.Array:
+		return globs(d, "workspaces", m)
+	case jsonpos.Object:
+		return d.Object(func(key []byte) error {
+			if string(key) == "packages" {
+				return globs(d, "workspaces.packages", m)
+			}
+			return nil // "nohoist" and other yarn options
+		})
+	default:
+		return d.Errorf(d.Pos(), `"workspaces" must be an array or an object, found %s`, k)
+	}
+}
+
+func globs(d *jsonpos.Decoder, field string, m *lockfile.Manifest) error {
+	if err := want(d, field, jsonpos.Array); err != nil {
+		return err
+	}
+	return d.Array(func(int) error {
+		var g string
+		if err := str(d, field+"[]", &g); err != nil {
+			return err
+		}
+		m.Workspaces = append(m.Workspaces, g)
+		return nil
+	})
+}
+
+func scripts(d *jsonpos.Decoder, m *lockfile.Manifest) error {
+	if err := want(d, "scripts", jsonpos.Object); err != nil {
+		return err
+	}
+	return d.Object(func(key []byte) error {
+		name := string(key)
+		var s string
+		if err := str(d, name, &s); err != nil {
+			return err
+		}
+		if m.Scripts == nil {
+			m.Scripts = make(map[string]string)
+		}
+		m.Scripts[name] = s
+		return nil
+	})
+}
