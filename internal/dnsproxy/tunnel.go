@@ -1,0 +1,156 @@
+package dnsproxy
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Thresholds of the tunnelling heuristics. Real host names seldom have a
+// label over 50 bytes or a name over 160; exfiltration tools fill labels
+// to the 63-byte limit. Base32 and hex payloads mix digits into a long
+// label with a high Shannon entropy per character; long hyphenated words
+// reach a high entropy too but carry no digits, so both are required.
+const (
+	maxLabel       = 50
+	maxName        = 160
+	entropyMinLen  = 24
+	entropyBitsMin = 3.6
+	entropyDigits  = 0.1 // minimum share of digits
+	maxDomains     = 10000
+)
+
+// tunnelDetector flags names that look like data smuggled in DNS.
+type tunnelDetector struct {
+	unique int
+	window time.Duration
+
+	mu      sync.Mutex
+	domains map[string]map[string]time.Time // registrable domain → name → last seen
+}
+
+func newTunnelDetector(unique int, window time.Duration) *tunnelDetector {
+	return &tunnelDetector{unique: unique, window: window, domains: map[string]map[string]time.Time{}}
+}
+
+// check returns why name looks like tunnelling ("" when it does not) and
+// whether the reason is a hard one (a label or name no real host has),
+// which block mode enforces even for allowed domains.
+func (d *tunnelDetector) check(name string, now time.Time) (reason string, hard bool) {
+	var reasons []string
+	if len(name) > maxName {
+		reasons = append(reasons, fmt.Sprintf("name of %d bytes", len(name)))
+		hard = true
+	}
+	labels := strings.Split(name, ".")
+	longest, entropic := 0, 0.0
+	for _, l := range labels[:max(len(labels)-2, 0)] { // the registrable part is not payload
+		longest = max(longest, len(l))
+		if len(l) >= entropyMinLen && digitShare(l) >= entropyDigits {
+			entropic = max(entropic, entropy(l))
+		}
+	}
+	if longest > maxLabel {
+		reasons = append(reasons, fmt.Sprintf("label of %d bytes", longest))
+		hard = true
+	}
+	if entropic >= entropyBitsMin {
+		reasons = append(reasons, fmt.Sprintf("high-entropy label (%.1f bits/char)", entropic))
+	}
+	if dom := registrable(labels); dom != "" && dom != name {
+		if n := d.count(dom, name, now); n > d.unique {
+			reasons = append(reasons, fmt.Sprintf("%d unique names under %s within %s", n, dom, d.window))
+		}
+	}
+	if len(reasons) == 0 {
+		return "", false
+	}
+	return "dns tunnelling suspected: " + strings.Join(reasons, ", "), hard
+}
+
+// count records name under dom and returns how many different names were
+// seen under dom within the window. Memory is bounded: at most 4×unique
+// names per domain and maxDomains domains are kept.
+func (d *tunnelDetector) count(dom, name string, now time.Time) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	names, ok := d.domains[dom]
+	if !ok {
+		if len(d.domains) >= maxDomains {
+			d.pruneDomains(now)
+		}
+		names = map[string]time.Time{}
+		d.domains[dom] = names
+	}
+	if len(names) > d.unique {
+		for n, t := range names {
+			if now.Sub(t) > d.window {
+				delete(names, n)
+			}
+		}
+	}
+	if _, seen := names[name]; seen || len(names) < 4*d.unique {
+		names[name] = now
+	}
+	return len(names)
+}
+
+func (d *tunnelDetector) pruneDomains(now time.Time) {
+	for dom, names := range d.domains {
+		stale := true
+		for _, t := range names {
+			if now.Sub(t) <= d.window {
+				stale = false
+				break
+			}
+		}
+		if stale {
+			delete(d.domains, dom)
+		}
+	}
+	if len(d.domains) >= maxDomains {
+		clear(d.domains)
+	}
+}
+
+// registrable approximates the registrable domain without a public suffix
+// list: the last two labels, or three when the second-level label is a
+// short generic one under a country code ("co.uk", "com.au").
+func registrable(labels []string) string {
+	n := len(labels)
+	if n < 2 {
+		return ""
+	}
+	if n >= 3 && len(labels[n-1]) == 2 && len(labels[n-2]) <= 3 {
+		return strings.Join(labels[n-3:], ".")
+	}
+	return labels[n-2] + "." + labels[n-1]
+}
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	var freq [256]int
+	for i := 0; i < len(s); i++ {
+		freq[s[i]]++
+	}
+	h, n := 0.0, float64(len(s))
+	for _, f := range freq {
+		if f > 0 {
+			p := float64(f) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
+
+func digitShare(s string) float64 {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			n++
+		}
+	}
+	return float64(n) / float64(len(s))
+}
