@@ -2,7 +2,9 @@ package scan
 
 import (
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/manifest"
 	"github.com/buildwall/buildwall/internal/lockfile/npm"
+	"github.com/buildwall/buildwall/internal/lockfile/pnpm"
 	"github.com/buildwall/buildwall/internal/lockfile/yarn"
 )
 
@@ -12,5 +14,9 @@ func LockfileParsers() []lockfile.Parser {
 	return []lockfile.Parser{
 		npm.Parser{},
 		yarn.Parser{},
+		pnpm.Parser{},
 	}
 }
+
+// defaultManifestParser parses package.json.
+var defaultManifestParser = manifest.Parse
