@@ -1,0 +1,152 @@
+// Package cicheck holds the rules over CI configuration — GitHub Actions
+// workflows and action metadata (and, from their own files, Dockerfiles and
+// GitLab CI) — one file per rule (rule_<name>.go), and the explicit list of
+// them (Rules).
+//
+// Rules never read files: package scan finds files, package ciconfig parses
+// them, and the Check* functions here run every rule on one parsed file.
+// Rule IDs and severities are a public contract (see the README's rule
+// table). Every finding points at the line and column of the offending key
+// or expression.
+//
+// Every rule is linear in the size of the file: scans run on monorepos with
+// thousands of workflows under a tight time budget.
+package cicheck
+
+import (
+	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+// Ecosystem is the OSV ecosystem of the actions these rules report.
+const Ecosystem = advisory.EcosystemGitHubActions
+
+// Advisories looks up compromised action versions; *advisory.DB implements
+// it. Implementations must be safe for concurrent use.
+type Advisories interface {
+	Lookup(ecosystem, name, version string) []advisory.Match
+}
+
+// Context is what a rule sees besides the parsed file. Rules must not
+// modify it.
+type Context struct {
+	// Path is the file's path, slash-separated and relative to the scan
+	// root, as findings report it.
+	Path string
+	// Advisories may be nil (no known-compromised-action check).
+	Advisories Advisories
+}
+
+// Rule is one check. A rule sets the check function of every file kind it
+// applies to; unparseable-config sets none because the scan produces its
+// findings (see Unparseable). Owners of further file kinds (Dockerfile,
+// GitLab CI) add a field per kind here and set it on their rules.
+type Rule struct {
+	finding.Rule
+	// Workflow checks a GitHub Actions workflow.
+	Workflow func(c *Context, w *ciconfig.Workflow, report func(finding.Finding))
+	// Action checks an action metadata file (composite or Docker action).
+	Action func(c *Context, a *ciconfig.Action, report func(finding.Finding))
+}
+
+// Rules returns every CI-configuration rule, in a fixed order. The slice is
+// new on each call.
+func Rules() []Rule {
+	return []Rule{
+		knownCompromisedAction,
+		unpinnedAction,
+		unparseableConfig,
+	}
+}
+
+// Metadata returns the finding.Rule of every rule, in Rules order.
+func Metadata() []finding.Rule {
+	rules := Rules()
+	out := make([]finding.Rule, len(rules))
+	for i, r := range rules {
+		out[i] = r.Rule
+	}
+	return out
+}
+
+// CheckWorkflow runs every workflow rule on w and returns the findings,
+// unsorted.
+func CheckWorkflow(c *Context, w *ciconfig.Workflow) []finding.Finding {
+	var out []finding.Finding
+	report := func(f finding.Finding) { out = append(out, f) }
+	for _, r := range Rules() {
+		if r.Workflow != nil {
+			r.Workflow(c, w, report)
+		}
+	}
+	return out
+}
+
+// CheckAction runs every action rule on a and returns the findings,
+// unsorted.
+func CheckAction(c *Context, a *ciconfig.Action) []finding.Finding {
+	var out []finding.Finding
+	report := func(f finding.Finding) { out = append(out, f) }
+	for _, r := range Rules() {
+		if r.Action != nil {
+			r.Action(c, a, report)
+		}
+	}
+	return out
+}
+
+// at builds a finding of rule r at p in the context's file.
+func (c *Context) at(r *finding.Rule, p ciconfig.Pos, msg, fix string) finding.Finding {
+	return finding.Finding{
+		Rule:     r.ID,
+		Severity: r.Severity,
+		Message:  msg,
+		Location: finding.Location{Path: c.Path, Line: p.Line, Column: p.Column},
+		Fix:      fix,
+	}
+}
+
+// actionPackage is the finding package of a remote `uses:` reference.
+func actionPackage(u ciconfig.Uses) *finding.Package {
+	return &finding.Package{Ecosystem: Ecosystem, Name: u.Name(), Version: u.Ref}
+}
+
+// usesRef is one `uses:` value: a step's action or a job's reusable
+// workflow.
+type usesRef struct {
+	str  *ciconfig.String
+	uses ciconfig.Uses
+	step *ciconfig.Step // nil for a reusable-workflow call
+	job  *ciconfig.Job  // nil inside an action
+}
+
+// workflowUses lists every `uses:` of w in source order.
+func workflowUses(w *ciconfig.Workflow) []usesRef {
+	var out []usesRef
+	for _, j := range w.Jobs {
+		if j.Uses != nil {
+			out = append(out, usesRef{str: j.Uses, uses: ciconfig.ParseUses(j.Uses.Value), job: j})
+		}
+		for _, s := range j.Steps {
+			if s.Uses != nil {
+				out = append(out, usesRef{str: s.Uses, uses: ciconfig.ParseUses(s.Uses.Value), step: s, job: j})
+			}
+		}
+	}
+	return out
+}
+
+// actionUses lists every `uses:` of a composite action's steps.
+func actionUses(a *ciconfig.Action) []usesRef {
+	if a.Runs == nil {
+		return nil
+	}
+	var out []usesRef
+	for _, s := range a.Runs.Steps {
+		if s.Uses != nil {
+			out = append(out, usesRef{str: s.Uses, uses: ciconfig.ParseUses(s.Uses.Value), step: s})
+		}
+	}
+	return out
+}

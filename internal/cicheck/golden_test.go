@@ -1,0 +1,109 @@
+package cicheck_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/cicheck"
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/testutil"
+)
+
+// TestGolden runs every rule on testdata/<rule-id>/<case>.yml and compares
+// the findings of that rule with <case>.golden. Files whose name starts with
+// "action" are parsed as action metadata, all others as workflows. A new
+// case needs no Go code: add the .yml and run with -update.
+func TestGolden(t *testing.T) {
+	ids := map[string]bool{}
+	for _, r := range cicheck.Rules() {
+		ids[r.ID] = true
+	}
+	dirs, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := advisory.Embedded()
+	for _, d := range dirs {
+		if !d.IsDir() || d.Name() == "fuzz" {
+			continue
+		}
+		rule := d.Name()
+		if !ids[rule] {
+			t.Errorf("testdata/%s: no rule has this ID", rule)
+			continue
+		}
+		cases, err := filepath.Glob(filepath.Join("testdata", rule, "*.y*ml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cases) == 0 {
+			t.Errorf("testdata/%s has no cases", rule)
+		}
+		for _, path := range cases {
+			name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+			t.Run(rule+"/"+name, func(t *testing.T) {
+				src, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fs := check(t, filepath.Base(path), src, db)
+				var b strings.Builder
+				n := 0
+				for _, f := range fs {
+					if f.Rule == rule {
+						writeFinding(&b, f)
+						n++
+					}
+				}
+				if n == 0 {
+					b.WriteString("no findings\n")
+				}
+				testutil.Golden(t, strings.TrimSuffix(path, filepath.Ext(path))+".golden", []byte(b.String()))
+			})
+		}
+	}
+	testutil.CheckUnusedGoldens(t, "testdata/*/*.golden")
+}
+
+// check parses src as the golden harness does and runs every rule.
+func check(t testing.TB, name string, src []byte, db cicheck.Advisories) []finding.Finding {
+	t.Helper()
+	c := &cicheck.Context{Path: name, Advisories: db}
+	var fs []finding.Finding
+	if strings.HasPrefix(name, "action") {
+		a, err := ciconfig.ParseAction(src)
+		if err != nil {
+			fs = append(fs, cicheck.Unparseable(name, err))
+		}
+		if a != nil {
+			fs = append(fs, cicheck.CheckAction(c, a)...)
+		}
+	} else {
+		w, err := ciconfig.ParseWorkflow(src)
+		if err != nil {
+			fs = append(fs, cicheck.Unparseable(name, err))
+		}
+		if w != nil {
+			fs = append(fs, cicheck.CheckWorkflow(c, w)...)
+		}
+	}
+	for _, f := range fs {
+		if f.Line <= 0 || f.Column <= 0 {
+			t.Errorf("%s finding without a position: %+v", f.Rule, f)
+		}
+	}
+	return finding.Sort(fs)
+}
+
+func writeFinding(b *strings.Builder, f finding.Finding) {
+	fmt.Fprintf(b, "%s:%d:%d %s %s\n", f.Path, f.Line, f.Column, f.Severity, f.Rule)
+	if f.Package != nil {
+		fmt.Fprintf(b, "  package: %s %s\n", f.Package.Ecosystem, f.Package.String())
+	}
+	fmt.Fprintf(b, "  message: %s\n  fix: %s\n", f.Message, f.Fix)
+}

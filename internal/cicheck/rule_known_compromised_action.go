@@ -1,0 +1,64 @@
+package cicheck
+
+import (
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+var knownCompromisedActionRule = finding.Rule{
+	ID:       "known-compromised-action",
+	Severity: finding.SeverityCritical,
+	Summary:  "A `uses:` reference (tag or SHA) is listed as compromised in the advisory database.",
+	Fix:      "Replace the reference with a clean release pinned by SHA, and rotate every secret the workflow could read while it used the compromised one.",
+	Help: "The database (OSV records of the `GitHub Actions` ecosystem) lists action tags and commits that an attacker controlled: " +
+		"tj-actions/changed-files, reviewdog actions, aquasecurity/trivy-action and setup-trivy, Checkmarx kics-github-action and ast-github-action in their attack windows. " +
+		"A job that ran such a reference leaked what it could read (secrets, tokens), so rotate them.",
+}
+
+var knownCompromisedAction = Rule{Rule: knownCompromisedActionRule, Workflow: checkCompromisedWorkflow, Action: checkCompromisedAction}
+
+func checkCompromisedWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
+	for _, u := range workflowUses(w) {
+		checkCompromisedUses(c, u, report)
+	}
+}
+
+func checkCompromisedAction(c *Context, a *ciconfig.Action, report func(finding.Finding)) {
+	for _, u := range actionUses(a) {
+		checkCompromisedUses(c, u, report)
+	}
+}
+
+func checkCompromisedUses(c *Context, u usesRef, report func(finding.Finding)) {
+	if c.Advisories == nil || u.uses.Kind != ciconfig.UsesRemote {
+		return
+	}
+	ms := c.Advisories.Lookup(Ecosystem, u.uses.Name(), u.uses.Ref)
+	if len(ms) == 0 && u.uses.Path != "" {
+		// Records may name the sub-path action (owner/repo/path).
+		ms = c.Advisories.Lookup(Ecosystem, u.uses.FullName(), u.uses.Ref)
+	}
+	if len(ms) == 0 {
+		return
+	}
+	var b strings.Builder
+	b.WriteString(u.uses.FullName() + "@" + u.uses.Ref + " is a known compromised reference: ")
+	for i, m := range ms {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(m.ID)
+		if len(m.Aliases) > 0 {
+			b.WriteString(" (" + strings.Join(m.Aliases, ", ") + ")")
+		}
+		if m.Summary != "" {
+			b.WriteString(": " + m.Summary)
+		}
+	}
+	f := c.at(&knownCompromisedActionRule, u.str.Pos, b.String(),
+		"Replace "+u.uses.FullName()+"@"+u.uses.Ref+" with a clean release pinned by full commit SHA, and rotate every secret this workflow could read while it used the compromised reference.")
+	f.Package = actionPackage(u.uses)
+	report(f)
+}

@@ -1,0 +1,38 @@
+package cicheck
+
+import (
+	"errors"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+var unparseableConfigRule = finding.Rule{
+	ID:       "unparseable-config",
+	Severity: finding.SeverityHigh,
+	Summary:  "A CI configuration file (workflow, action, Dockerfile, GitLab CI) cannot be parsed.",
+	Fix:      "Fix the syntax error at the reported position; the CI system rejects or misreads the file, and no other rule could check it fully.",
+	Help: "buildwall could not parse the file, so it cannot vouch for it: a workflow GitHub rejects does not run, " +
+		"but one that parses differently elsewhere may hide a step. The message names the first problem.",
+}
+
+var unparseableConfig = Rule{Rule: unparseableConfigRule}
+
+// Unparseable returns the unparseable-config finding for a file at path
+// (slash-separated, relative to the scan root) that failed to parse with
+// err. A *ciconfig.ParseError's position becomes the finding's location.
+func Unparseable(path string, err error) finding.Finding {
+	f := finding.Finding{
+		Rule:     unparseableConfigRule.ID,
+		Severity: unparseableConfigRule.Severity,
+		Message:  "cannot parse: " + err.Error(),
+		Location: finding.Location{Path: path},
+		Fix:      unparseableConfigRule.Fix,
+	}
+	var pe *ciconfig.ParseError
+	if errors.As(err, &pe) {
+		f.Message = "cannot parse: " + pe.Msg
+		f.Line, f.Column = pe.Pos.Line, pe.Pos.Column
+	}
+	return f
+}

@@ -1,0 +1,339 @@
+package ciconfig
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/rhysd/actionlint"
+)
+
+// Workflow is a GitHub Actions workflow (.github/workflows/*.yml). Slices
+// are in source order; optional nodes are nil when absent.
+type Workflow struct {
+	*Source
+	Name        *String
+	On          []Event
+	Permissions *Permissions
+	Env         []Pair
+	Jobs        []*Job
+}
+
+// Event is one trigger under on:.
+type Event struct {
+	// Name is the event name with the position of its key (or of the list
+	// item / scalar naming it).
+	Name String
+	// Types are the activity types (types:), Branches and Tags the push /
+	// pull_request filters; nil when not given.
+	Types, Branches, Tags []String
+}
+
+// Permissions is a permissions: block, at workflow or job level.
+type Permissions struct {
+	// Pos is the position of the permissions: key.
+	Pos Pos
+	// All is set for the scalar forms (read-all, write-all, {}), nil for a
+	// mapping.
+	All *String
+	// Scopes are the scope: value entries of the mapping form, in source
+	// order.
+	Scopes []Pair
+}
+
+// Pair is one key: value entry (with:, env:, secrets:, permission scopes).
+// Value is nil when the value is not a scalar.
+type Pair struct {
+	Name  String
+	Value *String
+}
+
+// Job is one entry under jobs:.
+type Job struct {
+	// ID is the job's key.
+	ID          String
+	Name, If    *String
+	Permissions *Permissions
+	RunsOn      *RunsOn
+	// Container is the image of container: (nil when absent or given by an
+	// expression only).
+	Container *String
+	Services  []Service
+	Env       []Pair
+	Steps     []*Step
+	// Uses is set when the job calls a reusable workflow; With and Secrets
+	// are its inputs, SecretsInherit the position of `secrets: inherit`.
+	Uses           *String
+	With, Secrets  []Pair
+	SecretsInherit *Pos
+}
+
+// RunsOn is the runs-on: value of a job.
+type RunsOn struct {
+	Labels []String
+	// Group is the runner group of the object form; Expr a whole-value
+	// expression such as ${{ matrix.os }}.
+	Group, Expr *String
+}
+
+// Service is one entry under services:.
+type Service struct {
+	Name  String
+	Image *String
+}
+
+// Step is one step of a job or of a composite action. Exactly one of Uses
+// and Run is set in a valid step.
+type Step struct {
+	// Pos is the position of the step's mapping (its first key).
+	Pos          Pos
+	ID, Name, If *String
+	Uses         *String
+	With         []Pair
+	Run, Shell   *String
+	Env          []Pair
+}
+
+// Input returns the with: entry named name (case-insensitively), or nil.
+func (s *Step) Input(name string) *Pair {
+	for i := range s.With {
+		if strings.EqualFold(s.With[i].Name.Value, name) {
+			return &s.With[i]
+		}
+	}
+	return nil
+}
+
+// Trigger returns the event named name (case-sensitive, as GitHub
+// matches), or nil.
+func (w *Workflow) Trigger(name string) *Event {
+	for i := range w.On {
+		if w.On[i].Name.Value == name {
+			return &w.On[i]
+		}
+	}
+	return nil
+}
+
+// ParseWorkflow parses a workflow with actionlint's parser (which keeps
+// positions and resolves YAML anchors) and converts it to a Workflow.
+//
+// When the bytes are not YAML, it returns a nil Workflow and a *ParseError.
+// When they are YAML but not a valid workflow (unknown keys, wrong types),
+// it returns the partial Workflow together with a *ParseError for the first
+// problem, so that rules can still check what was understood.
+func ParseWorkflow(src []byte) (*Workflow, error) {
+	aw, errs := actionlint.Parse(src)
+	var perr error
+	if len(errs) > 0 {
+		first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
+		perr = &ParseError{Pos: fixPos(first.Line, first.Column), Msg: first.Message}
+	}
+	if aw == nil {
+		return nil, perr
+	}
+	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), Permissions: perms(aw.Permissions)}
+	for _, e := range aw.On {
+		w.On = append(w.On, event(e))
+	}
+	for _, j := range aw.Jobs {
+		if j != nil && j.ID != nil {
+			w.Jobs = append(w.Jobs, job(w.Source, j))
+		}
+	}
+	slices.SortFunc(w.Jobs, func(a, b *Job) int { return comparePos(a.ID.Pos, b.ID.Pos) })
+	return w, perr
+}
+
+func comparePos(a, b Pos) int {
+	return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+}
+
+func pos(p *actionlint.Pos) Pos {
+	if p == nil {
+		return Pos{}
+	}
+	return Pos{Line: p.Line, Column: p.Col}
+}
+
+func str(s *actionlint.String) *String {
+	if s == nil {
+		return nil
+	}
+	return &String{Value: s.Value, Pos: pos(s.Pos), Quoted: s.Quoted}
+}
+
+func strs(ss []*actionlint.String) []String {
+	var out []String
+	for _, s := range ss {
+		if s != nil {
+			out = append(out, *str(s))
+		}
+	}
+	return out
+}
+
+func pair(name, value *actionlint.String) Pair {
+	p := Pair{Value: str(value)}
+	if n := str(name); n != nil {
+		p.Name = *n
+	}
+	return p
+}
+
+func sortPairs(ps []Pair) []Pair {
+	slices.SortFunc(ps, func(a, b Pair) int { return comparePos(a.Name.Pos, b.Name.Pos) })
+	return ps
+}
+
+func env(e *actionlint.Env) []Pair {
+	if e == nil {
+		return nil
+	}
+	var out []Pair
+	for _, v := range e.Vars {
+		out = append(out, pair(v.Name, v.Value))
+	}
+	return sortPairs(out)
+}
+
+func perms(p *actionlint.Permissions) *Permissions {
+	if p == nil {
+		return nil
+	}
+	out := &Permissions{Pos: pos(p.Pos), All: str(p.All)}
+	for _, s := range p.Scopes {
+		out.Scopes = append(out.Scopes, pair(s.Name, s.Value))
+	}
+	sortPairs(out.Scopes)
+	return out
+}
+
+func event(e actionlint.Event) Event {
+	switch e := e.(type) {
+	case *actionlint.WebhookEvent:
+		ev := Event{Types: strs(e.Types)}
+		if n := str(e.Hook); n != nil {
+			ev.Name = *n
+		}
+		if e.Branches != nil {
+			ev.Branches = strs(e.Branches.Values)
+		}
+		if e.Tags != nil {
+			ev.Tags = strs(e.Tags.Values)
+		}
+		return ev
+	case *actionlint.ScheduledEvent:
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+	case *actionlint.WorkflowDispatchEvent:
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+	case *actionlint.RepositoryDispatchEvent:
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}, Types: strs(e.Types)}
+	case *actionlint.WorkflowCallEvent:
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+	case *actionlint.ImageVersionEvent:
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+	}
+	return Event{Name: String{Value: e.EventName()}}
+}
+
+func job(src *Source, j *actionlint.Job) *Job {
+	out := &Job{
+		ID:          *str(j.ID),
+		Name:        str(j.Name),
+		If:          str(j.If),
+		Permissions: perms(j.Permissions),
+		Env:         env(j.Env),
+	}
+	if r := j.RunsOn; r != nil {
+		out.RunsOn = &RunsOn{Labels: strs(r.Labels), Group: str(r.Group), Expr: str(r.LabelsExpr)}
+	}
+	if c := j.Container; c != nil {
+		out.Container = str(c.Image)
+	}
+	if s := j.Services; s != nil {
+		for _, sv := range s.Value {
+			if sv == nil || sv.Name == nil {
+				continue
+			}
+			svc := Service{Name: *str(sv.Name)}
+			if sv.Container != nil {
+				svc.Image = str(sv.Container.Image)
+			}
+			out.Services = append(out.Services, svc)
+		}
+		slices.SortFunc(out.Services, func(a, b Service) int { return comparePos(a.Name.Pos, b.Name.Pos) })
+	}
+	if wc := j.WorkflowCall; wc != nil {
+		out.Uses = str(wc.Uses)
+		for _, in := range wc.Inputs {
+			out.With = append(out.With, pair(in.Name, in.Value))
+		}
+		sortPairs(out.With)
+		for _, s := range wc.Secrets {
+			out.Secrets = append(out.Secrets, pair(s.Name, s.Value))
+		}
+		sortPairs(out.Secrets)
+		if wc.InheritSecrets {
+			p := findKey(src, pos(j.Pos), "secrets")
+			out.SecretsInherit = &p
+		}
+	}
+	for _, s := range j.Steps {
+		if s != nil {
+			out.Steps = append(out.Steps, step(s))
+		}
+	}
+	return out
+}
+
+func step(s *actionlint.Step) *Step {
+	out := &Step{Pos: pos(s.Pos), ID: str(s.ID), Name: str(s.Name), If: str(s.If), Env: env(s.Env)}
+	switch e := s.Exec.(type) {
+	case *actionlint.ExecRun:
+		out.Run, out.Shell = str(e.Run), str(e.Shell)
+	case *actionlint.ExecAction:
+		out.Uses = str(e.Uses)
+		for _, in := range e.Inputs {
+			out.With = append(out.With, pair(in.Name, in.Value))
+		}
+		for _, p := range []struct {
+			name string
+			v    *actionlint.String
+		}{{"entrypoint", e.Entrypoint}, {"args", e.Args}} {
+			if p.v != nil {
+				// actionlint keeps only the value; the key is on the
+				// value's line.
+				out.With = append(out.With, Pair{Name: String{Value: p.name, Pos: pos(p.v.Pos)}, Value: str(p.v)})
+			}
+		}
+		sortPairs(out.With)
+	}
+	return out
+}
+
+// findKey returns the position of the first "key:" at or after from, or
+// from itself when there is none. It is used for keys whose position
+// actionlint does not keep.
+func findKey(src *Source, from Pos, key string) Pos {
+	start := src.Offset(from)
+	if start < 0 {
+		return from
+	}
+	b := src.Bytes()[start:]
+	needle := []byte(key + ":")
+	for at := 0; ; {
+		i := bytes.Index(b[at:], needle)
+		if i < 0 {
+			return from
+		}
+		i += at
+		if i == 0 || b[i-1] == ' ' || b[i-1] == '\t' || b[i-1] == '\n' || b[i-1] == '{' || b[i-1] == ',' {
+			return src.PosOf(start + i)
+		}
+		at = i + len(needle)
+	}
+}
