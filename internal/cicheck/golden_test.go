@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/buildwall/buildwall/internal/advisory"
-	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/cicheck"
+	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/testutil"
 )
