@@ -1,0 +1,252 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockcheck"
+)
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// lock is a one-package npm lockfile whose package has no integrity hash,
+// so every scanned copy yields exactly one missing-integrity finding.
+const lock = `{"lockfileVersion": 3, "packages": {
+  "": {"name": "app", "dependencies": {"left-pad": "^1.3.0"}},
+  "node_modules/left-pad": {"version": "1.3.0", "resolved": "https://registry.example/left-pad/-/left-pad-1.3.0.tgz"}
+}}
+`
+
+const testManifest = `{"name": "app", "dependencies": {"left-pad": "^1.3.0"}}
+`
+
+func run(t *testing.T, opts Options) *Result {
+	t.Helper()
+	if opts.Defaults == nil {
+		opts.Defaults = lockcheck.StaticDefaults("https://registry.example/")
+	}
+	res, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// summary renders findings as "path:line rule" lines.
+func summary(fs []finding.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Path+":"+itoa(f.Line)+" "+f.Rule)
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	s := ""
+	for ; n > 0; n /= 10 {
+		s = string(rune('0'+n%10)) + s
+	}
+	return s
+}
+
+func TestWalkSkipsAndFinds(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"package.json":                         testManifest,
+		"package-lock.json":                    lock,
+		"node_modules/x/package-lock.json":     lock,
+		"vendor/y/package-lock.json":           lock,
+		".git/z/package-lock.json":             lock,
+		"apps/web/package.json":                testManifest,
+		"apps/web/package-lock.json":           lock,
+		"apps/web/node_modules/q/package.json": testManifest,
+	})
+	outside := writeTree(t, map[string]string{"package-lock.json": lock, "package.json": testManifest})
+	if err := os.Symlink(outside, filepath.Join(dir, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "package-lock.json"), filepath.Join(dir, "apps", "package-lock.json")); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, Options{Paths: []string{dir}})
+	wantFiles := []string{"apps/web/package-lock.json", "apps/web/package.json", "package-lock.json", "package.json"}
+	if diff := cmp.Diff(wantFiles, res.Files); diff != "" {
+		t.Errorf("files mismatch (-want +got):\n%s", diff)
+	}
+	want := []string{"apps/web/package-lock.json:3 missing-integrity", "package-lock.json:3 missing-integrity"}
+	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	if len(res.Rules) != len(lockcheck.Rules()) {
+		t.Errorf("Rules has %d entries, want %d", len(res.Rules), len(lockcheck.Rules()))
+	}
+}
+
+func TestTooLargeAndUnreadable(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"package.json":            testManifest,
+		"package-lock.json":       lock,
+		"small/package-lock.json": `{"packages": `,
+		"small/package.json":      testManifest,
+	})
+	res := run(t, Options{Paths: []string{dir}, MaxFileSize: 64})
+	var got []string
+	for _, f := range res.Findings {
+		// The parser's own wording after the position is not this test's business.
+		msg, _, _ := strings.Cut(f.Message, ": unexpected end of input")
+		got = append(got, f.Path+":"+itoa(f.Line)+" "+f.Rule+" "+msg)
+	}
+	want := []string{
+		"package-lock.json:0 unparseable-lockfile package-lock.json is " + itoa(len(lock)) + " bytes, over the 64-byte limit; it was not parsed",
+		"small/package-lock.json:1 unparseable-lockfile cannot parse small/package-lock.json at line 1, column 14",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	if os.Geteuid() == 0 {
+		t.Log("running as root: unreadable-file case skipped (root reads everything)")
+		return
+	}
+	if err := os.Chmod(filepath.Join(dir, "package-lock.json"), 0); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, Options{Paths: []string{dir}})
+	if len(res.Findings) == 0 || res.Findings[0].Rule != "unparseable-lockfile" {
+		t.Errorf("unreadable file: findings = %v, want unparseable-lockfile", summary(res.Findings))
+	}
+}
+
+func TestDeterministicAcrossRuns(t *testing.T) {
+	files := map[string]string{}
+	for _, d := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
+		files[d+"/package.json"] = testManifest
+		files[d+"/package-lock.json"] = lock
+		files[d+"/orphan/package.json"] = testManifest
+	}
+	dir := writeTree(t, files)
+	first := summary(run(t, Options{Paths: []string{dir}}).Findings)
+	if len(first) != 8 {
+		t.Fatalf("got %d findings, want 8: %v", len(first), first)
+	}
+	for range 5 {
+		if diff := cmp.Diff(first, summary(run(t, Options{Paths: []string{dir}}).Findings)); diff != "" {
+			t.Fatalf("scan is not deterministic (-first +again):\n%s", diff)
+		}
+	}
+}
+
+func TestSingleFileAndMissingPath(t *testing.T) {
+	dir := writeTree(t, map[string]string{"package.json": `{"dependencies": {"left-pad": "^1.3.0", "axios": "^1.0.0"}}`, "package-lock.json": lock})
+	res := run(t, Options{Paths: []string{filepath.Join(dir, "package-lock.json")}})
+	want := []string{"package-lock.json:3 missing-integrity", "package.json:1 lockfile-drift"}
+	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	_, err := Run(context.Background(), Options{Paths: []string{filepath.Join(dir, "nope")}})
+	if !errors.Is(err, ErrNoSuchPath) {
+		t.Errorf("Run on a missing path: err = %v, want ErrNoSuchPath", err)
+	}
+}
+
+func TestConfigIgnoresAndRegistries(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"package.json":             testManifest,
+		"package-lock.json":        strings.ReplaceAll(lock, "registry.example", "mirror.example"),
+		"legacy/package.json":      testManifest,
+		"legacy/package-lock.json": lock,
+	})
+	cfg, err := config.Parse("buildwall.yml", []byte(`scan:
+  registries: [https://mirror.example/]
+  ignore:
+    - path: "legacy/**"
+      reason: frozen until the rewrite
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, Options{Paths: []string{dir}, Config: cfg})
+	want := []string{"package-lock.json:3 missing-integrity"}
+	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	if res.Suppressed != 1 {
+		t.Errorf("Suppressed = %d, want 1", res.Suppressed)
+	}
+	// Without the configured registry the mirror is untrusted.
+	res = run(t, Options{Paths: []string{dir}})
+	if !strings.Contains(strings.Join(summary(res.Findings), "\n"), "package-lock.json:3 untrusted-registry") {
+		t.Errorf("findings = %v, want untrusted-registry without scan.registries", summary(res.Findings))
+	}
+}
+
+func TestContextCancelled(t *testing.T) {
+	dir := writeTree(t, map[string]string{"package.json": testManifest, "package-lock.json": lock})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, Options{Paths: []string{dir}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestProjectRegistryFiles(t *testing.T) {
+	tests := []struct {
+		name  string
+		parse func([]byte) []string
+		in    string
+		want  []string
+	}{
+		{"npmrc", npmrcRegistries, "; comment\n# comment\nregistry = \"https://a.example/\"\n@s:registry=https://b.example/npm/\n//a.example/:_authToken=${TOKEN}\nalways-auth=true\n@t:registry=${URL}\n",
+			[]string{"https://a.example/", "https://b.example/npm/"}},
+		{"yarnrc", yarnrcRegistries, "# yarn lockfile v1\nregistry \"https://a.example/\"\n\"@s:registry\" \"https://b.example/\"\nlastUpdateCheck 1\n",
+			[]string{"https://a.example/", "https://b.example/"}},
+		{"yarnrc_yml", yarnrcYMLRegistries, "npmRegistryServer: \"https://a.example\"\nnpmScopes:\n  s:\n    npmRegistryServer: https://b.example\nnpmRegistries:\n  //c.example/npm:\n    npmAuthToken: x\n",
+			[]string{"https://a.example", "https://b.example", "https://c.example/npm"}},
+		{"pnpm_workspace", pnpmWorkspaceRegistries, "packages: [a]\nregistry: https://a.example/\nregistries:\n  '@s': https://b.example/\n",
+			[]string{"https://a.example/", "https://b.example/"}},
+		{"garbage_yaml", yarnrcYMLRegistries, ":\n  - [", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.parse([]byte(tt.in))); diff != "" {
+				t.Errorf("mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestClientDefaultsFromEnv(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
+	env := map[string]string{"npm_config_registry": "https://env-registry.example/"}
+	d := ClientDefaults(context.Background(), func(k string) string { return env[k] })
+	r := lockcheck.NewRegistries(d)
+	if !r.Allowed("https://env-registry.example/a/-/a-1.0.0.tgz") {
+		t.Error("registry from npm_config_registry not allowed")
+	}
+	none := lockcheck.NewRegistries(ClientDefaults(context.Background(), func(string) string { return "" }))
+	if got := none.Describe(); !strings.Contains(got, "npm's default registry is unknown") {
+		t.Errorf("Describe = %q, want the unknown-default note", got)
+	}
+}
