@@ -72,7 +72,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		},
 		OriginalDst: h.originalDst,
 		Now:         func() time.Time { return testTime },
-		PeekTimeout: 50 * time.Millisecond,
+		// Generous, so a slow (-race) client is never taken for a
+		// server-speaks-first protocol; TestServerSpeaksFirst shortens it.
+		PeekTimeout: 5 * time.Second,
 	}
 	if o.tweak != nil {
 		o.tweak(&cfg)

@@ -121,13 +121,15 @@ func New(c Config) (*Proxy, error) {
 }
 
 // Serve accepts connections on l until l fails or the proxy is closed, and
-// handles each in its own goroutine. It returns nil after Close, and the
-// accept error otherwise. The proxy closes l when it is closed.
+// handles each in its own goroutine. It returns nil once the proxy is
+// closed (also when Serve is called after Close), and the accept error
+// otherwise. The proxy closes l when it is closed.
 func (p *Proxy) Serve(l net.Listener) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return errors.New("serve tcp proxy: proxy is closed")
+		_ = l.Close()
+		return nil
 	}
 	p.listeners[l] = struct{}{}
 	p.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"net"
 
@@ -225,7 +226,8 @@ func TestServerSpeaksFirst(t *testing.T) {
 		io.WriteString(c, banner)
 		echo(c)
 	})
-	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames})
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+		tweak: func(c *Config) { c.PeekTimeout = 50 * time.Millisecond }})
 	c := h.connect("198.18.0.1:443")
 	got := make([]byte, len(banner))
 	if _, err := io.ReadFull(c, got); err != nil {
