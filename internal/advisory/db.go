@@ -30,7 +30,7 @@ type Match struct {
 // It is safe for concurrent use; its methods never modify it.
 type DB struct {
 	records []*Record
-	byKey   map[string][]entry
+	byKey   map[pkgKey][]entry
 	status  Status
 }
 
@@ -132,9 +132,9 @@ func Open(dir string) (*DB, error) {
 	emb := Embedded()
 	idx, err := readIndexFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		st := emb.status
-		st.IndexPath = path
-		return newDB(emb.records, st), nil
+		db := *emb // shares the read-only maps and records
+		db.status.IndexPath = path
+		return &db, nil
 	}
 	if err != nil {
 		return nil, err
@@ -171,7 +171,8 @@ func mergeRecords(lists ...[]*Record) []*Record {
 // newDB indexes recs (which must have unique ids) and fills in the counts
 // of st.
 func newDB(recs []*Record, st Status) *DB {
-	db := &DB{records: recs, byKey: make(map[string][]entry, len(recs))}
+	db := &DB{records: recs, byKey: make(map[pkgKey][]entry, len(recs))}
+	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil
 	perEco := map[string]int{}
 	for _, r := range recs {
 		if r.Modified.After(st.Newest) {
@@ -194,7 +195,6 @@ func newDB(recs []*Record, st Status) *DB {
 			}
 		}
 	}
-	st.Ecosystems = st.Ecosystems[:0]
 	for eco, n := range perEco {
 		st.Ecosystems = append(st.Ecosystems, EcosystemCount{Ecosystem: eco, Records: n})
 	}
@@ -203,9 +203,13 @@ func newDB(recs []*Record, st Status) *DB {
 	return db
 }
 
-func key(eco, name string) string {
+// pkgKey is a map key built without allocating for npm names, so that a
+// lookup of a package no record names costs one hash.
+type pkgKey struct{ eco, name string }
+
+func key(eco, name string) pkgKey {
 	eco = CanonicalEcosystem(eco)
-	return eco + "\x00" + NormalizeName(eco, name)
+	return pkgKey{eco, NormalizeName(eco, name)}
 }
 
 // Status returns counts and freshness of the records in db.

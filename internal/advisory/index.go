@@ -315,3 +315,5 @@ func writeIndexFile(path string, idx *index) (err error) {
 	}
 	return nil
 }
+
+func newGzip(w io.Writer) *gzip.Writer { return gzip.NewWriter(w) }

@@ -24,6 +24,10 @@ var knownEcosystems = []string{
 // CanonicalEcosystem returns OSV's spelling of an ecosystem name given in
 // any case ("pypi" → "PyPI"); unknown names come back unchanged.
 func CanonicalEcosystem(eco string) string {
+	switch eco { // the common, already canonical case costs no folding
+	case EcosystemNPM, EcosystemPyPI, EcosystemGitHubActions, EcosystemGo, EcosystemCratesIO:
+		return eco
+	}
 	for _, k := range knownEcosystems {
 		if strings.EqualFold(k, eco) {
 			return k
@@ -72,7 +76,6 @@ func pep503(name string) string {
 // Versions, or inside one of the ECOSYSTEM/SEMVER ranges. GIT ranges need
 // the repository's history and are not evaluated.
 func affects(eco string, a *Affected, version string) bool {
-	cmp := comparerFor(eco)
 	if eco == EcosystemGitHubActions && isCommitSHA(version) {
 		// A commit is not a release: it can only be listed. Ranges over an
 		// action's tags say nothing about a SHA pin.
@@ -83,13 +86,15 @@ func affects(eco string, a *Affected, version string) bool {
 		}
 		return false
 	}
+	c := comparerFor(eco)
+	q := query{c: c, raw: version}
 	for _, v := range a.Versions {
-		if v == version || cmp.equal(v, version) {
+		if v == version || (c.loose && q.equal(v)) {
 			return true
 		}
 	}
 	for i := range a.Ranges {
-		if rangeAffects(cmp, &a.Ranges[i], version) {
+		if rangeAffects(&q, &a.Ranges[i]) {
 			return true
 		}
 	}
@@ -109,97 +114,119 @@ func isCommitSHA(s string) bool {
 	return true
 }
 
-// comparer orders the versions of one ecosystem. compare returns ok=false
-// when either string is not a version of that ecosystem. loose means two
+// comparer orders the versions of one ecosystem. parse returns ok=false
+// for a string that is not a version of that ecosystem. loose means two
 // spellings of one version are the same release ("1.0" and "1.0.0" in
 // PyPI); in semver ecosystems they are different published versions.
 type comparer struct {
-	compare func(a, b string) (c int, ok bool)
+	parse   func(string) (any, bool)
+	compare func(a, b any) int
 	loose   bool
 }
 
-// equal reports whether a and b name the same release.
-func (c comparer) equal(a, b string) bool {
-	if !c.loose {
-		return false
+var (
+	semverComparer = comparer{
+		parse: func(s string) (any, bool) {
+			v, err := semver.NewVersion(s)
+			return v, err == nil
+		},
+		compare: func(a, b any) int { return a.(*semver.Version).Compare(b.(*semver.Version)) },
 	}
-	r, ok := c.compare(a, b)
-	return ok && r == 0
-}
+	pep440Comparer = comparer{
+		parse: func(s string) (any, bool) {
+			v, ok := parsePEP440(s)
+			return v, ok
+		},
+		compare: func(a, b any) int { return a.(pep440).compare(b.(pep440)) },
+		loose:   true,
+	}
+)
 
 func comparerFor(eco string) comparer {
 	if eco == EcosystemPyPI {
-		return comparer{compare: comparePEP440, loose: true}
+		return pep440Comparer
 	}
-	return comparer{compare: compareSemver}
+	return semverComparer
 }
 
-func compareSemver(a, b string) (int, bool) {
-	va, err := semver.NewVersion(a)
-	if err != nil {
-		return 0, false
+// query is the version being looked up, parsed at most once.
+type query struct {
+	c      comparer
+	raw    string
+	parsed any
+	state  int // 0 not parsed yet, 1 parsed, -1 not a version
+}
+
+func (q *query) version() (any, bool) {
+	if q.state == 0 {
+		q.state = -1
+		if v, ok := q.c.parse(q.raw); ok {
+			q.parsed, q.state = v, 1
+		}
 	}
-	vb, err := semver.NewVersion(b)
-	if err != nil {
-		return 0, false
+	return q.parsed, q.state == 1
+}
+
+func (q *query) equal(s string) bool {
+	v, ok := q.version()
+	if !ok {
+		return false
 	}
-	return va.Compare(vb), true
+	w, ok := q.c.parse(s)
+	return ok && q.c.compare(v, w) == 0
 }
 
 // rangeAffects evaluates one range as the OSV schema describes: events
 // sorted by version, "introduced" switches affected on, "fixed" (at or
 // after) and "last_affected" (after) switch it off; with "limit" events the
-// version must lie below one of them.
-func rangeAffects(cmp comparer, g *Range, version string) bool {
+// version must lie below one of them. A range holding an event the
+// ecosystem cannot order never matches: buildwall does not guess.
+func rangeAffects(q *query, g *Range) bool {
 	if g.Type != "ECOSYSTEM" && g.Type != "SEMVER" {
 		return false
 	}
 	if everyVersion(g) {
 		return true
 	}
+	v, ok := q.version()
+	if !ok {
+		return false
+	}
 	type ev struct {
 		kind eventKind
-		v    string
+		zero bool // introduced "0": before every version
+		v    any
 	}
 	evs := make([]ev, 0, len(g.Events))
 	for _, e := range g.Events {
-		k, v := e.kind()
-		if k == eventNone {
+		k, s := e.kind()
+		if k == eventIntroduced && s == "0" {
+			evs = append(evs, ev{kind: k, zero: true})
+			continue
+		}
+		pv, ok := q.c.parse(s)
+		if !ok {
 			return false
 		}
-		if !(k == eventIntroduced && v == "0") {
-			if _, ok := cmp.compare(v, v); !ok {
-				return false // an event we cannot order: do not guess
-			}
-		}
-		evs = append(evs, ev{k, v})
-	}
-	if _, ok := cmp.compare(version, version); !ok {
-		return false
-	}
-	compareTo := func(e ev) int {
-		if e.kind == eventIntroduced && e.v == "0" {
-			return 1 // every version is at or after "0"
-		}
-		c, _ := cmp.compare(version, e.v)
-		return c
+		evs = append(evs, ev{kind: k, v: pv})
 	}
 	slices.SortStableFunc(evs, func(a, b ev) int {
-		az, bz := a.kind == eventIntroduced && a.v == "0", b.kind == eventIntroduced && b.v == "0"
 		switch {
-		case az && bz:
+		case a.zero && b.zero:
 			return 0
-		case az:
+		case a.zero:
 			return -1
-		case bz:
+		case b.zero:
 			return 1
 		}
-		c, _ := cmp.compare(a.v, b.v)
-		return c
+		return q.c.compare(a.v, b.v)
 	})
 	affected, limited, belowLimit := false, false, false
 	for _, e := range evs {
-		c := compareTo(e)
+		c := 1 // every version is after introduced "0"
+		if !e.zero {
+			c = q.c.compare(v, e.v)
+		}
 		switch e.kind {
 		case eventIntroduced:
 			if c >= 0 {
