@@ -56,6 +56,7 @@ func Rules() []Rule {
 	return []Rule{
 		knownCompromisedAction,
 		unpinnedAction,
+		templateInjection,
 		unparseableConfig,
 	}
 }

@@ -55,6 +55,9 @@ func TestGolden(t *testing.T) {
 				var b strings.Builder
 				n := 0
 				for _, f := range fs {
+					if f.Rule == "unparseable-config" && rule != f.Rule {
+						t.Errorf("case does not parse: %s", f.Message)
+					}
 					if f.Rule == rule {
 						writeFinding(&b, f)
 						n++

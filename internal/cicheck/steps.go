@@ -1,0 +1,125 @@
+package cicheck
+
+import (
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+)
+
+// stepRef is a step with the job it belongs to (nil inside an action).
+type stepRef struct {
+	step *ciconfig.Step
+	job  *ciconfig.Job
+}
+
+// workflowSteps lists the steps of every job of w, in source order.
+func workflowSteps(w *ciconfig.Workflow) []stepRef {
+	var out []stepRef
+	for _, j := range w.Jobs {
+		for _, s := range j.Steps {
+			out = append(out, stepRef{step: s, job: j})
+		}
+	}
+	return out
+}
+
+// actionSteps lists the steps of a composite action.
+func actionSteps(a *ciconfig.Action) []stepRef {
+	if a.Runs == nil {
+		return nil
+	}
+	out := make([]stepRef, 0, len(a.Runs.Steps))
+	for _, s := range a.Runs.Steps {
+		out = append(out, stepRef{step: s})
+	}
+	return out
+}
+
+// usesAction reports whether a step runs the remote action name
+// (owner/repo[/path], compared case-insensitively) at any ref.
+func usesAction(s *ciconfig.Step, name string) bool {
+	if s.Uses == nil {
+		return false
+	}
+	u := ciconfig.ParseUses(s.Uses.Value)
+	return u.Kind == ciconfig.UsesRemote && strings.EqualFold(u.FullName(), name)
+}
+
+// actionName returns owner/repo[/path] of a step's remote action, lower
+// case, or "" for run steps, local, docker and expression references.
+func actionName(s *ciconfig.Step) string {
+	if s.Uses == nil {
+		return ""
+	}
+	u := ciconfig.ParseUses(s.Uses.Value)
+	if u.Kind != ciconfig.UsesRemote {
+		return ""
+	}
+	return strings.ToLower(u.FullName())
+}
+
+// inputValue returns the value of a step's with: input, "" when absent.
+func inputValue(s *ciconfig.Step, name string) string {
+	if p := s.Input(name); p != nil && p.Value != nil {
+		return p.Value.Value
+	}
+	return ""
+}
+
+// Event sets. Names are GitHub's webhook event names.
+var (
+	// untrustedTriggers start a workflow on input that outsiders control:
+	// pull requests (from forks), issues, comments, discussions, and
+	// workflow_run (which follows pull request workflows).
+	untrustedTriggers = []string{
+		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment",
+		"issues", "issue_comment", "discussion", "discussion_comment", "workflow_run",
+	}
+	// forkPRTriggers run jobs that a pull request from a fork can start.
+	forkPRTriggers = []string{
+		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment", "issue_comment",
+	}
+	// privilegedTriggers run in the base repository's context, with its
+	// secrets and a write token, on behalf of a pull request.
+	privilegedTriggers = []string{"pull_request_target", "workflow_run"}
+)
+
+// triggered returns the first event of w whose name is in names.
+func triggered(w *ciconfig.Workflow, names []string) *ciconfig.Event {
+	for i := range w.On {
+		for _, n := range names {
+			if w.On[i].Name.Value == n {
+				return &w.On[i]
+			}
+		}
+	}
+	return nil
+}
+
+// containsWord reports whether s contains word delimited by non-word
+// characters (letters, digits, '_', '-' and '.' are word characters).
+func containsWord(s, word string) bool {
+	return wordIndex(s, word, 0) >= 0
+}
+
+// wordIndex returns the offset of the first delimited occurrence of word in
+// s at or after from, or -1.
+func wordIndex(s, word string, from int) int {
+	for from <= len(s) {
+		i := strings.Index(s[from:], word)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		end := i + len(word)
+		if (i == 0 || !isWordByte(s[i-1])) && (end == len(s) || !isWordByte(s[end])) {
+			return i
+		}
+		from = i + 1
+	}
+	return -1
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
+}
