@@ -172,17 +172,24 @@ func splitURL(s string) (scheme, host, path string, ok bool) {
 		return "", "", "", false
 	}
 	scheme, rest := s[:i], s[i+3:]
-	j := strings.IndexAny(rest, "/?#")
-	if j < 0 {
-		host, path = rest, "/"
-	} else {
-		host, path = rest[:j], rest[j:]
+	// One pass over the rest: the host ends at the first '/', '?' or '#';
+	// the path ends at the first '?' or '#'.
+	hostEnd, pathEnd := len(rest), len(rest)
+	for j := 0; j < len(rest); j++ {
+		c := rest[j]
+		if c == '/' && hostEnd == len(rest) {
+			hostEnd = j
+		} else if c == '?' || c == '#' {
+			if hostEnd == len(rest) {
+				hostEnd = j
+			}
+			pathEnd = j
+			break
+		}
 	}
+	host, path = rest[:hostEnd], rest[hostEnd:pathEnd]
 	if k := strings.LastIndexByte(host, '@'); k >= 0 {
 		host = host[k+1:]
-	}
-	if k := strings.IndexAny(path, "?#"); k >= 0 {
-		path = path[:k]
 	}
 	if path == "" {
 		path = "/"

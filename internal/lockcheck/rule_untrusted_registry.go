@@ -1,6 +1,8 @@
 package lockcheck
 
 import (
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
 )
@@ -25,10 +27,10 @@ func checkUntrustedRegistry(c *Context, report func(finding.Finding)) {
 		if p.Source != lockfile.SourceRegistry {
 			continue
 		}
-		scheme, host, _, ok := splitURL(p.Resolved)
-		if !ok || !isHTTP(scheme) || c.Registries.Allowed(p.Resolved) {
+		if !hasHTTPScheme(p.Resolved) || c.Registries.Allowed(p.Resolved) {
 			continue
 		}
+		_, host, _, _ := splitURL(p.Resolved)
 		if allowed == "" {
 			allowed = c.Registries.Describe()
 		}
@@ -36,4 +38,10 @@ func checkUntrustedRegistry(c *Context, report func(finding.Finding)) {
 		fix := "Re-resolve " + p.Name + " from your registry (delete the entry and reinstall), or if " + host + " is a trusted mirror add it to scan.registries in buildwall.yml."
 		report(c.pkgFinding(&untrustedRegistryRule, p, msg, fix))
 	}
+}
+
+// hasHTTPScheme reports whether u starts with http:// or https://,
+// case-insensitively.
+func hasHTTPScheme(u string) bool {
+	return len(u) >= 8 && strings.EqualFold(u[:8], "https://") || len(u) >= 7 && strings.EqualFold(u[:7], "http://")
 }

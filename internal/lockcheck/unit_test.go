@@ -161,3 +161,26 @@ func TestRulesContract(t *testing.T) {
 		t.Errorf("rule IDs and severities are a contract (-want +got):\n%s", diff)
 	}
 }
+
+func TestSplitURL(t *testing.T) {
+	tests := []struct {
+		in                 string
+		scheme, host, path string
+		ok                 bool
+	}{
+		{"https://registry.example/a/-/a-1.0.0.tgz", "https", "registry.example", "/a/-/a-1.0.0.tgz", true},
+		{"https://u:p@registry.example:8443/a?x=1#frag", "https", "registry.example:8443", "/a", true},
+		{"http://host.example", "http", "host.example", "/", true},
+		{"http://host.example?q", "http", "host.example", "/", true},
+		{"http://host.example#/x", "http", "host.example", "/", true},
+		{"git+ssh://git@git.example/o/r.git#abc", "git+ssh", "git.example", "/o/r.git", true},
+		{"lodash@npm:1.0.0", "", "", "", false},
+		{"://x", "", "", "", false},
+	}
+	for _, tt := range tests {
+		scheme, host, path, ok := splitURL(tt.in)
+		if diff := cmp.Diff([]any{tt.scheme, tt.host, tt.path, tt.ok}, []any{scheme, host, path, ok}); diff != "" {
+			t.Errorf("splitURL(%q) mismatch (-want +got):\n%s", tt.in, diff)
+		}
+	}
+}
