@@ -10,6 +10,17 @@ import (
 // strict JSON strings, so this is the only place lines are counted (block
 // comments count their own).
 func (d *Decoder) skipSpace() error {
+	// Fast path, small enough to inline: most calls find no whitespace.
+	if s, p := d.src, d.pos; p < len(s) && spaceOrSlash[s[p]] == 0 {
+		return nil
+	}
+	return d.skipSpaceSlow()
+}
+
+// spaceOrSlash is 1 for the bytes that can start whitespace or a comment.
+var spaceOrSlash = [256]byte{' ': 1, '\t': 1, '\r': 1, '\n': 1, '/': 1}
+
+func (d *Decoder) skipSpaceSlow() error {
 	s := d.src
 	for d.pos < len(s) {
 		switch s[d.pos] {
