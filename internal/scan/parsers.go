@@ -2,6 +2,7 @@ package scan
 
 import (
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/bun"
 	"github.com/buildwall/buildwall/internal/lockfile/manifest"
 	"github.com/buildwall/buildwall/internal/lockfile/npm"
 	"github.com/buildwall/buildwall/internal/lockfile/pnpm"
@@ -15,6 +16,7 @@ func LockfileParsers() []lockfile.Parser {
 		npm.Parser{},
 		yarn.Parser{},
 		pnpm.Parser{},
+		bun.Parser{},
 	}
 }
 
