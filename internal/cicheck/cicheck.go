@@ -56,7 +56,11 @@ func Rules() []Rule {
 	return []Rule{
 		knownCompromisedAction,
 		unpinnedAction,
+		unpinnedImage,
 		templateInjection,
+		credentialPersistence,
+		secretsInherit,
+		selfHostedOnPR,
 		unparseableConfig,
 	}
 }

@@ -1,0 +1,60 @@
+package cicheck
+
+import (
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+var selfHostedOnPRRule = finding.Rule{
+	ID:       "self-hosted-on-pr",
+	Severity: finding.SeverityHigh,
+	Summary:  "A job that pull requests from forks can trigger runs on a self-hosted runner.",
+	Fix:      "Run fork-triggered jobs on GitHub-hosted runners, or restrict the job to same-repository pull requests (`if: github.event.pull_request.head.repo.fork == false`).",
+	Help: "A self-hosted runner is not wiped between jobs: code from a fork's pull request can persist on it, read other jobs' secrets and " +
+		"attack the network it sits in. The rule accepts a job whose `if:` limits it to pull requests from the same repository.",
+}
+
+var selfHostedOnPR = Rule{Rule: selfHostedOnPRRule, Workflow: checkSelfHostedOnPR}
+
+func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
+	ev := triggered(w, forkPRTriggers)
+	if ev == nil {
+		return
+	}
+	for _, j := range w.Jobs {
+		if j.RunsOn == nil || sameRepoOnly(j.If) {
+			continue
+		}
+		for _, l := range j.RunsOn.Labels {
+			if strings.EqualFold(strings.TrimSpace(l.Value), "self-hosted") {
+				report(c.at(&selfHostedOnPRRule, l.Pos,
+					"job "+j.ID.Value+" runs on a self-hosted runner and the workflow runs on "+ev.Name.Value+", which a fork's pull request can trigger",
+					"Use a GitHub-hosted runner for this job, or add `if: github.event.pull_request.head.repo.fork == false`."))
+				break
+			}
+		}
+	}
+}
+
+// sameRepoOnly reports whether a job condition limits it to pull requests
+// from the base repository itself.
+func sameRepoOnly(cond *ciconfig.String) bool {
+	if cond == nil {
+		return false
+	}
+	v := strings.Join(strings.Fields(cond.Value), " ")
+	for _, s := range []string{
+		"github.event.pull_request.head.repo.full_name == github.repository",
+		"github.repository == github.event.pull_request.head.repo.full_name",
+		"github.event.pull_request.head.repo.fork == false",
+		"!github.event.pull_request.head.repo.fork",
+		"! github.event.pull_request.head.repo.fork",
+	} {
+		if strings.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
