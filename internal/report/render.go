@@ -1,0 +1,172 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// textTop bounds how many destinations each text or Markdown list shows.
+const textTop = 10
+
+// Text writes a short human summary for stderr: what was blocked (or would
+// be, in audit mode), suspicious DNS, and the top destinations.
+func (r *Report) Text(w io.Writer) error {
+	ew := &errWriter{w: w}
+	s := r.Summary
+	ew.printf("buildwall run: %s mode, command exited %d after %s\n", r.Mode, r.ExitCode, duration(r.DurationMS))
+	ew.printf("  %d events: %d allowed, %d blocked, %d audited\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited)
+	textList(ew, "blocked", s.Blocked)
+	textList(ew, "would be blocked in block mode", s.Audited)
+	if len(s.DNSSuspicious) > 0 {
+		ew.printf("  suspicious DNS names (%d):\n", len(s.DNSSuspicious)+s.SuspiciousOmitted)
+		for i, x := range s.DNSSuspicious {
+			if i == textTop {
+				ew.printf("    ... and %d more\n", len(s.DNSSuspicious)+s.SuspiciousOmitted-textTop)
+				break
+			}
+			ew.printf("    %s %s (%d×): %s\n", x.Verdict, truncate(x.Name, 80), x.Count, strings.Replace(x.Reason, tunnelPrefix+": ", "", 1))
+		}
+	}
+	if len(s.Allowed) > 0 {
+		ew.printf("  top allowed destinations:\n")
+		for i, d := range s.Allowed {
+			if i == 5 {
+				ew.printf("    ... and %d more\n", len(s.Allowed)-5)
+				break
+			}
+			ew.printf("    %s (%d×, rule %s)\n", d, d.Count, d.Rule)
+		}
+	}
+	for _, wn := range r.Warnings {
+		ew.printf("  warning: %s\n", wn)
+	}
+	return ew.err
+}
+
+func textList(ew *errWriter, title string, ds []Destination) {
+	if len(ds) == 0 {
+		return
+	}
+	ew.printf("  %s (%d destinations):\n", title, len(ds))
+	for i, d := range ds {
+		if i == textTop {
+			ew.printf("    ... and %d more\n", len(ds)-textTop)
+			return
+		}
+		ew.printf("    %s %s (%d×): %s", d.Proto, truncate(d.String(), 80), d.Count, strings.Join(d.Reasons, "; "))
+		if len(d.Processes) > 0 {
+			ew.printf(" [by %s]", truncate(d.Processes[0], 60))
+		}
+		ew.printf("\n")
+	}
+}
+
+// Markdown writes a summary for $GITHUB_STEP_SUMMARY.
+func (r *Report) Markdown(w io.Writer) error {
+	ew := &errWriter{w: w}
+	s := r.Summary
+	status := "no egress refused"
+	switch {
+	case s.Counts.Blocked > 0:
+		status = fmt.Sprintf("**%d blocked**", s.Counts.Blocked)
+	case s.Counts.Audited > 0:
+		status = fmt.Sprintf("**%d would be blocked** in block mode", s.Counts.Audited)
+	}
+	ew.printf("### buildwall run: %s\n\n", status)
+	ew.printf("`%s` ran in **%s** mode and exited **%d** after %s.\n\n", mdCode(strings.Join(r.Command, " ")), r.Mode, r.ExitCode, duration(r.DurationMS))
+	ew.printf("| events | allowed | blocked | audited | suspicious DNS |\n|---:|---:|---:|---:|---:|\n")
+	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited, s.Counts.Suspicious)
+	mdList(ew, "Blocked", s.Blocked, false)
+	mdList(ew, "Would be blocked in block mode", s.Audited, false)
+	if len(s.DNSSuspicious) > 0 {
+		ew.printf("#### Suspicious DNS\n\n| name | verdict | count | reason |\n|---|---|---:|---|\n")
+		for i, x := range s.DNSSuspicious {
+			if i == textTop {
+				break
+			}
+			ew.printf("| `%s` | %s | %d | %s |\n", mdCode(truncate(x.Name, 80)), x.Verdict, x.Count, mdCell(strings.Replace(x.Reason, tunnelPrefix+": ", "", 1)))
+		}
+		if n := len(s.DNSSuspicious) + s.SuspiciousOmitted - textTop; n > 0 {
+			ew.printf("\n… and %d more in the JSON report.\n", n)
+		}
+		ew.printf("\n")
+	}
+	mdList(ew, "Allowed", s.Allowed, true)
+	for _, wn := range r.Warnings {
+		ew.printf("> [!WARNING]\n> %s\n\n", mdCell(wn))
+	}
+	return ew.err
+}
+
+func mdList(ew *errWriter, title string, ds []Destination, allowed bool) {
+	if len(ds) == 0 {
+		return
+	}
+	ew.printf("#### %s\n\n", title)
+	if allowed {
+		ew.printf("| destination | proto | count | rule |\n|---|---|---:|---|\n")
+	} else {
+		ew.printf("| destination | proto | count | reason | process |\n|---|---|---:|---|---|\n")
+	}
+	for i, d := range ds {
+		if i == textTop {
+			break
+		}
+		if allowed {
+			ew.printf("| `%s` | %s | %d | `%s` |\n", mdCode(d.String()), d.Proto, d.Count, mdCode(d.Rule))
+			continue
+		}
+		proc := ""
+		if len(d.Processes) > 0 {
+			proc = "`" + mdCode(truncate(d.Processes[0], 60)) + "`"
+		}
+		ew.printf("| `%s` | %s | %d | %s | %s |\n", mdCode(truncate(d.String(), 80)), d.Proto, d.Count, mdCell(strings.Join(d.Reasons, "; ")), proc)
+	}
+	if len(ds) > textTop {
+		ew.printf("\n… and %d more in the JSON report.\n", len(ds)-textTop)
+	}
+	ew.printf("\n")
+}
+
+// mdCode makes s safe inside a Markdown code span in a table cell.
+func mdCode(s string) string {
+	s = strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
+	return s
+}
+
+// mdCell makes s safe as plain text in a table cell: no markup, no HTML.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]").Replace(s)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func duration(ms int64) string {
+	return (time.Duration(ms) * time.Millisecond).String()
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	if _, err := fmt.Fprintf(e.w, format, args...); err != nil {
+		e.err = fmt.Errorf("write summary: %w", err)
+	}
+}
