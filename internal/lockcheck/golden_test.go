@@ -62,8 +62,14 @@ func TestGolden(t *testing.T) {
 
 func scanCase(t *testing.T, dir, rule string) string {
 	t.Helper()
+	// Scan a copy outside the repository so that files above the case
+	// (a repository-level .npmrc or lockfile) cannot change its outcome.
+	tmp := t.TempDir()
+	if err := os.CopyFS(tmp, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
 	opts := scan.Options{
-		Paths:      []string{dir},
+		Paths:      []string{tmp},
 		Advisories: advisory.Embedded(),
 		Defaults:   lockcheck.StaticDefaults("https://registry.example/"),
 	}

@@ -2,7 +2,9 @@ package scan
 
 import (
 	"context"
+	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/lockfile"
 )
 
 // check runs the rules over the parsed files of one root: every lockfile
@@ -29,8 +32,9 @@ func check(ctx context.Context, w *walker, opts *Options, cfg *config.Scan) ([]f
 		lockDirs[l.dir] = true
 	}
 	var out []finding.Finding
+	outerLock := lockAboveRoot(w.root, opts.Parsers)
 	for _, m := range w.manifests {
-		if m.manifest != nil && !lockAbove(m.dir, lockDirs) {
+		if m.manifest != nil && !outerLock && !lockAbove(m.dir, lockDirs) {
 			out = append(out, lockcheck.CheckOrphan(lockcheck.Manifest{Path: m.rel, Importer: ".", Manifest: m.manifest})...)
 		}
 	}
@@ -83,6 +87,32 @@ func lockAbove(dir string, lockDirs map[string]bool) bool {
 		}
 		dir = parentDir(dir)
 	}
+}
+
+// lockAboveRoot reports whether a directory above the scan root, up to the
+// root of the git repository that holds it, contains a lockfile: scanning
+// one workspace package of a monorepo must not report lockfile-missing.
+// Outside a git repository nothing above the root is looked at.
+func lockAboveRoot(root string, parsers []lockfile.Parser) bool {
+	top := repoTop(root)
+	for d := root; d != top; {
+		d = filepath.Dir(d)
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			return false
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			for _, p := range parsers {
+				if p.Match(e.Name()) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // covered returns the manifests a lockfile covers, the root importer first.

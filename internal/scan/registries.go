@@ -46,19 +46,22 @@ type projectRegistries struct {
 // the repository root (never above it, so files outside the project are
 // not read).
 func newProjectRegistries(root string) *projectRegistries {
-	top := root
+	return &projectRegistries{root: root, top: repoTop(root), dirs: map[string][]string{}}
+}
+
+// repoTop returns the nearest directory at or above root that holds .git,
+// or root itself when there is none.
+func repoTop(root string) string {
 	for d := root; ; {
 		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			top = d
-			break
+			return d
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			break
+			return root
 		}
 		d = parent
 	}
-	return &projectRegistries{root: root, top: top, dirs: map[string][]string{}}
 }
 
 // forDir returns the registries configured for the lockfile directory dir

@@ -250,3 +250,24 @@ func TestClientDefaultsFromEnv(t *testing.T) {
 		t.Errorf("Describe = %q, want the unknown-default note", got)
 	}
 }
+
+func TestLockfileAboveRootInRepo(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		".git/HEAD":               "ref: refs/heads/main\n",
+		"package.json":            `{"name": "mono", "workspaces": ["packages/*"]}`,
+		"yarn.lock":               "# yarn lockfile v1\n",
+		"packages/a/package.json": testManifest,
+	})
+	res := run(t, Options{Paths: []string{filepath.Join(dir, "packages", "a")}})
+	if len(res.Findings) != 0 {
+		t.Errorf("scanning a workspace package of a repo with a root lockfile: findings = %v, want none", summary(res.Findings))
+	}
+	// Without the repository marker the scan root is the limit.
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		t.Fatal(err)
+	}
+	res = run(t, Options{Paths: []string{filepath.Join(dir, "packages", "a")}})
+	if diff := cmp.Diff([]string{"package.json:1 lockfile-missing"}, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
