@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/relay.sh — side-by-side relay benchmarks on loopback:
+#   (a) one large transfer: direct, through buildwall's tcpproxy, through nginx stream
+#   (b) added connection-setup latency: N sequential connect + 1-byte echo + close
+# Usage: bench/relay.sh [BYTES] [CONNECTIONS] [ROUNDS]   (defaults: 4 GiB, 2000, 3)
+# Needs nginx with the stream module (installed with apt-get when missing and
+# running as root). Everything listens on 127.0.0.1 only and is stopped on exit.
+set -euo pipefail
+
+BYTES=${1:-$((4 << 30))}
+CONNS=${2:-2000}
+ROUNDS=${3:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	if [[ -f $TMP/nginx.pid ]]; then kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true; fi
+	wait 2>/dev/null || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+NGINX=$(command -v nginx || true)
+MOD=/usr/lib/nginx/modules/ngx_stream_module.so
+if [[ -z $NGINX || ! -f $MOD ]]; then
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		echo "installing nginx-light and libnginx-mod-stream with apt-get" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light libnginx-mod-stream >/dev/null
+		NGINX=$(command -v nginx)
+	else
+		echo "nginx with the stream module is missing; the nginx column is skipped" >&2
+		NGINX=
+	fi
+fi
+
+go build -o "$TMP/relaybench" "$ROOT/bench/relaybench"
+B=$TMP/relaybench
+
+# start NAME CMD... : run a server in the background, wait for its address.
+start() {
+	local name=$1
+	shift
+	"$@" >"$TMP/$name.addr" 2>"$TMP/$name.err" &
+	PIDS+=($!)
+	for _ in $(seq 100); do [[ -s $TMP/$name.addr ]] && break; sleep 0.05; done
+	head -1 "$TMP/$name.addr"
+}
+
+SINK=$(start sink "$B" sink)
+ECHO=$(start echo "$B" echo)
+BW_SINK=$(start bwsink "$B" proxy -target "$SINK" -events "$TMP/events-sink.jsonl")
+BW_ECHO=$(start bwecho "$B" proxy -target "$ECHO" -events "$TMP/events-echo.jsonl")
+
+targets_t=("direct=$SINK" "buildwall=$BW_SINK")
+targets_l=("direct=$ECHO" "buildwall=$BW_ECHO")
+if [[ -n $NGINX ]]; then
+	# Two free loopback ports for nginx, picked by the kernel.
+	read -r P1 P2 < <(python3 -c 'import socket
+s=[socket.socket() for _ in range(2)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')
+	cat >"$TMP/nginx.conf" <<CONF
+load_module $MOD;
+worker_processes auto;
+pid $TMP/nginx.pid;
+error_log $TMP/nginx-error.log warn;
+events { worker_connections 4096; multi_accept on; }
+stream {
+	proxy_buffer_size 256k;
+	tcp_nodelay on;
+	server { listen 127.0.0.1:$P1; proxy_pass $SINK; }
+	server { listen 127.0.0.1:$P2; proxy_pass $ECHO; }
+}
+CONF
+	"$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/nginx-error.log"
+	for _ in $(seq 100); do [[ -s $TMP/nginx.pid ]] && break; sleep 0.05; done
+	targets_t+=("nginx=127.0.0.1:$P1")
+	targets_l+=("nginx=127.0.0.1:$P2")
+fi
+
+echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cpus, $(go version | cut -d' ' -f3), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+[[ -n $NGINX ]] && echo "# $("$NGINX" -v 2>&1)"
+for r in $(seq "$ROUNDS"); do
+	echo "## throughput, round $r"
+	"$B" throughput -bytes "$BYTES" "${targets_t[@]}"
+done
+for r in $(seq "$ROUNDS"); do
+	echo "## connection setup, $CONNS connections per target, interleaved, round $r"
+	"$B" latency -n "$CONNS" "${targets_l[@]}"
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,256 @@
+// Command relaybench measures buildwall's TCP relay against a direct
+// loopback connection and an nginx stream relay, side by side. bench/relay.sh
+// runs it; see bench/README.md for the recorded figures.
+//
+//	relaybench sink -listen ADDR                 discard everything received
+//	relaybench echo -listen ADDR                 echo every byte back
+//	relaybench proxy -listen ADDR -target ADDR   buildwall's tcpproxy, every
+//	    connection bound to "bench.example" and dialled to ADDR
+//	relaybench throughput -bytes N NAME=ADDR...  one N-byte transfer per target
+//	relaybench latency -n N NAME=ADDR...         N sequential connections per
+//	    target, interleaved round-robin, each: connect, 1-byte echo, close
+//
+// All traffic stays on 127.0.0.0/8.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/buildwall/buildwall/internal/event"
+	"github.com/buildwall/buildwall/internal/policy"
+	"github.com/buildwall/buildwall/internal/tcpproxy"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "relaybench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: relaybench sink|echo|proxy|throughput|latency [flags]")
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "listen address (loopback only)")
+	target := fs.String("target", "", "proxy: where to dial")
+	events := fs.String("events", "", "proxy: stream events as JSON lines to this file")
+	size := fs.Int64("bytes", 4<<30, "throughput: bytes per transfer")
+	n := fs.Int("n", 2000, "latency: connections per target")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "sink":
+		return serve(*listen, sink)
+	case "echo":
+		return serve(*listen, func(c net.Conn) { io.Copy(c, c) })
+	case "proxy":
+		return proxy(*listen, *target, *events)
+	case "throughput":
+		return throughput(fs.Args(), *size)
+	case "latency":
+		return latency(fs.Args(), *n)
+	}
+	return fmt.Errorf("unknown mode %q", args[0])
+}
+
+// listenLoopback refuses anything but a loopback listen address.
+func listenLoopback(addr string) (net.Listener, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().IsLoopback() {
+		return nil, fmt.Errorf("listen address %q is not on loopback", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(ln.Addr()) // the script reads the chosen port
+	return ln, nil
+}
+
+func serve(addr string, handle func(net.Conn)) error {
+	ln, err := listenLoopback(addr)
+	if err != nil {
+		return err
+	}
+	go func() { waitSignal(); ln.Close() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		go func() {
+			defer c.Close()
+			handle(c)
+		}()
+	}
+}
+
+func sink(c net.Conn) {
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			return
+		}
+	}
+}
+
+func waitSignal() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	<-ch
+}
+
+type fixedName string
+
+func (n fixedName) NameFor(netip.Addr) (string, bool) { return string(n), true }
+
+func proxy(listen, target, events string) error {
+	tap, err := netip.ParseAddrPort(target)
+	if err != nil || !tap.Addr().IsLoopback() {
+		return fmt.Errorf("target %q is not on loopback", target)
+	}
+	pol, err := policy.Compile(&policy.Spec{Mode: policy.ModeBlock, Allow: []string{"bench.example"}}, policy.Env{})
+	if err != nil {
+		return err
+	}
+	var w io.Writer
+	if events != "" {
+		f, err := os.Create(events)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	rec := event.NewRecorder(w, nil)
+	p, err := tcpproxy.New(tcpproxy.Config{
+		Policy: pol,
+		Names:  fixedName("bench.example"),
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, target)
+		},
+		Sink: rec,
+		OriginalDst: func(net.Conn) (netip.AddrPort, error) {
+			return netip.MustParseAddrPort("198.18.0.1:443"), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := listenLoopback(listen)
+	if err != nil {
+		return err
+	}
+	go func() { waitSignal(); p.Close() }()
+	return p.Serve(ln)
+}
+
+// target is one NAME=ADDR argument.
+type target struct{ name, addr string }
+
+func parseTargets(args []string) ([]target, error) {
+	var ts []target
+	for _, a := range args {
+		name, addr, ok := strings.Cut(a, "=")
+		ap, err := netip.ParseAddrPort(addr)
+		if !ok || err != nil || !ap.Addr().IsLoopback() {
+			return nil, fmt.Errorf("target %q: want NAME=127.x.x.x:PORT", a)
+		}
+		ts = append(ts, target{name, addr})
+	}
+	if len(ts) == 0 {
+		return nil, errors.New("no targets")
+	}
+	return ts, nil
+}
+
+func throughput(args []string, size int64) error {
+	ts, err := parseTargets(args)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	fmt.Printf("%-10s %12s %10s\n", "target", "bytes", "GiB/s")
+	for _, t := range ts {
+		c, err := net.Dial("tcp", t.addr)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		var sent int64
+		for sent < size {
+			m := min(int64(len(buf)), size-sent)
+			k, err := c.Write(buf[:m])
+			sent += int64(k)
+			if err != nil {
+				return fmt.Errorf("%s: write: %w", t.name, err)
+			}
+		}
+		// Wait until the sink has read everything: it closes after our
+		// EOF only once its reads reach the end.
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c)
+		el := time.Since(start)
+		c.Close()
+		fmt.Printf("%-10s %12d %10.2f\n", t.name, size, float64(size)/(1<<30)/el.Seconds())
+	}
+	return nil
+}
+
+func latency(args []string, n int) error {
+	ts, err := parseTargets(args)
+	if err != nil {
+		return err
+	}
+	lat := make([][]time.Duration, len(ts))
+	one := []byte{'x'}
+	for i := 0; i < n+n/10; i++ { // the first n/10 rounds warm up
+		for j, t := range ts {
+			start := time.Now()
+			c, err := net.Dial("tcp", t.addr)
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name, err)
+			}
+			if _, err := c.Write(one); err != nil {
+				return fmt.Errorf("%s: write: %w", t.name, err)
+			}
+			if _, err := io.ReadFull(c, one); err != nil {
+				return fmt.Errorf("%s: read: %w", t.name, err)
+			}
+			d := time.Since(start)
+			c.Close()
+			if i >= n/10 {
+				lat[j] = append(lat[j], d)
+			}
+		}
+	}
+	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
+	for j := range lat {
+		slices.Sort(lat[j])
+	}
+	base := lat[0]
+	fmt.Printf("%-10s %10s %10s %12s %12s\n", "target", "p50 µs", "p99 µs", "+p50 µs", "+p99 µs")
+	for j, t := range ts {
+		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+		fmt.Printf("%-10s %10.1f %10.1f %12.1f %12.1f\n", t.name,
+			us(pct(lat[j], 50)), us(pct(lat[j], 99)),
+			us(pct(lat[j], 50)-pct(base, 50)), us(pct(lat[j], 99)-pct(base, 99)))
+	}
+	return nil
+}
