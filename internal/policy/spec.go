@@ -118,6 +118,13 @@ func Parse(name string, data []byte) (*Spec, error) {
 				return ParseNode(name, root.Content[i+1])
 			}
 		}
+		// buildwall.yml with other sections but no run: say so rather
+		// than calling "scan" an unknown policy key.
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if k := root.Content[i]; k.Value == "scan" {
+				return nil, &Error{File: name, Line: k.Line, Col: k.Column, Msg: "no run: section (the egress policy goes under run:)"}
+			}
+		}
 	}
 	return ParseNode(name, root)
 }

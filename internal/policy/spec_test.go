@@ -75,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", `p.yml: empty policy: expected a mapping with mode and allow`},
 		{"bad_yaml", "run: [", `p.yml: parse yaml: line 1: did not find expected node content`},
+		{"no_run_section", "scan:\n  fail-on: high\n", `p.yml:1:1: no run: section (the egress policy goes under run:)`},
 		{"not_a_mapping", "run: npm\n", `p.yml:1:6: run policy: expected a mapping with mode and allow, got "npm"`},
 		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow" (want mode, allow, host-ports or dns)`},
 		{"duplicate_key", "mode: block\nmode: audit\n", `p.yml:2:1: duplicate key "mode"`},
