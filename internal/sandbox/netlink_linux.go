@@ -52,12 +52,15 @@ func addDefaultRoute(family int, index uint32) error {
 	if err := unix.Bind(s, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("bind rtnetlink: %w", err)
 	}
-	scope := uint8(unix.RT_SCOPE_LINK)
+	// The preferred source is loopback: without one, sockets bind to the
+	// unspecified address and the redirected SYN is dropped as a martian.
+	scope, src := uint8(unix.RT_SCOPE_LINK), []byte{127, 0, 0, 1}
 	if family == unix.AF_INET6 {
-		scope = unix.RT_SCOPE_UNIVERSE
+		scope, src = unix.RT_SCOPE_UNIVERSE, append(make([]byte, 15), 1)
 	}
 	const attrLen = 8
-	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofRtMsg+attrLen)
+	srcLen := 4 + len(src)
+	msg := make([]byte, unix.SizeofNlMsghdr+unix.SizeofRtMsg+attrLen+srcLen)
 	ne := binary.NativeEndian
 	ne.PutUint32(msg[0:], uint32(len(msg)))
 	ne.PutUint16(msg[4:], unix.RTM_NEWROUTE)
@@ -73,6 +76,10 @@ func addDefaultRoute(family int, index uint32) error {
 	ne.PutUint16(attr[0:], attrLen)
 	ne.PutUint16(attr[2:], unix.RTA_OIF)
 	ne.PutUint32(attr[4:], index)
+	attr = attr[attrLen:]
+	ne.PutUint16(attr[0:], uint16(srcLen))
+	ne.PutUint16(attr[2:], unix.RTA_PREFSRC)
+	copy(attr[4:], src)
 	if err := unix.Sendto(s, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return fmt.Errorf("add default route: %w", err)
 	}

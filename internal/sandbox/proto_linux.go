@@ -86,6 +86,9 @@ func recv(c *net.UnixConn) (message, []*os.File, error) {
 				continue
 			}
 			for _, fd := range fds {
+				// Non-blocking, so that os.File uses the poller and a
+				// Close wakes a pending read (the nflog reader).
+				unix.SetNonblock(fd, true)
 				files = append(files, os.NewFile(uintptr(fd), "sandbox-fd"))
 			}
 		}
