@@ -107,7 +107,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
 	})
-	if errors.Is(err, scan.ErrNoSuchPath) {
+	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) {
 		return usageError(err)
 	}
 	if err != nil {

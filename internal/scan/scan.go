@@ -72,8 +72,11 @@ type Result struct {
 	Warnings []string
 }
 
-// ErrNoSuchPath is wrapped by Run's error when a path to scan does not exist.
-var ErrNoSuchPath = errors.New("no such file or directory")
+// Errors wrapped by Run's error for a path that cannot be scanned.
+var (
+	ErrNoSuchPath = errors.New("no such file or directory")
+	ErrNotRegular = errors.New("not a directory or regular file")
+)
 
 // file is one lockfile or manifest to parse.
 type file struct {
@@ -88,7 +91,7 @@ type file struct {
 }
 
 // Run scans opts.Paths. It returns an error only when a path cannot be
-// scanned at all (it does not exist: ErrNoSuchPath) or ctx is cancelled;
+// scanned at all (ErrNoSuchPath, ErrNotRegular) or ctx is cancelled;
 // problems with individual files are findings.
 func Run(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Paths) == 0 {
@@ -138,12 +141,21 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return nil, fmt.Errorf("scan %q: %w", p, err)
 	}
-	st, err := os.Stat(abs)
+	// Resolve a symlinked root (macOS /tmp, a linked checkout) so that the
+	// walk, which never follows links, starts inside the real tree.
+	abs, err = filepath.EvalSymlinks(abs)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("scan %q: %w", p, ErrNoSuchPath)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("scan %q: %w", p, err)
+		return nil, fmt.Errorf("scan %q: %w", p, unwrapPath(err))
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("scan %q: %w", p, unwrapPath(err))
+	}
+	if !st.IsDir() && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("scan %q: %w", p, ErrNotRegular)
 	}
 	w := &walker{root: abs, parsers: opts.Parsers}
 	if st.IsDir() {

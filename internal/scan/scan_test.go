@@ -271,3 +271,15 @@ func TestLockfileAboveRootInRepo(t *testing.T) {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestSymlinkedRoot(t *testing.T) {
+	dir := writeTree(t, map[string]string{"package.json": testManifest, "package-lock.json": lock})
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, Options{Paths: []string{link}})
+	if diff := cmp.Diff([]string{"package-lock.json:3 missing-integrity"}, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
