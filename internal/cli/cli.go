@@ -108,4 +108,5 @@ var commands = []func(*Env) *cobra.Command{
 	newScanCmd,
 	newDBCmd,
 	newRulesCmd,
+	newPolicyCmd,
 }

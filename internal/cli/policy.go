@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildwall/buildwall/internal/policy"
+	"github.com/buildwall/buildwall/internal/report"
+)
+
+// policyEnv reads the toolchain configuration presets expand from; tests
+// replace it so they never depend on the machine's npm, go or pip.
+var policyEnv = policy.DetectEnv
+
+func newPolicyCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Write and check the egress policy of 'buildwall run'",
+		Long: `The run policy is the run: section of buildwall.yml (or a --policy file):
+which hosts, wildcards, CIDRs and presets a build may reach. See docs/policy.md.
+
+  buildwall policy suggest   derive a policy from the report of an audit run
+  buildwall policy check     parse a policy and show what its presets expand to`,
+	}
+	cmd.AddCommand(newPolicySuggestCmd(env), newPolicyCheckCmd(env))
+	return cmd
+}
+
+func newPolicySuggestCmd(env *Env) *cobra.Command {
+	var reportPath, format, output string
+	cmd := &cobra.Command{
+		Use:   "suggest --report FILE",
+		Short: "Print the smallest policy that allows what a run reached",
+		Long: `Suggest reads a run report (buildwall run --report FILE, best from an audit
+run) and prints the smallest run: policy that allows exactly the connections
+and lookups that run let through or audited, in block mode. Presets (npm, go,
+pypi, github), expanded from this machine's toolchain configuration, replace
+the hosts they cover. Names flagged as suspected DNS tunnelling are left out.
+
+Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
+		Example: `  # Audit once, review, commit, then enforce
+  buildwall run --mode audit --report run.json -- npm ci
+  buildwall policy suggest --report run.json > buildwall.yml
+  buildwall run -- npm ci`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if reportPath == "" {
+				return usageError(errors.New("policy suggest: --report is required"))
+			}
+			if format != "yaml" && format != "json" {
+				return usageError(fmt.Errorf("policy suggest: --format %q is not yaml or json", format))
+			}
+			r, err := readRunReport(env, reportPath)
+			if err != nil {
+				return usageError(err)
+			}
+			sug := report.Suggest(r, policyEnv(cmd.Context()))
+			return writePolicyOutput(env, output, func(w io.Writer) error {
+				if format == "json" {
+					return writePolicyJSON(w, sug.Spec)
+				}
+				return sug.WriteYAML(w)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&reportPath, "report", "", "run report `FILE` (buildwall.run/v1 JSON)")
+	f.StringVar(&format, "format", "yaml", "output format: yaml or json")
+	f.StringVarP(&output, "output", "o", "", "write the policy to `FILE` instead of standard output")
+	return cmd
+}
+
+func newPolicyCheckCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Check a run policy and show what its presets expand to",
+		Long: `Check parses the run policy in FILE (default: buildwall.yml), compiles it
+against this machine's toolchain configuration and prints the mode, each
+preset's expansion and any warnings. Errors name file:line:col.
+
+Exit codes: 0 valid, 2 invalid or unreadable policy.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := "buildwall.yml"
+			if len(args) == 1 {
+				path = args[0]
+			}
+			if env.Dir != "" && !filepath.IsAbs(path) {
+				path = filepath.Join(env.Dir, path)
+			}
+			spec, err := policy.ParseFile(path)
+			if err != nil {
+				return usageError(err)
+			}
+			p, err := policy.Compile(spec, policyEnv(cmd.Context()))
+			if err != nil {
+				return usageError(err)
+			}
+			w := env.Stdout
+			fmt.Fprintf(w, "%s: valid run policy, %s mode, %d allow entries\n", path, p.Mode(), len(spec.Allow))
+			exp := p.Expanded()
+			for _, name := range policy.Presets() {
+				if eps, ok := exp[name]; ok {
+					fmt.Fprintf(w, "  preset %s: %s\n", name, strings.Join(eps, ", "))
+				}
+			}
+			if hp := p.HostPorts(); len(hp) > 0 {
+				fmt.Fprintf(w, "  host-ports: %s\n", strings.Trim(fmt.Sprint(hp), "[]"))
+			}
+			if u := p.Upstream(); u != "" {
+				fmt.Fprintf(w, "  dns upstream: %s\n", u)
+			}
+			warns := p.Warnings()
+			slices.Sort(warns)
+			for _, wn := range warns {
+				fmt.Fprintf(env.Stderr, "warning: %s\n", wn)
+			}
+			return nil
+		},
+	}
+}
+
+func readRunReport(env *Env, path string) (*report.Report, error) {
+	if env.Dir != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(env.Dir, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open run report: %w", err)
+	}
+	defer f.Close()
+	r, err := report.ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// writePolicyOutput runs write against stdout, or against the file named by
+// output (created or truncated).
+func writePolicyOutput(env *Env, output string, write func(io.Writer) error) error {
+	if output == "" {
+		if err := write(env.Stdout); err != nil {
+			return internalError(err)
+		}
+		return nil
+	}
+	if env.Dir != "" && !filepath.IsAbs(output) {
+		output = filepath.Join(env.Dir, output)
+	}
+	f, err := os.Create(output)
+	if err != nil {
+		return internalError(fmt.Errorf("create output: %w", err))
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close output: %w", cerr)
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	return nil
+}
+
+// writePolicyJSON writes spec as JSON with the policy file's own keys, so
+// the output is itself a valid policy file (YAML is a superset of JSON).
+func writePolicyJSON(w io.Writer, spec *policy.Spec) error {
+	run := map[string]any{"mode": spec.Mode, "allow": spec.Allow}
+	if len(spec.HostPorts) > 0 {
+		run["host-ports"] = spec.HostPorts
+	}
+	if spec.DNS.Upstream != "" {
+		run["dns"] = map[string]string{"upstream": spec.DNS.Upstream}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"run": run}); err != nil {
+		return fmt.Errorf("write policy: %w", err)
+	}
+	return nil
+}
