@@ -61,6 +61,7 @@ func Rules() []Rule {
 		credentialPersistence,
 		secretsInherit,
 		selfHostedOnPR,
+		downloadExec,
 		unparseableConfig,
 	}
 }

@@ -107,7 +107,7 @@ func (s *Source) Locate(str *String, off int) Pos {
 	if str == nil {
 		return Pos{}
 	}
-	if off <= 0 || off >= len(str.Value) {
+	if off < 0 || off >= len(str.Value) {
 		return str.Pos
 	}
 	word := str.Value[off:]
