@@ -132,7 +132,13 @@ func (p *Proxy) handle(c net.Conn) {
 		// Report the address actually reached, not the synthetic one.
 		ev.IP = ta.AddrPort().Addr().Unmap().String()
 	}
-	emit()
+	// Relay at once; the event follows as soon as attribution (which may
+	// scan /proc) is done. Close still waits for it.
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		emit()
+	}()
 
 	if !p.track(up) {
 		reset(up)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -287,5 +288,41 @@ func TestNewChecksConfig(t *testing.T) {
 	}
 	if _, err := New(Config{Policy: pol}); err == nil {
 		t.Error("New without dialer: no error")
+	}
+}
+
+func TestOneEventPerConnection(t *testing.T) {
+	up := serveLoopback(t, echo)
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames})
+	const n = 40
+	conns := make([]*net.TCPConn, n)
+	for i := range conns {
+		dst := "198.18.0.1:443" // allowed
+		if i%2 == 1 {
+			dst = "198.18.0.2:443" // not in policy
+		}
+		conns[i] = h.connect(dst)
+	}
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Write(httpGet("registry.example"))
+			c.CloseWrite()
+			io.Copy(io.Discard, c)
+		}()
+	}
+	wg.Wait()
+	if err := h.proxy.Close(); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[event.Verdict]int{}
+	for _, e := range h.rec.Events() {
+		counts[e.Verdict]++
+	}
+	want := map[event.Verdict]int{event.VerdictAllow: n / 2, event.VerdictBlock: n / 2}
+	if diff := cmp.Diff(want, counts); diff != "" {
+		t.Errorf("verdicts (-want +got):\n%s", diff)
 	}
 }
