@@ -57,11 +57,14 @@ func Rules() []Rule {
 		knownCompromisedAction,
 		unpinnedAction,
 		unpinnedImage,
+		excessivePermissions,
+		dangerousTrigger,
 		templateInjection,
 		credentialPersistence,
 		secretsInherit,
 		selfHostedOnPR,
 		downloadExec,
+		cacheInRelease,
 		unparseableConfig,
 	}
 }

@@ -1,0 +1,200 @@
+package cicheck
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+var dangerousTriggerRule = finding.Rule{
+	ID:       "dangerous-trigger",
+	Severity: finding.SeverityHigh,
+	Summary:  "`pull_request_target` or `workflow_run` runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it).",
+	Fix:      "Use `pull_request` for anything that touches the pull request's code; keep privileged triggers for labelling and commenting, never checking out or running the head.",
+	Help: "Both triggers run in the base repository's context, with its secrets and a token that can write, on behalf of a pull request from anyone. " +
+		"Checking out the head (`ref: ${{ github.event.pull_request.head.sha }}`, `refs/pull/…`, workflow_run's head_sha or artifacts) and then running " +
+		"`npm install`, `make`, a test suite or a local action executes the attacker's code with those privileges — the \"pwn request\" that started the 2026 Trivy compromise. " +
+		"Critical when such a checkout is followed in the same job by a step that builds, installs or runs code; high for any use of the triggers otherwise.",
+}
+
+var dangerousTrigger = Rule{Rule: dangerousTriggerRule, Workflow: checkDangerousTrigger}
+
+func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
+	var names []string
+	for _, e := range w.On {
+		for _, t := range privilegedTriggers {
+			if e.Name.Value == t {
+				names = append(names, t)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	trig := strings.Join(names, " and ")
+	critical := false
+	for _, j := range w.Jobs {
+		for i, s := range j.Steps {
+			pos, what, ok := headCheckout(w.Source, s)
+			if !ok {
+				continue
+			}
+			b, how := buildStep(j.Steps[i+1:])
+			if b == nil {
+				continue
+			}
+			critical = true
+			f := c.at(&dangerousTriggerRule, pos,
+				trig+" workflow checks out untrusted pull request code ("+what+") in job "+j.ID.Value+
+					" and then runs it ("+how+" at line "+strconv.Itoa(b.Pos.Line)+") with the base repository's secrets and write token",
+				"Move building and testing the pull request to a `pull_request` workflow (no secrets, read-only token); if results must be posted, pass them as an artifact to a separate privileged job that never executes them.")
+			f.Severity = finding.SeverityCritical
+			report(f)
+		}
+	}
+	if critical {
+		return
+	}
+	for _, e := range w.On {
+		for _, t := range privilegedTriggers {
+			if e.Name.Value == t {
+				report(c.at(&dangerousTriggerRule, e.Name.Pos,
+					"workflow runs on "+t+", with the base repository's secrets and a write token on behalf of outside pull requests",
+					"Prefer `pull_request`; if "+t+" is needed, never check out or run the pull request's code, set minimal `permissions:` and treat every event field as untrusted."))
+			}
+		}
+	}
+}
+
+// headMarkers are expression fragments that name the pull request's head
+// (or the head of the run that triggered a workflow_run).
+var headMarkers = []string{
+	"github.event.pull_request.head.sha", "github.event.pull_request.head.ref",
+	"github.event.pull_request.head.repo.full_name", "github.event.pull_request.merge_commit_sha",
+	"github.head_ref", "refs/pull/", "pull/${{",
+	"github.event.workflow_run.head_sha", "github.event.workflow_run.head_branch",
+	"github.event.workflow_run.head_commit.id", "github.event.workflow_run.head_repository.full_name",
+}
+
+func headMarker(s string) string {
+	for _, m := range headMarkers {
+		if strings.Contains(s, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// headCheckout reports whether step s puts the pull request's code (or the
+// triggering run's artifacts) into the workspace, and where.
+func headCheckout(src *ciconfig.Source, s *ciconfig.Step) (ciconfig.Pos, string, bool) {
+	switch name := actionName(s); {
+	case name == "actions/checkout":
+		for _, in := range []string{"ref", "repository"} {
+			if p := s.Input(in); p != nil && p.Value != nil && headMarker(p.Value.Value) != "" {
+				return p.Value.Pos, in + ": " + strings.TrimSpace(p.Value.Value), true
+			}
+		}
+	case name == "actions/download-artifact":
+		if p := s.Input("run-id"); p != nil && p.Value != nil && strings.Contains(p.Value.Value, "workflow_run") {
+			return p.Value.Pos, "artifacts of the triggering run", true
+		}
+	case name == "dawidd6/action-download-artifact":
+		return s.Uses.Pos, "artifacts of another run", true
+	case s.Run != nil:
+		r := s.Run.Value
+		if i := strings.Index(r, "gh pr checkout"); i >= 0 {
+			return src.Locate(s.Run, i), "gh pr checkout", true
+		}
+		for _, git := range []string{"git fetch", "git checkout", "git switch", "git pull"} {
+			if i := strings.Index(r, git); i >= 0 {
+				if m := headMarker(r[i:]); m != "" {
+					return src.Locate(s.Run, i), git + " of " + m, true
+				}
+			}
+		}
+	}
+	return ciconfig.Pos{}, "", false
+}
+
+// buildCommands are words that, as a command in a run: script, build,
+// install or execute the code in the workspace.
+var buildCommands = []string{
+	"npm", "npx", "yarn", "pnpm", "bun", "node", "deno", "pip", "pip3", "python", "python3", "poetry", "uv", "tox", "nox", "pytest",
+	"make", "cmake", "ninja", "cargo", "mvn", "./mvnw", "gradle", "./gradlew", "bundle", "rake", "composer", "dotnet", "msbuild",
+	"ant", "sbt", "mix", "swift", "pre-commit", "go build", "go test", "go run", "go generate", "go install", "go vet", "go mod download",
+	"docker build", "docker compose", "docker-compose", "docker buildx",
+}
+
+// buildActions run code from the workspace (besides local ./ actions).
+var buildActions = []string{
+	"docker/build-push-action", "docker/bake-action", "github/codeql-action/autobuild", "gradle/gradle-build-action",
+	"goreleaser/goreleaser-action", "pre-commit/action", "cypress-io/github-action", "bahmutov/npm-install", "borales/actions-yarn",
+}
+
+// buildStep returns the first of steps that builds, installs or runs the
+// workspace's code, and what it runs.
+func buildStep(steps []*ciconfig.Step) (*ciconfig.Step, string) {
+	for _, s := range steps {
+		if s.Run != nil {
+			if cmd := buildCommand(s.Run.Value); cmd != "" {
+				return s, "`" + cmd + "`"
+			}
+			continue
+		}
+		if s.Uses == nil {
+			continue
+		}
+		if u := ciconfig.ParseUses(s.Uses.Value); u.Kind == ciconfig.UsesLocal {
+			return s, "local action " + s.Uses.Value
+		}
+		name := actionName(s)
+		for _, a := range buildActions {
+			if name == a {
+				return s, s.Uses.Value
+			}
+		}
+		if name == "ruby/setup-ruby" && strings.EqualFold(inputValue(s, "bundler-cache"), "true") {
+			return s, "ruby/setup-ruby with bundler-cache (bundle install)"
+		}
+		if name == "pnpm/action-setup" && inputValue(s, "run_install") != "" && !strings.EqualFold(inputValue(s, "run_install"), "false") {
+			return s, "pnpm/action-setup with run_install"
+		}
+	}
+	return nil, ""
+}
+
+// buildCommand returns the first build command that starts a command in
+// script (at the start of a line or after ;, &&, ||, |, sudo), or "".
+// Scripts in the workspace (./x, bash x.sh, sh scripts/…) count too.
+func buildCommand(script string) string {
+	for line := range strings.SplitSeq(script, "\n") {
+		for _, cmd := range splitCommands(line) {
+			cmd = strings.TrimSpace(cmd)
+			cmd = strings.TrimPrefix(cmd, "sudo ")
+			if cmd == "" || cmd[0] == '#' {
+				continue
+			}
+			for _, b := range buildCommands {
+				if cmd == b || strings.HasPrefix(cmd, b+" ") {
+					return b
+				}
+			}
+			if strings.HasPrefix(cmd, "./") {
+				return strings.Fields(cmd)[0]
+			}
+			for _, sh := range []string{"bash ", "sh "} {
+				if rest, ok := strings.CutPrefix(cmd, sh); ok && !strings.HasPrefix(strings.TrimSpace(rest), "-c") {
+					return strings.TrimSpace(cmd)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func splitCommands(line string) []string {
+	return strings.FieldsFunc(line, func(r rune) bool { return r == ';' || r == '&' || r == '|' })
+}
