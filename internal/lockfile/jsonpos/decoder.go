@@ -420,9 +420,9 @@ func (d *Decoder) Skip() error {
 	}
 	switch k {
 	case Object:
-		return d.Object(func([]byte) error { return nil })
+		return d.skipObject()
 	case Array:
-		return d.Array(func(int) error { return nil })
+		return d.skipArray()
 	case String:
 		return d.skipString()
 	case Number:

@@ -241,11 +241,29 @@ func TestArena(t *testing.T) {
 	}
 }
 
+// skipAll validates the input with Skip alone (the callback-free path).
+func skipAll(data []byte, opts Options) error {
+	d := NewDecoder(data, opts)
+	if err := d.Skip(); err != nil {
+		return err
+	}
+	return d.End()
+}
+
 // FuzzDecode compares the decoder with encoding/json: both accept the same
 // inputs (within the depth limit), and decode valid UTF-8 to the same value.
+// Skip must accept and reject exactly as full decoding does, with the same
+// error, with and without the JSONC options.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"a":[1,-2.5e3,"\u00e9\ud83d\ude00",true,false,null,{}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, opts := range []Options{{}, {AllowComments: true, AllowTrailingCommas: true}} {
+			_, full := toAny(NewDecoder(data, opts))
+			skip := skipAll(data, opts)
+			if fmt.Sprint(full) != fmt.Sprint(skip) {
+				t.Fatalf("options %+v: decode error %v, skip error %v for %q", opts, full, skip, data)
+			}
+		}
 		got, err := toAny(NewDecoder(data, Options{}))
 		var e *Error
 		if err != nil && !errors.As(err, &e) {

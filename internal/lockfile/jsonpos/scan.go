@@ -298,3 +298,116 @@ func (d *Decoder) literal(lit string) error {
 	d.pos += len(lit)
 	return nil
 }
+
+// skipObject validates the object at d.pos without callbacks; Skip uses it
+// for the bulk of a lockfile that no parser keeps. Errors match Object's.
+func (d *Decoder) skipObject() error {
+	if d.depth >= d.maxDepth {
+		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
+	}
+	d.depth++
+	d.pos++ // {
+	if err := d.skipSpace(); err != nil {
+		return err
+	}
+	if d.pos < len(d.src) && d.src[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if err := d.skipSpace(); err != nil {
+			return err
+		}
+		if d.pos >= len(d.src) || d.src[d.pos] != '"' {
+			return d.errHere("a string key")
+		}
+		if err := d.skipString(); err != nil {
+			return err
+		}
+		if err := d.skipSpace(); err != nil {
+			return err
+		}
+		if d.pos >= len(d.src) || d.src[d.pos] != ':' {
+			return d.errHere("':' after object key")
+		}
+		d.pos++
+		if err := d.Skip(); err != nil {
+			return err
+		}
+		if err := d.skipSpace(); err != nil {
+			return err
+		}
+		if d.pos >= len(d.src) {
+			return d.errHere("',' or '}' after object member")
+		}
+		switch d.src[d.pos] {
+		case ',':
+			d.pos++
+			if d.opts.AllowTrailingCommas {
+				if err := d.skipSpace(); err != nil {
+					return err
+				}
+				if d.pos < len(d.src) && d.src[d.pos] == '}' {
+					d.pos++
+					d.depth--
+					return nil
+				}
+			}
+		case '}':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.errHere("',' or '}' after object member")
+		}
+	}
+}
+
+// skipArray validates the array at d.pos without callbacks.
+func (d *Decoder) skipArray() error {
+	if d.depth >= d.maxDepth {
+		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
+	}
+	d.depth++
+	d.pos++ // [
+	if err := d.skipSpace(); err != nil {
+		return err
+	}
+	if d.pos < len(d.src) && d.src[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if err := d.Skip(); err != nil {
+			return err
+		}
+		if err := d.skipSpace(); err != nil {
+			return err
+		}
+		if d.pos >= len(d.src) {
+			return d.errHere("',' or ']' after array element")
+		}
+		switch d.src[d.pos] {
+		case ',':
+			d.pos++
+			if d.opts.AllowTrailingCommas {
+				if err := d.skipSpace(); err != nil {
+					return err
+				}
+				if d.pos < len(d.src) && d.src[d.pos] == ']' {
+					d.pos++
+					d.depth--
+					return nil
+				}
+			}
+		case ']':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.errHere("',' or ']' after array element")
+		}
+	}
+}
