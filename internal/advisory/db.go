@@ -149,23 +149,78 @@ func Open(dir string) (*DB, error) {
 }
 
 // mergeRecords dedupes by id, keeping the record with the newer modified
-// time (the later list wins ties).
+// time (the later list wins ties), and returns them sorted by id. Lists
+// that are already sorted with unique ids (an index, the embedded set) are
+// merged in linear time.
 func mergeRecords(lists ...[]*Record) []*Record {
-	byID := map[string]*Record{}
+	var out []*Record
 	for _, l := range lists {
-		for _, r := range l {
-			if old, ok := byID[r.ID]; ok && old.Modified.After(r.Modified) {
-				continue
-			}
-			byID[r.ID] = r
+		if !sortedUnique(l) {
+			l = slices.Clone(l)
+			slices.SortStableFunc(l, func(a, b *Record) int { return strings.Compare(a.ID, b.ID) })
+			l = dedupeSorted(l)
+		}
+		out = mergeSorted(out, l)
+	}
+	return out
+}
+
+func sortedUnique(l []*Record) bool {
+	for i := 1; i < len(l); i++ {
+		if l[i-1].ID >= l[i].ID {
+			return false
 		}
 	}
-	out := make([]*Record, 0, len(byID))
-	for _, r := range byID {
+	return true
+}
+
+// dedupeSorted keeps one record per id of a list sorted stably by id: the
+// newest, the later one on ties.
+func dedupeSorted(l []*Record) []*Record {
+	out := l[:0:0]
+	for _, r := range l {
+		if n := len(out); n > 0 && out[n-1].ID == r.ID {
+			if !out[n-1].Modified.After(r.Modified) {
+				out[n-1] = r
+			}
+			continue
+		}
 		out = append(out, r)
 	}
-	slices.SortFunc(out, func(a, b *Record) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// mergeSorted merges two sorted, unique lists; on equal ids the newer
+// record wins, b on ties.
+func mergeSorted(a, b []*Record) []*Record {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]*Record, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := strings.Compare(a[i].ID, b[j].ID); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			if a[i].Modified.After(b[j].Modified) {
+				out = append(out, a[i])
+			} else {
+				out = append(out, b[j])
+			}
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 // newDB indexes recs (which must have unique ids) and fills in the counts
@@ -174,6 +229,7 @@ func newDB(recs []*Record, st Status) *DB {
 	db := &DB{records: recs, byKey: make(map[pkgKey][]entry, len(recs))}
 	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil
 	perEco := map[string]int{}
+	var slab []entry
 	for _, r := range recs {
 		if r.Modified.After(st.Newest) {
 			st.Newest = r.Modified
@@ -183,14 +239,22 @@ func newDB(recs []*Record, st Status) *DB {
 		} else {
 			st.Records++
 		}
-		seen := map[string]bool{}
 		for i := range r.Affected {
 			a := &r.Affected[i]
 			eco := CanonicalEcosystem(a.Package.Ecosystem)
 			k := key(eco, a.Package.Name)
-			db.byKey[k] = append(db.byKey[k], entry{rec: r, aff: a, eco: eco})
-			if !seen[eco] && r.Withdrawn.IsZero() {
-				seen[eco] = true
+			// Most names have one entry: carve it from a slab, capped so
+			// that a second entry for the name reallocates.
+			if len(slab) == cap(slab) {
+				slab = make([]entry, 0, max(256, len(recs)-len(slab)))
+			}
+			slab = append(slab, entry{rec: r, aff: a, eco: eco})
+			e := slab[len(slab)-1 : len(slab) : len(slab)]
+			if old, ok := db.byKey[k]; ok {
+				e = append(old, e[0])
+			}
+			db.byKey[k] = e
+			if r.Withdrawn.IsZero() && !seenEco(r.Affected[:i], eco) {
 				perEco[eco]++
 			}
 		}
@@ -206,6 +270,17 @@ func newDB(recs []*Record, st Status) *DB {
 // pkgKey is a map key built without allocating for npm names, so that a
 // lookup of a package no record names costs one hash.
 type pkgKey struct{ eco, name string }
+
+// seenEco reports whether an earlier affected entry has ecosystem eco, so
+// that a record counts once per ecosystem.
+func seenEco(earlier []Affected, eco string) bool {
+	for _, a := range earlier {
+		if CanonicalEcosystem(a.Package.Ecosystem) == eco {
+			return true
+		}
+	}
+	return false
+}
 
 func key(eco, name string) pkgKey {
 	eco = CanonicalEcosystem(eco)

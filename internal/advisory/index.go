@@ -2,7 +2,9 @@ package advisory
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -48,8 +50,8 @@ type index struct {
 func writeIndex(w io.Writer, idx *index) error {
 	zw := gzip.NewWriter(w)
 	bw := bufio.NewWriterSize(zw, 64<<10)
-	fmt.Fprintf(bw, "%s\nupdated\t%s\nsource\t%s\n.\n", indexMagic,
-		idx.updatedAt.UTC().Format(time.RFC3339Nano), sanitize(idx.source, maxIdentLen))
+	fmt.Fprintf(bw, "%s\nupdated\t%s\nsource\t%s\ncount\t%d\n.\n", indexMagic,
+		idx.updatedAt.UTC().Format(time.RFC3339Nano), sanitize(idx.source, maxIdentLen), len(idx.records))
 	for _, r := range idx.records {
 		withdrawn := ""
 		if !r.Withdrawn.IsZero() {
@@ -105,12 +107,11 @@ func sanitize(s string, max int) string {
 }
 
 func readIndexFile(path string) (*index, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("open advisory index: %w", err)
 	}
-	defer f.Close()
-	idx, err := readIndex(f)
+	idx, err := readIndex(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("read advisory index %s: %w", path, err)
 	}
@@ -118,53 +119,114 @@ func readIndexFile(path string) (*index, error) {
 }
 
 // readIndex decodes an index written by writeIndex. Any deviation from the
-// format is an error wrapping ErrCorruptIndex.
+// format is an error wrapping ErrCorruptIndex. The decompressed text is
+// kept as one string that every record's fields point into, and records
+// are allocated in one slab: Open of a large index is dominated by
+// decompression, not by allocation.
 func readIndex(r io.Reader) (*index, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
 	}
-	sc := bufio.NewScanner(io.LimitReader(zr, maxIndexBytes))
-	sc.Buffer(make([]byte, 0, 64<<10), maxIndexLine)
-	line := 0
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w: line %d: %s", ErrCorruptIndex, line, fmt.Sprintf(format, args...))
-	}
-	next := func() (string, bool) {
-		if !sc.Scan() {
-			return "", false
+	// A gzip stream ends with its uncompressed size mod 2^32: use it as a
+	// capacity hint so the text is read without repeated growing.
+	var buf bytes.Buffer
+	if br, ok := r.(*bytes.Reader); ok && br.Size() >= 4 {
+		var tail [4]byte
+		if _, err := br.ReadAt(tail[:], br.Size()-4); err == nil {
+			// The hint is only trusted within a plausible compression
+			// ratio: a damaged file must not make us allocate gigabytes.
+			if n := int64(binary.LittleEndian.Uint32(tail[:])); n < maxIndexBytes && n <= 32*br.Size() {
+				buf.Grow(int(n) + 1)
+			}
 		}
-		line++
-		return sc.Text(), true
 	}
-	if l, ok := next(); !ok || l != indexMagic {
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+	_, err = buf.ReadFrom(io.LimitReader(zr, maxIndexBytes+1))
+	raw := buf.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+	}
+	if len(raw) > maxIndexBytes {
+		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, maxIndexBytes)
+	}
+	p := &indexParser{rest: string(raw)}
+	return p.parse()
+}
+
+type indexParser struct {
+	rest   string
+	line   int
+	fields []string // reused by split
+}
+
+func (p *indexParser) fail(format string, args ...any) error {
+	return fmt.Errorf("%w: line %d: %s", ErrCorruptIndex, p.line, fmt.Sprintf(format, args...))
+}
+
+func (p *indexParser) next() (string, bool) {
+	if p.rest == "" {
+		return "", false
+	}
+	i := strings.IndexByte(p.rest, '\n')
+	if i < 0 {
+		i = len(p.rest) // last line without newline: still a line
+	}
+	l := p.rest[:i]
+	p.rest = p.rest[min(i+1, len(p.rest)):]
+	p.line++
+	if len(l) > maxIndexLine {
+		return "", false
+	}
+	return l, true
+}
+
+// split cuts line at tabs into p.fields, which the next call reuses.
+func (p *indexParser) split(line string) []string {
+	p.fields = p.fields[:0]
+	for {
+		i := strings.IndexByte(line, '\t')
+		if i < 0 {
+			p.fields = append(p.fields, line)
+			return p.fields
 		}
-		return nil, fail("not a buildwall advisory index")
+		p.fields = append(p.fields, line[:i])
+		line = line[i+1:]
+	}
+}
+
+func (p *indexParser) parse() (*index, error) {
+	if l, ok := p.next(); !ok || l != indexMagic {
+		return nil, p.fail("not a buildwall advisory index")
 	}
 	idx := &index{}
+	var slab []Record
 	for {
-		l, ok := next()
+		l, ok := p.next()
 		if !ok {
-			return nil, fail("unexpected end of header")
+			return nil, p.fail("unexpected end of header")
 		}
 		if l == "." {
 			break
 		}
 		k, v, ok := strings.Cut(l, "\t")
 		if !ok {
-			return nil, fail("malformed header line")
+			return nil, p.fail("malformed header line")
 		}
 		switch k {
 		case "updated":
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return nil, fail("bad updated time: %v", err)
+				return nil, p.fail("bad updated time: %v", err)
 			}
 			idx.updatedAt = t
 		case "source":
 			idx.source = v
+		case "count":
+			// A hint for allocation only; the end marker is what is checked.
+			if n, err := strconv.Atoi(v); err == nil && n > 0 && n <= len(p.rest)/8 {
+				slab = make([]Record, 0, n)
+				idx.records = make([]*Record, 0, n)
+			}
 		} // unknown header keys are ignored: room to grow
 	}
 	var rec *Record
@@ -174,62 +236,64 @@ func readIndex(r io.Reader) (*index, error) {
 			return nil
 		}
 		if err := rec.validate(); err != nil {
-			return fail("%v", err)
+			return p.fail("%v", err)
 		}
 		idx.records = append(idx.records, rec)
 		rec, aff = nil, nil
 		return nil
 	}
 	for {
-		l, ok := next()
+		l, ok := p.next()
 		if !ok {
-			if err := sc.Err(); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
-			}
-			return nil, fail("missing end marker (truncated index)")
+			return nil, p.fail("missing end marker (truncated index)")
 		}
-		f := strings.Split(l, "\t")
+		f := p.split(l)
 		switch f[0] {
 		case "R":
 			if err := finish(); err != nil {
 				return nil, err
 			}
 			if len(f) != 5 {
-				return nil, fail("record line has %d fields, want 5", len(f))
+				return nil, p.fail("record line has %d fields, want 5", len(f))
 			}
-			rec = &Record{ID: f[1], Summary: f[4]}
+			if len(slab) == cap(slab) {
+				slab = make([]Record, 0, 256)
+			}
+			slab = append(slab, Record{ID: f[1], Summary: f[4]})
+			rec = &slab[len(slab)-1]
+			var err error
 			if rec.Modified, err = time.Parse(time.RFC3339Nano, f[2]); err != nil {
-				return nil, fail("bad modified time: %v", err)
+				return nil, p.fail("bad modified time: %v", err)
 			}
 			if f[3] != "" {
 				if rec.Withdrawn, err = time.Parse(time.RFC3339Nano, f[3]); err != nil {
-					return nil, fail("bad withdrawn time: %v", err)
+					return nil, p.fail("bad withdrawn time: %v", err)
 				}
 			}
 		case "L":
 			if rec == nil || len(rec.Affected) > 0 {
-				return nil, fail("alias line out of place")
+				return nil, p.fail("alias line out of place")
 			}
 			rec.Aliases = append(rec.Aliases, f[1:]...)
 		case "A":
 			if rec == nil || len(f) != 3 {
-				return nil, fail("malformed affected line")
+				return nil, p.fail("malformed affected line")
 			}
 			rec.Affected = append(rec.Affected, Affected{Package: Package{Ecosystem: f[1], Name: f[2]}})
 			aff = &rec.Affected[len(rec.Affected)-1]
 		case "V":
 			if aff == nil {
-				return nil, fail("versions line outside an affected package")
+				return nil, p.fail("versions line outside an affected package")
 			}
 			aff.Versions = append(aff.Versions, f[1:]...)
 		case "G":
 			if aff == nil || len(f) < 2 {
-				return nil, fail("malformed range line")
+				return nil, p.fail("malformed range line")
 			}
-			g := Range{Type: f[1]}
+			g := Range{Type: f[1], Events: make([]Event, 0, len(f)-2)}
 			for _, ev := range f[2:] {
 				if len(ev) < 3 || ev[1] != ':' {
-					return nil, fail("malformed range event %q", ev)
+					return nil, p.fail("malformed range event %q", ev)
 				}
 				v := ev[2:]
 				switch ev[0] {
@@ -242,7 +306,7 @@ func readIndex(r io.Reader) (*index, error) {
 				case 'm':
 					g.Events = append(g.Events, Event{Limit: v})
 				default:
-					return nil, fail("unknown range event %q", ev)
+					return nil, p.fail("unknown range event %q", ev)
 				}
 			}
 			aff.Ranges = append(aff.Ranges, g)
@@ -252,17 +316,14 @@ func readIndex(r io.Reader) (*index, error) {
 			}
 			n, err := strconv.Atoi(strings.Join(f[1:], "\t"))
 			if err != nil || n != len(idx.records) {
-				return nil, fail("end marker says %q records, read %d", strings.Join(f[1:], "\t"), len(idx.records))
+				return nil, p.fail("end marker says %q records, read %d", strings.Join(f[1:], "\t"), len(idx.records))
 			}
-			if _, ok := next(); ok {
-				return nil, fail("data after end marker")
-			}
-			if err := sc.Err(); err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
+			if p.rest != "" {
+				return nil, p.fail("data after end marker")
 			}
 			return idx, nil
 		default:
-			return nil, fail("unknown line kind %q", f[0])
+			return nil, p.fail("unknown line kind %q", f[0])
 		}
 	}
 }
