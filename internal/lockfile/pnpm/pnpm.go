@@ -6,10 +6,14 @@
 // Each key of the packages section becomes one Package, in file order; peer
 // variants of one name@version in 5.x/6.x are separate keys and so separate
 // packages. Registry packages carry only an integrity hash; their Resolved is
-// empty and Source is registry. Lockfile 9 no longer records whether a
-// package is a dev dependency, so Dev is false there; Optional comes from the
-// snapshots. Registries configured in .npmrc or pnpm-workspace.yaml are not
-// in the lockfile and are not read here.
+// empty and Source is registry. InstallScript comes from requiresBuild,
+// which lockfile 9 no longer writes. Lockfile 9 does not record whether a
+// package is a dev dependency either, so Dev is false there; Optional comes
+// from its snapshots. Registries configured in .npmrc or pnpm-workspace.yaml
+// are not in the lockfile and are not read here.
+//
+// The YAML is decoded by package syml: a fast reader for the subset pnpm
+// writes, with yaml.v3 for anything else.
 package pnpm
 
 import (

@@ -11,7 +11,7 @@ import (
 )
 
 // FuzzParse checks that no input makes the parser panic, that failures are
-// *lockfile.ParseError, and that every parsed package points at a line of
+// *lockfile.ParseError within the input, and that every parsed package points at a line of
 // the input. Seeds live in testdata/fuzz/FuzzParse; the fixtures are added too.
 func FuzzParse(f *testing.F) {
 	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.lock"))
@@ -26,15 +26,18 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		lines := bytes.Count(data, []byte("\n")) + 1
 		lf, err := Parser{}.Parse("yarn.lock", data)
 		if err != nil {
 			var pe *lockfile.ParseError
 			if !errors.As(err, &pe) {
 				t.Fatalf("error %v is %T, want *lockfile.ParseError", err, err)
 			}
+			if pe.Line > lines {
+				t.Fatalf("error %v is past the %d-line input", err, lines)
+			}
 			return
 		}
-		lines := bytes.Count(data, []byte("\n")) + 1
 		for _, p := range lf.Packages {
 			if p.Line < 1 || p.Line > lines || p.Column < 1 {
 				t.Fatalf("package %s@%s at %d:%d, outside the %d-line input", p.Name, p.Version, p.Line, p.Column, lines)

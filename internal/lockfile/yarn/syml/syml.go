@@ -13,6 +13,7 @@
 package syml
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -56,7 +57,13 @@ func slow(data []byte) (root *yaml.Node, err error) {
 	}()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(err)
+		e := yamlError(err)
+		// At the end of input without a final newline yaml.v3 points one
+		// line past it.
+		if n := bytes.Count(data, []byte("\n")) + 1; e.Line > n {
+			e.Line = n
+		}
+		return nil, e
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return &yaml.Node{Line: 1, Column: 1}, nil

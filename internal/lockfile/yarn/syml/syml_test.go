@@ -140,6 +140,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"parser_error_block", "a:\n  b: 1\n c: 2\n", 3},
 		{"first_line", "a: [\n", 2},
 		{"too_deep", "a: " + strings.Repeat("[", 20000), 1},
+		{"end_without_newline", "a: 1\nb: [", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
