@@ -34,7 +34,7 @@ func checkLockfileDrift(c *Context, report func(finding.Finding)) {
 			if d.Kind == lockfile.DepPeer || workspaces[d.Name] || hasPrefix(d.Spec, "workspace:") {
 				continue
 			}
-			if msg, version := c.drift(rs, m.Importer, d); msg != "" {
+			if msg, version := c.drift(rs, m, d); msg != "" {
 				report(finding.Finding{
 					Rule:     lockfileDriftRule.ID,
 					Severity: lockfileDriftRule.Severity,
@@ -50,13 +50,13 @@ func checkLockfileDrift(c *Context, report func(finding.Finding)) {
 
 // drift explains how the lockfile fails to satisfy d, or returns "". version
 // is the locked version when there is one.
-func (c *Context) drift(rs ranges, importer string, d *lockfile.Dependency) (msg, version string) {
-	decl := "package.json declares " + d.Name + " " + quoteSpec(d.Spec)
+func (c *Context) drift(rs ranges, m Manifest, d *lockfile.Dependency) (msg, version string) {
+	decl := m.Path + " declares " + d.Name + " " + quoteSpec(d.Spec)
 	absent := decl + " but " + c.Path + " has no entry for it"
 	lf := c.Lockfile
 	switch {
 	case lf.Importers != nil:
-		direct, ok := lf.Importers[importer][d.Name]
+		direct, ok := lf.Importers[m.Importer][d.Name]
 		if !ok {
 			return absent, ""
 		}

@@ -115,58 +115,45 @@ func lockAboveRoot(root string, parsers []lockfile.Parser) bool {
 	return false
 }
 
-// covered returns the manifests a lockfile covers, the root importer first.
-// Formats that record importers say which directories they cover; for the
-// others (yarn classic) the lockfile covers its own directory's manifest
-// and the workspaces that manifest declares, unless a nearer lockfile
-// covers them.
+// covered returns the manifests a lockfile covers, the root importer
+// first, then by directory: the root manifest in the lockfile's directory,
+// every importer the lockfile records, and every manifest below it that the
+// root manifest's workspace globs match and no nearer lockfile covers. A
+// workspace the lockfile does not know then shows up as drift.
 func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lockcheck.Manifest {
 	var out []lockcheck.Manifest
-	add := func(importer string, m *file) {
-		out = append(out, lockcheck.Manifest{Path: m.rel, Importer: importer, Manifest: m.manifest})
-	}
 	root := manifests[l.dir]
-	if l.lock.Importers != nil {
-		keys := make([]string, 0, len(l.lock.Importers))
-		for k := range l.lock.Importers {
-			keys = append(keys, k)
+	if root != nil {
+		out = append(out, lockcheck.Manifest{Path: root.rel, Importer: ".", Manifest: root.manifest})
+	}
+	importers := map[string]string{} // manifest dir -> importer key
+	for k := range l.lock.Importers {
+		if k == "." || k == "" {
+			continue
 		}
-		slices.Sort(keys)
-		if root != nil {
-			add(".", root)
+		if dir := path.Join(l.dir, k); manifests[dir] != nil {
+			importers[dir] = k
 		}
-		for _, k := range keys {
-			if k == "." || k == "" {
+	}
+	if root != nil && len(root.manifest.Workspaces) > 0 {
+		for dir := range manifests {
+			if dir == l.dir || importers[dir] != "" {
 				continue
 			}
-			if m := manifests[path.Join(l.dir, k)]; m != nil {
-				add(k, m)
+			rel, ok := relTo(l.dir, dir)
+			if ok && matchWorkspace(root.manifest.Workspaces, rel) && nearestLock(dir, lockDirs) == l.dir {
+				importers[dir] = rel
 			}
 		}
-		return out
 	}
-	if root == nil {
-		return nil
-	}
-	add(".", root)
-	if len(root.manifest.Workspaces) == 0 {
-		return out
-	}
-	var dirs []string
-	for dir := range manifests {
-		if dir == l.dir {
-			continue
-		}
-		rel, ok := relTo(l.dir, dir)
-		if !ok || !matchWorkspace(root.manifest.Workspaces, rel) || nearestLock(dir, lockDirs) != l.dir {
-			continue
-		}
+	dirs := make([]string, 0, len(importers))
+	for dir := range importers {
 		dirs = append(dirs, dir)
 	}
 	slices.Sort(dirs)
 	for _, dir := range dirs {
-		rel, _ := relTo(l.dir, dir)
-		add(rel, manifests[dir])
+		m := manifests[dir]
+		out = append(out, lockcheck.Manifest{Path: m.rel, Importer: importers[dir], Manifest: m.manifest})
 	}
 	return out
 }
