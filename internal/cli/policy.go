@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,12 @@ import (
 	"github.com/buildwall/buildwall/internal/report"
 )
 
-// policyEnv reads the toolchain configuration presets expand from; tests
-// replace it so they never depend on the machine's npm, go or pip.
-var policyEnv = policy.DetectEnv
+// policyEnv reads the toolchain configuration the presets expand from
+// (all presets when none are named); tests replace it so they never depend
+// on the machine's npm, go or pip.
+var policyEnv = func(ctx context.Context, presets []string) policy.Env {
+	return policy.Detector{Presets: presets}.Detect(ctx)
+}
 
 func newPolicyCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
@@ -62,7 +66,7 @@ Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
 			if err != nil {
 				return usageError(err)
 			}
-			sug := report.Suggest(r, policyEnv(cmd.Context()))
+			sug := report.Suggest(r, policyEnv(cmd.Context(), nil))
 			return writePolicyOutput(env, output, func(w io.Writer) error {
 				if format == "json" {
 					return writePolicyJSON(w, sug.Spec)
@@ -100,7 +104,11 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 			if err != nil {
 				return usageError(err)
 			}
-			p, err := policy.Compile(spec, policyEnv(cmd.Context()))
+			var penv policy.Env
+			if presets := spec.Presets(); len(presets) > 0 {
+				penv = policyEnv(cmd.Context(), presets)
+			}
+			p, err := policy.Compile(spec, penv)
 			if err != nil {
 				return usageError(err)
 			}

@@ -18,7 +18,7 @@ import (
 func useTestPolicyEnv(t *testing.T) {
 	t.Helper()
 	old := policyEnv
-	policyEnv = func(context.Context) policy.Env {
+	policyEnv = func(context.Context, []string) policy.Env {
 		return policy.Env{NPMRegistries: []string{"https://registry.example/"}, GoProxies: []string{"https://goproxy.example"}}
 	}
 	t.Cleanup(func() { policyEnv = old })

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -205,27 +206,64 @@ type Detector struct {
 	Run Runner
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
-	// Timeout bounds each command; 0 means 5 seconds.
+	// Timeout bounds each command; 0 means 15 seconds (starting Python
+	// for pip can take several on a busy runner).
 	Timeout time.Duration
+	// Presets limits detection to these presets; empty means all.
+	Presets []string
+	// Dir is the directory the commands run in (project .npmrc and
+	// go.work apply there); empty means the process's own.
+	Dir string
 }
 
-// DetectEnv reads the toolchain configuration of this machine with a
-// zero Detector. It never fails: a missing toolchain leaves its fields empty
-// (and Compile warns about presets that then expand to nothing).
+// DetectEnv reads the toolchain configuration of this machine for every
+// preset with a zero Detector. It never fails: a missing toolchain leaves
+// its fields empty (and Compile warns about presets that then expand to
+// nothing). Prefer DetectEnvFor, which runs only the commands a policy
+// needs.
 func DetectEnv(ctx context.Context) Env { return Detector{}.Detect(ctx) }
 
+// DetectEnvFor reads only the configuration of the presets s uses, so a
+// policy without presets costs nothing (starting pip's Python alone can
+// take seconds on a busy runner).
+func DetectEnvFor(ctx context.Context, s *Spec) Env {
+	p := s.Presets()
+	if len(p) == 0 {
+		return Env{}
+	}
+	return Detector{Presets: p}.Detect(ctx)
+}
+
+// Presets returns the presets s uses, in Presets() order.
+func (s *Spec) Presets() []string {
+	var out []string
+	for _, name := range Presets() {
+		for _, a := range s.Allow {
+			if strings.EqualFold(a, name) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // Detect runs `npm config list --json`, `go env -json ...` and pip's own
-// configuration reader (through python3), each with a short timeout.
+// configuration reader (through python3) concurrently, each with a short
+// timeout, and reads GITHUB_SERVER_URL and GITHUB_API_URL.
 func (d Detector) Detect(ctx context.Context) Env {
 	if d.Run == nil {
-		d.Run = execRun
+		d.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
+			return execRun(ctx, d.Dir, name, args...)
+		}
 	}
 	if d.Getenv == nil {
 		d.Getenv = os.Getenv
 	}
 	if d.Timeout == 0 {
-		d.Timeout = 5 * time.Second
+		d.Timeout = 15 * time.Second
 	}
+	want := func(preset string) bool { return len(d.Presets) == 0 || slices.Contains(d.Presets, preset) }
 	run := func(name string, args ...string) []byte {
 		ctx, cancel := context.WithTimeout(ctx, d.Timeout)
 		defer cancel()
@@ -236,16 +274,26 @@ func (d Detector) Detect(ctx context.Context) Env {
 		return out
 	}
 	var env Env
-	env.NPMRegistries = npmRegistries(run("npm", "config", "list", "--json"))
-	goEnv(&env, run("go", "env", "-json", "GOPROXY", "GOSUMDB", "GONOPROXY", "GOPRIVATE"))
-	pipEnv(&env, run("python3", "-c", pipScript))
-	env.GitHubHosts = githubHosts(d.Getenv("GITHUB_SERVER_URL"), d.Getenv("GITHUB_API_URL"))
+	var wg sync.WaitGroup
+	if want(PresetNPM) {
+		wg.Go(func() { env.NPMRegistries = npmRegistries(run("npm", "config", "list", "--json")) })
+	}
+	if want(PresetGo) {
+		wg.Go(func() { goEnv(&env, run("go", "env", "-json", "GOPROXY", "GOSUMDB", "GONOPROXY", "GOPRIVATE")) })
+	}
+	if want(PresetPyPI) {
+		wg.Go(func() { pipEnv(&env, run("python3", "-c", pipScript)) })
+	}
+	if want(PresetGitHub) {
+		env.GitHubHosts = githubHosts(d.Getenv("GITHUB_SERVER_URL"), d.Getenv("GITHUB_API_URL"))
+	}
+	wg.Wait()
 	return env
 }
 
-func execRun(ctx context.Context, name string, args ...string) ([]byte, error) {
+func execRun(ctx context.Context, dir, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdin = nil
+	cmd.Dir = dir
 	cmd.WaitDelay = time.Second
 	out, err := cmd.Output()
 	if err != nil {

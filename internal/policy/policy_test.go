@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -201,13 +207,16 @@ func TestDetect(t *testing.T) {
 		"go":      `{"GOPROXY":"https://goproxy.example|https://fallback.example,direct","GOSUMDB":"sum.corp.example+abc https://sum.corp.example:8443","GONOPROXY":"corp.example/*","GOPRIVATE":"corp.example/*,*.internal.example"}`,
 		"python3": `{"index": ["https://pypi.mirror.example/simple"], "files": []}`,
 	}
+	var mu sync.Mutex
 	var calls []string
 	d := Detector{
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			if _, ok := ctx.Deadline(); !ok {
 				t.Errorf("%s run without a timeout", name)
 			}
+			mu.Lock()
 			calls = append(calls, name+" "+args[0])
+			mu.Unlock()
 			out, ok := outputs[name]
 			if !ok {
 				return nil, fmt.Errorf("%s: not installed", name)
@@ -238,8 +247,23 @@ func TestDetect(t *testing.T) {
 	if d := p.Decide(Request{Name: "sum.corp.example", Port: 8443}); !d.Allow {
 		t.Errorf("sumdb URL from GOSUMDB not allowed: %+v", d)
 	}
-	if diff := cmp.Diff([]string{"npm config", "go env", "python3 -c"}, calls); diff != "" {
+	slices.Sort(calls)
+	if diff := cmp.Diff([]string{"go env", "npm config", "python3 -c"}, calls); diff != "" {
 		t.Errorf("commands mismatch (-want +got):\n%s", diff)
+	}
+
+	// Only the presets asked for are detected.
+	calls = nil
+	d.Presets = (&Spec{Allow: []string{"github.com", "NPM", "github"}}).Presets()
+	got = d.Detect(context.Background())
+	if diff := cmp.Diff([]string{"npm config"}, calls); diff != "" {
+		t.Errorf("commands for an npm-only policy (-want +got):\n%s", diff)
+	}
+	if len(got.NPMRegistries) != 2 || got.GoProxies != nil {
+		t.Errorf("npm-only detection = %+v", got)
+	}
+	if diff := cmp.Diff(Env{}, DetectEnvFor(context.Background(), &Spec{Allow: []string{"a.example"}})); diff != "" {
+		t.Errorf("DetectEnvFor without presets (-want +got):\n%s", diff)
 	}
 
 	// Nothing installed: an empty Env, no error.
@@ -267,5 +291,23 @@ func BenchmarkDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		p.Decide(reqs[i%len(reqs)])
+	}
+}
+
+// TestDetectReadsProjectNpmrc runs the real npm (when installed) in a
+// directory whose .npmrc names a made-up registry: the npm preset must
+// follow it. Nothing is fetched; npm only reads its configuration.
+func TestDetectReadsProjectNpmrc(t *testing.T) {
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm not installed")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".npmrc"), []byte("registry=https://npm.mirror.example/\n@corp:registry=https://npm.corp.example:8443/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := Detector{Dir: dir, Timeout: time.Minute, Presets: []string{PresetNPM}}.Detect(context.Background())
+	want := []string{"https://npm.mirror.example/", "https://npm.corp.example:8443/"}
+	if diff := cmp.Diff(want, env.NPMRegistries); diff != "" {
+		t.Errorf("NPMRegistries mismatch (-want +got):\n%s", diff)
 	}
 }
