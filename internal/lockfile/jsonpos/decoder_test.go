@@ -287,3 +287,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestIndentation covers the eight-spaces-at-a-time path after newlines.
+func TestIndentation(t *testing.T) {
+	for _, indent := range []int{0, 1, 7, 8, 9, 16, 17, 25} {
+		in := "{\n" + strings.Repeat(" ", indent) + "\"k\": 1,\n" + strings.Repeat(" ", indent) + "\t \"j\":\n" + strings.Repeat(" ", indent) + "2}"
+		d := NewDecoder([]byte(in), Options{})
+		var got []Pos
+		err := d.Object(func([]byte) error {
+			got = append(got, d.KeyPos())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Pos{{Line: 2, Column: indent + 1, Offset: 2 + indent}, {Line: 3, Column: indent + 3, Offset: 2 + indent + 8 + indent + 2}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("indent %d: positions (-want +got):\n%s", indent, diff)
+		}
+	}
+}

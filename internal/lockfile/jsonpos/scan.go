@@ -1,6 +1,7 @@
 package jsonpos
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -17,6 +18,8 @@ func (d *Decoder) skipSpace() error {
 	return d.skipSpaceSlow()
 }
 
+const eightSpaces = 0x2020202020202020
+
 // spaceOrSlash is 1 for the bytes that can start whitespace or a comment.
 var spaceOrSlash = [256]byte{' ': 1, '\t': 1, '\r': 1, '\n': 1, '/': 1}
 
@@ -30,6 +33,10 @@ func (d *Decoder) skipSpaceSlow() error {
 			d.pos++
 			d.line++
 			d.lineStart = d.pos
+			// Indentation: step over runs of eight spaces at a time.
+			for d.pos+8 <= len(s) && binary.LittleEndian.Uint64(s[d.pos:]) == eightSpaces {
+				d.pos += 8
+			}
 		case '/':
 			if !d.opts.AllowComments {
 				return nil

@@ -22,6 +22,10 @@ var gitPrefixes = []string{"git+", "git://", "git@", "github:", "gitlab:", "bitb
 // Classify does not check that the URL names the entry's package or an
 // allowed registry; rules do that.
 func Classify(resolved string) lockfile.Source {
+	// The common case first, without case folding.
+	if strings.HasPrefix(resolved, "https://") || strings.HasPrefix(resolved, "http://") {
+		return classifyHTTP(resolved)
+	}
 	for _, p := range gitPrefixes {
 		if hasPrefixFold(resolved, p) {
 			return lockfile.SourceGit
@@ -33,12 +37,16 @@ func Classify(resolved string) lockfile.Source {
 	case hasPrefixFold(resolved, "link:"):
 		return lockfile.SourceLink
 	case hasPrefixFold(resolved, "https://"), hasPrefixFold(resolved, "http://"):
-		if _, _, ok := RegistryTarball(resolved); ok {
-			return lockfile.SourceRegistry
-		}
-		return lockfile.SourceTarball
+		return classifyHTTP(resolved)
 	}
 	return lockfile.SourceUnknown
+}
+
+func classifyHTTP(u string) lockfile.Source {
+	if _, _, ok := RegistryTarball(u); ok {
+		return lockfile.SourceRegistry
+	}
+	return lockfile.SourceTarball
 }
 
 // RegistryTarball splits a registry tarball URL
