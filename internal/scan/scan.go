@@ -1,6 +1,8 @@
 // Package scan walks repository trees, finds JavaScript lockfiles and
-// package.json manifests, parses them (in parallel, with size limits), runs
-// the lockcheck rules and returns deterministic findings.
+// package.json manifests and CI configuration (GitHub Actions workflows and
+// action.yml files; see ciKinds), parses them (in parallel, with size
+// limits), runs the lockcheck and cicheck rules and returns deterministic
+// findings.
 //
 // scan owns all file I/O of a scan: parsers get bytes, rules get parsed
 // models. One bad file becomes a finding; it never aborts the scan.
@@ -21,6 +23,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
@@ -58,7 +61,7 @@ type Options struct {
 type Result struct {
 	// Roots are the scan roots as given.
 	Roots []string
-	// Files are the lockfiles and manifests scanned, slash-separated and
+	// Files are the lockfiles, manifests and CI files scanned, slash-separated and
 	// relative to their root, sorted.
 	Files []string
 	// Findings exclude those suppressed by configuration ignores.
@@ -106,7 +109,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.ParseManifest == nil {
 		opts.ParseManifest = defaultManifestParser
 	}
-	res := &Result{Roots: opts.Paths, Rules: lockcheck.Metadata(), Findings: []finding.Finding{}}
+	res := &Result{Roots: opts.Paths, Rules: append(lockcheck.Metadata(), cicheck.Metadata()...), Findings: []finding.Finding{}}
 	var scanCfg *config.Scan
 	if opts.Config != nil {
 		scanCfg = &opts.Config.Scan
@@ -184,6 +187,14 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		return nil, err
 	}
 	out.findings = append(out.findings, fs...)
+	ci, err := checkCI(ctx, w.ci, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range w.ci {
+		out.files = append(out.files, f.rel)
+	}
+	out.findings = append(out.findings, ci...)
 	return out, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
@@ -100,8 +101,8 @@ func TestWalkSkipsAndFinds(t *testing.T) {
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
-	if len(res.Rules) != len(lockcheck.Rules()) {
-		t.Errorf("Rules has %d entries, want %d", len(res.Rules), len(lockcheck.Rules()))
+	if want := len(lockcheck.Rules()) + len(cicheck.Rules()); len(res.Rules) != want {
+		t.Errorf("Rules has %d entries, want %d", len(res.Rules), want)
 	}
 }
 

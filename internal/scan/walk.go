@@ -20,6 +20,7 @@ type walker struct {
 	parsers   []lockfile.Parser
 	locks     []*file
 	manifests []*file
+	ci        []*ciFile // CI configuration files (see ciKinds)
 	warnings  []string
 }
 
@@ -68,6 +69,9 @@ func (w *walker) single(base string) {
 // add records rel when its base name is a lockfile or manifest and reports
 // whether it was a lockfile.
 func (w *walker) add(rel, base string) bool {
+	if w.addCI(rel, base) {
+		return false
+	}
 	if base == ManifestName {
 		for _, m := range w.manifests {
 			if m.rel == rel {

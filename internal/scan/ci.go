@@ -1,0 +1,136 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/buildwall/buildwall/internal/cicheck"
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+// ciKind is one kind of CI configuration file: how to recognize it and how
+// to parse and check it. Owners of further kinds (Dockerfile, GitLab CI)
+// add an entry to ciKinds.
+type ciKind struct {
+	name string
+	// match reports whether the file at slash path p (absolute, so that a
+	// scan rooted inside .github/workflows still knows where it is) with
+	// base name base is of this kind.
+	match func(p, base string) bool
+	// check parses data and runs the rules; a parse error becomes an
+	// unparseable-config finding, never an error.
+	check func(c *cicheck.Context, data []byte) []finding.Finding
+}
+
+// ciKinds is the explicit list of CI configuration kinds scan looks for,
+// tried in order; the first match wins.
+var ciKinds = []ciKind{
+	{name: "workflow", match: isWorkflowPath, check: checkWorkflow},
+	{name: "action", match: isActionPath, check: checkAction},
+}
+
+// ciFile is one CI configuration file to check.
+type ciFile struct {
+	abs, rel string
+	kind     *ciKind
+	findings []finding.Finding
+}
+
+// isWorkflowPath: .github/workflows/*.yml|yaml (GitHub ignores
+// subdirectories of workflows/).
+func isWorkflowPath(p, base string) bool {
+	if !strings.HasSuffix(base, ".yml") && !strings.HasSuffix(base, ".yaml") {
+		return false
+	}
+	return strings.HasSuffix(path.Dir(p), "/.github/workflows") || path.Dir(p) == ".github/workflows"
+}
+
+// isActionPath: action.yml|yaml anywhere (local composite and Docker
+// actions).
+func isActionPath(_, base string) bool {
+	return base == "action.yml" || base == "action.yaml"
+}
+
+func checkWorkflow(c *cicheck.Context, data []byte) []finding.Finding {
+	w, err := ciconfig.ParseWorkflow(data)
+	var out []finding.Finding
+	if err != nil {
+		out = append(out, cicheck.Unparseable(c.Path, err))
+	}
+	if w != nil {
+		out = append(out, cicheck.CheckWorkflow(c, w)...)
+	}
+	return out
+}
+
+func checkAction(c *cicheck.Context, data []byte) []finding.Finding {
+	a, err := ciconfig.ParseAction(data)
+	var out []finding.Finding
+	if err != nil {
+		out = append(out, cicheck.Unparseable(c.Path, err))
+	}
+	if a != nil {
+		out = append(out, cicheck.CheckAction(c, a)...)
+	}
+	return out
+}
+
+// addCI records rel when it is a CI configuration file and reports whether
+// it was one.
+func (w *walker) addCI(rel, base string) bool {
+	abs := path.Join(filepath.ToSlash(w.root), rel)
+	for i := range ciKinds {
+		if ciKinds[i].match(abs, base) {
+			w.ci = append(w.ci, &ciFile{abs: w.newFile(rel, nil).abs, rel: rel, kind: &ciKinds[i]})
+			return true
+		}
+	}
+	return false
+}
+
+// checkCI reads, parses and checks the CI files with GOMAXPROCS workers
+// and returns their findings in file order. Only cancellation is an error.
+func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Finding, error) {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, f := range files {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			f.findings = checkCIFile(f, opts)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var out []finding.Finding
+	for _, f := range files {
+		out = append(out, f.findings...)
+	}
+	return out, nil
+}
+
+func checkCIFile(f *ciFile, opts *Options) []finding.Finding {
+	data, size, err := readLimited(f.abs, opts.MaxFileSize)
+	switch {
+	case errors.Is(err, errTooLarge):
+		return []finding.Finding{cicheck.Unparseable(f.rel, fmt.Errorf("file is %d bytes, over the %d-byte limit", size, opts.MaxFileSize))}
+	case err != nil:
+		return []finding.Finding{cicheck.Unparseable(f.rel, fmt.Errorf("read: %w", unwrapPath(err)))}
+	}
+	c := &cicheck.Context{Path: f.rel}
+	if opts.Advisories != nil {
+		c.Advisories = opts.Advisories
+	}
+	return f.kind.check(c, data)
+}
