@@ -195,6 +195,12 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			continue
 		}
 		seen[k.Value] = true
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && k.Value != "mode" {
+			if k.Value == "allow" {
+				s.Allow = []string{} // "allow:" with nothing: allow nothing
+			}
+			continue
+		}
 		switch k.Value {
 		case "mode":
 			p.mode(s, v)

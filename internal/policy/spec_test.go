@@ -49,6 +49,11 @@ run:
 			want: &Spec{Mode: ModeAudit, Allow: []string{}, File: "buildwall.yml"},
 		},
 		{
+			name: "empty_values",
+			in:   "run:\n  mode: block\n  allow:\n  host-ports:\n  dns:\n",
+			want: &Spec{Mode: ModeBlock, Allow: []string{}, File: "buildwall.yml"},
+		},
+		{
 			name: "anchors_resolve",
 			in:   "hosts: &h [a.example]\nrun:\n  allow: *h\n",
 			want: &Spec{Allow: []string{"a.example"}, File: "buildwall.yml"},
