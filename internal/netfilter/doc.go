@@ -14,6 +14,7 @@
 //	    meta nfproto ipv4 tcp ip daddr 127.0.0.0/8 tcp dport H redirect to :P   # one rule per host port
 //	  }
 //	  chain filter_output {  # type filter hook output priority filter
+//	    meta nfproto ipv4 tcp ip daddr 127.0.0.0/8 tcp flags & (fin|syn|rst|ack) == rst|ack tcp sequence 0 log prefix "refused" group G
 //	    meta nfproto ipv4 ip daddr 127.0.0.0/8 accept
 //	    meta nfproto ipv6 ip6 daddr ::1 accept
 //	    meta l4proto tcp log group G reject with tcp reset
@@ -25,5 +26,8 @@
 // destination and are accepted; everything else that would leave loopback
 // (other UDP, ICMP, all of IPv6, raw IP) is logged to the nflog group, where
 // the sandbox reads it and reports it, and rejected so clients fail fast
-// instead of hanging.
+// instead of hanging. The first filter rule only logs: the reset the kernel
+// sends when a connection to a closed loopback port is refused, so that an
+// attempt to reach a service on the runner's loopback (which the sandbox's
+// own loopback hides) can be reported.
 package netfilter

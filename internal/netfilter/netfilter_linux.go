@@ -12,6 +12,11 @@ import (
 // TableName is the nftables table buildwall creates in the sandbox netns.
 const TableName = "buildwall"
 
+// RefusedPrefix is the nflog prefix of a logged refusal (a TCP reset
+// answering a connection to a closed port on the sandbox's loopback); other
+// logged packets have no prefix and were rejected.
+const RefusedPrefix = "refused"
+
 // Config says where intercepted traffic goes. Ports are on 127.0.0.1 in the
 // sandbox's network namespace.
 type Config struct {
@@ -86,7 +91,17 @@ func filterRules(c Config) [][]expr.Any {
 		Group:   c.LogGroup,
 		Snaplen: 128, // enough for the IPv4/IPv6 and transport headers
 	}
+	refused := &expr.Log{
+		Key:     1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN | 1<<unix.NFTA_LOG_PREFIX,
+		Group:   c.LogGroup,
+		Snaplen: 128,
+		Data:    []byte(RefusedPrefix),
+	}
 	return [][]expr.Any{
+		// The kernel's answer to a SYN for a closed loopback port: RST|ACK
+		// with sequence number 0. Logged (not dropped) so that a build
+		// reaching for a service on the runner's loopback is reported.
+		join(ipv4(), l4(unix.IPPROTO_TCP), loopback4(expr.CmpOpEq), tcpRefusal(), []expr.Any{refused}),
 		join(ipv4(), loopback4(expr.CmpOpEq), verdict(expr.VerdictAccept)),
 		join(ipv6(), loopback6(), verdict(expr.VerdictAccept)),
 		join(l4(unix.IPPROTO_TCP), []expr.Any{log, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}}),
@@ -156,6 +171,17 @@ func redirect(port uint16) []expr.Any {
 	return []expr.Any{
 		&expr.Immediate{Register: 1, Data: be16(port)},
 		&expr.Redir{RegisterProtoMin: 1},
+	}
+}
+
+// tcpRefusal matches flags (FIN|SYN|RST|ACK) == RST|ACK and sequence 0.
+func tcpRefusal() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x17}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x14}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 4, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
 	}
 }
 

@@ -7,6 +7,9 @@ import "errors"
 // TableName is the nftables table buildwall creates in the sandbox netns.
 const TableName = "buildwall"
 
+// RefusedPrefix is the nflog prefix of a logged loopback refusal.
+const RefusedPrefix = "refused"
+
 // Config says where intercepted traffic goes; see the Linux version.
 type Config struct {
 	ProxyPort uint16

@@ -105,35 +105,82 @@ func parseProcAddr(s string) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(addr, uint16(port)), true
 }
 
-// owner scans the processes in the sandbox's PID namespace for one holding
-// link (e.g. "socket:[123]").
+// owner looks for a process in the sandbox holding link (e.g.
+// "socket:[123]"). It walks the init's descendants through
+// /proc/<pid>/task/<tid>/children, which touches only the sandbox's
+// processes (attribution races short-lived clients, so it must be quick),
+// and falls back to scanning all of /proc for the sandbox's PID namespace
+// when the kernel lacks CONFIG_PROC_CHILDREN.
 func (a *attributor) owner(link string) (int, string) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return 0, ""
+	pids, ok := descendants(a.initPID)
+	if !ok {
+		pids = a.nsMembers()
 	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, n := range names {
-		hostPID, err := strconv.Atoi(n)
-		if err != nil || hostPID == a.initPID {
-			continue
-		}
-		if ino, err := nsInode(hostPID, "pid"); err != nil || ino != a.pidNS {
-			continue
-		}
-		fdDir := "/proc/" + n + "/fd"
+	for _, pid := range pids {
+		fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
 		fds, err := os.ReadDir(fdDir)
 		if err != nil {
 			continue
 		}
 		for _, fd := range fds {
 			if l, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && l == link {
-				return innerPID(hostPID), cmdlineOf(hostPID)
+				return innerPID(pid), cmdlineOf(pid)
 			}
 		}
 	}
 	return 0, ""
+}
+
+// descendants lists the descendants of pid, nearest first; ok is false
+// when /proc has no children files.
+func descendants(pid int) (out []int, ok bool) {
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
+		if err != nil {
+			continue
+		}
+		for _, t := range tasks {
+			b, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/task/" + t.Name() + "/children")
+			if err != nil {
+				if os.IsNotExist(err) && p == pid {
+					return nil, false
+				}
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+					queue = append(queue, c)
+				}
+			}
+		}
+	}
+	return out, true
+}
+
+// nsMembers lists the processes in the sandbox's PID namespace except the
+// init, by scanning /proc.
+func (a *attributor) nsMembers() []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	var out []int
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil || pid == a.initPID {
+			continue
+		}
+		if ino, err := nsInode(pid, "pid"); err == nil && ino == a.pidNS {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // innerPID returns the PID as the sandbox sees it (the last NSpid entry).

@@ -7,9 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildwall/buildwall/internal/netfilter"
 )
 
 // nfnetlink_log constants (linux/netfilter/nfnetlink_log.h); x/sys/unix
@@ -18,6 +21,7 @@ const (
 	nfulnlMsgPacket    = 0
 	nfulnlMsgConfig    = 1
 	nfulaPayload       = 9
+	nfulaPrefix        = 10
 	nfulaCfgCmd        = 1
 	nfulaCfgMode       = 2
 	nfulaCfgQThresh    = 5
@@ -120,20 +124,32 @@ func readNflog(f *os.File, fn func(Drop)) error {
 			return fmt.Errorf("read nflog: %w", rerr)
 		}
 		now := time.Now()
-		for _, payload := range nflogPayloads(buf[:n]) {
-			if d, ok := parsePacket(payload); ok {
-				d.Time = now
-				fn(d)
+		for _, m := range nflogPackets(buf[:n]) {
+			d, ok := parsePacket(m.payload)
+			if !ok {
+				continue
 			}
+			if m.prefix == netfilter.RefusedPrefix {
+				// The logged packet is the reset going back to the
+				// client: the refused destination is its source.
+				d.Src, d.Dst, d.Refused = d.Dst, d.Src, true
+			}
+			d.Time = now
+			fn(d)
 		}
 	}
 }
 
-// nflogPayloads returns the packet payloads of the NFULNL_MSG_PACKET
-// messages in b.
-func nflogPayloads(b []byte) [][]byte {
+type nflogPacket struct {
+	payload []byte
+	prefix  string
+}
+
+// nflogPackets returns the packets (and log prefixes) of the
+// NFULNL_MSG_PACKET messages in b.
+func nflogPackets(b []byte) []nflogPacket {
 	ne := binary.NativeEndian
-	var out [][]byte
+	var out []nflogPacket
 	for len(b) >= unix.SizeofNlMsghdr {
 		l := int(ne.Uint32(b[0:]))
 		if l < unix.SizeofNlMsghdr || l > len(b) {
@@ -146,16 +162,23 @@ func nflogPayloads(b []byte) [][]byte {
 			continue
 		}
 		attrs := body[sizeofNfgenmsg:]
+		var pkt nflogPacket
 		for len(attrs) >= nlaHeaderLen {
 			al := int(ne.Uint16(attrs[0:]))
 			at := ne.Uint16(attrs[2:]) & 0x3fff // strip NLA_F_NESTED / byte-order flags
 			if al < nlaHeaderLen || al > len(attrs) {
 				break
 			}
-			if at == nfulaPayload {
-				out = append(out, attrs[nlaHeaderLen:al])
+			switch at {
+			case nfulaPayload:
+				pkt.payload = attrs[nlaHeaderLen:al]
+			case nfulaPrefix:
+				pkt.prefix = strings.TrimRight(string(attrs[nlaHeaderLen:al]), "\x00")
 			}
 			attrs = attrs[min(align4(al), len(attrs)):]
+		}
+		if pkt.payload != nil {
+			out = append(out, pkt)
 		}
 	}
 	return out

@@ -70,6 +70,11 @@ type Drop struct {
 	Proto string         // "tcp", "udp", "icmp", "icmpv6", "ipv6", or the IP protocol number
 	Src   netip.AddrPort // source inside the sandbox (port 0 when none)
 	Dst   netip.AddrPort // destination the command tried (port 0 when none)
+	// Refused marks a TCP connection to a closed port on the sandbox's
+	// own loopback (Dst), refused by the kernel rather than by the
+	// firewall; reported because the build may have been reaching for a
+	// service on the runner's loopback, which the sandbox does not share.
+	Refused bool
 	// PID and Cmdline name the process that owned the socket, best effort
 	// (zero when it could not be found; e.g. the socket was already closed).
 	PID     int

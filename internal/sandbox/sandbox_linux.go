@@ -186,6 +186,12 @@ func (s *Sandbox) readDrops() {
 	defer close(s.nflogEnd)
 	readNflog(s.nflog, func(d Drop) {
 		d.PID, d.Cmdline = s.attrib.attribute(d.Proto, d.Src)
+		if d.Refused {
+			if s.cfg.OnDrop != nil {
+				s.cfg.OnDrop(d)
+			}
+			return
+		}
 		s.mu.Lock()
 		k := dropKey{d.Proto, d.Dst.String()}
 		sum := s.drops[k]
