@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
@@ -167,7 +168,7 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, error
 		return nil, err
 	}
 	known := map[string]bool{}
-	for _, r := range lockcheck.Rules() {
+	for _, r := range append(lockcheck.Metadata(), cicheck.Metadata()...) {
 		known[r.ID] = true
 	}
 	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
