@@ -11,7 +11,7 @@ var cacheInReleaseRule = finding.Rule{
 	ID:       "cache-in-release",
 	Severity: finding.SeverityMedium,
 	Summary:  "A workflow that publishes (release, tag push, package publish) restores a GitHub Actions cache that less trusted workflows can write.",
-	Fix:      "Do not restore caches in release jobs (set `cache: false` / drop actions/cache); build releases from a clean state.",
+	Fix:      "Do not restore caches in release jobs (set cache: false / drop actions/cache); build releases from a clean state.",
 	Help: "Caches are shared by every workflow that runs on the default branch, including ones triggered by pull_request_target, issue comments " +
 		"or a compromised dependency of any test job. An attacker who can run code in any of them can plant a cache entry (\"cache poisoning\", as in the 2024 " +
 		"Ultralytics release) that the release job restores and ships. A release is published from a tag or release event, or by a job that runs " +

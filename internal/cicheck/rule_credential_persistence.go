@@ -10,8 +10,8 @@ import (
 var credentialPersistenceRule = finding.Rule{
 	ID:       "credential-persistence",
 	Severity: finding.SeverityMedium,
-	Summary:  "actions/checkout runs without `persist-credentials: false`, leaving the job's token in .git/config.",
-	Fix:      "Add `with: persist-credentials: false` to the checkout step (pass a token explicitly to the one step that pushes).",
+	Summary:  "actions/checkout runs without persist-credentials: false, leaving the job's token in .git/config.",
+	Fix:      "Add with: persist-credentials: false to the checkout step (pass a token explicitly to the one step that pushes).",
 	Help: "By default actions/checkout writes the GITHUB_TOKEN into the repository's git configuration, where every later step — " +
 		"including third-party actions, build scripts and anything they download — can read it, and an artifact upload of the workspace can leak it.",
 }

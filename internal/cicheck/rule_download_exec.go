@@ -10,7 +10,7 @@ import (
 var downloadExecRule = finding.Rule{
 	ID:       "download-exec",
 	Severity: finding.SeverityHigh,
-	Summary:  "A script downloads code and runs it unchecked (`curl … | sh`, `bash <(curl …)`, download then execute) in `run:`, Dockerfile `RUN` or GitLab `script:`.",
+	Summary:  "A script downloads code and runs it unchecked (curl … | sh, bash <(curl …), download then execute) in run:, Dockerfile RUN or GitLab script:.",
 	Fix:      "Download to a file, verify its SHA-256 against a pinned value (or use a pinned package or action), then run it.",
 	Help: "Whatever the server returns at that moment runs with the job's secrets: a compromised or spoofed download host " +
 		"(the Codecov bash uploader, 2021) turns every build into the attacker's. A checksum pinned in the repository makes the download immutable.",

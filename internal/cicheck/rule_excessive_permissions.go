@@ -10,8 +10,8 @@ import (
 var excessivePermissionsRule = finding.Rule{
 	ID:       "excessive-permissions",
 	Severity: finding.SeverityMedium,
-	Summary:  "The workflow's token gets more than it needs: no `permissions:` block (high when pull requests, issues or comments trigger it), `write-all`, or write scopes a job never uses.",
-	Fix:      "Add a top-level `permissions: contents: read` (or `{}`) and grant write scopes only on the jobs that need them.",
+	Summary:  "The workflow's token gets more than it needs: no permissions: block (high when pull requests, issues or comments trigger it), write-all, or write scopes a job never uses.",
+	Fix:      "Add a top-level permissions: contents: read (or {}) and grant write scopes only on the jobs that need them.",
 	Help: "Without `permissions:` the GITHUB_TOKEN gets the repository's default, often write access to everything; any compromised step " +
 		"(a poisoned action, an injected script) can then push code, cut releases or publish packages. " +
 		"Unused write scopes are found by a heuristic: a scope counts as used when a step runs a command that needs it " +

@@ -10,7 +10,7 @@ import (
 var knownCompromisedActionRule = finding.Rule{
 	ID:       "known-compromised-action",
 	Severity: finding.SeverityCritical,
-	Summary:  "A `uses:` reference (tag or SHA) is listed as compromised in the advisory database.",
+	Summary:  "A uses: reference (tag or SHA) is listed as compromised in the advisory database.",
 	Fix:      "Replace the reference with a clean release pinned by SHA, and rotate every secret the workflow could read while it used the compromised one.",
 	Help: "The database (OSV records of the `GitHub Actions` ecosystem) lists action tags and commits that an attacker controlled: " +
 		"tj-actions/changed-files, reviewdog actions, aquasecurity/trivy-action and setup-trivy, Checkmarx kics-github-action and ast-github-action in their attack windows. " +

