@@ -227,11 +227,7 @@ func parseOne(f *file, opts *Options) {
 		f.bad = &bad
 		return
 	}
-	if f.parser != nil {
-		f.lock, err = f.parser.Parse(f.rel, data)
-	} else {
-		f.manifest, err = opts.ParseManifest(f.rel, data)
-	}
+	err = parseGuarded(f, opts, data)
 	if err == nil && f.lock == nil && f.manifest == nil {
 		err = errors.New("parser returned nothing")
 	}
@@ -240,6 +236,23 @@ func parseOne(f *file, opts *Options) {
 		bad := lockcheck.Unparseable(f.rel, err)
 		f.bad = &bad
 	}
+}
+
+// parseGuarded runs the file's parser and turns a parser panic (a bug: parsers
+// promise never to panic) into an error, so one hostile file cannot crash
+// the scan of the others.
+func parseGuarded(f *file, opts *Options, data []byte) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parser crashed on this input (a buildwall bug, please report it): %v", r)
+		}
+	}()
+	if f.parser != nil {
+		f.lock, err = f.parser.Parse(f.rel, data)
+	} else {
+		f.manifest, err = opts.ParseManifest(f.rel, data)
+	}
+	return err
 }
 
 // unwrapPath drops the absolute path from *fs.PathError so messages stay

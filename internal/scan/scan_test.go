@@ -14,6 +14,7 @@ import (
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/lockfile"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -282,5 +283,28 @@ func TestSymlinkedRoot(t *testing.T) {
 	res := run(t, Options{Paths: []string{link}})
 	if diff := cmp.Diff([]string{"package-lock.json:3 missing-integrity"}, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// panicParser is a lockfile parser with a bug.
+type panicParser struct{}
+
+func (panicParser) Format() string         { return "panic" }
+func (panicParser) Match(base string) bool { return base == "boom.lock" }
+func (panicParser) Parse(string, []byte) (*lockfile.Lockfile, error) {
+	var m map[string]int
+	m["x"]++ // nil map write: a runtime panic
+	return nil, nil
+}
+
+func TestParserPanicBecomesFinding(t *testing.T) {
+	dir := writeTree(t, map[string]string{"boom.lock": "x", "package.json": testManifest, "package-lock.json": lock})
+	res := run(t, Options{Paths: []string{dir}, Parsers: append(LockfileParsers(), panicParser{})})
+	want := []string{"boom.lock:0 unparseable-lockfile", "package-lock.json:3 missing-integrity"}
+	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(res.Findings[0].Message, "parser crashed") {
+		t.Errorf("message = %q", res.Findings[0].Message)
 	}
 }
