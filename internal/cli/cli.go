@@ -109,4 +109,6 @@ var commands = []func(*Env) *cobra.Command{
 	newDBCmd,
 	newRulesCmd,
 	newPolicyCmd,
+	newRunCmd,
+	newSandboxInitCmd,
 }

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/policy"
+	"github.com/buildwall/buildwall/internal/sandbox"
+	"github.com/buildwall/buildwall/internal/session"
+)
+
+type runFlags struct {
+	policy          string
+	mode            string
+	report          string
+	events          string
+	dnsUpstream     string
+	noFailOnBlock   bool
+	unsafeNoSandbox bool
+}
+
+func newRunCmd(env *Env) *cobra.Command {
+	var fl runFlags
+	cmd := &cobra.Command{
+		Use:   "run [flags] -- CMD [ARGS...]",
+		Short: "Run a build in a sandbox whose network egress passes a policy firewall",
+		Long: `Run runs CMD in new Linux user, network, mount and PID namespaces. Every TCP
+connection leaving the sandbox is redirected (nftables, inside the sandbox) to
+buildwall's transparent proxy, every DNS query to buildwall's DNS server, and
+everything else (other UDP, ICMP, IPv6, raw sockets) is dropped and reported.
+Names, not addresses, are checked: allowed names resolve to private synthetic
+addresses bound to the name, and the proxy dials the name itself, checking the
+TLS SNI and HTTP Host against it.
+
+The policy is the run: section of buildwall.yml (or --policy FILE). Without a
+policy, run records everything in audit mode. In audit mode everything TCP and
+DNS is let through and what block mode would refuse is flagged; in block mode
+it is refused (TCP reset, NXDOMAIN).
+
+CMD's working directory, environment, stdio and exit status pass through.
+SIGINT, SIGTERM and SIGHUP are forwarded to it; when it exits every process
+left in the sandbox is killed.
+
+Exit codes: CMD's own exit status (128+N when killed by signal N);
+1 in block mode when something was blocked and CMD exited 0 (unless
+--no-fail-on-block); 2 usage or policy error (nothing ran); 3 buildwall
+failed after CMD ran; 125 the sandbox could not be created (CMD did not run).`,
+		Example: `  # Discover what a build talks to, then turn it into a policy
+  buildwall run --report run.json -- npm ci
+  buildwall policy suggest --report run.json > buildwall.yml
+
+  # Enforce the committed policy
+  buildwall run -- npm ci
+
+  # Stream events as JSON lines; Markdown summary lands in $GITHUB_STEP_SUMMARY
+  buildwall run --mode block --events events.jsonl -- make test`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), env, fl, args)
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	f := cmd.Flags()
+	f.StringVar(&fl.policy, "policy", "", "read the run policy from `FILE` (default: the run: section of buildwall.yml)")
+	f.StringVar(&fl.mode, "mode", "", "override the policy's mode: audit or block")
+	f.StringVar(&fl.report, "report", "", "write the JSON run report (schema buildwall.run/v1) to `FILE`")
+	f.StringVar(&fl.events, "events", "", "stream every event as a JSON line to `FILE` as it happens")
+	f.StringVar(&fl.dnsUpstream, "dns-upstream", "", "resolve names through `HOST:PORT` (default: the policy's dns.upstream, else /etc/resolv.conf)")
+	f.BoolVar(&fl.noFailOnBlock, "no-fail-on-block", false, "in block mode, exit with CMD's status even when something was blocked")
+	f.BoolVar(&fl.unsafeNoSandbox, "unsafe-no-sandbox", false, "if the sandbox cannot be created, run CMD WITHOUT ANY NETWORK FILTERING (never use in CI)")
+	return cmd
+}
+
+func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
+	dir := env.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return internalError(fmt.Errorf("find working directory: %w", err))
+		}
+	}
+	pol, err := loadRunPolicy(ctx, env, dir, fl)
+	if err != nil {
+		return err
+	}
+	if fl.dnsUpstream != "" {
+		if _, _, err := splitHostPort(fl.dnsUpstream); err != nil {
+			return usageError(fmt.Errorf("--dns-upstream %q: %w", fl.dnsUpstream, err))
+		}
+	}
+	opts := session.Options{
+		Args: args, Dir: dir,
+		Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
+		Policy: pol, Upstream: fl.dnsUpstream, FailOnBlock: !fl.noFailOnBlock,
+		Summary: env.Stderr,
+	}
+	var closers []io.Closer
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	if fl.events != "" {
+		f, err := os.Create(abs(dir, fl.events))
+		if err != nil {
+			return usageError(fmt.Errorf("open events file: %w", err))
+		}
+		closers = append(closers, f)
+		opts.Events = f
+	}
+	var reportFile *os.File
+	if fl.report != "" {
+		if reportFile, err = os.Create(abs(dir, fl.report)); err != nil {
+			return usageError(fmt.Errorf("open report file: %w", err))
+		}
+		closers = append(closers, reportFile)
+		opts.Report = reportFile
+	}
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "buildwall: warning: open $GITHUB_STEP_SUMMARY: %v\n", err)
+		} else {
+			closers = append(closers, f)
+			opts.StepSummary = f
+		}
+	}
+
+	// Signals go to the command; buildwall itself keeps running until the
+	// command is gone so that the report is always written.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	opts.Signals = sigs
+
+	res, err := session.Run(context.WithoutCancel(ctx), opts)
+	if errors.Is(err, session.ErrSandbox) {
+		if fl.unsafeNoSandbox {
+			return runUnfiltered(ctx, env, dir, args, err)
+		}
+		return withCode(ExitSandbox, err)
+	}
+	if res == nil {
+		return internalError(err)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+	}
+	if res.ExitCode != 0 {
+		return withCode(res.ExitCode, nil)
+	}
+	if err != nil {
+		return withCode(ExitInternal, nil)
+	}
+	return nil
+}
+
+// loadRunPolicy reads --policy or the run: section of buildwall.yml and
+// compiles it. Without either, the run is an audit of everything.
+func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*policy.Policy, error) {
+	var spec *policy.Spec
+	var err error
+	switch {
+	case fl.policy != "":
+		if spec, err = policy.ParseFile(abs(dir, fl.policy)); err != nil {
+			return nil, usageError(err)
+		}
+	default:
+		if p := config.Find(dir); p != "" {
+			cfg, err := config.Load(p)
+			if err != nil {
+				return nil, usageError(err)
+			}
+			if cfg.Run != nil {
+				if spec, err = policy.ParseNode(p, cfg.Run); err != nil {
+					return nil, usageError(err)
+				}
+			}
+		}
+	}
+	if spec == nil {
+		spec = &policy.Spec{Mode: policy.ModeAudit}
+		fmt.Fprintln(env.Stderr, "buildwall: no run policy (run: in buildwall.yml or --policy): auditing every connection")
+	}
+	switch policy.Mode(fl.mode) {
+	case "":
+	case policy.ModeAudit, policy.ModeBlock:
+		spec.Mode = policy.Mode(fl.mode)
+	default:
+		return nil, usageError(fmt.Errorf("--mode %q: want audit or block", fl.mode))
+	}
+	var penv policy.Env
+	if presets := spec.Presets(); len(presets) > 0 {
+		penv = policyEnv(ctx, presets)
+	}
+	p, err := policy.Compile(spec, penv)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	for _, w := range p.Warnings() {
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+	}
+	return p, nil
+}
+
+// runUnfiltered is --unsafe-no-sandbox: the command runs with no network
+// control at all, and says so loudly.
+func runUnfiltered(ctx context.Context, env *Env, dir string, args []string, why error) error {
+	fmt.Fprintf(env.Stderr, "buildwall: WARNING: %v\nbuildwall: WARNING: --unsafe-no-sandbox: running %q WITHOUT ANY NETWORK FILTERING OR RECORDING\n", why, args[0])
+	c := exec.CommandContext(ctx, args[0], args[1:]...)
+	c.Dir, c.Stdin, c.Stdout, c.Stderr = dir, env.Stdin, env.Stdout, env.Stderr
+	err := c.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return withCode(128+int(ws.Signal()), nil)
+		}
+		return withCode(ee.ExitCode(), nil)
+	default:
+		return withCode(127, fmt.Errorf("run %s: %w", args[0], err))
+	}
+}
+
+func abs(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func splitHostPort(s string) (string, string, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", "", err
+	}
+	return h, p, nil
+}
+
+// newSandboxInitCmd is the hidden step that `buildwall run` re-executes
+// inside the new namespaces (see package sandbox). It is not for users.
+func newSandboxInitCmd(*Env) *cobra.Command {
+	return &cobra.Command{
+		Use:                "__sandbox-init",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			if code := sandbox.Init(); code != 0 {
+				return withCode(code, nil)
+			}
+			return nil
+		},
+	}
+}
