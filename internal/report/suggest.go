@@ -28,6 +28,10 @@ type Suggestion struct {
 	Mode    policy.Mode
 }
 
+// benchmarking is the RFC 2544 range the DNS server's synthetic answers
+// come from; it is never a real destination.
+var benchmarking = netip.MustParsePrefix("198.18.0.0/15")
+
 type seen struct {
 	ports map[uint16]bool
 	count int
@@ -86,6 +90,9 @@ func Suggest(r *Report, env policy.Env) *Suggestion {
 				continue
 			}
 			a = a.Unmap()
+			if benchmarking.Contains(a) {
+				continue // a synthetic address with no name: nothing to allow
+			}
 			if a.IsLoopback() {
 				if e.Port != 0 {
 					hostPorts[e.Port] = true
