@@ -2,6 +2,7 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -50,10 +51,17 @@ func check(ctx context.Context, w *walker, opts *Options, cfg *config.Scan) ([]f
 		if l.lock == nil {
 			continue
 		}
-		g.Go(func() error {
+		g.Go(func() (err error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			// A rule bug must fail the scan loudly (exit 3), not crash it or
+			// silently drop the lockfile's findings.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
+				}
+			}()
 			c := &lockcheck.Context{
 				Lockfile:   l.lock,
 				Path:       l.rel,
