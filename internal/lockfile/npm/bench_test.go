@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/lockfile/npm/npmtest"
 )
@@ -17,6 +18,7 @@ func BenchmarkParse(b *testing.B) {
 		b.Run(fmt.Sprintf("packages=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				lf, err := Parser{}.Parse("package-lock.json", data)
 				if err != nil {
@@ -26,11 +28,12 @@ func BenchmarkParse(b *testing.B) {
 					b.Fatalf("got %d packages, want %d", len(lf.Packages), n)
 				}
 			}
-			reportPackages(b, n)
+			report(b, n, len(data), processCPU()-cpu0)
 		})
 		b.Run(fmt.Sprintf("encoding_json/packages=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				var lock baselineLock
 				if err := json.Unmarshal(data, &lock); err != nil {
@@ -40,14 +43,22 @@ func BenchmarkParse(b *testing.B) {
 					b.Fatalf("got %d packages, want %d", len(lock.Packages), n+1)
 				}
 			}
-			reportPackages(b, n)
+			report(b, n, len(data), processCPU()-cpu0)
 		})
 	}
 }
 
-func reportPackages(b *testing.B, n int) {
+// report adds packages/s (wall clock) and, where CPU time is measured, the
+// CPU milliseconds per parse and the throughput per CPU second, which stay
+// meaningful on a machine shared with other work.
+func report(b *testing.B, n, size int, cpu time.Duration) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(n)*float64(b.N)/s, "packages/s")
+	}
+	if cpu > 0 {
+		perOp := cpu.Seconds() / float64(b.N)
+		b.ReportMetric(perOp*1e3, "cpu-ms/op")
+		b.ReportMetric(float64(size)/1e6/perOp, "MB/cpu-s")
 	}
 }
 
