@@ -198,7 +198,9 @@ func flow(line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
 		var ok bool
 		if n.Kind == yaml.MappingNode {
 			var key *yaml.Node
-			if key, i, ok = flowScalar(line, i, lineNo); !ok || i+1 >= len(line) || line[i] != ':' || line[i+1] != ' ' {
+			keyStart := i
+			if key, i, ok = flowScalar(line, i, lineNo); !ok || i+1 >= len(line) || line[i] != ':' || line[i+1] != ' ' ||
+				i-keyStart > maxKeyLen {
 				return nil, 0, false
 			}
 			i += 2
@@ -298,7 +300,7 @@ func quoted(line string, i int) (string, int, bool) {
 			}
 			j++
 			switch e := line[j]; e {
-			case '"', '\\', '/':
+			case '"', '\\':
 				b.WriteByte(e)
 			case 'n':
 				b.WriteByte('\n')
