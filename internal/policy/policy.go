@@ -194,8 +194,8 @@ func (p *Policy) Decide(r Request) Decision {
 		return Decision{Reason: ReasonProto}
 	}
 	name := r.Name
-	if name != "" && mayBeIP(name) {
-		if a, err := netip.ParseAddr(strings.TrimSuffix(name, ".")); err == nil {
+	if t := strings.TrimSuffix(name, "."); t != "" && mayBeIP(t) {
+		if a, err := netip.ParseAddr(t); err == nil {
 			name, r.Addr = "", a
 		}
 	}

@@ -311,3 +311,33 @@ func TestDetectReadsProjectNpmrc(t *testing.T) {
 		t.Errorf("NPMRegistries mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzDecide checks invariants of Decide on arbitrary names: case and one
+// trailing dot never change the answer, a wildcard never allows its apex,
+// and a denial always says why.
+func FuzzDecide(f *testing.F) {
+	for _, s := range []string{"github.com", "a.b.example.com", "example.com", "203.0.113.9", "x.ports.example", "", "."} {
+		f.Add(s, uint16(443))
+	}
+	p := mustCompile(f, decidePolicy, testEnv)
+	f.Fuzz(func(t *testing.T, name string, port uint16) {
+		if name == "" || strings.HasSuffix(name, ".") {
+			return
+		}
+		d := p.Decide(Request{Name: name, Port: port, Proto: "tcp"})
+		if d.Allow != (d.Reason == "") || d.Allow != (d.Rule != "") {
+			t.Fatalf("Decide(%q) = %+v: allow, rule and reason disagree", name, d)
+		}
+		if up := p.Decide(Request{Name: strings.ToUpper(name), Port: port, Proto: "tcp"}); up.Allow != d.Allow || up.Rule != d.Rule {
+			t.Fatalf("case changes the answer for %q: %+v vs %+v", name, d, up)
+		}
+		if dot := p.Decide(Request{Name: name + ".", Port: port, Proto: "tcp"}); dot != d {
+			t.Fatalf("trailing dot changes the answer for %q: %+v vs %+v", name, d, dot)
+		}
+		if strings.EqualFold(name, "example.com") || strings.EqualFold(name, "ports.example") {
+			if d.Allow {
+				t.Fatalf("wildcard allowed its apex %q: %+v", name, d)
+			}
+		}
+	})
+}
