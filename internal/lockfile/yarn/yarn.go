@@ -3,11 +3,23 @@
 // 2 and later, YAML with a __metadata entry). Parse tells them apart by
 // content, not by name.
 //
-// Classic lockfiles record neither importers nor install scripts: Importers
-// is nil and rules use Descriptors instead. Berry lockfiles record workspaces
-// as "name@workspace:dir" entries, which fill Importers; they do not record
-// build scripts (those live in package.json dependenciesMeta), so
-// InstallScript is always false.
+// Classic: Resolved is the URL without its fragment; when there is no
+// integrity field, a 40-hex fragment (the tarball's SHA-1) becomes
+// Integrity "sha1-<base64>". Git URLs keep their fragment, which names a
+// commit. Classic lockfiles record neither importers nor install scripts:
+// Importers is nil and rules use Descriptors ("name@range" as written).
+//
+// Berry: Resolved is the resolution ("lodash@npm:4.17.21"), Source follows
+// its protocol (a patch: is classified by the package it patches, exec: as
+// a file), and checksum "<cacheKey>/<sha512 hex>" becomes Integrity
+// "sha512-<base64>". Descriptors drop the npm: protocol of plain ranges so
+// that "lodash@npm:^4.17.0" is stored as "lodash@^4.17.0", the form
+// package.json uses; aliases ("foo@npm:bar@^1") keep it. Workspace entries
+// ("app@workspace:packages/a") fill Importers for their directory from
+// their dependencies block, which in berry also holds devDependencies.
+// Berry does not record build scripts in the lockfile (they are
+// dependenciesMeta in package.json), so InstallScript is always false. The
+// YAML is decoded by package syml.
 package yarn
 
 import (
