@@ -39,25 +39,24 @@ func (p *Proxy) handle(c net.Conn) {
 	ev := event.Event{Kind: event.KindConnect, Proto: "tcp"}
 
 	// Attribution reads /proc; run it while the proxy sniffs and dials.
-	type attribution struct {
-		pid     int
-		cmdline string
-	}
-	var attr chan attribution
+	// attributed is closed when it is done (at once without Attribute).
+	attributed := make(chan struct{})
+	var pid int
+	var cmdline string
 	if p.c.Attribute != nil {
-		if src, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-			attr = make(chan attribution, 1)
-			go func() {
-				pid, cmd := p.c.Attribute("tcp", src)
-				attr <- attribution{pid, cmd}
-			}()
-		}
+		src, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		go func() {
+			defer close(attributed)
+			if err == nil {
+				pid, cmdline = p.c.Attribute("tcp", src)
+			}
+		}()
+	} else {
+		close(attributed)
 	}
 	emit := func() {
-		if attr != nil {
-			a := <-attr
-			ev.PID, ev.Cmdline = a.pid, a.cmdline
-		}
+		<-attributed
+		ev.PID, ev.Cmdline = pid, cmdline
 		ev.Time = p.c.Now()
 		p.c.Sink.Emit(ev)
 	}
@@ -123,7 +122,7 @@ func (p *Proxy) handle(c net.Conn) {
 	}
 	up, err := p.dial(target)
 	if err != nil {
-		ev.Reason = joinReason(ev.Reason, fmt.Sprintf("dial %s: %v", target, err))
+		ev.Reason = joinReason(ev.Reason, "upstream unreachable: "+err.Error())
 		emit()
 		reset(c)
 		return
@@ -133,7 +132,9 @@ func (p *Proxy) handle(c net.Conn) {
 		ev.IP = ta.AddrPort().Addr().Unmap().String()
 	}
 	// Relay at once; the event follows as soon as attribution (which may
-	// scan /proc) is done. Close still waits for it.
+	// scan /proc) is done. Close still waits for it. The answer to the
+	// client waits for attribution too: a client that got its answer may
+	// close its socket, and a closed socket can no longer be attributed.
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -153,7 +154,7 @@ func (p *Proxy) handle(c net.Conn) {
 			return
 		}
 	}
-	relay(c, up)
+	relay(c, up, attributed)
 }
 
 // dial opens the upstream connection, bounded by DialTimeout and

@@ -272,7 +272,7 @@ func TestDialFailureResetsClient(t *testing.T) {
 		t.Errorf("read: %v, want a connection reset", err)
 	}
 	evs := h.waitEvents(1)
-	want := `dial registry.example:443: no upstream in this test`
+	want := `upstream unreachable: no upstream in this test`
 	if len(evs) != 1 || evs[0].Verdict != event.VerdictAllow || evs[0].Reason != want {
 		t.Errorf("events = %+v, want reason %q", evs, want)
 	}

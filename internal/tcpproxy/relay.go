@@ -11,8 +11,9 @@ import (
 // An orderly EOF in one direction is passed on as a half-close
 // (CloseWrite), so protocols that shut down their sending side and keep
 // reading work. An error in either direction aborts both connections with
-// a reset, so neither peer hangs.
-func relay(client, upstream net.Conn) {
+// a reset, so neither peer hangs. Nothing is passed to the client before
+// gate is closed.
+func relay(client, upstream net.Conn, gate <-chan struct{}) {
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -25,6 +26,7 @@ func relay(client, upstream net.Conn) {
 		defer close(done)
 		halfRelay(upstream, client, abort)
 	}()
+	<-gate
 	halfRelay(client, upstream, abort)
 	<-done
 	once.Do(func() {
