@@ -79,9 +79,8 @@ type parser struct {
 	links        []int // indexes in pkgs of link entries
 	folders      []folder
 	// From the legacy "dependencies" tree (v1).
-	haveTree bool
-	tree     []lockfile.Package
-	scratch  []byte
+	tree    []lockfile.Package
+	scratch []byte
 }
 
 // folder is the root or a workspace/linked directory entry of "packages".
@@ -106,9 +105,6 @@ func (p *parser) parse() (*lockfile.Lockfile, error) {
 	if k != jsonpos.Object {
 		return nil, d.Errorf(d.Pos(), "lockfile must be a JSON object, found %s", k)
 	}
-	// The input is a few bytes per package at least; reserve roughly so
-	// that growing the slice does not dominate on large files.
-	p.pkgs = make([]lockfile.Package, 0, d.Len()/400)
 	err = d.Object(func(key []byte) error {
 		switch string(key) {
 		case "lockfileVersion":
@@ -117,7 +113,7 @@ func (p *parser) parse() (*lockfile.Lockfile, error) {
 				return err
 			}
 			if k != jsonpos.Number {
-				return d.Errorf(d.Pos(), "lockfileVersion must be a number, found %s", k)
+				return d.Errorf(d.Pos(), `"lockfileVersion" must be a number, found %s`, k)
 			}
 			p.lockVersion, err = d.Number()
 			return err
@@ -128,7 +124,7 @@ func (p *parser) parse() (*lockfile.Lockfile, error) {
 			if p.havePackages {
 				return nil // the v2 legacy tree duplicates "packages"
 			}
-			p.haveTree = true
+			p.tree = make([]lockfile.Package, 0, reserve(d))
 			return p.tree1("", &p.tree)
 		}
 		return nil
@@ -149,6 +145,11 @@ func (p *parser) parse() (*lockfile.Lockfile, error) {
 	}
 	return lf, nil
 }
+
+// reserve estimates how many packages a lockfile holds. npm writes about
+// 400 to 600 bytes per entry (v2 twice that); reserving for the densest
+// keeps the package slice from being regrown and copied on large files.
+func reserve(d *jsonpos.Decoder) int { return d.Len() / 400 }
 
 // str reads a string member value, naming the field in a type error.
 func (p *parser) str(field string) (string, error) {

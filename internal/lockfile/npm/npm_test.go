@@ -309,7 +309,7 @@ func TestParseErrors(t *testing.T) {
 		{"packages_not_object", "{\"packages\": null}", lockfile.ParseError{Line: 1, Column: 14, Msg: `"packages" must be an object, found null`}},
 		{"no_name_after_node_modules", "{\"packages\": {\n\t\"node_modules/\": {}}}", lockfile.ParseError{Line: 2, Column: 2, Msg: `invalid package path "node_modules/": no package name after node_modules/`}},
 		{"v1_empty_name", "{\"dependencies\": {\"\": {}}}", lockfile.ParseError{Line: 1, Column: 19, Msg: "empty package name in dependencies"}},
-		{"lockfile_version_string", "{\"lockfileVersion\": \"3\"}", lockfile.ParseError{Line: 1, Column: 21, Msg: "lockfileVersion must be a number, found string"}},
+		{"lockfile_version_string", "{\"lockfileVersion\": \"3\"}", lockfile.ParseError{Line: 1, Column: 21, Msg: `"lockfileVersion" must be a number, found string`}},
 		{"bad_escape", "{\"packages\": {\"node_modules/\\x\": {}}}", lockfile.ParseError{Line: 1, Column: 29, Msg: "invalid escape character 'x' in string"}},
 		{"control_char", "{\"name\": \"a\tb\"}", lockfile.ParseError{Line: 1, Column: 12, Msg: "invalid control character byte 0x09 in string"}},
 		{"bad_number", "{\"lockfileVersion\": 03}", lockfile.ParseError{Line: 1, Column: 22, Msg: "unexpected character '3', expected ',' or '}' after object member"}},
@@ -340,6 +340,29 @@ func TestDeepNesting(t *testing.T) {
 		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "nesting deeper than 512 levels") || pe.Line != 1 {
 			t.Errorf("Parse(deep) = %v; want a nesting ParseError on line 1", err)
 		}
+	}
+}
+
+// TestRepeatedKeys: a repeated top-level key replaces the earlier value
+// (JavaScript semantics) without leaving state from the first behind.
+func TestRepeatedKeys(t *testing.T) {
+	in := `{"packages": {"node_modules/a": {"link": true, "resolved": "a"}, "a": {"version": "1.0.0"}},
+	        "packages": {"node_modules/b": {"version": "2.0.0"}}}`
+	lf, err := Parser{}.Parse("package-lock.json", []byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []lockfile.Package{{Name: "b", Version: "2.0.0", Source: lockfile.SourceRegistry, Path: "node_modules/b", Line: 2, Column: 23}}
+	if diff := cmp.Diff(want, lf.Packages); diff != "" {
+		t.Errorf("packages mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]map[string]lockfile.Direct{".": {}}, lf.Importers); diff != "" {
+		t.Errorf("importers mismatch (-want +got):\n%s", diff)
+	}
+	// The link recorded by the first "packages" must not index the second.
+	lf, err = Parser{}.Parse("package-lock.json", []byte(`{"packages": {"node_modules/a": {"link": true}}, "packages": {}}`))
+	if err != nil || len(lf.Packages) != 0 {
+		t.Errorf("Parse = %+v, %v; want no packages", lf, err)
 	}
 }
 

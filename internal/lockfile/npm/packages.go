@@ -18,6 +18,8 @@ func (p *parser) packages() error {
 	if err := p.object("packages"); err != nil {
 		return err
 	}
+	// A repeated "packages" key replaces the earlier one, as in JavaScript.
+	p.pkgs, p.links, p.folders = make([]lockfile.Package, 0, reserve(d)), nil, nil
 	return d.Object(func(rawKey []byte) error {
 		pos := d.KeyPos()
 		key := p.arena.String(rawKey)
