@@ -306,12 +306,14 @@ func TestDetectReadsProjectNpmrc(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Keep the machine's user and global npm configuration out of it.
-	empty := filepath.Join(t.TempDir(), "empty-npmrc")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
+	// (npm refuses one file for both.)
+	for _, k := range []string{"NPM_CONFIG_USERCONFIG", "NPM_CONFIG_GLOBALCONFIG"} {
+		empty := filepath.Join(t.TempDir(), "npmrc")
+		if err := os.WriteFile(empty, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv(k, empty)
 	}
-	t.Setenv("NPM_CONFIG_USERCONFIG", empty)
-	t.Setenv("NPM_CONFIG_GLOBALCONFIG", empty)
 	env := Detector{Dir: dir, Timeout: time.Minute, Presets: []string{PresetNPM}}.Detect(context.Background())
 	want := []string{"https://npm.mirror.example/", "https://npm.corp.example:8443/"}
 	if diff := cmp.Diff(want, env.NPMRegistries); diff != "" {
