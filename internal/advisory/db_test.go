@@ -201,3 +201,25 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// TestLookupConcurrent exercises the documented concurrency safety; run
+// with -race.
+func TestLookupConcurrent(t *testing.T) {
+	db := Embedded()
+	done := make(chan int)
+	for g := range 8 {
+		go func() {
+			n := 0
+			for i := range 200 {
+				n += len(db.Lookup("npm", "axios", []string{"1.14.1", "0.30.4", "1.0.0"}[(g+i)%3]))
+				n += len(db.Lookup("GitHub Actions", "tj-actions/changed-files", "v45"))
+			}
+			done <- n
+		}()
+	}
+	for range 8 {
+		if n := <-done; n == 0 {
+			t.Error("concurrent lookups found nothing")
+		}
+	}
+}

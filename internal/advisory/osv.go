@@ -1,10 +1,10 @@
 package advisory
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,15 +73,21 @@ var ErrNotOSV = errors.New("not an OSV record")
 // holding no control characters.
 const maxStringLen = 1024
 
-// ParseRecord decodes and validates one OSV record. It returns an error
-// wrapping ErrNotOSV when the JSON is well formed but not a usable OSV
-// record, and a JSON syntax error otherwise.
+// ParseRecord decodes and validates one OSV record. Affected entries that
+// name no package are dropped. It returns an error wrapping ErrNotOSV when
+// the JSON is well formed but not a usable OSV record (no id, no modified
+// time, no affected package, an identifier with control characters or
+// over 1 KiB), and a JSON error otherwise.
 func ParseRecord(data []byte) (*Record, error) {
 	var r Record
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("decode OSV record: %w", err)
 	}
+	// Affected entries without a package (GIT-only entries of some OSV
+	// sources) cannot be looked up: drop them, keep the rest.
+	r.Affected = slices.DeleteFunc(r.Affected, func(a Affected) bool {
+		return a.Package.Ecosystem == "" || a.Package.Name == ""
+	})
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
