@@ -150,6 +150,13 @@ func StaticDefaults(urls ...string) *Defaults {
 	return NewDefaults(func() ([]string, string) { return urls, "" })
 }
 
+// Prefetch starts resolving the defaults in the background and returns at
+// once; a later use waits for that resolution instead of starting another.
+// The background work is bounded by the resolver's own timeouts.
+func (d *Defaults) Prefetch() {
+	go d.get()
+}
+
 func (d *Defaults) get() []registry {
 	d.once.Do(func() {
 		if d.resolve == nil {

@@ -21,7 +21,7 @@ import (
 // check runs the rules over the parsed files of one root: every lockfile
 // with the manifests it covers (in parallel), and every manifest that no
 // lockfile covers.
-func check(ctx context.Context, w *walker, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
+func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
 	manifests := map[string]*file{} // dir -> parsed package.json
 	for _, m := range w.manifests {
 		if m.manifest != nil {
@@ -39,7 +39,6 @@ func check(ctx context.Context, w *walker, opts *Options, cfg *config.Scan) ([]f
 			out = append(out, lockcheck.CheckOrphan(lockcheck.Manifest{Path: m.rel, Importer: ".", Manifest: m.manifest})...)
 		}
 	}
-	regs := newProjectRegistries(w.root)
 	var extra []string
 	if cfg != nil {
 		extra = cfg.Registries

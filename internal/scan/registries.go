@@ -20,8 +20,9 @@ import (
 // registryFiles are the project files that may name a registry, read from
 // a lockfile's directory and its ancestors up to the repository root.
 var registryFiles = []struct {
-	name  string
-	parse func([]byte) []string
+	name string
+	// parse returns the default (unscoped) registries and the scoped ones.
+	parse func([]byte) (defaults, scoped []string)
 }{
 	{".npmrc", npmrcRegistries},
 	{".yarnrc.yml", yarnrcYMLRegistries},
@@ -38,7 +39,13 @@ type projectRegistries struct {
 	root string // absolute scan root
 	top  string // absolute directory where the upward search stops
 	mu   sync.Mutex
-	dirs map[string][]string
+	dirs map[string]dirRegistries
+}
+
+// dirRegistries are the registries one directory's files name.
+type dirRegistries struct {
+	urls       []string
+	hasDefault bool // an unscoped registry is configured
 }
 
 // newProjectRegistries searches from each lockfile's directory up to the
@@ -46,7 +53,7 @@ type projectRegistries struct {
 // the repository root (never above it, so files outside the project are
 // not read).
 func newProjectRegistries(root string) *projectRegistries {
-	return &projectRegistries{root: root, top: repoTop(root), dirs: map[string][]string{}}
+	return &projectRegistries{root: root, top: repoTop(root), dirs: map[string]dirRegistries{}}
 }
 
 // repoTop returns the nearest directory at or above root that holds .git,
@@ -68,43 +75,60 @@ func repoTop(root string) string {
 // (slash-separated, relative to the scan root).
 func (p *projectRegistries) forDir(dir string) []string {
 	var out []string
+	p.visit(dir, func(d dirRegistries) { out = append(out, d.urls...) })
+	return out
+}
+
+// hasDefault reports whether the project configures an unscoped registry
+// for the lockfile directory dir, so that the package managers' default
+// registry is probably not needed.
+func (p *projectRegistries) hasDefault(dir string) bool {
+	found := false
+	p.visit(dir, func(d dirRegistries) { found = found || d.hasDefault })
+	return found
+}
+
+// visit calls fn for dir and each ancestor up to the search's top.
+func (p *projectRegistries) visit(dir string, fn func(dirRegistries)) {
 	d := filepath.Join(p.root, filepath.FromSlash(dir))
 	for {
-		out = append(out, p.inDir(d)...)
+		fn(p.inDir(d))
 		if d == p.top || !strings.HasPrefix(d, p.top) {
-			return out
+			return
 		}
 		parent := filepath.Dir(d)
 		if parent == d {
-			return out
+			return
 		}
 		d = parent
 	}
 }
 
-func (p *projectRegistries) inDir(dir string) []string {
+func (p *projectRegistries) inDir(dir string) dirRegistries {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if urls, ok := p.dirs[dir]; ok {
-		return urls
+	if r, ok := p.dirs[dir]; ok {
+		return r
 	}
-	var urls []string
+	var r dirRegistries
 	for _, rf := range registryFiles {
 		data, _, err := readLimited(filepath.Join(dir, rf.name), maxRegistryFile)
 		if err != nil {
 			continue // absent or unreadable: names no registry
 		}
-		urls = append(urls, rf.parse(data)...)
+		defaults, scoped := rf.parse(data)
+		r.urls = append(r.urls, defaults...)
+		r.urls = append(r.urls, scoped...)
+		r.hasDefault = r.hasDefault || len(defaults) > 0
 	}
-	p.dirs[dir] = urls
-	return urls
+	p.dirs[dir] = r
+	return r
 }
 
 // npmrcRegistries reads `registry=` and `@scope:registry=` from .npmrc
 // (also pnpm's settings file). Values with ${ENV} references are skipped:
 // they are not known at scan time.
-func npmrcRegistries(data []byte) []string {
-	var out []string
+func npmrcRegistries(data []byte) (defaults, scoped []string) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -121,16 +145,19 @@ func npmrcRegistries(data []byte) []string {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			out = append(out, v)
+			if k == "registry" {
+				defaults = append(defaults, v)
+			} else {
+				scoped = append(scoped, v)
+			}
 		}
 	}
-	return out
+	return defaults, scoped
 }
 
 // yarnrcRegistries reads yarn classic's .yarnrc: `registry "url"` and
 // `"@scope:registry" "url"`.
-func yarnrcRegistries(data []byte) []string {
-	var out []string
+func yarnrcRegistries(data []byte) (defaults, scoped []string) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -147,10 +174,14 @@ func yarnrcRegistries(data []byte) []string {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			out = append(out, v)
+			if k == "registry" {
+				defaults = append(defaults, v)
+			} else {
+				scoped = append(scoped, v)
+			}
 		}
 	}
-	return out
+	return defaults, scoped
 }
 
 func unquote(s string) string {
@@ -162,7 +193,7 @@ func unquote(s string) string {
 
 // yarnrcYMLRegistries reads yarn berry's npmRegistryServer, npmScopes and
 // npmRegistries keys.
-func yarnrcYMLRegistries(data []byte) []string {
+func yarnrcYMLRegistries(data []byte) (defaults, scoped []string) {
 	var rc struct {
 		NpmRegistryServer string `yaml:"npmRegistryServer"`
 		NpmScopes         map[string]struct {
@@ -171,45 +202,49 @@ func yarnrcYMLRegistries(data []byte) []string {
 		NpmRegistries map[string]yaml.Node `yaml:"npmRegistries"`
 	}
 	if yaml.Unmarshal(data, &rc) != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
-	add := func(u string) {
+	add := func(list *[]string, u string) {
 		if strings.HasPrefix(u, "//") {
 			u = "https:" + u
 		}
 		if u != "" && !strings.Contains(u, "${") {
-			out = append(out, u)
+			*list = append(*list, u)
 		}
 	}
-	add(rc.NpmRegistryServer)
+	add(&defaults, rc.NpmRegistryServer)
 	for _, s := range sortedKeys(rc.NpmScopes) {
-		add(rc.NpmScopes[s].NpmRegistryServer)
+		add(&scoped, rc.NpmScopes[s].NpmRegistryServer)
 	}
+	// npmRegistries only holds per-registry settings (auth); its keys name
+	// registries the project uses but select none by default.
 	for _, u := range sortedKeys(rc.NpmRegistries) {
-		add(u)
+		add(&scoped, u)
 	}
-	return out
+	return defaults, scoped
 }
 
 // pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL)
 // from pnpm-workspace.yaml settings.
-func pnpmWorkspaceRegistries(data []byte) []string {
+func pnpmWorkspaceRegistries(data []byte) (defaults, scoped []string) {
 	var ws struct {
 		Registry   string            `yaml:"registry"`
 		Registries map[string]string `yaml:"registries"`
 	}
 	if yaml.Unmarshal(data, &ws) != nil {
-		return nil
+		return nil, nil
 	}
-	var out []string
 	if ws.Registry != "" {
-		out = append(out, ws.Registry)
+		defaults = append(defaults, ws.Registry)
 	}
 	for _, k := range sortedKeys(ws.Registries) {
-		out = append(out, ws.Registries[k])
+		if k == "default" {
+			defaults = append(defaults, ws.Registries[k])
+		} else {
+			scoped = append(scoped, ws.Registries[k])
+		}
 	}
-	return out
+	return defaults, scoped
 }
 
 func sortedKeys[V any](m map[string]V) []string {

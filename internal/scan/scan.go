@@ -170,6 +170,8 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		w.single(filepath.Base(abs))
 	}
 	out := &rootResult{warnings: w.warnings}
+	regs := newProjectRegistries(w.root)
+	prefetchDefaults(w, regs, opts)
 	all := make([]*file, 0, len(w.locks)+len(w.manifests))
 	all = append(all, w.locks...)
 	all = append(all, w.manifests...)
@@ -182,7 +184,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 			out.findings = append(out.findings, *f.bad)
 		}
 	}
-	fs, err := check(ctx, w, opts, cfg)
+	fs, err := check(ctx, w, regs, opts, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +198,23 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	}
 	out.findings = append(out.findings, ci...)
 	return out, nil
+}
+
+// prefetchDefaults starts resolving the package managers' default
+// registries (which may run `npm config get registry`, a few hundred
+// milliseconds) in the background, overlapping parsing, when some lockfile
+// has no project-configured default registry and so will probably need
+// them. Otherwise they stay lazy: resolved only if a rule asks.
+func prefetchDefaults(w *walker, regs *projectRegistries, opts *Options) {
+	if opts.Defaults == nil {
+		return
+	}
+	for _, l := range w.locks {
+		if !regs.hasDefault(l.dir) {
+			opts.Defaults.Prefetch()
+			return
+		}
+	}
 }
 
 // parseAll reads and parses files with GOMAXPROCS workers. Per-file

@@ -215,25 +215,68 @@ func TestContextCancelled(t *testing.T) {
 
 func TestProjectRegistryFiles(t *testing.T) {
 	tests := []struct {
-		name  string
-		parse func([]byte) []string
-		in    string
-		want  []string
+		name             string
+		parse            func([]byte) ([]string, []string)
+		in               string
+		defaults, scoped []string
 	}{
 		{"npmrc", npmrcRegistries, "; comment\n# comment\nregistry = \"https://a.example/\"\n@s:registry=https://b.example/npm/\n//a.example/:_authToken=${TOKEN}\nalways-auth=true\n@t:registry=${URL}\n",
-			[]string{"https://a.example/", "https://b.example/npm/"}},
+			[]string{"https://a.example/"}, []string{"https://b.example/npm/"}},
+		{"npmrc_scoped_only", npmrcRegistries, "@s:registry=https://b.example/\n", nil, []string{"https://b.example/"}},
 		{"yarnrc", yarnrcRegistries, "# yarn lockfile v1\nregistry \"https://a.example/\"\n\"@s:registry\" \"https://b.example/\"\nlastUpdateCheck 1\n",
-			[]string{"https://a.example/", "https://b.example/"}},
+			[]string{"https://a.example/"}, []string{"https://b.example/"}},
 		{"yarnrc_yml", yarnrcYMLRegistries, "npmRegistryServer: \"https://a.example\"\nnpmScopes:\n  s:\n    npmRegistryServer: https://b.example\nnpmRegistries:\n  //c.example/npm:\n    npmAuthToken: x\n",
-			[]string{"https://a.example", "https://b.example", "https://c.example/npm"}},
-		{"pnpm_workspace", pnpmWorkspaceRegistries, "packages: [a]\nregistry: https://a.example/\nregistries:\n  '@s': https://b.example/\n",
-			[]string{"https://a.example/", "https://b.example/"}},
-		{"garbage_yaml", yarnrcYMLRegistries, ":\n  - [", nil},
+			[]string{"https://a.example"}, []string{"https://b.example", "https://c.example/npm"}},
+		{"pnpm_workspace", pnpmWorkspaceRegistries, "packages: [a]\nregistry: https://a.example/\nregistries:\n  '@s': https://b.example/\n  default: https://d.example/\n",
+			[]string{"https://a.example/", "https://d.example/"}, []string{"https://b.example/"}},
+		{"garbage_yaml", yarnrcYMLRegistries, ":\n  - [", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, tt.parse([]byte(tt.in))); diff != "" {
-				t.Errorf("mismatch (-want +got):\n%s", diff)
+			defaults, scoped := tt.parse([]byte(tt.in))
+			if diff := cmp.Diff(tt.defaults, defaults); diff != "" {
+				t.Errorf("defaults mismatch (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.scoped, scoped); diff != "" {
+				t.Errorf("scoped mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDefaultsResolvedOnlyWhenNeeded checks the laziness contract: with a
+// project registry that covers every package, the package managers'
+// defaults are never resolved; without one they are, once.
+func TestDefaultsResolvedOnlyWhenNeeded(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		npmrc string
+		want  int
+	}{
+		{"project_registry", "registry=https://registry.example/\n", 0},
+		{"scoped_only", "@s:registry=https://s.example/\n", 1},
+		{"none", "", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"package.json": testManifest, "package-lock.json": lock}
+			if tt.npmrc != "" {
+				files[".npmrc"] = tt.npmrc
+			}
+			dir := writeTree(t, files)
+			calls := 0
+			d := lockcheck.NewDefaults(func() ([]string, string) {
+				calls++
+				return []string{"https://registry.example/"}, ""
+			})
+			res := run(t, Options{Paths: []string{dir}, Defaults: d})
+			if diff := cmp.Diff([]string{"package-lock.json:3 missing-integrity"}, summary(res.Findings)); diff != "" {
+				t.Errorf("findings mismatch (-want +got):\n%s", diff)
+			}
+			if tt.want > 0 {
+				lockcheck.NewRegistries(d).Allowed("https://x.example/") // wait for a prefetch
+			}
+			if calls != tt.want {
+				t.Errorf("defaults resolved %d times, want %d", calls, tt.want)
 			}
 		})
 	}
