@@ -58,6 +58,8 @@ type Options struct {
 }
 
 // Result is the outcome of a scan. Findings are sorted with finding.Sort.
+// Paths are relative to the scan root; when several roots are scanned they
+// are prefixed with the root as given, so that they stay distinct.
 type Result struct {
 	// Roots are the scan roots as given.
 	Roots []string
@@ -119,6 +121,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(opts.Paths) > 1 {
+			r.prefixPaths()
+		}
 		res.Files = append(res.Files, r.files...)
 		res.Findings = append(res.Findings, r.findings...)
 		res.Warnings = append(res.Warnings, r.warnings...)
@@ -133,9 +138,26 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 type rootResult struct {
+	dir      string // the root directory as the caller named it
 	files    []string
 	findings []finding.Finding
 	warnings []string
+}
+
+// prefixPaths makes the paths of one root's results start with the root as
+// the caller named it, so that a scan of several roots stays unambiguous
+// ("a/package-lock.json", "b/package-lock.json").
+func (r *rootResult) prefixPaths() {
+	prefix := filepath.ToSlash(filepath.Clean(r.dir))
+	if prefix == "." {
+		return
+	}
+	for i := range r.files {
+		r.files[i] = path.Join(prefix, r.files[i])
+	}
+	for i := range r.findings {
+		r.findings[i].Path = path.Join(prefix, r.findings[i].Path)
+	}
 }
 
 // scanRoot scans one path: a directory tree or a single file.
@@ -169,7 +191,10 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		w.root = filepath.Dir(abs)
 		w.single(filepath.Base(abs))
 	}
-	out := &rootResult{warnings: w.warnings}
+	out := &rootResult{dir: p, warnings: w.warnings}
+	if !st.IsDir() {
+		out.dir = filepath.Dir(p)
+	}
 	regs := newProjectRegistries(w.root)
 	prefetchDefaults(w, regs, opts)
 	all := make([]*file, 0, len(w.locks)+len(w.manifests))

@@ -351,3 +351,19 @@ func TestParserPanicBecomesFinding(t *testing.T) {
 		t.Errorf("message = %q", res.Findings[0].Message)
 	}
 }
+
+func TestSeveralRoots(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"a/package.json": testManifest, "a/package-lock.json": lock,
+		"b/package.json": testManifest, "b/package-lock.json": lock,
+	})
+	t.Chdir(dir)
+	res := run(t, Options{Paths: []string{"a", "./b/"}})
+	if diff := cmp.Diff([]string{"a/package-lock.json:3 missing-integrity", "b/package-lock.json:3 missing-integrity"}, summary(res.Findings)); diff != "" {
+		t.Errorf("findings mismatch (-want +got):\n%s", diff)
+	}
+	want := []string{"a/package-lock.json", "a/package.json", "b/package-lock.json", "b/package.json"}
+	if diff := cmp.Diff(want, res.Files); diff != "" {
+		t.Errorf("files mismatch (-want +got):\n%s", diff)
+	}
+}
