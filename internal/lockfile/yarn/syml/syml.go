@@ -60,7 +60,7 @@ func slow(data []byte) (root *yaml.Node, err error) {
 		e := yamlError(err)
 		// At the end of input without a final newline yaml.v3 points one
 		// line past it.
-		if n := bytes.Count(data, []byte("\n")) + 1; e.Line > n {
+		if n := Lines(data); e.Line > n {
 			e.Line = n
 		}
 		return nil, e
@@ -69,6 +69,19 @@ func slow(data []byte) (root *yaml.Node, err error) {
 		return &yaml.Node{Line: 1, Column: 1}, nil
 	}
 	return doc.Content[0], nil
+}
+
+// Lines returns the number of lines in data as YAML counts them: "\r\n",
+// "\n" and a lone "\r" each end a line, and the text after the last break
+// (possibly empty) is a line too.
+func Lines(data []byte) int {
+	n := 1 + bytes.Count(data, []byte("\n"))
+	for i, c := range data {
+		if c == '\r' && (i+1 == len(data) || data[i+1] != '\n') {
+			n++
+		}
+	}
+	return n
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
