@@ -401,3 +401,36 @@ func idRank(id string) int {
 	}
 	return 2
 }
+
+// IOC is one network indicator of compromise and the record listing it.
+type IOC struct {
+	// Kind is "domain", "ip" or "url".
+	Kind, Value string
+	// ID is the record that lists it.
+	ID string
+}
+
+// IOCs returns the network indicators of every record that is not
+// withdrawn, sorted by kind, value and record id. The run-time firewall
+// can deny them outright.
+func (db *DB) IOCs() []IOC {
+	var out []IOC
+	for _, r := range db.records {
+		if !r.Withdrawn.IsZero() {
+			continue
+		}
+		for _, d := range r.IOCs.Domains {
+			out = append(out, IOC{"domain", d, r.ID})
+		}
+		for _, ip := range r.IOCs.IPs {
+			out = append(out, IOC{"ip", ip, r.ID})
+		}
+		for _, u := range r.IOCs.URLs {
+			out = append(out, IOC{"url", u, r.ID})
+		}
+	}
+	slices.SortFunc(out, func(a, b IOC) int {
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value), strings.Compare(a.ID, b.ID))
+	})
+	return slices.Compact(out)
+}

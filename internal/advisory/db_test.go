@@ -2,11 +2,14 @@ package advisory
 
 import (
 	"bytes"
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 func TestIndexRoundTrip(t *testing.T) {
 	recs := testDB(t).records
 	recs[0].Summary = "tabs\tand\nnewlines are flattened"
+	recs[1].IOCs = IOCs{Domains: []string{"c2.example"}, IPs: []string{"192.0.2.1"}, URLs: []string{"http://c2.example:8000/x"}}
 	idx := &index{updatedAt: fixedNow, source: "https://registry.example/all.zip", records: mergeRecords(recs)}
 	var buf bytes.Buffer
 	if err := writeIndex(&buf, idx); err != nil {
@@ -220,6 +224,49 @@ func TestLookupConcurrent(t *testing.T) {
 	for range 8 {
 		if n := <-done; n == 0 {
 			t.Error("concurrent lookups found nothing")
+		}
+	}
+}
+
+func TestIOCs(t *testing.T) {
+	want := []IOC{
+		{"domain", "sfrclak.com", "MAL-2026-2306"},
+		{"domain", "sfrclak.com", "MAL-2026-2307"},
+		{"ip", "142.11.206.73", "MAL-2026-2307"},
+		{"url", "http://sfrclak.com:8000/6202033", "MAL-2026-2307"},
+		{"url", "https://models.litellm.cloud/", "MAL-2026-2144"},
+	}
+	got := Embedded().IOCs()
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("Embedded().IOCs() lacks %+v", w)
+		}
+	}
+	if !slices.IsSortedFunc(got, func(a, b IOC) int {
+		return stdcmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Value, b.Value), strings.Compare(a.ID, b.ID))
+	}) {
+		t.Error("IOCs not sorted")
+	}
+	// Indicators survive an update and the index; withdrawn records' do not.
+	src, dir := t.TempDir(), t.TempDir()
+	writeTree(t, src, map[string][]byte{
+		"MAL-2026-7001.json": osvJSON(t, "MAL-2026-7001", "npm", "x", []string{"1"}, map[string]any{"database_specific": map[string]any{"iocs": map[string]any{"domains": []any{"evil.example", 7, "has space.example"}}}}),
+		"MAL-2026-7002.json": osvJSON(t, "MAL-2026-7002", "npm", "y", []string{"1"}, map[string]any{"withdrawn": "2026-04-02T00:00:00Z", "database_specific": map[string]any{"iocs": map[string]any{"ips": []string{"198.51.100.7"}}}}),
+	})
+	if _, err := Update(context.Background(), UpdateOptions{Dir: dir, From: src}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = db.IOCs()
+	if !slices.Contains(got, IOC{"domain", "evil.example", "MAL-2026-7001"}) {
+		t.Errorf("indexed IOC missing: %+v", got)
+	}
+	for _, i := range got {
+		if i.ID == "MAL-2026-7002" || i.Value == "has space.example" {
+			t.Errorf("unexpected IOC %+v", i)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("index of an accepted record does not read back: %v", err)
 		}
 		got := idx.records[0]
-		if got.ID != r.ID || !cmp.Equal(got.Affected, stripAffected(r.Affected)) || !cmp.Equal(got.Aliases, r.Aliases) {
+		if got.ID != r.ID || !cmp.Equal(got.Affected, stripAffected(r.Affected)) || !cmp.Equal(got.Aliases, r.Aliases) || !cmp.Equal(got.IOCs, r.IOCs) {
 			t.Fatalf("round trip changed the record:\n%s", cmp.Diff(r, got))
 		}
 		db := newDB([]*Record{r}, Status{})

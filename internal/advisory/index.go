@@ -22,6 +22,7 @@ import (
 //
 //	R <id> <modified> <withdrawn or empty> <summary>
 //	L <alias>...                  (optional)
+//	I <d|i|u>:<indicator>...      (optional: domains, IPs, URLs)
 //	A <ecosystem> <name>          (one per affected package)
 //	V <version>...                (optional, after its A)
 //	G <type> <i|f|l|m>:<version>...  (one per range, after its A)
@@ -60,6 +61,18 @@ func writeIndex(w io.Writer, idx *index) error {
 		fmt.Fprintf(bw, "R\t%s\t%s\t%s\t%s\n", r.ID, r.Modified.UTC().Format(time.RFC3339Nano), withdrawn, sanitize(r.Summary, maxSummaryLen))
 		if len(r.Aliases) > 0 {
 			fmt.Fprintf(bw, "L\t%s\n", strings.Join(r.Aliases, "\t"))
+		}
+		if !r.IOCs.empty() {
+			bw.WriteString("I")
+			for _, l := range []struct {
+				tag  string
+				vals []string
+			}{{"d:", r.IOCs.Domains}, {"i:", r.IOCs.IPs}, {"u:", r.IOCs.URLs}} {
+				for _, v := range l.vals {
+					bw.WriteString("\t" + l.tag + v)
+				}
+			}
+			bw.WriteByte('\n')
 		}
 		for _, a := range r.Affected {
 			fmt.Fprintf(bw, "A\t%s\t%s\n", a.Package.Ecosystem, a.Package.Name)
@@ -275,6 +288,25 @@ func (p *indexParser) parse() (*index, error) {
 				return nil, p.fail("alias line out of place")
 			}
 			rec.Aliases = append(rec.Aliases, f[1:]...)
+		case "I":
+			if rec == nil || len(rec.Affected) > 0 {
+				return nil, p.fail("indicator line out of place")
+			}
+			for _, v := range f[1:] {
+				if len(v) < 3 || v[1] != ':' {
+					return nil, p.fail("malformed indicator %q", v)
+				}
+				switch v[0] {
+				case 'd':
+					rec.IOCs.Domains = append(rec.IOCs.Domains, v[2:])
+				case 'i':
+					rec.IOCs.IPs = append(rec.IOCs.IPs, v[2:])
+				case 'u':
+					rec.IOCs.URLs = append(rec.IOCs.URLs, v[2:])
+				default:
+					return nil, p.fail("unknown indicator kind %q", v)
+				}
+			}
 		case "A":
 			if rec == nil || len(f) != 3 {
 				return nil, p.fail("malformed affected line")

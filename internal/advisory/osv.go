@@ -25,6 +25,43 @@ type Record struct {
 	// DatabaseSpecific is kept raw: buildwall reads only the malware
 	// markers and IOCs from it.
 	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
+	// IOCs are the indicators of compromise from database_specific.iocs
+	// (the ossf/malicious-packages extension), filled in by ParseRecord.
+	IOCs IOCs `json:"-"`
+}
+
+// IOCs are network indicators a record lists: hosts, addresses and URLs
+// the malware contacts. The run-time firewall can deny them.
+type IOCs struct {
+	Domains []string
+	IPs     []string
+	URLs    []string
+}
+
+func (i IOCs) empty() bool { return len(i.Domains)+len(i.IPs)+len(i.URLs) == 0 }
+
+// parseIOCs reads database_specific.iocs, keeping only well-formed strings.
+func parseIOCs(raw json.RawMessage) IOCs {
+	var ds struct {
+		IOCs struct {
+			Domains []any `json:"domains"`
+			IPs     []any `json:"ips"`
+			URLs    []any `json:"urls"`
+		} `json:"iocs"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &ds) != nil {
+		return IOCs{}
+	}
+	keep := func(in []any) []string {
+		var out []string
+		for _, v := range in {
+			if s, ok := v.(string); ok && checkIdent("ioc", s) == nil && !strings.ContainsRune(s, ' ') {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return IOCs{Domains: keep(ds.IOCs.Domains), IPs: keep(ds.IOCs.IPs), URLs: keep(ds.IOCs.URLs)}
 }
 
 // Affected is one affected package of a record.
@@ -91,6 +128,7 @@ func ParseRecord(data []byte) (*Record, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	r.IOCs = parseIOCs(r.DatabaseSpecific)
 	return &r, nil
 }
 

@@ -206,6 +206,7 @@ type collector struct {
 	opts         *UpdateOptions
 	records      []*Record
 	total        int64
+	entries      int
 	skipped      int
 	notMalicious int
 	reasons      []string
@@ -213,7 +214,14 @@ type collector struct {
 
 func newCollector(o *UpdateOptions) *collector { return &collector{opts: o} }
 
+// progressEvery is how many entries pass between "read N entries" lines.
+const progressEvery = 50000
+
 func (c *collector) add(name string, data []byte) {
+	c.entries++
+	if c.entries%progressEvery == 0 {
+		fmt.Fprintf(c.opts.Progress, "read %d entries\n", c.entries)
+	}
 	r, err := ParseRecord(data)
 	if err != nil {
 		c.skipped++
