@@ -27,6 +27,17 @@ func expressions(s string) []expr {
 		}
 		start := at + i
 		body := s[start+3:]
+		if !mayBeUntrusted(body) {
+			// Not worth parsing: no untrusted context can be in it.
+			j := strings.Index(body, "}}")
+			if j < 0 {
+				out = append(out, expr{Start: start, End: len(s)})
+				return out
+			}
+			out = append(out, expr{Start: start, End: start + 3 + j + 2})
+			at = start + 3 + j + 2
+			continue
+		}
 		lex := actionlint.NewExprLexer(body)
 		node, err := actionlint.NewExprParser().Parse(lex)
 		end := -1
@@ -45,6 +56,16 @@ func expressions(s string) []expr {
 		out = append(out, expr{Start: start, End: end, Node: node})
 		at = end
 	}
+}
+
+// mayBeUntrusted is a cheap filter on the text after "${{": every
+// untrusted input lives under github.event, github.head_ref or an index
+// expression on github.
+func mayBeUntrusted(body string) bool {
+	if j := strings.Index(body, "}}"); j >= 0 {
+		body = body[:j]
+	}
+	return strings.Contains(body, "github.event") || strings.Contains(body, "head_ref") || strings.Contains(body, "github[")
 }
 
 // untrustedRoots extends actionlint's BuiltinUntrustedInputs (pull request,

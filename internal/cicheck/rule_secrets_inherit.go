@@ -2,7 +2,6 @@ package cicheck
 
 import (
 	"bytes"
-	"regexp"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -34,18 +33,49 @@ func checkSecretsInheritAction(c *Context, a *ciconfig.Action, report func(findi
 	checkToJSONSecrets(c, a.Source, report)
 }
 
-var toJSONSecrets = regexp.MustCompile(`(?i)tojson\(\s*secrets\s*\)`)
-
 // checkToJSONSecrets scans the whole file: toJSON(secrets) is as bad in an
-// env: value or an if: as in a script.
+// env: value or an if: as in a script. It looks at each "secrets" and
+// checks for "toJSON(" before and ")" after (case-insensitively, spaces
+// allowed), which is much cheaper than a regular expression over the file.
 func checkToJSONSecrets(c *Context, src *ciconfig.Source, report func(finding.Finding)) {
 	b := src.Bytes()
-	if !bytes.Contains(b, []byte("ecrets")) && !bytes.Contains(b, []byte("ECRETS")) {
-		return
-	}
-	for _, m := range toJSONSecrets.FindAllIndex(b, -1) {
-		report(c.at(&secretsInheritRule, src.PosOf(m[0]),
-			string(b[m[0]:m[1]])+" serializes every secret of the repository and organization into one value",
+	for at := 0; ; {
+		i := bytes.Index(b[at:], []byte("secrets"))
+		if i < 0 {
+			return
+		}
+		i += at
+		at = i + len("secrets")
+		start, end := toJSONAround(b, i)
+		if start < 0 {
+			continue
+		}
+		report(c.at(&secretsInheritRule, src.PosOf(start),
+			string(b[start:end])+" serializes every secret of the repository and organization into one value",
 			"Reference only the secrets needed, one by one (${{ secrets.NAME }})."))
 	}
+}
+
+// toJSONAround returns the span of "toJSON( secrets )" around the word
+// secrets at offset i, or -1.
+func toJSONAround(b []byte, i int) (int, int) {
+	j := i - 1
+	for j >= 0 && (b[j] == ' ' || b[j] == '\t') {
+		j--
+	}
+	if j < 0 || b[j] != '(' {
+		return -1, -1
+	}
+	j -= len("tojson")
+	if j < 0 || !bytes.EqualFold(b[j:j+len("tojson")], []byte("tojson")) || (j > 0 && isWordByte(b[j-1])) {
+		return -1, -1
+	}
+	k := i + len("secrets")
+	for k < len(b) && (b[k] == ' ' || b[k] == '\t') {
+		k++
+	}
+	if k >= len(b) || b[k] != ')' {
+		return -1, -1
+	}
+	return j, k + 1
 }
