@@ -37,20 +37,25 @@ fi
 go build -o "$TMP/relaybench" "$ROOT/bench/relaybench"
 B=$TMP/relaybench
 
-# start NAME CMD... : run a server in the background, wait for its address.
+# start NAME CMD... : run a server in the background (not in a subshell, so
+# its pid is ours to stop) and wait until it has printed its address.
 start() {
 	local name=$1
 	shift
 	"$@" >"$TMP/$name.addr" 2>"$TMP/$name.err" &
 	PIDS+=($!)
 	for _ in $(seq 100); do [[ -s $TMP/$name.addr ]] && break; sleep 0.05; done
-	head -1 "$TMP/$name.addr"
 }
+addr() { head -1 "$TMP/$1.addr"; }
 
-SINK=$(start sink "$B" sink)
-ECHO=$(start echo "$B" echo)
-BW_SINK=$(start bwsink "$B" proxy -target "$SINK" -events "$TMP/events-sink.jsonl")
-BW_ECHO=$(start bwecho "$B" proxy -target "$ECHO" -events "$TMP/events-echo.jsonl")
+start sink "$B" sink
+start echo "$B" echo
+SINK=$(addr sink)
+ECHO=$(addr echo)
+start bwsink "$B" proxy -target "$SINK" -events "$TMP/events-sink.jsonl"
+start bwecho "$B" proxy -target "$ECHO" -events "$TMP/events-echo.jsonl"
+BW_SINK=$(addr bwsink)
+BW_ECHO=$(addr bwecho)
 
 targets_t=("direct=$SINK" "buildwall=$BW_SINK")
 targets_l=("direct=$ECHO" "buildwall=$BW_ECHO")
@@ -82,12 +87,48 @@ fi
 echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cpus, $(go version | cut -d' ' -f3), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 [[ -n $NGINX ]] && echo "# $("$NGINX" -v 2>&1)"
+# cpu PID... : user+sys CPU seconds consumed so far by the processes.
+cpu() {
+	local t=0 p
+	for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+	awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+relay_pids() {
+	case $1 in
+	buildwall) echo "${PIDS[2]}" ;;
+	nginx) pgrep -P "$(cat "$TMP/nginx.pid")" | tr '\n' ' ' ;;
+	esac
+}
 for r in $(seq "$ROUNDS"); do
-	echo "## throughput, round $r"
-	"$B" throughput -bytes "$BYTES" "${targets_t[@]}"
+	echo "## throughput, round $r (relay CPU: seconds of CPU the relay process(es) used)"
+	for t in "${targets_t[@]}"; do
+		pids=$(relay_pids "${t%%=*}")
+		[[ -n $pids ]] && c0=$(cpu $pids)
+		"$B" throughput -bytes "$BYTES" "$t" | tail -1 | tr '\n' ' '
+		[[ -n $pids ]] && echo "relay CPU $(awk -v a="$(cpu $pids)" -v b="$c0" 'BEGIN { printf "%.2f", a - b }') s" || echo
+	done
 done
 for r in $(seq "$ROUNDS"); do
 	echo "## connection setup, $CONNS connections per target, interleaved, round $r"
 	"$B" latency -n "$CONNS" "${targets_l[@]}"
 done
+# The real path: the client runs inside `buildwall run` (namespaces,
+# nftables redirect, SO_ORIGINAL_DST, policy, attribution, events) and
+# reaches the sink and echo servers on the runner's loopback via host-ports.
+go build -o "$TMP/buildwall" "$ROOT/cmd/buildwall"
+printf 'mode: block\nallow: []\nhost-ports: [%s, %s]\n' "${SINK##*:}" "${ECHO##*:}" >"$TMP/policy.yml"
+bwrun() { "$TMP/buildwall" run --policy "$TMP/policy.yml" --events "$TMP/run-events.jsonl" -- "$@" 2>"$TMP/run.err"; }
+if bwrun true; then
+	for r in $(seq "$ROUNDS"); do
+		echo "## throughput inside buildwall run, round $r"
+		bwrun "$B" throughput -bytes "$BYTES" "sandbox=$SINK"
+	done
+	for r in $(seq "$ROUNDS"); do
+		echo "## connection setup inside buildwall run (absolute; compare with direct above), round $r"
+		bwrun "$B" latency -n "$CONNS" "sandbox=$ECHO"
+	done
+else
+	echo "# buildwall run is not available here, the sandbox rows are skipped:" >&2
+	cat "$TMP/run.err" >&2
+fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
