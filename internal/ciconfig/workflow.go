@@ -61,7 +61,11 @@ type Job struct {
 	Container *String
 	Services  []Service
 	Env       []Pair
-	Steps     []*Step
+	// Matrix holds the scalar values of strategy.matrix, by row, include:
+	// entries added to their rows; nil when the matrix is absent or an
+	// expression.
+	Matrix []MatrixRow
+	Steps  []*Step
 	// Uses is set when the job calls a reusable workflow; With and Secrets
 	// are its inputs, SecretsInherit the position of `secrets: inherit`.
 	Uses           *String
@@ -75,6 +79,23 @@ type RunsOn struct {
 	// Group is the runner group of the object form; Expr a whole-value
 	// expression such as ${{ matrix.os }}.
 	Group, Expr *String
+}
+
+// MatrixRow is one key of strategy.matrix with the scalar values it can
+// take, each with its position.
+type MatrixRow struct {
+	Name   String
+	Values []String
+}
+
+// MatrixValues returns the values of row name, or nil.
+func (j *Job) MatrixValues(name string) []String {
+	for i := range j.Matrix {
+		if j.Matrix[i].Name.Value == name {
+			return j.Matrix[i].Values
+		}
+	}
+	return nil
 }
 
 // Service is one entry under services:.
@@ -251,6 +272,9 @@ func job(src *Source, j *actionlint.Job) *Job {
 	if r := j.RunsOn; r != nil {
 		out.RunsOn = &RunsOn{Labels: strs(r.Labels), Group: str(r.Group), Expr: str(r.LabelsExpr)}
 	}
+	if j.Strategy != nil && j.Strategy.Matrix != nil {
+		out.Matrix = matrix(j.Strategy.Matrix)
+	}
 	if c := j.Container; c != nil {
 		out.Container = str(c.Image)
 	}
@@ -336,4 +360,51 @@ func findKey(src *Source, from Pos, key string) Pos {
 		}
 		at = i + len(needle)
 	}
+}
+
+func matrix(m *actionlint.Matrix) []MatrixRow {
+	var rows []MatrixRow
+	index := map[string]int{}
+	add := func(name *actionlint.String, v actionlint.RawYAMLValue) {
+		if name == nil {
+			return
+		}
+		i, ok := index[name.Value]
+		if !ok {
+			i = len(rows)
+			index[name.Value] = i
+			rows = append(rows, MatrixRow{Name: *str(name)})
+		}
+		if s, ok := v.(*actionlint.RawYAMLString); ok {
+			rows[i].Values = append(rows[i].Values, String{Value: s.Value, Pos: pos(s.Pos())})
+		}
+	}
+	for _, r := range m.Rows {
+		if r == nil {
+			continue
+		}
+		if len(r.Values) == 0 {
+			add(r.Name, nil)
+		}
+		for _, v := range r.Values {
+			add(r.Name, v)
+		}
+	}
+	if m.Include != nil {
+		for _, c := range m.Include.Combinations {
+			if c == nil {
+				continue
+			}
+			for _, a := range c.Assigns {
+				if a != nil {
+					add(a.Key, a.Value)
+				}
+			}
+		}
+	}
+	slices.SortFunc(rows, func(a, b MatrixRow) int { return comparePos(a.Name.Pos, b.Name.Pos) })
+	for i := range rows {
+		slices.SortFunc(rows[i].Values, func(a, b String) int { return comparePos(a.Pos, b.Pos) })
+	}
+	return rows
 }
