@@ -116,32 +116,35 @@ func psHelpers(t *testing.T) string {
 	pids, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range pids {
 		b, _ := os.ReadFile(p)
-		if s := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(s, "__helper sleep") && !strings.Contains(s, "sh -c") {
+		if s := strings.ReplaceAll(string(b), "\x00", " "); strings.HasPrefix(s, os.Args[0]+" __helper sleep") {
 			found = append(found, p)
 		}
 	}
 	return strings.Join(found, " ")
 }
 
-// TestNothingLeftBehind: after Run returns, no network namespace, process
-// or temporary file of the run remains.
+// TestNothingLeftBehind: after Run returns, the run's network namespace is
+// gone (so are its nftables rules and listeners), no process survived and
+// no temporary file was written.
 func TestNothingLeftBehind(t *testing.T) {
 	skipWithoutSandbox(t)
-	before := netnsSet()
 	tmpBefore := dirNames(os.TempDir())
 	w := newWorld(t)
-	oc := w.run(t, blockPolicy, []string{"sh", "-c", os.Args[0] + " __helper sleep & " + os.Args[0] + " __helper get http://allowed.test/"})
+	oc := w.run(t, blockPolicy, []string{"sh", "-c", "readlink /proc/self/ns/net; " + os.Args[0] + " __helper sleep & " + os.Args[0] + " __helper get http://allowed.test/"})
 	if oc.err != nil || oc.res.CommandExit != 0 {
 		t.Fatalf("Run: %+v %v", oc.res, oc.err)
 	}
+	netns, _, _ := strings.Cut(oc.out, "\n")
+	if !strings.HasPrefix(netns, "net:[") {
+		t.Fatalf("output %q does not start with the sandbox's netns", oc.out)
+	}
+	if netns == mustReadlink(t, "/proc/self/ns/net") {
+		t.Fatal("the command ran in the host's network namespace")
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		extra := diff(netnsSet(), before)
-		if len(extra) == 0 {
-			break
-		}
+	for netnsSet()[netns] {
 		if time.Now().After(deadline) {
-			t.Fatalf("network namespaces left behind: %v", extra)
+			t.Fatalf("network namespace %s still exists", netns)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -151,6 +154,15 @@ func TestNothingLeftBehind(t *testing.T) {
 	if extra := diff(dirNames(os.TempDir()), tmpBefore); len(extra) != 0 {
 		t.Errorf("temporary files left behind: %v", extra)
 	}
+}
+
+func mustReadlink(t *testing.T, p string) string {
+	t.Helper()
+	l, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // netnsSet is every network namespace referenced by a process or an fd.
@@ -175,7 +187,9 @@ func dirNames(dir string) map[string]bool {
 	out := map[string]bool{}
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), "go-build") && !strings.HasPrefix(e.Name(), "Test") {
+		// Other packages' tests may run at the same time: only names a
+		// run of ours could have written count.
+		if n := e.Name(); strings.Contains(n, "buildwall") && !strings.HasPrefix(n, "buildwall-e2e-") || strings.Contains(n, "resolv") || strings.Contains(n, "sandbox") {
 			out[e.Name()] = true
 		}
 	}
