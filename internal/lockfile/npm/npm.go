@@ -46,6 +46,8 @@ func (Parser) Match(base string) bool {
 //   - A version 1 entry whose version is a spec rather than a version
 //     ("git+https://...#sha", "file:../x", "https://host/x.tgz") keeps it
 //     as written in Version, and in Resolved when there is no "resolved".
+//     A "file:" directory (not a tarball) has Source SourceLink: npm 6
+//     symlinks it, as later versions record with "link": true.
 //   - Importers has "." and one entry per folder key, with Spec from the
 //     folder's dependencies, optionalDependencies, devDependencies and
 //     peerDependencies (the first of those that names the dependency) and

@@ -202,7 +202,12 @@ func TestParseEntries(t *testing.T) {
 		{
 			file: "v1.json", path: "node_modules/from-file",
 			want: lockfile.Package{Name: "from-file", Version: "file:vendor/local", Resolved: "file:vendor/local",
-				Source: lockfile.SourceFile, Path: "node_modules/from-file", Line: 41, Column: 5},
+				Source: lockfile.SourceLink, Path: "node_modules/from-file", Line: 41, Column: 5},
+		},
+		{
+			file: "v1.json", path: "node_modules/from-file-tgz",
+			want: lockfile.Package{Name: "from-file-tgz", Version: "file:vendor/local-1.0.0.tgz", Resolved: "file:vendor/local-1.0.0.tgz",
+				Integrity: integrity("local@1.0.0"), Source: lockfile.SourceFile, Path: "node_modules/from-file-tgz", Line: 67, Column: 5},
 		},
 		{
 			file: "v1.json", path: "node_modules/old-registry",
@@ -270,15 +275,16 @@ func TestImporters(t *testing.T) {
 		{
 			file: "v1.json",
 			want: map[string]map[string]lockfile.Direct{".": {
-				"@scope/pkg":   {Name: "@scope/pkg", Version: "2.1.0"},
-				"aliased":      {Name: "aliased", Version: "1.2.3"},
-				"bundler":      {Name: "bundler", Version: "1.0.0"},
-				"from-file":    {Name: "from-file", Version: "file:vendor/local"},
-				"from-git":     {Name: "from-git", Version: "git+ssh://git@git.example/owner/repo.git#0123456789abcdef0123456789abcdef01234567"},
-				"from-tarball": {Name: "from-tarball", Version: "https://cdn.example/tarballs/tb-3.0.0.tgz"},
-				"fsevents":     {Name: "fsevents", Version: "2.3.3"},
-				"jest":         {Name: "jest", Version: "29.0.0"},
-				"old-registry": {Name: "old-registry", Version: "0.5.0"},
+				"@scope/pkg":    {Name: "@scope/pkg", Version: "2.1.0"},
+				"aliased":       {Name: "aliased", Version: "1.2.3"},
+				"bundler":       {Name: "bundler", Version: "1.0.0"},
+				"from-file":     {Name: "from-file", Version: "file:vendor/local"},
+				"from-file-tgz": {Name: "from-file-tgz", Version: "file:vendor/local-1.0.0.tgz"},
+				"from-git":      {Name: "from-git", Version: "git+ssh://git@git.example/owner/repo.git#0123456789abcdef0123456789abcdef01234567"},
+				"from-tarball":  {Name: "from-tarball", Version: "https://cdn.example/tarballs/tb-3.0.0.tgz"},
+				"fsevents":      {Name: "fsevents", Version: "2.3.3"},
+				"jest":          {Name: "jest", Version: "29.0.0"},
+				"old-registry":  {Name: "old-registry", Version: "0.5.0"},
 			}},
 		},
 	}

@@ -1,6 +1,8 @@
 package npm
 
 import (
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/lockfile"
 )
 
@@ -71,6 +73,11 @@ func (p *parser) tree1(prefix string, out *[]lockfile.Package) error {
 			pkg.Source = lockfile.SourceUnknown
 		default:
 			pkg.Source = classifyVersion(pkg.Version)
+			if pkg.Source == lockfile.SourceFile && !isTarball(pkg.Version) {
+				// npm 6 symlinks a file: directory (workspaces too) into
+				// node_modules: what later lockfiles record as a link.
+				pkg.Source = lockfile.SourceLink
+			}
 			if pkg.Source != lockfile.SourceRegistry && pkg.Source != lockfile.SourceUnknown {
 				pkg.Resolved = pkg.Version
 			}
@@ -95,4 +102,15 @@ func rootImporter(pkgs []lockfile.Package) map[string]map[string]lockfile.Direct
 		root[key] = lockfile.Direct{Name: key, Version: pkg.Version}
 	}
 	return map[string]map[string]lockfile.Direct{".": root}
+}
+
+// isTarball reports whether a file: spec names a tarball rather than a
+// directory.
+func isTarball(spec string) bool {
+	for _, ext := range []string{".tgz", ".tar.gz", ".tar"} {
+		if strings.HasSuffix(spec, ext) {
+			return true
+		}
+	}
+	return false
 }
