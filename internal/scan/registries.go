@@ -308,7 +308,17 @@ func clientRegistry(ctx context.Context, tool string) string {
 	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "config", "get", "registry")
+	// Outside the scanned tree, so only the user's and global settings
+	// count (the project's files are read separately), and with every
+	// network feature off: a scan never touches the network, and npm's
+	// update check or a corepack shim fetching yarn would.
 	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(),
+		"npm_config_update_notifier=false",
+		"NO_UPDATE_NOTIFIER=1",
+		"COREPACK_ENABLE_NETWORK=0",
+		"COREPACK_ENABLE_DOWNLOAD_PROMPT=0",
+	)
 	out, err := cmd.Output()
 	if err != nil {
 		return ""
