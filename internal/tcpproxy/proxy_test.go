@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -324,5 +326,38 @@ func TestOneEventPerConnection(t *testing.T) {
 	want := map[event.Verdict]int{event.VerdictAllow: n / 2, event.VerdictBlock: n / 2}
 	if diff := cmp.Diff(want, counts); diff != "" {
 		t.Errorf("verdicts (-want +got):\n%s", diff)
+	}
+}
+
+func TestAnswerWaitsForAttribution(t *testing.T) {
+	up := serveLoopback(t, echo)
+	release := make(chan struct{})
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+		tweak: func(c *Config) {
+			c.Attribute = func(string, netip.AddrPort) (int, string) {
+				<-release
+				return 7, "curl"
+			}
+		}})
+	c := h.connect("198.18.0.1:443")
+	req := httpGet("registry.example")
+	if _, err := c.Write(req); err != nil {
+		t.Fatal(err)
+	}
+	// While attribution runs, the echo must not reach the client (a
+	// client with its answer may close the socket attribution looks for).
+	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read before attribution finished: n=%d err=%v, want a timeout", n, err)
+	}
+	close(release)
+	c.SetReadDeadline(time.Time{})
+	got := make([]byte, len(req))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatalf("read after attribution: %v", err)
+	}
+	evs := h.waitEvents(1)
+	if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" {
+		t.Errorf("events = %+v, want one with pid 7", evs)
 	}
 }
