@@ -11,8 +11,10 @@
 // but never materialised.
 //
 // Input is validated strictly (RFC 8259 grammar, control characters in
-// strings, escapes, number syntax, trailing data). Invalid UTF-8 is passed
-// through as is, as encoding/json does. Options relax the grammar for JSONC
+// strings, escapes, number syntax, trailing data); only a UTF-8 byte order
+// mark at the very start is tolerated and skipped. Invalid UTF-8 inside
+// strings is passed through as is, and lone surrogate escapes become U+FFFD,
+// as in encoding/json. Options relax the grammar for JSONC
 // (// and /* */ comments, trailing commas). Nesting deeper than
 // Options.MaxDepth is an error, so hostile input cannot exhaust the stack.
 // No input makes the decoder panic; every failure is an *Error with a
