@@ -367,3 +367,31 @@ func TestSeveralRoots(t *testing.T) {
 		t.Errorf("files mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestClientDefaultsRunsNPM puts fake npm and yarn executables on PATH:
+// each prints a registry only when called as `<tool> config get registry`
+// with network features disabled.
+func TestClientDefaultsRunsNPM(t *testing.T) {
+	bin := t.TempDir()
+	script := func(url string) string {
+		return "#!/bin/sh\n" +
+			`[ "$1 $2 $3" = "config get registry" ] || exit 1` + "\n" +
+			`[ "$npm_config_update_notifier" = false ] && [ "$COREPACK_ENABLE_NETWORK" = 0 ] || exit 1` + "\n" +
+			"echo " + url + "\n"
+	}
+	for tool, url := range map[string]string{"npm": "https://npm-default.example/", "yarn": "https://yarn-default.example/"} {
+		if err := os.WriteFile(filepath.Join(bin, tool), []byte(script(url)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin)
+	r := lockcheck.NewRegistries(ClientDefaults(context.Background(), func(string) string { return "" }))
+	for _, u := range []string{"https://npm-default.example/a/-/a-1.0.0.tgz", "https://yarn-default.example/a/-/a-1.0.0.tgz"} {
+		if !r.Allowed(u) {
+			t.Errorf("Allowed(%q) = false, want true (describe: %s)", u, r.Describe())
+		}
+	}
+	if r.Allowed("https://other.example/a/-/a-1.0.0.tgz") {
+		t.Error("an unrelated host is allowed")
+	}
+}
