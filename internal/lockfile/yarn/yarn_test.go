@@ -2,8 +2,10 @@ package yarn
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -230,5 +232,30 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("Parse error at %s line %d, want yarn.lock line %d (%v)", pe.Path, pe.Line, tt.wantLine, pe)
 			}
 		})
+	}
+}
+
+// TestBerryLongKey checks the explicit-key form yarn writes for keys longer
+// than 1024 characters, which the YAML subset reader leaves to yaml.v3.
+func TestBerryLongKey(t *testing.T) {
+	var descs []string
+	for i := range 60 {
+		descs = append(descs, fmt.Sprintf("big@npm:^1.%d.0", i))
+	}
+	key := strings.Join(descs, ", ")
+	data := "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n? \"" + key + "\"\n:\n  version: 1.59.3\n  resolution: \"big@npm:1.59.3\"\n  languageName: node\n  linkType: hard\n"
+	lf, err := Parser{}.Parse("yarn.lock", []byte(data))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []lockfile.Package{{
+		Name: "big", Version: "1.59.3", Resolved: "big@npm:1.59.3",
+		Source: lockfile.SourceRegistry, Line: 5, Column: 3,
+	}}
+	if diff := cmp.Diff(want, lf.Packages); diff != "" {
+		t.Errorf("Packages mismatch (-want +got):\n%s", diff)
+	}
+	if got := len(lf.Descriptors); got != 60 || lf.Descriptors["big@^1.42.0"] != "1.59.3" {
+		t.Errorf("Descriptors = %d entries (big@^1.42.0 -> %q), want 60 resolving to 1.59.3", got, lf.Descriptors["big@^1.42.0"])
 	}
 }
