@@ -117,6 +117,11 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
 	}
+	if len(res.Files) == 0 {
+		// Most often a CI job pointed at the wrong directory: say so rather
+		// than pass silently.
+		fmt.Fprintf(env.Stderr, "buildwall: warning: nothing to scan under %s (no lockfile, package.json or CI configuration found)\n", strings.Join(paths, ", "))
+	}
 	report := output.Report{
 		ToolVersion: Version,
 		Roots:       paths,
