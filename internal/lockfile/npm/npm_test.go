@@ -471,3 +471,20 @@ func TestGeneratedLockfile(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncatedLarge cuts a generated lockfile at several points: each cut
+// is an error positioned on the last line of what remains.
+func TestTruncatedLarge(t *testing.T) {
+	lock := npmtest.GenerateLockfile(5000)
+	for _, cut := range []int{1, len(lock) / 3, len(lock) / 2, len(lock) - 3} {
+		in := lock[:cut]
+		_, err := Parser{}.Parse("package-lock.json", in)
+		var pe *lockfile.ParseError
+		if !errors.As(err, &pe) {
+			t.Fatalf("cut at %d: got %v, want a *lockfile.ParseError", cut, err)
+		}
+		if lines := bytes.Count(in, []byte("\n")) + 1; pe.Line != lines {
+			t.Errorf("cut at %d: error on line %d, want the last line %d: %v", cut, pe.Line, lines, err)
+		}
+	}
+}
