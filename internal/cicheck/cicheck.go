@@ -48,6 +48,10 @@ type Rule struct {
 	Workflow func(c *Context, w *ciconfig.Workflow, report func(finding.Finding))
 	// Action checks an action metadata file (composite or Docker action).
 	Action func(c *Context, a *ciconfig.Action, report func(finding.Finding))
+	// Dockerfile checks a Dockerfile or Containerfile.
+	Dockerfile func(c *Context, d *ciconfig.Dockerfile, report func(finding.Finding))
+	// GitLab checks a .gitlab-ci.yml.
+	GitLab func(c *Context, g *ciconfig.GitLabCI, report func(finding.Finding))
 }
 
 // Rules returns every CI-configuration rule, in a fixed order. The slice is
@@ -65,6 +69,7 @@ func Rules() []Rule {
 		selfHostedOnPR,
 		downloadExec,
 		cacheInRelease,
+		unpinnedInclude,
 		unparseableConfig,
 	}
 }
@@ -100,6 +105,32 @@ func CheckAction(c *Context, a *ciconfig.Action) []finding.Finding {
 	for _, r := range Rules() {
 		if r.Action != nil {
 			r.Action(c, a, report)
+		}
+	}
+	return out
+}
+
+// CheckDockerfile runs every Dockerfile rule on d and returns the
+// findings, unsorted.
+func CheckDockerfile(c *Context, d *ciconfig.Dockerfile) []finding.Finding {
+	var out []finding.Finding
+	report := func(f finding.Finding) { out = append(out, f) }
+	for _, r := range Rules() {
+		if r.Dockerfile != nil {
+			r.Dockerfile(c, d, report)
+		}
+	}
+	return out
+}
+
+// CheckGitLab runs every GitLab CI rule on g and returns the findings,
+// unsorted.
+func CheckGitLab(c *Context, g *ciconfig.GitLabCI) []finding.Finding {
+	var out []finding.Finding
+	report := func(f finding.Finding) { out = append(out, f) }
+	for _, r := range Rules() {
+		if r.GitLab != nil {
+			r.GitLab(c, g, report)
 		}
 	}
 	return out

@@ -16,8 +16,9 @@ import (
 
 // TestGolden runs every rule on testdata/<rule-id>/<case>.yml and compares
 // the findings of that rule with <case>.golden. Files whose name starts with
-// "action" are parsed as action metadata, all others as workflows. A new
-// case needs no Go code: add the .yml and run with -update.
+// "action" are parsed as action metadata, <case>.gitlab-ci.yml as GitLab CI,
+// <case>.Dockerfile as a Dockerfile, all others as workflows. A new case
+// needs no Go code: add the file and run with -update.
 func TestGolden(t *testing.T) {
 	ids := map[string]bool{}
 	for _, r := range cicheck.Rules() {
@@ -41,6 +42,11 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dockerfiles, err := filepath.Glob(filepath.Join("testdata", rule, "*.Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, dockerfiles...)
 		if len(cases) == 0 {
 			t.Errorf("testdata/%s has no cases", rule)
 		}
@@ -78,7 +84,23 @@ func check(t testing.TB, name string, src []byte, db cicheck.Advisories) []findi
 	t.Helper()
 	c := &cicheck.Context{Path: name, Advisories: db}
 	var fs []finding.Finding
-	if strings.HasPrefix(name, "action") {
+	switch {
+	case strings.HasSuffix(name, ".Dockerfile"):
+		d, err := ciconfig.ParseDockerfile(src)
+		if err != nil {
+			fs = append(fs, cicheck.Unparseable(name, err))
+		} else {
+			fs = append(fs, cicheck.CheckDockerfile(c, d)...)
+		}
+	case strings.HasSuffix(name, ".gitlab-ci.yml"):
+		g, err := ciconfig.ParseGitLabCI(src)
+		if err != nil {
+			fs = append(fs, cicheck.Unparseable(name, err))
+		}
+		if g != nil {
+			fs = append(fs, cicheck.CheckGitLab(c, g)...)
+		}
+	case strings.HasPrefix(name, "action"):
 		a, err := ciconfig.ParseAction(src)
 		if err != nil {
 			fs = append(fs, cicheck.Unparseable(name, err))
@@ -86,7 +108,7 @@ func check(t testing.TB, name string, src []byte, db cicheck.Advisories) []findi
 		if a != nil {
 			fs = append(fs, cicheck.CheckAction(c, a)...)
 		}
-	} else {
+	default:
 		w, err := ciconfig.ParseWorkflow(src)
 		if err != nil {
 			fs = append(fs, cicheck.Unparseable(name, err))

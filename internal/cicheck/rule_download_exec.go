@@ -16,7 +16,8 @@ var downloadExecRule = finding.Rule{
 		"(the Codecov bash uploader, 2021) turns every build into the attacker's. A checksum pinned in the repository makes the download immutable.",
 }
 
-var downloadExec = Rule{Rule: downloadExecRule, Workflow: checkDownloadExecWorkflow, Action: checkDownloadExecAction}
+var downloadExec = Rule{Rule: downloadExecRule, Workflow: checkDownloadExecWorkflow, Action: checkDownloadExecAction,
+	Dockerfile: checkDownloadExecDockerfile, GitLab: checkDownloadExecGitLab}
 
 func checkDownloadExecWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
 	for _, s := range workflowSteps(w) {

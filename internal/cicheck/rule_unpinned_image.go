@@ -16,7 +16,8 @@ var unpinnedImageRule = finding.Rule{
 		"A digest names exactly one image. Images computed by an expression or variable cannot be checked.",
 }
 
-var unpinnedImage = Rule{Rule: unpinnedImageRule, Workflow: checkUnpinnedImageWorkflow}
+var unpinnedImage = Rule{Rule: unpinnedImageRule, Workflow: checkUnpinnedImageWorkflow,
+	Dockerfile: checkUnpinnedImageDockerfile, GitLab: checkUnpinnedImageGitLab}
 
 func checkUnpinnedImageWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
 	for _, j := range w.Jobs {

@@ -35,6 +35,8 @@ type ciKind struct {
 var ciKinds = []ciKind{
 	{name: "workflow", match: isWorkflowPath, check: checkWorkflow},
 	{name: "action", match: isActionPath, check: checkAction},
+	{name: "dockerfile", match: isDockerfilePath, check: checkDockerfile},
+	{name: "gitlab-ci", match: isGitLabCIPath, check: checkGitLabCI},
 }
 
 // ciFile is one CI configuration file to check.
@@ -57,6 +59,44 @@ func isWorkflowPath(p, base string) bool {
 // actions).
 func isActionPath(_, base string) bool {
 	return base == "action.yml" || base == "action.yaml"
+}
+
+// isDockerfilePath: Dockerfile, Containerfile, *.Dockerfile, Dockerfile.*
+// and Containerfile.* (but not Dockerfile.dockerignore).
+func isDockerfilePath(_, base string) bool {
+	switch {
+	case base == "Dockerfile" || base == "Containerfile" || strings.HasSuffix(base, ".Dockerfile"):
+		return true
+	case strings.HasSuffix(base, ".dockerignore"):
+		return false
+	}
+	return strings.HasPrefix(base, "Dockerfile.") || strings.HasPrefix(base, "Containerfile.")
+}
+
+// isGitLabCIPath: .gitlab-ci.yml anywhere, and *.gitlab-ci.yml (the usual
+// name of files it includes).
+func isGitLabCIPath(_, base string) bool {
+	return strings.HasSuffix(base, ".gitlab-ci.yml")
+}
+
+func checkDockerfile(c *cicheck.Context, data []byte) []finding.Finding {
+	d, err := ciconfig.ParseDockerfile(data)
+	if err != nil {
+		return []finding.Finding{cicheck.Unparseable(c.Path, err)}
+	}
+	return cicheck.CheckDockerfile(c, d)
+}
+
+func checkGitLabCI(c *cicheck.Context, data []byte) []finding.Finding {
+	g, err := ciconfig.ParseGitLabCI(data)
+	var out []finding.Finding
+	if err != nil {
+		out = append(out, cicheck.Unparseable(c.Path, err))
+	}
+	if g != nil {
+		out = append(out, cicheck.CheckGitLab(c, g)...)
+	}
+	return out
 }
 
 func checkWorkflow(c *cicheck.Context, data []byte) []finding.Finding {

@@ -1,0 +1,4 @@
+ARG IMAGE
+ARG TAG=latest
+FROM ${IMAGE}:${TAG}
+RUN true
