@@ -83,10 +83,18 @@ func (p *Proxy) handle(c net.Conn) {
 	d := p.c.Policy.Decide(req)
 	ev.Rule = d.Rule
 
-	bufp := sniffPool.Get().(*[]byte)
-	defer sniffPool.Put(bufp)
-	s := p.sniff(c, (*bufp)[:0])
-	ev.SNI, ev.Host = s.sni, s.host
+	// Sniff when there is a name to check the SNI/Host against, or to
+	// record what a refused (or audited) connection was after. An allowed
+	// literal IP or host-port has nothing to verify, and waiting for a
+	// ClientHello would cost a server-speaks-first protocol (a database
+	// behind host-ports) the peek timeout on every connection.
+	var s sniffResult
+	if name != "" || !d.Allow {
+		bufp := sniffPool.Get().(*[]byte)
+		defer sniffPool.Put(bufp)
+		s = p.sniff(c, (*bufp)[:0])
+		ev.SNI, ev.Host = s.sni, s.host
+	}
 
 	var reasons []string
 	if !d.Allow {

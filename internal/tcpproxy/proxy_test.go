@@ -146,8 +146,9 @@ func TestDecisions(t *testing.T) {
 		{
 			name: "literal_ip_allowed_by_cidr", mode: policy.ModeBlock,
 			dst: "203.0.113.9:443", send: hello("anything.example"),
+			// Nothing to verify against: relayed without sniffing.
 			want: with(connect(event.VerdictAllow, "", "203.0.113.9", 443), func(e *event.Event) {
-				e.SNI, e.Rule = "anything.example", "203.0.113.0/24:443"
+				e.Rule = "203.0.113.0/24:443"
 			}),
 			wantDial: []string{"203.0.113.9:443"},
 		},
@@ -359,5 +360,26 @@ func TestAnswerWaitsForAttribution(t *testing.T) {
 	evs := h.waitEvents(1)
 	if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" {
 		t.Errorf("events = %+v, want one with pid 7", evs)
+	}
+}
+
+func TestHostPortServerSpeaksFirstIsNotDelayed(t *testing.T) {
+	// A database greets first. With a peek timeout longer than the test
+	// could wait, the greeting arrives only if the proxy does not sniff
+	// allowed host-port connections.
+	greeting := "J\x00\x00\x00\x0a8.0.36\x00"
+	up := serveLoopback(t, func(c net.Conn) {
+		io.WriteString(c, greeting)
+		echo(c)
+	})
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up,
+		tweak: func(c *Config) { c.PeekTimeout = time.Hour }})
+	c := h.connect("127.0.0.1:5432")
+	got := make([]byte, len(greeting))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != greeting {
+		t.Errorf("greeting = %q", got)
 	}
 }
