@@ -55,7 +55,9 @@ func TestParse(t *testing.T) {
 					},
 					{
 						Name: "tiny-lib", Version: "github:org/tiny-lib#0123456", Path: "node_modules/tiny-lib",
-						Resolved: "github:org/tiny-lib#0123456", Source: lockfile.SourceGit, Line: 44, Column: 5,
+						Resolved:  "github:org/tiny-lib#0123456",
+						Integrity: "sha512-JlCMO+ehdEIKqlFxk6IfVoAUVmgz7cU7zD/h9XZ0qzeosSHmUJVOzSQvvYSYWXkFXC+IfLKSIffhv0sVZup6pA==",
+						Source:    lockfile.SourceGit, Line: 44, Column: 5,
 					},
 					{
 						Name: "vendored", Version: "file:vendor/vendored", Path: "node_modules/vendored",
@@ -70,6 +72,12 @@ func TestParse(t *testing.T) {
 						Name: "undici-types", Version: "5.26.5", Path: "node_modules/@types/node/node_modules/undici-types",
 						Integrity: "sha512-JlCMO+ehdEIKqlFxk6IfVoAUVmgz7cU7zD/h9XZ0qzeosSHmUJVOzSQvvYSYWXkFXC+IfLKSIffhv0sVZup6pA==",
 						Source:    lockfile.SourceRegistry, Line: 50, Column: 5,
+					},
+					{
+						Name: "local-tgz", Version: "./vendor/local-tgz-1.0.0.tgz", Path: "node_modules/local-tgz",
+						Resolved:  "./vendor/local-tgz-1.0.0.tgz",
+						Integrity: "sha512-9mDDwqVIma6OZX79ZlDACZl8sBm0TEnkf99zV3iMA4GzkIT/9hiqP5mY0HoT1iNLCrKc/R1HByV+yJfRWVJryQ==",
+						Source:    lockfile.SourceFile, Line: 52, Column: 5,
 					},
 				},
 				Importers: map[string]map[string]lockfile.Direct{

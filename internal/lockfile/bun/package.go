@@ -10,8 +10,9 @@ import (
 // depends on the source:
 //
 //	registry:  ["name@1.2.3", "<tarball URL or empty>", {info}, "sha512-..."]
-//	git:       ["name@github:user/repo#sha", {info}, "<bun tag>"]
+//	git:       ["name@github:user/repo#sha", {info}, "<bun tag>", "sha512-..."?]
 //	tarball:   ["name@https://host/x.tgz", {info}, "sha512-..."?]
+//	local tgz: ["name@./vendor/x.tgz", {info}, "sha512-..."?]
 //	file/link: ["name@file:../x", {info}]
 //	workspace: ["name@workspace:packages/a"]
 func (p *parser) pkg(m *member, wsVersion map[string]string) (lockfile.Package, error) {
@@ -124,6 +125,9 @@ func classify(ref string) lockfile.Source {
 		return lockfile.SourceTarball
 	case strings.Contains(lower, ":"):
 		return lockfile.SourceUnknown
+	case strings.HasPrefix(lower, ".") || strings.Contains(lower, "/"):
+		// A local tarball ("./vendor/x.tgz") or folder; no version has a slash.
+		return lockfile.SourceFile
 	}
 	return lockfile.SourceRegistry
 }
