@@ -389,8 +389,8 @@ func (p *dockerParser) from(in *Instruction) error {
 	return nil
 }
 
-// StageIndex returns the index of the earlier stage named name (stage
-// names are case-insensitive) or numbered name, or -1.
+// stageIndex returns the index of the stage named name so far (stage
+// names are case-insensitive), or -1.
 func (d *Dockerfile) stageIndex(name string) int {
 	for i, s := range d.Stages {
 		if s.Name != nil && strings.EqualFold(s.Name.Value, name) {
@@ -401,10 +401,10 @@ func (d *Dockerfile) stageIndex(name string) int {
 }
 
 // StageRef reports whether ref (a FROM image or a COPY --from value) names
-// a stage defined before instruction in: by AS name or by index.
+// a stage whose FROM comes before instruction in: by AS name or by index.
 func (d *Dockerfile) StageRef(ref string, in *Instruction) bool {
 	for i, s := range d.Stages {
-		if s.From == in {
+		if s.From.ArgsOffset >= in.ArgsOffset {
 			break
 		}
 		if s.Name != nil && strings.EqualFold(s.Name.Value, ref) || fmt.Sprint(i) == ref {
