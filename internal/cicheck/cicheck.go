@@ -14,6 +14,8 @@
 package cicheck
 
 import (
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -169,12 +171,41 @@ func workflowUses(w *ciconfig.Workflow) []usesRef {
 			out = append(out, usesRef{str: j.Uses, uses: ciconfig.ParseUses(j.Uses.Value), job: j})
 		}
 		for _, s := range j.Steps {
-			if s.Uses != nil {
-				out = append(out, usesRef{str: s.Uses, uses: ciconfig.ParseUses(s.Uses.Value), step: s, job: j})
+			if s.Uses == nil {
+				continue
 			}
+			if vals, ok := matrixExpansion(j, s.Uses.Value); ok {
+				// uses: ${{ matrix.x }}: check each value where the
+				// matrix lists it.
+				for i := range vals {
+					out = append(out, usesRef{str: &vals[i], uses: ciconfig.ParseUses(vals[i].Value), step: s, job: j})
+				}
+				continue
+			}
+			out = append(out, usesRef{str: s.Uses, uses: ciconfig.ParseUses(s.Uses.Value), step: s, job: j})
 		}
 	}
 	return out
+}
+
+// matrixExpansion returns the matrix values that v stands for when v is
+// exactly ${{ matrix.<name> }}.
+func matrixExpansion(j *ciconfig.Job, v string) ([]ciconfig.String, bool) {
+	v = strings.TrimSpace(v)
+	inner, ok := strings.CutPrefix(v, "${{")
+	if !ok {
+		return nil, false
+	}
+	inner, ok = strings.CutSuffix(inner, "}}")
+	if !ok {
+		return nil, false
+	}
+	name, ok := strings.CutPrefix(strings.TrimSpace(inner), "matrix.")
+	if !ok || strings.ContainsAny(name, " .()[]|&!=") {
+		return nil, false
+	}
+	vals := j.MatrixValues(name)
+	return vals, len(vals) > 0
 }
 
 // actionUses lists every `uses:` of a composite action's steps.

@@ -27,7 +27,13 @@ func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.F
 		if j.RunsOn == nil || sameRepoOnly(j.If) {
 			continue
 		}
-		for _, l := range j.RunsOn.Labels {
+		labels := j.RunsOn.Labels
+		if j.RunsOn.Expr != nil {
+			if vals, ok := matrixExpansion(j, j.RunsOn.Expr.Value); ok {
+				labels = vals
+			}
+		}
+		for _, l := range labels {
 			if strings.EqualFold(strings.TrimSpace(l.Value), "self-hosted") {
 				report(c.at(&selfHostedOnPRRule, l.Pos,
 					"job "+j.ID.Value+" runs on a self-hosted runner and the workflow runs on "+ev.Name.Value+", which a fork's pull request can trigger",

@@ -1,6 +1,7 @@
 package cicheck
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
@@ -21,43 +22,89 @@ var templateInjectionRule = finding.Rule{
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
 
 func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	for _, s := range workflowSteps(w) {
-		checkTemplateInjectionStep(c, w.Source, s.step, report)
+	wfEnv := taintedEnv(nil, w.Env)
+	for _, j := range w.Jobs {
+		jobEnv := taintedEnv(wfEnv, j.Env)
+		for _, s := range j.Steps {
+			checkTemplateInjectionStep(c, w.Source, s, taintedEnv(jobEnv, s.Env), report)
+		}
 	}
 }
 
 func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(finding.Finding)) {
 	for _, s := range actionSteps(a) {
-		checkTemplateInjectionStep(c, a.Source, s.step, report)
+		checkTemplateInjectionStep(c, a.Source, s.step, taintedEnv(nil, s.step.Env), report)
 	}
 }
 
-func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, report func(finding.Finding)) {
+// taintedEnv returns the environment variables set from untrusted input:
+// those of parent, overridden or extended by env. The result maps a name
+// to the untrusted context it carries; parent is never modified.
+func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string {
+	out, cloned := parent, false
+	for _, p := range env {
+		var tainted string
+		if p.Value != nil && strings.Contains(p.Value.Value, "${{") {
+			for _, e := range expressions(p.Value.Value) {
+				if paths := untrustedInputs(e.Node); len(paths) > 0 {
+					tainted = paths[0]
+					break
+				}
+			}
+		}
+		if _, had := out[p.Name.Value]; tainted == "" && !had {
+			continue
+		}
+		if !cloned {
+			out, cloned = maps.Clone(parent), true
+			if out == nil {
+				out = map[string]string{}
+			}
+		}
+		if tainted == "" {
+			delete(out, p.Name.Value) // overridden with a safe value
+		} else {
+			out[p.Name.Value] = tainted
+		}
+	}
+	return out
+}
+
+func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env map[string]string, report func(finding.Finding)) {
 	if s.Run != nil {
-		checkInjectedScript(c, src, s.Run, "run:", report)
+		checkInjectedScript(c, src, s.Run, "run:", env, report)
 	}
 	if usesAction(s, "actions/github-script") {
 		if p := s.Input("script"); p != nil && p.Value != nil {
-			checkInjectedScript(c, src, p.Value, "actions/github-script script:", report)
+			checkInjectedScript(c, src, p.Value, "actions/github-script script:", env, report)
 		}
 	}
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where string, report func(finding.Finding)) {
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where string, env map[string]string, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
 	for _, e := range expressions(script.Value) {
 		paths := untrustedInputs(e.Node)
+		if len(paths) == 0 && len(env) > 0 {
+			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
+		}
 		if len(paths) == 0 {
 			continue
 		}
 		text := script.Value[e.Start:e.End]
-		env := envName(paths[0])
-		f := c.at(&templateInjectionRule, src.Locate(script, e.Start),
+		fix := ""
+		if name, ok := strings.CutPrefix(paths[0], "env."); ok {
+			name, _, _ = strings.Cut(name, " ")
+			fix = "The value is already in the step's environment: use \"" + shellRef(where, name) + "\" instead of the expression."
+		} else {
+			env := envName(paths[0])
+			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(where, env) + "\" instead of the expression."
+		}
+		report(c.at(&templateInjectionRule, src.Locate(script, e.Start),
 			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
-			"Pass it through an environment variable: add `env: "+env+": "+text+"` to the step and use \""+shellRef(where, env)+"\" instead of the expression.")
-		report(f)
+			fix))
 	}
 }
 
@@ -93,4 +140,28 @@ func shellRef(where, env string) string {
 		return "process.env." + env
 	}
 	return "$" + env
+}
+
+// taintedEnvRefs returns "env.NAME (from <context>)" for every env.NAME in
+// expression text that names a tainted variable.
+func taintedEnvRefs(text string, env map[string]string) []string {
+	var out []string
+	for at := 0; ; {
+		i := strings.Index(text[at:], "env.")
+		if i < 0 {
+			return out
+		}
+		i += at
+		at = i + len("env.")
+		if i > 0 && isWordByte(text[i-1]) {
+			continue // e.g. github.env.x, myenv.x
+		}
+		j := at
+		for j < len(text) && (isWordByte(text[j]) && text[j] != '.') {
+			j++
+		}
+		if from, ok := env[text[at:j]]; ok {
+			out = append(out, "env."+text[at:j]+" set from "+from)
+		}
+	}
 }
