@@ -81,7 +81,7 @@ func (p *parser) pkg(k, v *yaml.Node) (lockfile.Package, error) {
 		InstallScript: flag(v, "requiresBuild"),
 	}
 	switch typ := scalar(res, "type"); {
-	case typ == "git":
+	case typ == "git" || typ == "" && scalar(res, "commit") != "":
 		pkg.Source = lockfile.SourceGit
 		pkg.Resolved = scalar(res, "repo")
 		if c := scalar(res, "commit"); c != "" {
@@ -93,6 +93,10 @@ func (p *parser) pkg(k, v *yaml.Node) (lockfile.Package, error) {
 	case scalar(res, "tarball") != "":
 		pkg.Resolved = scalar(res, "tarball")
 		pkg.Source = classifyTarball(pkg.Resolved)
+		if flag(res, "gitHosted") {
+			// A git host's tarball of a commit (newer pnpm's form of git deps).
+			pkg.Source = lockfile.SourceGit
+		}
 	case pkg.Integrity != "":
 		pkg.Source = lockfile.SourceRegistry
 	case typ != "":

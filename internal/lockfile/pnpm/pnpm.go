@@ -51,47 +51,66 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
 
 // Parse parses a pnpm lockfile. Malformed input returns a
 // *lockfile.ParseError with the 1-based line of the problem.
+//
+// pnpm 11 and later may write two YAML documents: an "env" document (config
+// dependencies and the pnpm version the project pins, with their packages)
+// and then the project lockfile. Packages come from every document, since
+// all of them are installed; Importers and Version come from the last one,
+// the project's.
 func (Parser) Parse(path string, data []byte) (*lockfile.Lockfile, error) {
-	root, err := decodeYAML(path, data)
+	docs, err := decodeYAML(path, data)
 	if err != nil {
 		return nil, err
+	}
+	if len(docs) == 0 {
+		docs = []*yaml.Node{{Line: 1, Column: 1}}
 	}
 	p := &parser{path: path, lf: &lockfile.Lockfile{
 		Path:      path,
 		Format:    "pnpm",
 		Importers: map[string]map[string]lockfile.Direct{},
 	}}
+	for i, root := range docs {
+		if err := p.document(root, i == len(docs)-1); err != nil {
+			return nil, err
+		}
+	}
+	return p.lf, nil
+}
+
+// document reads one YAML document; only the last one (the project
+// lockfile) contributes importers.
+func (p *parser) document(root *yaml.Node, last bool) error {
 	if root.Kind != yaml.MappingNode {
-		return nil, p.errorf(root, "lockfile is not a YAML mapping")
+		return p.errorf(root, "lockfile is not a YAML mapping")
 	}
 	ver := field(root, "lockfileVersion")
 	if ver == nil || ver.Kind != yaml.ScalarNode || ver.Value == "" {
-		return nil, p.errorf(root, "lockfile has no lockfileVersion")
+		return p.errorf(root, "lockfile has no lockfileVersion")
 	}
 	major, _, _ := strings.Cut(ver.Value, ".")
+	var err error
 	if p.major, err = strconv.Atoi(major); err != nil || p.major < 1 {
-		return nil, p.errorf(ver, "invalid lockfileVersion %q", ver.Value)
+		return p.errorf(ver, "invalid lockfileVersion %q", ver.Value)
 	}
-	p.lf.Version = ver.Value
-
-	if importers := field(root, "importers"); importers != nil {
-		if importers.Kind != yaml.MappingNode {
-			return nil, p.errorf(importers, "importers is not a mapping")
+	if last {
+		p.lf.Version = ver.Value
+		if importers := field(root, "importers"); importers != nil {
+			if importers.Kind != yaml.MappingNode {
+				return p.errorf(importers, "importers is not a mapping")
+			}
+			err = mapping(importers, func(k, v *yaml.Node) error {
+				return p.importer(k.Value, v)
+			})
+		} else {
+			// A single-project lockfile keeps the root importer at the top level.
+			err = p.importer(".", root)
 		}
-		err = mapping(importers, func(k, v *yaml.Node) error {
-			return p.importer(k.Value, v)
-		})
-	} else {
-		// A single-project lockfile keeps the root importer at the top level.
-		err = p.importer(".", root)
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := p.packages(field(root, "packages"), field(root, "snapshots")); err != nil {
-		return nil, err
-	}
-	return p.lf, nil
+	return p.packages(field(root, "packages"), field(root, "snapshots"))
 }
 
 // importer records the dependencies of the project in dir from m, which is

@@ -13,8 +13,9 @@ import (
 
 func TestParse(t *testing.T) {
 	const (
-		gitRepo = "https://git.example/org/tiny-lib.git"
-		commit  = "0123456789abcdef0123456789abcdef01234567"
+		gitRepo       = "https://git.example/org/tiny-lib.git"
+		commit        = "0123456789abcdef0123456789abcdef01234567"
+		hostedTarball = "https://codeload.example/org/hosted/tar.gz/" + commit
 	)
 	tests := []struct {
 		file string
@@ -93,6 +94,36 @@ func TestParse(t *testing.T) {
 							Name: "tarball-dep", Spec: "https://cdn.example/tarball-dep-2.0.0.tgz",
 							Version: "https://cdn.example/tarball-dep-2.0.0.tgz",
 						},
+					},
+				},
+			},
+		},
+		{
+			file: "v9_env.yaml",
+			want: &lockfile.Lockfile{
+				Format:  "pnpm",
+				Version: "9.0",
+				Packages: []lockfile.Package{
+					{
+						Name: "pnpm", Version: "12.3.4",
+						Integrity: "sha512-WWBGtyfDRrPIzxFy0HaPccRrj678i95zax2MixXJQT5RTkjHJJWsd/YhWwqy4EaG9POVDAK/RjxiWi0jaoAHnA==",
+						Source:    lockfile.SourceRegistry, Line: 15, Column: 3,
+					},
+					{
+						Name: "hosted", Version: "1.0.0", Resolved: hostedTarball,
+						Integrity: "sha512-9g2T6EdgHnaFAnOn3AU56lGXsiMkC01zqBrApKdodPfnJsd/ZcsXP+QN2v2yN/m5XMx3hirhO8RzhjGVjcHsHw==",
+						Source:    lockfile.SourceGit, Line: 43, Column: 3,
+					},
+					{
+						Name: "is-odd", Version: "3.0.1",
+						Integrity: "sha512-CQpnWPrDwmP1+SMHXZhtLtJv90yiyVfluGsX5iNCVkrhQtU3TQHsUWPG9wkdk9Lgd5yNpAg9jQEo90CBaXgWMA==",
+						Source:    lockfile.SourceRegistry, Line: 47, Column: 3,
+					},
+				},
+				Importers: map[string]map[string]lockfile.Direct{
+					".": {
+						"hosted": {Name: "hosted", Spec: "github:org/hosted", Version: hostedTarball},
+						"is-odd": {Name: "is-odd", Spec: "3.0.1", Version: "3.0.1"},
 					},
 				},
 			},

@@ -9,10 +9,10 @@ import (
 	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
 )
 
-// decodeYAML decodes data with syml, turning its errors into
-// *lockfile.ParseError.
-func decodeYAML(path string, data []byte) (*yaml.Node, error) {
-	root, err := syml.Decode(data)
+// decodeYAML decodes every document of data with syml, turning its errors
+// into *lockfile.ParseError.
+func decodeYAML(path string, data []byte) ([]*yaml.Node, error) {
+	docs, err := syml.DecodeAll(data)
 	if err != nil {
 		var se *syml.Error
 		if errors.As(err, &se) {
@@ -20,7 +20,7 @@ func decodeYAML(path string, data []byte) (*yaml.Node, error) {
 		}
 		return nil, &lockfile.ParseError{Path: path, Msg: err.Error()}
 	}
-	return root, nil
+	return docs, nil
 }
 
 // mapping calls fn for each key/value pair of m; it does nothing when m is

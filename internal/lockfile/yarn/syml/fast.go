@@ -22,16 +22,19 @@ type frame struct {
 	node   *yaml.Node
 }
 
-// fast decodes data if it is entirely in the lockfile subset of YAML. ok is
-// false (and the result must be ignored) for anything else, including
+// fast decodes the documents of data if it is entirely in the lockfile
+// subset of YAML: documents separated by "---" lines, none of them empty.
+// ok is false (and the result must be ignored) for anything else, including
 // invalid YAML, so that yaml.v3 decides and reports it.
-func fast(data []byte) (root *yaml.Node, ok bool) {
+func fast(data []byte) (docs []*yaml.Node, ok bool) {
 	text := string(data) // one copy; every value is a substring of it
 	var (
+		root          *yaml.Node
 		stack         []frame
 		open          *yaml.Node // value of a "key:" line whose block may follow
 		openIndent    int
 		lineNo, start int
+		marker        bool // a "---" opened the current document
 	)
 	for start < len(text) {
 		end := strings.IndexByte(text[start:], '\n')
@@ -53,6 +56,16 @@ func fast(data []byte) (root *yaml.Node, ok bool) {
 			indent++
 		}
 		if indent == len(line) || line[indent] == '#' {
+			continue
+		}
+		if indent == 0 && strings.TrimRight(line, " ") == "---" {
+			if root == nil && (marker || len(docs) > 0) {
+				return nil, false // an empty document
+			}
+			if root != nil {
+				docs = append(docs, root)
+			}
+			root, stack, open, marker = nil, nil, nil, true
 			continue
 		}
 		if indent == 0 && (strings.HasPrefix(line, "---") || strings.HasPrefix(line, "...")) {
@@ -88,7 +101,10 @@ func fast(data []byte) (root *yaml.Node, ok bool) {
 			open, openIndent = val, indent
 		}
 	}
-	return root, root != nil
+	if root == nil {
+		return nil, false // no content, or an empty last document
+	}
+	return append(docs, root), true
 }
 
 // entry reads a "key: value" or "key:" line whose key starts at line[i].

@@ -14,7 +14,9 @@ package syml
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,10 +42,55 @@ func (e *Error) Error() string {
 // document. Anchors and aliases are never expanded. Errors are *Error.
 // Decode never panics.
 func Decode(data []byte) (*yaml.Node, error) {
-	if root, ok := fast(data); ok {
-		return root, nil
+	if docs, ok := fast(data); ok {
+		return docs[0], nil
 	}
 	return slow(data)
+}
+
+// DecodeAll decodes every document of a multi-document stream ("---"
+// separators) and returns their roots in order; an empty document is a node
+// of Kind 0, and empty input gives none. Line numbers count from the start
+// of data. Errors are *Error. DecodeAll never panics.
+func DecodeAll(data []byte) ([]*yaml.Node, error) {
+	if docs, ok := fast(data); ok {
+		return docs, nil
+	}
+	return slowAll(data)
+}
+
+// slowAll decodes every document with yaml.v3.
+func slowAll(data []byte) (docs []*yaml.Node, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			docs, err = nil, &Error{Msg: fmt.Sprintf("invalid YAML: %v", r)}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, clamp(yamlError(err), data)
+		}
+		if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+			docs = append(docs, doc.Content[0])
+		} else {
+			docs = append(docs, &yaml.Node{Line: 1, Column: 1})
+		}
+	}
+}
+
+// clamp moves an error yaml.v3 placed past the end of input (it does so at
+// the end of input without a final newline) onto the last line.
+func clamp(e *Error, data []byte) *Error {
+	if n := Lines(data); e.Line > n {
+		e.Line = n
+	}
+	return e
 }
 
 // slow decodes with yaml.v3.
@@ -57,13 +104,7 @@ func slow(data []byte) (root *yaml.Node, err error) {
 	}()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		e := yamlError(err)
-		// At the end of input without a final newline yaml.v3 points one
-		// line past it.
-		if n := Lines(data); e.Line > n {
-			e.Line = n
-		}
-		return nil, e
+		return nil, clamp(yamlError(err), data)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return &yaml.Node{Line: 1, Column: 1}, nil

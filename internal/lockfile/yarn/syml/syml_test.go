@@ -19,6 +19,7 @@ var lockfileFixtures = []string{
 	"../../pnpm/testdata/v5.yaml",
 	"../../pnpm/testdata/v6.yaml",
 	"../../pnpm/testdata/v9.yaml",
+	"../../pnpm/testdata/v9_env.yaml",
 }
 
 // shape is the part of a node tree that lockfile readers depend on.
@@ -43,6 +44,14 @@ func shapeOf(n *yaml.Node) shape {
 	return s
 }
 
+func shapesOf(docs []*yaml.Node) []shape {
+	var out []shape
+	for _, d := range docs {
+		out = append(out, shapeOf(d))
+	}
+	return out
+}
+
 // checkSame fails t when the fast path accepts data but disagrees with
 // yaml.v3, and reports whether the fast path accepted it.
 func checkSame(t *testing.T, data []byte) bool {
@@ -51,11 +60,11 @@ func checkSame(t *testing.T, data []byte) bool {
 	if !ok {
 		return false
 	}
-	want, err := slow(data)
+	want, err := slowAll(data)
 	if err != nil {
 		t.Fatalf("fast path accepted input that yaml.v3 rejects (%v):\n%q", err, data)
 	}
-	if diff := cmp.Diff(shapeOf(want), shapeOf(got)); diff != "" {
+	if diff := cmp.Diff(shapesOf(want), shapesOf(got)); diff != "" {
 		t.Fatalf("fast path disagrees with yaml.v3 (-yaml.v3 +fast) on %q:\n%s", data, diff)
 	}
 	return true
@@ -97,7 +106,13 @@ func TestSubset(t *testing.T) {
 		{"block_scalar", "a: |\n  text\n", false},
 		{"tab", "a:\t1\n", false},
 		{"non_ascii", "a: \u00e9\n", false},
-		{"document_marker", "---\na: 1\n", false},
+		{"document_marker", "---\na: 1\n", true},
+		{"two_documents", "---\nlockfileVersion: '9.0'\nimporters:\n  .: {}\n---\nlockfileVersion: '9.0'\npackages:\n  a@1.0.0: {}\n", true},
+		{"two_documents_no_leading_marker", "a: 1\n---\nb: 2\n", true},
+		{"empty_document", "---\n---\na: 1\n", false},
+		{"empty_last_document", "a: 1\n---\n", false},
+		{"marker_with_comment", "--- # c\na: 1\n", false},
+		{"document_end", "a: 1\n...\n", false},
 		{"unknown_escape", "a: \"\\x41\"\n", false},
 		{"surrogate_escape", "a: \"\\ud83d\"\n", false},
 		{"bad_indent", "a:\n    b: 1\n  c: 2\n", false},
@@ -114,7 +129,15 @@ func TestSubset(t *testing.T) {
 			if got := checkSame(t, []byte(tt.input)); got != tt.wantFast {
 				t.Errorf("fast path accepted = %t, want %t", got, tt.wantFast)
 			}
-			// Decode must give the yaml.v3 answer either way.
+			// DecodeAll and Decode must give the yaml.v3 answer either way.
+			gotAll, gotErr := DecodeAll([]byte(tt.input))
+			wantAll, wantErr := slowAll([]byte(tt.input))
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Fatalf("DecodeAll error = %v, yaml.v3 error = %v", gotErr, wantErr)
+			}
+			if diff := cmp.Diff(shapesOf(wantAll), shapesOf(gotAll)); diff != "" {
+				t.Errorf("DecodeAll mismatch (-yaml.v3 +DecodeAll):\n%s", diff)
+			}
 			got, gotErr := Decode([]byte(tt.input))
 			want, wantErr := slow([]byte(tt.input))
 			if (gotErr == nil) != (wantErr == nil) {
@@ -156,8 +179,9 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// FuzzDecode checks that Decode never panics and that whenever the fast
-// path accepts an input, yaml.v3 accepts it too and builds the same tree.
+// FuzzDecode checks that Decode and DecodeAll never panic and that whenever
+// the fast path accepts an input, yaml.v3 accepts it too and builds the same
+// documents.
 func FuzzDecode(f *testing.F) {
 	for _, path := range lockfileFixtures {
 		data, err := os.ReadFile(path)
@@ -172,6 +196,12 @@ func FuzzDecode(f *testing.F) {
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Decode error %v is %T, want *Error", err, err)
+			}
+		}
+		if _, err := DecodeAll(data); err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Line > Lines(data) {
+				t.Fatalf("DecodeAll error %v (%T) is not an *Error inside the input", err, err)
 			}
 		}
 	})
