@@ -79,8 +79,13 @@ func (p *Proxy) handle(c net.Conn) {
 		}
 	}
 	ev.Name = name
-	req := policy.Request{Name: name, Addr: dst.Addr(), Port: dst.Port(), Proto: "tcp"}
-	d := p.c.Policy.Decide(req)
+	// A synthetic address the DNS server never handed out (or has
+	// forgotten) has nothing real behind it: refused in every mode.
+	stale := name == "" && p.c.Synthetic.IsValid() && p.c.Synthetic.Contains(dst.Addr())
+	d := policy.Decision{Reason: "synthetic address not handed out by the dns server"}
+	if !stale {
+		d = p.c.Policy.Decide(policy.Request{Name: name, Addr: dst.Addr(), Port: dst.Port(), Proto: "tcp"})
+	}
 	ev.Rule = d.Rule
 
 	// Sniff when there is a name to check the SNI/Host against, or to
@@ -89,9 +94,16 @@ func (p *Proxy) handle(c net.Conn) {
 	// ClientHello would cost a server-speaks-first protocol (a database
 	// behind host-ports) the peek timeout on every connection.
 	var s sniffResult
+	var bufp *[]byte
+	release := func() {
+		if bufp != nil {
+			sniffPool.Put(bufp)
+			bufp = nil
+		}
+	}
+	defer release()
 	if name != "" || !d.Allow {
-		bufp := sniffPool.Get().(*[]byte)
-		defer sniffPool.Put(bufp)
+		bufp = sniffPool.Get().(*[]byte)
 		s = p.sniff(c, (*bufp)[:0])
 		ev.SNI, ev.Host = s.sni, s.host
 	}
@@ -115,7 +127,7 @@ func (p *Proxy) handle(c net.Conn) {
 	switch {
 	case d.Allow && mismatch == "":
 		ev.Verdict = event.VerdictAllow
-	case p.c.Policy.Mode() == policy.ModeBlock:
+	case stale || p.c.Policy.Mode() == policy.ModeBlock:
 		ev.Verdict = event.VerdictBlock
 		emit()
 		reset(c)
@@ -162,6 +174,7 @@ func (p *Proxy) handle(c net.Conn) {
 			return
 		}
 	}
+	release() // not held for the life of the relay
 	relay(c, up, attributed)
 }
 

@@ -47,6 +47,11 @@ type Config struct {
 	// Attribute names the process behind a client address (best effort;
 	// nil or pid 0 when unknown).
 	Attribute func(proto string, src netip.AddrPort) (pid int, cmdline string)
+	// Synthetic is the range the DNS server hands synthetic addresses out
+	// of. A connection to an address in it that Names does not know is
+	// refused in every mode (there is nothing real to dial). Zero: no
+	// such check; such an address is a literal IP like any other.
+	Synthetic netip.Prefix
 	// OriginalDst returns where the client meant to connect. Nil: the
 	// conntrack lookup SO_ORIGINAL_DST (Linux only).
 	OriginalDst func(c net.Conn) (netip.AddrPort, error)

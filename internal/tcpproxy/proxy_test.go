@@ -56,6 +56,7 @@ func TestDecisions(t *testing.T) {
 		send     []byte
 		want     event.Event
 		wantDial []string // nil: the proxy must refuse with a reset
+		tweak    func(*Config)
 	}{
 		{
 			name: "allowed_name_with_matching_sni", mode: policy.ModeBlock,
@@ -144,6 +145,14 @@ func TestDecisions(t *testing.T) {
 			}),
 		},
 		{
+			name: "unknown_synthetic_address_refused_even_in_audit", mode: policy.ModeAudit,
+			dst: "198.18.9.9:443", send: []byte("x"),
+			tweak: func(c *Config) { c.Synthetic = netip.MustParsePrefix("198.18.0.0/15") },
+			want: with(connect(event.VerdictBlock, "", "198.18.9.9", 443), func(e *event.Event) {
+				e.Reason = "synthetic address not handed out by the dns server"
+			}),
+		},
+		{
 			name: "literal_ip_allowed_by_cidr", mode: policy.ModeBlock,
 			dst: "203.0.113.9:443", send: hello("anything.example"),
 			// Nothing to verify against: relayed without sniffing.
@@ -196,7 +205,7 @@ func TestDecisions(t *testing.T) {
 	up := serveLoopback(t, echo)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, harnessOptions{spec: testSpec(tt.mode), upstream: up, names: testNames})
+			h := newHarness(t, harnessOptions{spec: testSpec(tt.mode), upstream: up, names: testNames, tweak: tt.tweak})
 			c := h.connect(tt.dst)
 			_, werr := c.Write(tt.send)
 			got := make([]byte, len(tt.send))
