@@ -13,4 +13,14 @@
 //
 // The proxy knows only policy and event; the sandbox, the DNS server and
 // process attribution are injected through Config.
+//
+// What the SNI/Host check can and cannot see: it reads the first
+// ClientHello or the first HTTP/1.x request head of a connection only, and
+// the relay after it is zero-copy. A later request on a kept-alive plain
+// HTTP connection, the HTTP Host or :authority inside TLS, and the inner
+// name of an Encrypted Client Hello (reported, "ech: ...") are not seen.
+// The connection itself always goes to the bound name's addresses (the
+// proxy dials the name), so what remains is fronting through a server
+// that hosts several names behind one allowed name; catching that needs
+// TLS interception, which buildwall does not do.
 package tcpproxy
