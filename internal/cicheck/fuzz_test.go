@@ -1,0 +1,55 @@
+package cicheck
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzDownloadExec checks that DownloadExec never panics and returns sorted,
+// non-overlapping spans inside the script that start at a download command.
+func FuzzDownloadExec(f *testing.F) {
+	for _, s := range []string{
+		"curl -fsSL https://get.example/x | sh",
+		"wget -O /tmp/s.sh https://x.example/s && /tmp/s.sh",
+		"bash <(curl -s https://x.example/i)",
+		"curl -o a.sh x.example\nchmod +x a.sh\n./a.sh",
+		"curl \\\n x | \\\n sudo -E bash",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, script string) {
+		end := 0
+		for _, sp := range DownloadExec(script) {
+			if sp.Start < end || sp.End <= sp.Start || sp.End > len(script) {
+				t.Fatalf("bad span %+v after %d in %q", sp, end, script)
+			}
+			if text := script[sp.Start:sp.End]; !strings.Contains(text, "curl") && !strings.Contains(text, "wget") {
+				t.Fatalf("span %q names no download", text)
+			}
+			end = sp.End
+		}
+	})
+}
+
+// FuzzExpressions checks that expression extraction never panics and
+// returns ordered spans that start with "${{".
+func FuzzExpressions(f *testing.F) {
+	for _, s := range []string{
+		"echo ${{ github.event.issue.title }}",
+		"${{ contains(github.event.pull_request.title, '}}') }} ${{ github.head_ref }}",
+		"${{ github['event']['comment']['body'] ",
+		"${{ join(github.event.commits.*.message) }}${{",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		end := 0
+		for _, e := range expressions(s) {
+			if e.Start < end || e.End < e.Start || e.End > len(s) || !strings.HasPrefix(s[e.Start:], "${{") {
+				t.Fatalf("bad expression span %+v after %d in %q", e, end, s)
+			}
+			end = e.End
+			untrustedInputs(e.Node)
+		}
+	})
+}
