@@ -172,27 +172,21 @@ func splitURL(s string) (scheme, host, path string, ok bool) {
 		return "", "", "", false
 	}
 	scheme, rest := s[:i], s[i+3:]
-	// One pass over the rest: the host ends at the first '/', '?' or '#';
-	// the path ends at the first '?' or '#'.
-	hostEnd, pathEnd := len(rest), len(rest)
-	for j := 0; j < len(rest); j++ {
-		c := rest[j]
-		if c == '/' && hostEnd == len(rest) {
-			hostEnd = j
-		} else if c == '?' || c == '#' {
-			if hostEnd == len(rest) {
-				hostEnd = j
-			}
-			pathEnd = j
-			break
-		}
+	// Query and fragment first (rare; IndexByte is vectorised), then the
+	// host ends at the first '/'.
+	if k := strings.IndexByte(rest, '?'); k >= 0 {
+		rest = rest[:k]
 	}
-	host, path = rest[:hostEnd], rest[hostEnd:pathEnd]
+	if k := strings.IndexByte(rest, '#'); k >= 0 {
+		rest = rest[:k]
+	}
+	if j := strings.IndexByte(rest, '/'); j >= 0 {
+		host, path = rest[:j], rest[j:]
+	} else {
+		host, path = rest, "/"
+	}
 	if k := strings.LastIndexByte(host, '@'); k >= 0 {
 		host = host[k+1:]
-	}
-	if path == "" {
-		path = "/"
 	}
 	return scheme, host, path, true
 }
