@@ -39,4 +39,3 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(lf.Packages)), "ns/package")
 }
-
