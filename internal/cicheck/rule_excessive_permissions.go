@@ -166,7 +166,7 @@ var scopeUses = map[string]scopeUse{
 	"pages":           {need: "deploys GitHub Pages", actions: []string{"actions/deploy-pages"}},
 	"security-events": {need: "uploads code-scanning results", actions: []string{"github/codeql-action", "ossf/scorecard-action"}},
 	"attestations":    {need: "writes attestations", run: []string{"gh attestation"}, actions: []string{"actions/attest"}},
-	"checks":          {need: "reports check runs", actions: []string{"dorny/test-reporter", "enricomi/publish-unit-test-result-action", "mikepenz/action-junit-report"}},
+	"checks":          {need: "reports check runs", actions: []string{"golangci/golangci-lint-action", "dorny/test-reporter", "enricomi/publish-unit-test-result-action", "mikepenz/action-junit-report"}},
 	"statuses":        {need: "sets commit statuses", actions: []string{"myrotvorets/set-commit-status-action", "ouzi-dev/commit-status-updater"}},
 	"deployments":     {need: "creates deployments", actions: []string{"chrnorm/deployment-action", "bobheadxi/deployments", "actions/deploy-pages"}},
 	"actions":         {need: "manages workflow runs or caches", run: []string{"gh run", "gh workflow", "gh cache"}},
@@ -182,7 +182,7 @@ var readOnlyActions = []string{
 	"docker/setup-", "docker/metadata-action", "docker/login-action", "pnpm/action-setup", "oven-sh/setup-bun", "denoland/setup-deno",
 	"ruby/setup-ruby", "dtolnay/rust-toolchain", "swatinem/rust-cache", "astral-sh/setup-uv", "hashicorp/setup-", "azure/setup-",
 	"gradle/actions/setup-gradle", "actions-rs/toolchain", "jdx/mise-action", "extractions/setup-just", "taiki-e/install-action",
-	"codecov/codecov-action", "golangci/golangci-lint-action", "mlugg/setup-zig", "erlef/setup-beam", "shivammathur/setup-php",
+	"codecov/codecov-action", "mlugg/setup-zig", "erlef/setup-beam", "shivammathur/setup-php",
 }
 
 // jobUsesScope applies the heuristic described in the rule's help.
