@@ -39,9 +39,10 @@ func newScanCmd(env *Env) *cobra.Command {
 		Use:   "scan [PATH...]",
 		Short: "Scan lockfiles for supply-chain risks before anything is installed",
 		Long: `Scan walks each PATH (default ".") for JavaScript lockfiles (package-lock.json,
-npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock) and package.json
-manifests, skipping node_modules, .git and vendor, and reports malicious,
-unpinned, unverifiable or misplaced packages. It never uses the network.
+npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock), package.json
+manifests and CI configuration, skipping node_modules, .git and vendor, and
+reports malicious, unpinned, unverifiable or misplaced packages and unsafe
+CI settings. It never uses the network. Run 'buildwall rules' for the list.
 
 Configuration is read from buildwall.yml at the repository root (or --config).
 The malicious-package database is the embedded curated set merged with the
