@@ -24,6 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
 )
 
 // Parser parses pnpm-lock.yaml. The zero value is ready to use and safe for
@@ -42,11 +43,18 @@ func (Parser) Match(base string) bool { return base == "pnpm-lock.yaml" }
 type parser struct {
 	path  string
 	major int // lockfile major version: 5, 6, 9, ...
+	lines int // lines in the input
 	lf    *lockfile.Lockfile
 }
 
+// errorf reports a problem at node n. yaml.v3 can place an empty node just
+// past the end of input; such positions move onto the last line.
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) error {
-	return &lockfile.ParseError{Path: p.path, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
+	line, col := n.Line, n.Column
+	if line > p.lines {
+		line, col = p.lines, 1
+	}
+	return &lockfile.ParseError{Path: p.path, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Parse parses a pnpm lockfile. Malformed input returns a
@@ -65,7 +73,7 @@ func (Parser) Parse(path string, data []byte) (*lockfile.Lockfile, error) {
 	if len(docs) == 0 {
 		docs = []*yaml.Node{{Line: 1, Column: 1}}
 	}
-	p := &parser{path: path, lf: &lockfile.Lockfile{
+	p := &parser{path: path, lines: syml.Lines(data), lf: &lockfile.Lockfile{
 		Path:      path,
 		Format:    "pnpm",
 		Importers: map[string]map[string]lockfile.Direct{},

@@ -21,17 +21,22 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 	if err != nil {
 		return nil, err
 	}
+	lines := syml.Lines(data)
+	errorf := func(n *yaml.Node, format string, args ...any) error {
+		line, col := n.Line, n.Column
+		if line > lines { // an empty node yaml.v3 placed past the end of input
+			line, col = lines, 1
+		}
+		return &lockfile.ParseError{Path: path, Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+	}
 	if root.Kind != yaml.MappingNode {
-		return nil, &lockfile.ParseError{Path: path, Line: root.Line, Column: root.Column, Msg: "lockfile is not a YAML mapping"}
+		return nil, errorf(root, "lockfile is not a YAML mapping")
 	}
 	lf := &lockfile.Lockfile{
 		Path:        path,
 		Format:      "yarn",
 		Descriptors: map[string]string{},
 		Importers:   map[string]map[string]lockfile.Direct{},
-	}
-	errorf := func(n *yaml.Node, format string, args ...any) error {
-		return &lockfile.ParseError{Path: path, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 	}
 	type workspace struct {
 		dir  string
@@ -90,7 +95,7 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 		}
 	}
 	if lf.Version == "" {
-		return nil, &lockfile.ParseError{Path: path, Line: root.Line, Column: root.Column, Msg: "lockfile has no __metadata entry"}
+		return nil, errorf(root, "lockfile has no __metadata entry")
 	}
 	// Importers need every descriptor, so they are filled after the walk.
 	for _, w := range workspaces {
