@@ -67,7 +67,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	}
 	f := cmd.Flags()
 	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif or markdown")
-	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output (\"-\" is standard output)")
 	f.StringVar(&fl.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: none, low, medium, high or critical")
 	f.StringVar(&fl.config, "config", "", "configuration `FILE` (default: buildwall.yml at the repository root)")
 	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` (default: $BUILDWALL_DB or the user cache directory)")
@@ -76,6 +76,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 }
 
 func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, args []string) error {
+	if fl.output == "-" {
+		fl.output = "" // the usual spelling of standard output
+	}
 	format, err := output.ParseFormat(fl.format)
 	if err != nil {
 		return usageError(fmt.Errorf("--format: %w", err))
