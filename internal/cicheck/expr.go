@@ -65,8 +65,23 @@ func mayBeUntrusted(body string) bool {
 	if j := strings.Index(body, "}}"); j >= 0 {
 		body = body[:j]
 	}
-	return strings.Contains(body, "github.event") || strings.Contains(body, "head_ref") || strings.Contains(body, "github[")
+	if strings.Contains(body, "head_ref") || strings.Contains(body, "github[") {
+		return true
+	}
+	if !strings.Contains(body, "github.event") {
+		return false
+	}
+	// Every untrusted github.event path ends in one of these names, or
+	// reaches them through an index or a filter.
+	for _, leaf := range untrustedLeaves {
+		if strings.Contains(body, leaf) {
+			return true
+		}
+	}
+	return false
 }
+
+var untrustedLeaves = []string{"title", "body", "ref", "label", "branch", "name", "message", "email", "description", "[", "*"}
 
 // untrustedRoots extends actionlint's BuiltinUntrustedInputs (pull request,
 // issue, comment, review, commit and discussion text, github.head_ref) with

@@ -59,10 +59,24 @@ var publishActions = []string{
 	"cycjimmy/semantic-release-action", "katyo/publish-crates", "haaleo/publish-vscode-extension",
 }
 
+// mayPublish is a cheap filter: every publish command contains one of
+// these words.
+func mayPublish(script string) bool {
+	for _, w := range []string{"publish", "push", "upload", "release", "deploy", "goreleaser"} {
+		if strings.Contains(script, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // publishStep returns the first step of j that publishes, and what.
 func publishStep(j *ciconfig.Job) (*ciconfig.Step, string) {
 	for _, s := range j.Steps {
 		if s.Run != nil {
+			if !mayPublish(s.Run.Value) {
+				continue
+			}
 			for _, p := range publishCommands {
 				if strings.Contains(s.Run.Value, p) {
 					return s, p
