@@ -303,6 +303,23 @@ func (p *dockerParser) instruction(kw int) (*Instruction, error) {
 	return in, nil
 }
 
+// quoted reports whether the end of s lies inside a single- or
+// double-quoted shell string.
+func quoted(s string) bool {
+	var q byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case q == 0 && (c == '"' || c == '\''):
+			q = c
+		case q == '"' && c == '\\':
+			i++
+		case c == q:
+			q = 0
+		}
+	}
+	return q != 0
+}
+
 func isDockerBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // skipBlank skips blanks and escaped newlines from at up to end.
@@ -325,11 +342,12 @@ func (p *dockerParser) heredocs(in *Instruction) error {
 	if in.Exec {
 		return nil
 	}
-	for _, m := range heredocMarker.FindAllStringSubmatch(in.Args, -1) {
-		if m[2] != m[4] {
-			continue // mismatched quotes: not a heredoc marker
+	for _, ix := range heredocMarker.FindAllStringSubmatchIndex(in.Args, -1) {
+		m := func(g int) string { return in.Args[ix[2*g]:ix[2*g+1]] }
+		if m(2) != m(4) || quoted(in.Args[:ix[0]]) {
+			continue // mismatched quotes, or inside a quoted string: not a marker
 		}
-		strip, name := m[1] == "-", m[3]
+		strip, name := m(1) == "-", m(3)
 		h := Heredoc{Name: name, BodyOffset: p.off}
 		for {
 			if p.off >= len(p.src) {

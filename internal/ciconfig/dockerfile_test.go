@@ -255,3 +255,21 @@ func FuzzParseDockerfile(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDockerfileHeredocMarkers(t *testing.T) {
+	src := "FROM a\nRUN echo \"<<NOT\" '<<NOT2' && cat <<'X' > /f && cat <<<\"$here\"\nbody $x\nX\nRUN echo done\n"
+	d, err := ParseDockerfile([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range d.Instructions[1].Heredocs {
+		got = append(got, h.Name+"="+h.Body)
+	}
+	if diff := cmp.Diff([]string{"X=body $x\n"}, got); diff != "" {
+		t.Errorf("heredocs (-want +got):\n%s", diff)
+	}
+	if len(d.Instructions) != 3 || d.Instructions[2].Pos != (Pos{5, 1}) {
+		t.Errorf("instruction after the heredoc: %+v", d.Instructions[len(d.Instructions)-1])
+	}
+}
