@@ -1,0 +1,127 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// maxBody bounds every response body read (manifests, API answers, files).
+const maxBody = 8 << 20
+
+// StatusError is a non-success HTTP answer.
+type StatusError struct {
+	Method, URL string
+	Code        int
+	Body        string
+	// Header is the answer's header (for challenges and Retry-After).
+	Header http.Header
+}
+
+func (e *StatusError) Error() string {
+	msg := fmt.Sprintf("%s %s: %d %s", e.Method, e.URL, e.Code, http.StatusText(e.Code))
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
+}
+
+// ErrNotFound is wrapped by every error that means "no such ref, image,
+// repository or file" (as opposed to a failure to ask).
+var ErrNotFound = errors.New("not found")
+
+func notFound(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusNotFound
+}
+
+// retryable reports whether an answer is worth asking again.
+func retryable(code int) bool {
+	return code == http.StatusTooManyRequests || code >= 500
+}
+
+// do sends the request built by newReq (called once per attempt, so bodies
+// and headers are fresh), retrying network errors, 5xx and 429 up to
+// r.opts.Retries times with exponential backoff. A 2xx answer comes back
+// with its body read (bounded); anything else becomes a *StatusError.
+func (r *Resolver) do(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
+	var lastErr error
+	delay := r.opts.Backoff
+	for attempt := 0; ; attempt++ {
+		resp, body, wait, err := r.once(ctx, newReq)
+		if err == nil {
+			return resp, body, nil
+		}
+		lastErr = err
+		var se *StatusError
+		if errors.As(err, &se) && !retryable(se.Code) || ctx.Err() != nil || attempt >= r.opts.Retries {
+			if attempt > 0 {
+				return nil, nil, fmt.Errorf("%w (after %d attempts)", lastErr, attempt+1)
+			}
+			return nil, nil, lastErr
+		}
+		if wait <= 0 {
+			wait = delay
+		}
+		wait = min(wait, r.opts.MaxBackoff)
+		delay *= 2
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("%w (gave up waiting to retry: %w)", lastErr, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// once makes one attempt with the per-request timeout; wait is the
+// server's Retry-After, 0 when absent.
+func (r *Resolver) once(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (resp *http.Response, body []byte, wait time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+	req, err := newReq(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	resp, err = r.opts.HTTPClient.Do(req)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("read %s %s: %w", req.Method, req.URL.Redacted(), err)
+	}
+	if resp.StatusCode/100 != 2 {
+		se := &StatusError{Method: req.Method, URL: req.URL.Redacted(), Code: resp.StatusCode, Body: snippet(body), Header: resp.Header}
+		if s := resp.Header.Get("Retry-After"); s != "" {
+			if n, perr := strconv.Atoi(s); perr == nil && n >= 0 {
+				wait = time.Duration(n) * time.Second
+			} else if t, perr := http.ParseTime(s); perr == nil {
+				wait = time.Until(t)
+			}
+		}
+		return resp, body, wait, se
+	}
+	return resp, body, 0, nil
+}
+
+// snippet is the start of an error body, for messages.
+func snippet(b []byte) string {
+	const n = 200
+	s := string(b)
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' || s[i] == '\r' {
+			return s[:i]
+		}
+	}
+	return s
+}
