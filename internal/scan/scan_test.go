@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -372,6 +373,9 @@ func TestSeveralRoots(t *testing.T) {
 // each prints a registry only when called as `<tool> config get registry`
 // with network features disabled.
 func TestClientDefaultsRunsNPM(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the fake npm is a shell script")
+	}
 	bin := t.TempDir()
 	script := func(url string) string {
 		return "#!/bin/sh\n" +
