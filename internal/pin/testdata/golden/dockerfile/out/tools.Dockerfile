@@ -1,0 +1,1 @@
+FROM node@sha256:12ed062025a726e1b76f8e85a288fdaf4f6f5d37ba7fba9882d19fc3b7ea1885
