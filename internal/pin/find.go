@@ -3,8 +3,8 @@ package pin
 import (
 	"bytes"
 	"cmp"
-	"slices"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
