@@ -230,7 +230,7 @@ func (r *Resolver) lsRemote(ctx context.Context, owner, repo, ref string) (strin
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	remote := r.opts.GitBase + "/" + owner + "/" + repo
-	cmd := exec.CommandContext(ctx, r.opts.Git, "ls-remote", "--", remote, "refs/tags/"+ref, "refs/heads/"+ref)
+	cmd := exec.CommandContext(ctx, r.opts.Git, "ls-remote", "--", remote, "refs/tags/"+ref, "refs/tags/"+ref+"^{}", "refs/heads/"+ref)
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
