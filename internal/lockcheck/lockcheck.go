@@ -57,6 +57,11 @@ type Context struct {
 	// Registries decides which resolved hosts are allowed; nil allows none
 	// beyond what the finding message can explain.
 	Registries *Registries
+	// BuildAllowed maps package names that the package manager's own
+	// settings let run install scripts (pnpm's onlyBuiltDependencies) to the
+	// setting that does so. Such packages run scripts even when the
+	// lockfile does not record it.
+	BuildAllowed map[string]string
 
 	byName map[string][]*lockfile.Package
 }

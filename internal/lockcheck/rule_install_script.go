@@ -19,10 +19,14 @@ var installScript = Rule{Rule: installScriptRule, CheckLockfile: checkInstallScr
 func checkInstallScript(c *Context, report func(finding.Finding)) {
 	for i := range c.Lockfile.Packages {
 		p := &c.Lockfile.Packages[i]
-		if !p.InstallScript || (c.Config != nil && c.Config.InstallScriptAllowed(p.Name)) {
+		setting := c.BuildAllowed[p.Name]
+		if (!p.InstallScript && setting == "") || (c.Config != nil && c.Config.InstallScriptAllowed(p.Name)) {
 			continue
 		}
 		msg := label(p) + " runs install scripts (preinstall/install/postinstall) when installed"
+		if setting != "" {
+			msg = label(p) + " may run install scripts when installed: " + setting + " allows it"
+		}
 		fix := "Review " + p.Name + "'s install scripts; if it needs them add it to scan.install-scripts.allow in buildwall.yml, else install with --ignore-scripts."
 		report(c.pkgFinding(&installScriptRule, p, msg, fix))
 	}

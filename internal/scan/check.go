@@ -61,13 +61,18 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 					err = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
 				}
 			}()
+			var built map[string]string
+			if l.lock.Format == "pnpm" {
+				built = pnpmBuildAllowed(filepath.Dir(l.abs))
+			}
 			c := &lockcheck.Context{
-				Lockfile:   l.lock,
-				Path:       l.rel,
-				Manifests:  covered(l, manifests, lockDirs),
-				Config:     cfg,
-				Advisories: opts.Advisories,
-				Registries: lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(l.dir), extra...)...),
+				BuildAllowed: built,
+				Lockfile:     l.lock,
+				Path:         l.rel,
+				Manifests:    covered(l, manifests, lockDirs),
+				Config:       cfg,
+				Advisories:   opts.Advisories,
+				Registries:   lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(l.dir), extra...)...),
 			}
 			results[i] = lockcheck.Check(c)
 			return nil

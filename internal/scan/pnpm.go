@@ -1,0 +1,32 @@
+package scan
+
+import (
+	"path/filepath"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// pnpmBuildAllowed reads onlyBuiltDependencies from pnpm-workspace.yaml in
+// the lockfile directory dir (absolute): the packages pnpm 10 lets run
+// install scripts. pnpm 9+ lockfiles no longer record which packages have
+// scripts, so this setting is the only trace of them. Unreadable or
+// malformed files name none (they are configuration, not the lockfile).
+func pnpmBuildAllowed(dir string) map[string]string {
+	data, _, err := readLimited(filepath.Join(dir, "pnpm-workspace.yaml"), maxRegistryFile)
+	if err != nil {
+		return nil
+	}
+	var ws struct {
+		OnlyBuilt []string `yaml:"onlyBuiltDependencies"`
+	}
+	if yaml.Unmarshal(data, &ws) != nil || len(ws.OnlyBuilt) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(ws.OnlyBuilt))
+	for _, name := range ws.OnlyBuilt {
+		if name != "" {
+			out[name] = "onlyBuiltDependencies in pnpm-workspace.yaml"
+		}
+	}
+	return out
+}
