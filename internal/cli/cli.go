@@ -73,6 +73,8 @@ func newRoot(env *Env) *cobra.Command {
 
   buildwall scan     gate a repository before anything is installed: malicious,
                      unpinned or unverifiable packages in lockfiles
+  buildwall pin      rewrite action and image references in CI configuration
+                     to immutable commit SHAs and digests
   buildwall db       manage the local malicious-package database (OSV format)
   buildwall rules    list the rules scan applies, with severities and fixes
 
@@ -106,6 +108,7 @@ Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
 // commands is the explicit list of sub-commands.
 var commands = []func(*Env) *cobra.Command{
 	newScanCmd,
+	newPinCmd,
 	newDBCmd,
 	newRulesCmd,
 	newPolicyCmd,

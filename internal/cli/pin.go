@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/buildwall/buildwall/internal/pin"
+	"github.com/buildwall/buildwall/internal/resolve"
+)
+
+type pinFlags struct {
+	dryRun    bool
+	githubAPI string
+	gitBase   string
+	registry  string
+	timeout   time.Duration
+	retries   int
+}
+
+func newPinCmd(env *Env) *cobra.Command {
+	var fl pinFlags
+	cmd := &cobra.Command{
+		Use:   "pin [PATH...]",
+		Short: "Rewrite action and image references in CI configuration to immutable SHAs and digests",
+		Long: `Pin walks each PATH (default ".") for GitHub workflows, action.yml files,
+Dockerfiles and .gitlab-ci.yml, and rewrites every mutable reference:
+
+  uses: owner/repo[/path]@ref   ->  uses: owner/repo[/path]@<40-hex SHA> # ref
+  image: name:tag               ->  image: name:tag@sha256:<digest>
+
+Nothing else in a file changes, byte for byte. Tags and branches are resolved
+with the GitHub REST API (GITHUB_TOKEN is used when set; --github-api for GitHub
+Enterprise, default $GITHUB_API_URL or the public API), falling back to
+git ls-remote; an annotated tag resolves to its commit. Image digests come from
+the image's registry (OCI distribution API). A reference that cannot be
+resolved (or is computed by an expression) is left as it was and reported.
+
+Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
+3 buildwall itself failed.`,
+		Example: `  # Show what would change
+  buildwall pin --dry-run
+
+  # Pin the workflows of a GitHub Enterprise repository
+  GITHUB_TOKEN=... buildwall pin --github-api https://ghe.example/api/v3 .github`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPin(cmd.Context(), env, fl, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&fl.dryRun, "dry-run", false, "print a unified diff instead of changing files")
+	f.StringVar(&fl.githubAPI, "github-api", "", "GitHub REST API `URL` (default $GITHUB_API_URL or "+resolve.DefaultGitHubAPI+")")
+	f.StringVar(&fl.gitBase, "git-base", "", "base `URL` of repositories for the git ls-remote fallback (default $BUILDWALL_GIT_BASE or "+resolve.DefaultGitBase+"; \"-\" disables it)")
+	f.StringVar(&fl.registry, "registry-mirror", "", "fetch every image digest from this registry `URL` instead of the image's own (default $BUILDWALL_REGISTRY_MIRROR)")
+	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request")
+	f.IntVar(&fl.retries, "retries", 3, "retries of a failed request (with exponential backoff)")
+	return cmd
+}
+
+// newResolver builds the resolver pin and scan --online share.
+func newResolver(env *Env, githubAPI, gitBase, registry string, timeout time.Duration, retries int) *resolve.Resolver {
+	if githubAPI == "" {
+		githubAPI = env.getenv("GITHUB_API_URL")
+	}
+	if gitBase == "" {
+		gitBase = env.getenv("BUILDWALL_GIT_BASE")
+	}
+	if registry == "" {
+		registry = env.getenv("BUILDWALL_REGISTRY_MIRROR")
+	}
+	if retries == 0 {
+		retries = -1 // resolve.Options: 0 means the default
+	}
+	return resolve.New(resolve.Options{
+		GitHubAPI: githubAPI,
+		Token:     env.getenv("GITHUB_TOKEN"),
+		GitBase:   gitBase,
+		Registry:  registry,
+		Timeout:   timeout,
+		Retries:   retries,
+	})
+}
+
+func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
+	if fl.timeout <= 0 {
+		return usageError(errors.New("--timeout must be positive"))
+	}
+	if fl.retries < 0 {
+		return usageError(errors.New("--retries must not be negative"))
+	}
+	paths := args
+	if len(paths) == 0 {
+		paths = []string{"."}
+	}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		abs[i] = env.path(p)
+		if _, err := os.Stat(abs[i]); errors.Is(err, fs.ErrNotExist) {
+			return usageError(fmt.Errorf("pin %s: no such file or directory", p))
+		}
+	}
+	base := env.Dir
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	opts := pin.Options{
+		Paths:    abs,
+		Resolver: newResolver(env, fl.githubAPI, fl.gitBase, fl.registry, fl.timeout, fl.retries),
+		DryRun:   fl.dryRun,
+		Diff:     env.Stdout,
+		Rel: func(p string) string {
+			if r, err := filepath.Rel(base, p); err == nil && filepath.IsLocal(r) {
+				return filepath.ToSlash(r)
+			}
+			return p
+		},
+	}
+	if isTerminal(env.Stderr) {
+		opts.Progress = progressLine(env.Stderr)
+	}
+	res, err := pin.Run(ctx, opts)
+	if res != nil {
+		for _, o := range res.Outcomes {
+			fmt.Fprintf(env.Stderr, "buildwall: %s\n", o)
+		}
+	}
+	if err != nil {
+		return internalError(err)
+	}
+	pinned := len(res.Outcomes) - res.Unpinned()
+	verb := "pinned"
+	if fl.dryRun {
+		verb = "would pin"
+	}
+	fmt.Fprintf(env.Stderr, "buildwall: %s %d reference%s in %d of %d file%s; %d left unpinned\n",
+		verb, pinned, plural(pinned), res.Changed, res.Files, plural(res.Files), res.Unpinned())
+	if res.Unpinned() > 0 {
+		return withCode(ExitFindings, nil)
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&fs.ModeCharDevice != 0
+}
+
+// progressLine redraws one status line on a terminal.
+func progressLine(w io.Writer) func(done, total int, what string) {
+	return func(done, total int, what string) {
+		if done >= total {
+			fmt.Fprint(w, "\r\033[K")
+			return
+		}
+		fmt.Fprintf(w, "\r\033[K[%d/%d] resolving %s", done+1, total, what)
+	}
+}
