@@ -39,6 +39,7 @@ type Sandbox struct {
 	waitErr  error
 	drops    map[dropKey]*DropSummary
 	nflogEnd chan struct{}
+	initDone chan struct{} // closed when the init has exited and its output is copied
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,7 +114,13 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		ctrl.Close()
 		return nil, explainStartError(err)
 	}
-	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{})}
+	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{})}
+	// The one place that waits for the init (and, through exec.Cmd, for
+	// the goroutines copying its output).
+	go func() {
+		cmd.Wait()
+		close(s.initDone)
+	}()
 	if err := s.setup(ctx); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -269,8 +276,10 @@ func (s *Sandbox) Wait() (exitCode int, err error) {
 	default:
 		werr = fmt.Errorf("wait for sandboxed command: init exited without a status: %w", err)
 	}
-	state, err := s.init.Process.Wait()
-	if werr != nil && err == nil && state != nil {
+	// exec.Cmd.Wait also waits for the goroutines that copy the command's
+	// output into non-file writers, so all output is in place on return.
+	<-s.initDone
+	if state := s.init.ProcessState; werr != nil && state != nil {
 		werr = fmt.Errorf("%w (init: %s)", werr, state)
 	}
 	s.mu.Lock()
@@ -296,12 +305,7 @@ func (s *Sandbox) Close() error {
 		var errs []error
 		if s.init != nil && s.init.Process != nil {
 			s.init.Process.Signal(unix.SIGKILL)
-			s.mu.Lock()
-			waited := s.waited
-			s.mu.Unlock()
-			if !waited {
-				s.init.Wait()
-			}
+			<-s.initDone
 		}
 		for _, c := range []interface{ Close() error }{s.proxy, s.dnsUDP, s.dnsTCP, s.ctrl} {
 			if c != nil && !isNilCloser(c) {
