@@ -17,6 +17,22 @@ const (
 	indicators = "-?:,[]{}#&*!|>'\"%@`"
 )
 
+// arena hands out nodes from shared chunks: one allocation per chunk
+// instead of one per node, which matters when a lockfile has millions.
+type arena struct{ buf []yaml.Node }
+
+const arenaChunk = 512
+
+func (a *arena) node(n yaml.Node) *yaml.Node {
+	if len(a.buf) == 0 {
+		a.buf = make([]yaml.Node, arenaChunk)
+	}
+	p := &a.buf[0]
+	*p = n
+	a.buf = a.buf[1:]
+	return p
+}
+
 type frame struct {
 	indent int
 	node   *yaml.Node
@@ -28,6 +44,7 @@ type frame struct {
 // invalid YAML, so that yaml.v3 decides and reports it.
 func fast(data []byte) (docs []*yaml.Node, ok bool) {
 	text := string(data) // one copy; every value is a substring of it
+	a := &arena{}
 	var (
 		root          *yaml.Node
 		stack         []frame
@@ -85,14 +102,14 @@ func fast(data []byte) (docs []*yaml.Node, ok bool) {
 			if root != nil {
 				return nil, false
 			}
-			root = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: lineNo, Column: indent + 1}
+			root = a.node(yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: lineNo, Column: indent + 1})
 			stack = append(stack, frame{indent, root})
 		}
 		top := stack[len(stack)-1]
 		if indent != top.indent {
 			return nil, false
 		}
-		key, val, isOpen, ok := entry(line, indent, lineNo)
+		key, val, isOpen, ok := entry(a, line, indent, lineNo)
 		if !ok {
 			return nil, false
 		}
@@ -109,9 +126,9 @@ func fast(data []byte) (docs []*yaml.Node, ok bool) {
 
 // entry reads a "key: value" or "key:" line whose key starts at line[i].
 // isOpen reports a key without an inline value; val is then a null scalar.
-func entry(line string, i, lineNo int) (key, val *yaml.Node, isOpen, ok bool) {
+func entry(a *arena, line string, i, lineNo int) (key, val *yaml.Node, isOpen, ok bool) {
 	start := i
-	key = &yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1}
+	key = a.node(yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1})
 	if c := line[i]; c == '"' || c == '\'' {
 		if key.Value, i, ok = quoted(line, i); !ok {
 			return nil, nil, false, false
@@ -150,14 +167,14 @@ func entry(line string, i, lineNo int) (key, val *yaml.Node, isOpen, ok bool) {
 	for i < len(line) && line[i] == ' ' {
 		i++
 	}
-	val = &yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1}
+	val = a.node(yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1})
 	if i == len(line) || line[i] == '#' {
 		val.Tag = "!!null"
 		return key, val, true, true
 	}
 	switch c := line[i]; {
 	case c == '{' || c == '[':
-		if val, i, ok = flow(line, i, lineNo, 0); !ok {
+		if val, i, ok = flow(a, line, i, lineNo, 0); !ok {
 			return nil, nil, false, false
 		}
 	case c == '"' || c == '\'':
@@ -190,11 +207,11 @@ func entry(line string, i, lineNo int) (key, val *yaml.Node, isOpen, ok bool) {
 
 // flow reads a single-line flow mapping or sequence starting at line[i] and
 // returns it with the index just past its closing bracket.
-func flow(line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
+func flow(a *arena, line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
 	if depth > maxFlowDepth {
 		return nil, 0, false
 	}
-	n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: lineNo, Column: i + 1}
+	n := a.node(yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: lineNo, Column: i + 1})
 	closing := byte(']')
 	if line[i] == '{' {
 		n.Kind, n.Tag, closing = yaml.MappingNode, "!!map", '}'
@@ -215,7 +232,7 @@ func flow(line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
 		if n.Kind == yaml.MappingNode {
 			var key *yaml.Node
 			keyStart := i
-			if key, i, ok = flowScalar(line, i, lineNo); !ok || i+1 >= len(line) || line[i] != ':' || line[i+1] != ' ' ||
+			if key, i, ok = flowScalar(a, line, i, lineNo); !ok || i+1 >= len(line) || line[i] != ':' || line[i+1] != ' ' ||
 				i-keyStart > maxKeyLen {
 				return nil, 0, false
 			}
@@ -226,9 +243,9 @@ func flow(line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
 			n.Content = append(n.Content, key)
 		}
 		if i < len(line) && (line[i] == '{' || line[i] == '[') {
-			item, i, ok = flow(line, i, lineNo, depth+1)
+			item, i, ok = flow(a, line, i, lineNo, depth+1)
 		} else {
-			item, i, ok = flowScalar(line, i, lineNo)
+			item, i, ok = flowScalar(a, line, i, lineNo)
 		}
 		if !ok {
 			return nil, 0, false
@@ -251,11 +268,11 @@ func flow(line string, i, lineNo, depth int) (*yaml.Node, int, bool) {
 // flowScalar reads a quoted or plain scalar inside a flow collection. A
 // plain one ends before ',', a bracket, ": " or " #"; trailing spaces are
 // dropped.
-func flowScalar(line string, i, lineNo int) (*yaml.Node, int, bool) {
+func flowScalar(a *arena, line string, i, lineNo int) (*yaml.Node, int, bool) {
 	if i >= len(line) {
 		return nil, 0, false
 	}
-	n := &yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1}
+	n := a.node(yaml.Node{Kind: yaml.ScalarNode, Line: lineNo, Column: i + 1})
 	if c := line[i]; c == '"' || c == '\'' {
 		var ok bool
 		if n.Value, i, ok = quoted(line, i); !ok {
