@@ -47,7 +47,7 @@ func checkToJSONSecrets(c *Context, src *ciconfig.Source, report func(finding.Fi
 		i += at
 		at = i + len("secrets")
 		start, end := toJSONAround(b, i)
-		if start < 0 {
+		if start < 0 || !insideExpression(b, start) {
 			continue
 		}
 		report(c.at(&secretsInheritRule, src.PosOf(start),
@@ -78,4 +78,12 @@ func toJSONAround(b []byte, i int) (int, int) {
 		return -1, -1
 	}
 	return j, k + 1
+}
+
+// insideExpression reports whether offset i lies inside a ${{ }}
+// expression (so a YAML comment that mentions toJSON(secrets) is not
+// reported).
+func insideExpression(b []byte, i int) bool {
+	open := bytes.LastIndex(b[:i], []byte("${{"))
+	return open >= 0 && !bytes.Contains(b[open:i], []byte("}}"))
 }

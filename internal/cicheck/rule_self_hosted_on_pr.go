@@ -13,7 +13,9 @@ var selfHostedOnPRRule = finding.Rule{
 	Summary:  "A job that pull requests from forks can trigger runs on a self-hosted runner.",
 	Fix:      "Run fork-triggered jobs on GitHub-hosted runners, or restrict the job to same-repository pull requests (if: github.event.pull_request.head.repo.fork == false).",
 	Help: "A self-hosted runner is not wiped between jobs: code from a fork's pull request can persist on it, read other jobs' secrets and " +
-		"attack the network it sits in. The rule accepts a job whose `if:` limits it to pull requests from the same repository.",
+		"attack the network it sits in. The rule accepts a job whose `if:` limits it to pull requests from the same repository. " +
+		"A runner group without the self-hosted label is not reported (larger GitHub-hosted runners live in groups too); " +
+		"runs-on given as ${{ matrix.x }} is checked value by value.",
 }
 
 var selfHostedOnPR = Rule{Rule: selfHostedOnPRRule, Workflow: checkSelfHostedOnPR}
