@@ -9,7 +9,10 @@
 // Packages that are not from a registry (git, tarball, file, link,
 // workspace) have no version in the lockfile; their Version is the spec as
 // written ("github:user/repo#abc123"), for workspaces the version from the
-// workspaces section when it has one.
+// workspaces section when it has one. Path is the packages key as a
+// node_modules path ("parent/child" becomes
+// "node_modules/parent/node_modules/child"); for a copy nested under a
+// workspace that path goes through the workspace's symlink.
 package bun
 
 import (
