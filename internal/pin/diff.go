@@ -40,14 +40,25 @@ func writeDiff(w io.Writer, name string, a, b []byte) error {
 		n := hi - lo
 		fmt.Fprintf(&buf, "@@ -%s +%s @@\n", hunkRange(lo, n), hunkRange(lo, n))
 		k := i
-		for l := lo; l < hi; l++ {
-			if k <= j && changed[k] == l {
-				writeLine(&buf, '-', la[l])
-				writeLine(&buf, '+', lb[l])
-				k++
+		for l := lo; l < hi; {
+			if k > j || changed[k] != l {
+				writeLine(&buf, ' ', la[l])
+				l++
 				continue
 			}
-			writeLine(&buf, ' ', la[l])
+			// A run of changed lines: all old lines, then all new ones.
+			m := k
+			for m+1 <= j && changed[m+1] == changed[m]+1 {
+				m++
+			}
+			end := changed[m] + 1
+			for x := l; x < end; x++ {
+				writeLine(&buf, '-', la[x])
+			}
+			for x := l; x < end; x++ {
+				writeLine(&buf, '+', lb[x])
+			}
+			k, l = m+1, end
 		}
 		i = j + 1
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,7 +94,8 @@ func TestGolden(t *testing.T) {
 			testutil.Golden(t, filepath.Join(dir, "report.golden"), report.Bytes())
 
 			// The dry run wrote nothing.
-			assertTree(t, in, work, nil)
+			assertTree(t, in, work, true, nil)
+			patched := applyDiff(t, in, diff.Bytes())
 
 			wet, err := Run(context.Background(), Options{Paths: []string{work}, Resolver: fakeResolver{}, Rel: rel})
 			if err != nil {
@@ -102,10 +104,14 @@ func TestGolden(t *testing.T) {
 			if diff := cmp.Diff(dry.Outcomes, wet.Outcomes, cmp.Comparer(func(a, b error) bool { return fmt.Sprint(a) == fmt.Sprint(b) })); diff != "" {
 				t.Errorf("dry run and run disagree (-dry +run):\n%s", diff)
 			}
-			assertTree(t, in, work, func(rel string, got []byte) {
+			assertTree(t, in, work, true, func(rel string, got []byte) {
 				// Flat names: out/.github__workflows__ci.yml.
 				testutil.Golden(t, filepath.Join(dir, "out", strings.ReplaceAll(rel, "/", "__")), got)
 			})
+			// The dry-run diff, applied with git apply, gives the same files.
+			if patched != "" {
+				assertTree(t, work, patched, false, nil)
+			}
 			// Pinning again changes nothing (idempotent).
 			again, err := Run(context.Background(), Options{Paths: []string{work}, Resolver: fakeResolver{}, Rel: rel})
 			if err != nil {
@@ -122,8 +128,8 @@ func TestGolden(t *testing.T) {
 
 // assertTree walks in and compares each file with its copy under work:
 // changed files go to changed (nil: no file may change); unchanged files
-// must be byte-identical, and modes are kept.
-func assertTree(t *testing.T, in, work string, changed func(rel string, got []byte)) {
+// must be byte-identical; with checkMode, modes must be 0640 (as copied).
+func assertTree(t *testing.T, in, work string, checkMode bool, changed func(rel string, got []byte)) {
 	t.Helper()
 	err := filepath.WalkDir(in, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -135,7 +141,7 @@ func assertTree(t *testing.T, in, work string, changed func(rel string, got []by
 		if err != nil {
 			return err
 		}
-		if st, err := os.Stat(filepath.Join(work, rel)); err == nil && st.Mode().Perm() != 0o640 {
+		if st, err := os.Stat(filepath.Join(work, rel)); checkMode && err == nil && st.Mode().Perm() != 0o640 {
 			t.Errorf("%s: mode %v, want 0640", rel, st.Mode().Perm())
 		}
 		switch {
@@ -156,4 +162,26 @@ func assertTree(t *testing.T, in, work string, changed func(rel string, got []by
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
+}
+
+// applyDiff copies in to a new directory and applies diff there with
+// git apply; it returns the directory ("" when git is not installed).
+func applyDiff(t *testing.T, in string, diff []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Log("git is not installed: the dry-run diff is not applied")
+		return ""
+	}
+	dir := t.TempDir()
+	copyTree(t, in, dir)
+	if len(diff) == 0 {
+		return dir
+	}
+	cmd := exec.Command("git", "apply", "--whitespace=nowarn", "-")
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(diff)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git apply of the dry-run diff: %v\n%s", err, out)
+	}
+	return dir
 }

@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/testutil"
+)
+
+const (
+	pinSHAv4   = "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
+	pinSHAtag  = "1111111111111111111111111111111111111111"
+	pinSHAv5   = "0ad4b8fadaa221de15dcec353f45205ec38ea70b"
+	pinDigest  = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	pinWorkflw = "on: push\r\njobs:\r\n  a:\r\n    runs-on: ubuntu-latest\r\n    container: 'node:20'\r\n    steps:\r\n      - uses: actions/checkout@v4 # checkout\r\n      - uses: \"actions/setup-go@v5\"\r\n      - uses: ./local\r\n"
+)
+
+// fakePinServer is the GitHub API (actions/checkout v4 is an annotated tag,
+// actions/setup-go v5 a lightweight one; everything else is missing) and an
+// OCI registry (node:20) on one loopback server.
+func fakePinServer(t *testing.T) (*httptest.Server, *atomic.Value) {
+	t.Helper()
+	var auth atomic.Value
+	auth.Store("")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/repos/actions/checkout/git/ref/tags/v4":
+			auth.Store(r.Header.Get("Authorization"))
+			w.Write([]byte(`{"object":{"type":"tag","sha":"` + pinSHAtag + `"}}`))
+		case "/repos/actions/checkout/git/tags/" + pinSHAtag:
+			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv4 + `"}}`))
+		case "/repos/actions/setup-go/git/ref/tags/v5":
+			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv5 + `"}}`))
+		case "/v2/library/node/manifests/20":
+			w.Header().Set("Docker-Content-Digest", pinDigest)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &auth
+}
+
+func runPinCLI(t *testing.T, srvURL, dir string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	vars := map[string]string{
+		"GITHUB_API_URL":            srvURL,
+		"BUILDWALL_GIT_BASE":        "-", // never fall back to a real host
+		"BUILDWALL_REGISTRY_MIRROR": srvURL,
+		"GITHUB_TOKEN":              "gh-test-token",
+	}
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), append([]string{"pin", "--retries", "0"}, args...), Env{
+		Stdout: &out, Stderr: &errb, Dir: dir,
+		Getenv: func(k string) string { return vars[k] },
+	})
+	return code, out.String(), errb.String()
+}
+
+func TestPinRewrites(t *testing.T) {
+	srv, auth := fakePinServer(t)
+	dir := writeTree(t, map[string]string{".github/workflows/ci.yml": pinWorkflw, "README.md": "not CI\n"})
+	code, stdout, stderr := runPinCLI(t, srv.URL, dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing", stdout)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, ".github/workflows/ci.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.NewReplacer(
+		"'node:20'", "'node:20@"+pinDigest+"'",
+		"actions/checkout@v4 # checkout", "actions/checkout@"+pinSHAv4+" # v4 checkout",
+		`"actions/setup-go@v5"`, `"actions/setup-go@`+pinSHAv5+`" # v5`,
+	).Replace(pinWorkflw)
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("pinned workflow (-want +got):\n%s", diff)
+	}
+	if a := auth.Load(); a != "Bearer gh-test-token" {
+		t.Errorf("Authorization = %q, want the GITHUB_TOKEN", a)
+	}
+	if !strings.Contains(stderr, "pinned 3 references in 1 of 1 file; 0 left unpinned") {
+		t.Errorf("stderr lacks the summary:\n%s", stderr)
+	}
+}
+
+func TestPinDryRun(t *testing.T) {
+	srv, _ := fakePinServer(t)
+	files := map[string]string{
+		".github/workflows/ci.yml": pinWorkflw,
+		"Dockerfile":               "FROM node:20\nFROM registry.example/gone:1\n",
+	}
+	dir := writeTree(t, files)
+	code, stdout, stderr := runPinCLI(t, srv.URL, dir, "--dry-run")
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want 1 (gone:1 cannot be resolved); stderr:\n%s", code, stderr)
+	}
+	testutil.Golden(t, "testdata/pin/dry-run.golden", []byte(stdout))
+	testutil.Golden(t, "testdata/pin/dry-run-stderr.golden", []byte(strings.ReplaceAll(stderr, srv.URL, "http://SERVER")))
+	for name, content := range files {
+		got, _ := os.ReadFile(filepath.Join(dir, name))
+		if string(got) != content {
+			t.Errorf("--dry-run changed %s", name)
+		}
+	}
+}
+
+func TestPinExitCodes(t *testing.T) {
+	srv, _ := fakePinServer(t)
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		want  int
+	}{
+		{name: "nothing_to_pin", files: map[string]string{"Dockerfile": "FROM scratch\n"}, want: ExitOK},
+		{name: "unresolvable", files: map[string]string{"action.yml": "runs:\n  using: composite\n  steps:\n    - uses: octo/gone@v1\n"}, want: ExitFindings},
+		{name: "expression", files: map[string]string{".gitlab-ci.yml": "job:\n  image: $IMG\n  script: [make]\n"}, want: ExitFindings},
+		{name: "no_such_path", args: []string{"missing"}, want: ExitUsage},
+		{name: "bad_timeout", args: []string{"--timeout", "0s"}, want: ExitUsage},
+		{name: "bad_flag", args: []string{"--nope"}, want: ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, tt.files)
+			code, _, stderr := runPinCLI(t, srv.URL, dir, tt.args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.want, stderr)
+			}
+			for name, content := range tt.files {
+				if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != content {
+					t.Errorf("%s changed:\n%s", name, got)
+				}
+			}
+		})
+	}
+}
+
+func TestPinGoldensUsed(t *testing.T) {
+	TestPinDryRun(t)
+	testutil.CheckUnusedGoldens(t, "testdata/pin/*.golden")
+}
