@@ -95,7 +95,7 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 		return err
 	}
 	if fl.dnsUpstream != "" {
-		if _, _, err := splitHostPort(fl.dnsUpstream); err != nil {
+		if _, _, err := net.SplitHostPort(fl.dnsUpstream); err != nil {
 			return usageError(fmt.Errorf("--dns-upstream %q: %w", fl.dnsUpstream, err))
 		}
 	}
@@ -240,14 +240,6 @@ func abs(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-func splitHostPort(s string) (string, string, error) {
-	h, p, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", "", err
-	}
-	return h, p, nil
 }
 
 // newSandboxInitCmd is the hidden step that `buildwall run` re-executes
