@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"time"
@@ -31,8 +32,17 @@ func (e *StatusError) Error() string {
 }
 
 // ErrNotFound is wrapped by every error that means "no such ref, image,
-// repository or file" (as opposed to a failure to ask).
-var ErrNotFound = errors.New("not found")
+// repository or file" (as opposed to a failure to ask). It also matches
+// fs.ErrNotExist, so that callers that only know the standard library
+// (cicheck's Fetcher contract) can test for it.
+var ErrNotFound error = notFoundError{}
+
+type notFoundError struct{}
+
+func (notFoundError) Error() string { return "not found" }
+
+// Is makes errors.Is(ErrNotFound, fs.ErrNotExist) true.
+func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
 func notFound(err error) bool {
 	var se *StatusError
