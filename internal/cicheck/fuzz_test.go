@@ -1,8 +1,15 @@
 package cicheck
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // FuzzDownloadExec checks that DownloadExec never panics and returns sorted,
@@ -50,6 +57,40 @@ func FuzzExpressions(f *testing.F) {
 			}
 			end = e.End
 			untrustedInputs(e.Node)
+		}
+	})
+}
+
+// FuzzCheck runs every rule on whatever the workflow and action parsers
+// make of arbitrary bytes: no rule may panic, and every finding must carry
+// a rule ID and a position inside the file.
+func FuzzCheck(f *testing.F) {
+	paths, err := filepath.Glob("testdata/*/*.yml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	db := advisory.Embedded()
+	f.Fuzz(func(t *testing.T, src []byte) {
+		c := &Context{Path: "x.yml", Advisories: db}
+		var fs []finding.Finding
+		if w, _ := ciconfig.ParseWorkflow(src); w != nil {
+			fs = append(fs, CheckWorkflow(c, w)...)
+		}
+		if a, _ := ciconfig.ParseAction(src); a != nil {
+			fs = append(fs, CheckAction(c, a)...)
+		}
+		lines := bytes.Count(src, []byte("\n")) + 1
+		for _, f := range fs {
+			if f.Rule == "" || f.Line < 1 || f.Line > lines || f.Column < 1 {
+				t.Fatalf("bad finding %+v in a %d-line file", f, lines)
+			}
 		}
 	})
 }
