@@ -229,3 +229,43 @@ func TestSandboxUnavailable(t *testing.T) {
 		t.Error("--unsafe-no-sandbox did not run the command")
 	}
 }
+
+// TestSignalForwarding: SIGTERM sent to buildwall reaches the command,
+// whose exit status passes through, and the report is still written.
+func TestSignalForwarding(t *testing.T) {
+	skipWithoutUserns(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--report", "run.json", "--", "sh", "-c",
+		`trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.1; done`)
+	cmd.Dir = dir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() || sc.Text() != "ready" {
+		cmd.Process.Kill()
+		t.Fatalf("command did not start: %q %s", sc.Text(), stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	var rest []string
+	for sc.Scan() {
+		rest = append(rest, sc.Text())
+	}
+	err = cmd.Wait()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 3 || strings.Join(rest, "\n") != "got-term" {
+		t.Errorf("exit %d, output after ready %q; want 3 and got-term\n%s", code, rest, stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run.json")); err != nil {
+		t.Errorf("no report after SIGTERM: %v", err)
+	}
+}
