@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
-	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
+	"github.com/buildwall/buildwall/internal/lockfile/syml"
 )
 
 // FuzzParse checks that no input makes the parser panic, that failures are

@@ -24,7 +24,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
-	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
+	"github.com/buildwall/buildwall/internal/lockfile/syml"
 )
 
 // Parser parses pnpm-lock.yaml. The zero value is ready to use and safe for

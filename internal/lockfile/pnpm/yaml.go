@@ -6,7 +6,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
-	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
+	"github.com/buildwall/buildwall/internal/lockfile/syml"
 )
 
 // decodeYAML decodes every document of data with syml, turning its errors

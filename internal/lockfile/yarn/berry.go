@@ -11,7 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
-	"github.com/buildwall/buildwall/internal/lockfile/yarn/syml"
+	"github.com/buildwall/buildwall/internal/lockfile/syml"
 )
 
 // parseBerry parses a yarn 2+ lockfile. The YAML is decoded once into a node

@@ -15,11 +15,11 @@ import (
 // lockfileFixtures are the berry and pnpm fixtures of the parsers that use
 // this package: real lockfile shapes the fast path must accept.
 var lockfileFixtures = []string{
-	"../testdata/berry.lock",
-	"../../pnpm/testdata/v5.yaml",
-	"../../pnpm/testdata/v6.yaml",
-	"../../pnpm/testdata/v9.yaml",
-	"../../pnpm/testdata/v9_env.yaml",
+	"../yarn/testdata/berry.lock",
+	"../pnpm/testdata/v5.yaml",
+	"../pnpm/testdata/v6.yaml",
+	"../pnpm/testdata/v9.yaml",
+	"../pnpm/testdata/v9_env.yaml",
 }
 
 // shape is the part of a node tree that lockfile readers depend on.
