@@ -102,11 +102,14 @@ func checkUnpinnedImageGitLab(c *Context, g *ciconfig.GitLabCI, report func(find
 	}
 	seen := map[ciconfig.Pos]bool{} // YAML aliases share nodes: report once
 	for _, j := range jobs {
-		vars := map[string]*string{}
-		for _, m := range []map[string]string{g.Variables, j.Variables} {
-			for k, v := range m {
-				vars[k] = &v
+		// The job's variables: override the top-level ones.
+		vars := func(name string) (*string, bool) {
+			for _, m := range []map[string]string{j.Variables, g.Variables} {
+				if v, ok := m[name]; ok {
+					return &v, true
+				}
 			}
+			return nil, false
 		}
 		if j.Image != nil && !seen[j.Image.Pos] {
 			seen[j.Image.Pos] = true
@@ -122,7 +125,7 @@ func checkUnpinnedImageGitLab(c *Context, g *ciconfig.GitLabCI, report func(find
 	}
 }
 
-func gitlabImage(c *Context, img *ciconfig.String, what string, vars map[string]*string, report func(finding.Finding)) {
+func gitlabImage(c *Context, img *ciconfig.String, what string, vars func(string) (*string, bool), report func(finding.Finding)) {
 	v := strings.TrimSpace(img.Value)
 	if v == "" {
 		return

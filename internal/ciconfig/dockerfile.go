@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,6 +29,8 @@ type Dockerfile struct {
 	GlobalArgs []*Instruction
 	// Stages are the build stages, one per FROM, in order.
 	Stages []*Stage
+
+	names map[string]int // lower-cased AS name -> index of its first stage
 }
 
 // Instruction is one Dockerfile instruction, continuation lines joined.
@@ -110,7 +113,7 @@ var heredocMarker = regexp.MustCompile(`<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)(
 // or a file without FROM. Global ARG defaults are substituted into FROM
 // images ($VAR, ${VAR}, ${VAR:-default}, ${VAR:+alt}).
 func ParseDockerfile(src []byte) (*Dockerfile, error) {
-	d := &Dockerfile{Source: NewSource(src), Escape: '\\'}
+	d := &Dockerfile{Source: NewSource(src), Escape: '\\', names: map[string]int{}}
 	p := dockerParser{d: d, src: string(src)}
 	if err := p.parse(); err != nil {
 		return d, err
@@ -119,9 +122,10 @@ func ParseDockerfile(src []byte) (*Dockerfile, error) {
 }
 
 type dockerParser struct {
-	d   *Dockerfile
-	src string
-	off int // start of the next line
+	d    *Dockerfile
+	args map[string]*string // global ARG defaults, set at the first FROM
+	src  string
+	off  int // start of the next line
 }
 
 // line returns the line starting at p.off (without its newline) and
@@ -303,21 +307,25 @@ func (p *dockerParser) instruction(kw int) (*Instruction, error) {
 	return in, nil
 }
 
-// quoted reports whether the end of s lies inside a single- or
-// double-quoted shell string.
-func quoted(s string) bool {
-	var q byte
-	for i := 0; i < len(s); i++ {
+// quoteState tracks whether a scan of a shell line is inside a single- or
+// double-quoted string (q is the open quote, 0 outside).
+type quoteState struct{ q byte }
+
+// advance scans s[from:to] and returns where the scan stopped (to, or one
+// past it after an escape at to-1), so that successive calls stay linear.
+func (st *quoteState) advance(s string, from, to int) int {
+	i := from
+	for ; i < to; i++ {
 		switch c := s[i]; {
-		case q == 0 && (c == '"' || c == '\''):
-			q = c
-		case q == '"' && c == '\\':
+		case st.q == 0 && (c == '"' || c == '\''):
+			st.q = c
+		case st.q == '"' && c == '\\':
 			i++
-		case c == q:
-			q = 0
+		case c == st.q:
+			st.q = 0
 		}
 	}
-	return q != 0
+	return i
 }
 
 func isDockerBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -342,9 +350,12 @@ func (p *dockerParser) heredocs(in *Instruction) error {
 	if in.Exec {
 		return nil
 	}
+	var q quoteState
+	at := 0
 	for _, ix := range heredocMarker.FindAllStringSubmatchIndex(in.Args, -1) {
 		m := func(g int) string { return in.Args[ix[2*g]:ix[2*g+1]] }
-		if m(2) != m(4) || quoted(in.Args[:ix[0]]) {
+		at = q.advance(in.Args, at, ix[0])
+		if m(2) != m(4) || q.q != 0 {
 			continue // mismatched quotes, or inside a quoted string: not a marker
 		}
 		strip, name := m(1) == "-", m(3)
@@ -397,11 +408,22 @@ func (p *dockerParser) from(in *Instruction) error {
 	default:
 		return &ParseError{Pos: d.PosOf(words[1].off), Msg: "FROM takes an image and an optional AS name"}
 	}
-	st.Resolved, st.Unresolved = ExpandVars(st.Image.Value, d.argDefaults())
+	if p.args == nil { // the global ARGs are complete at the first FROM
+		p.args = d.argDefaults()
+	}
+	st.Resolved, st.Unresolved = ExpandVars(st.Image.Value, func(name string) (*string, bool) {
+		v, ok := p.args[name]
+		return v, ok
+	})
 	if strings.EqualFold(st.Resolved, "scratch") {
 		st.Scratch = true
 	} else if i := d.stageIndex(st.Resolved); i >= 0 {
 		st.Base = i
+	}
+	if st.Name != nil {
+		if _, dup := d.names[strings.ToLower(st.Name.Value)]; !dup {
+			d.names[strings.ToLower(st.Name.Value)] = st.Index
+		}
 	}
 	d.Stages = append(d.Stages, st)
 	return nil
@@ -410,26 +432,26 @@ func (p *dockerParser) from(in *Instruction) error {
 // stageIndex returns the index of the stage named name so far (stage
 // names are case-insensitive), or -1.
 func (d *Dockerfile) stageIndex(name string) int {
-	for i, s := range d.Stages {
-		if s.Name != nil && strings.EqualFold(s.Name.Value, name) {
-			return i
-		}
+	if i, ok := d.names[strings.ToLower(name)]; ok {
+		return i
 	}
 	return -1
 }
 
 // StageRef reports whether ref (a FROM image or a COPY --from value) names
 // a stage whose FROM comes before instruction in: by AS name or by index.
+// It takes constant time (a Dockerfile with very many stages stays linear
+// to check).
 func (d *Dockerfile) StageRef(ref string, in *Instruction) bool {
-	for i, s := range d.Stages {
-		if s.From.ArgsOffset >= in.ArgsOffset {
-			break
+	i, ok := d.names[strings.ToLower(ref)]
+	if !ok {
+		n, err := strconv.Atoi(ref)
+		if err != nil || n < 0 || n >= len(d.Stages) || strconv.Itoa(n) != ref {
+			return false
 		}
-		if s.Name != nil && strings.EqualFold(s.Name.Value, ref) || fmt.Sprint(i) == ref {
-			return true
-		}
+		i = n
 	}
-	return false
+	return d.Stages[i].From.ArgsOffset < in.ArgsOffset
 }
 
 type dockerWord struct {
@@ -477,11 +499,12 @@ func (d *Dockerfile) argDefaults() map[string]*string {
 
 var varRef = regexp.MustCompile(`\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))`)
 
-// ExpandVars substitutes $VAR and ${VAR[:-+]word} in s from args (a nil
-// value is a variable declared without a value) and lists the variables
-// that had none (they expand to ""), as Dockerfile ARG and GitLab
-// variables expansion do.
-func ExpandVars(s string, args map[string]*string) (string, []string) {
+// ExpandVars substitutes $VAR and ${VAR[:-+]word} in s, looking each name
+// up with lookup (declared reports whether the variable exists; a nil value
+// is one declared without a value), and lists the variables that had no
+// value (they expand to ""), as Dockerfile ARG and GitLab variables
+// expansion do.
+func ExpandVars(s string, lookup func(name string) (value *string, declared bool)) (string, []string) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
@@ -492,7 +515,7 @@ func ExpandVars(s string, args map[string]*string) (string, []string) {
 		if name == "" {
 			name = m[4]
 		}
-		v, declared := args[name]
+		v, declared := lookup(name)
 		set := declared && v != nil
 		switch op {
 		case ":-", "-":

@@ -192,7 +192,10 @@ func TestExpandVars(t *testing.T) {
 		{"cost $5", "cost $5", nil},
 	}
 	for _, tt := range tests {
-		got, missing := ExpandVars(tt.in, vars)
+		got, missing := ExpandVars(tt.in, func(name string) (*string, bool) {
+			v, ok := vars[name]
+			return v, ok
+		})
 		if got != tt.want || !cmp.Equal(missing, tt.missing) {
 			t.Errorf("ExpandVars(%q) = %q, %v; want %q, %v", tt.in, got, missing, tt.want, tt.missing)
 		}
