@@ -39,11 +39,11 @@ func TestTransitive(t *testing.T) {
 		// trivy-action pinned by SHA, but it pulls setup-trivy by tag, which
 		// in turn uses a pinned action whose own inner action is a branch.
 		"aquasec/trivy-action/action.yml@" + sha1a: "runs:\n  using: composite\n  steps:\n    - uses: aquasec/setup-trivy@v0.2.1\n    - uses: actions/cache@" + sha1a + " # v4\n    - uses: ./local\n",
-		"aquasec/setup-trivy/action.yaml@v0.2.1":    "runs:\n  using: composite\n  steps:\n    - uses: docker://alpine:3\n",
-		"actions/cache/action.yml@" + sha1a:         "runs:\n  using: node20\n  main: index.js\n",
-		"octo/clean/sub/action.yml@v1":              "runs:\n  using: composite\n  steps:\n    - uses: actions/cache@" + sha1a + "\n",
-		"octo/ci/.github/workflows/reuse.yml@v3":    "on: workflow_call\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: octo/tool@main\n",
-		"octo/tool/action.yml@main":                 "runs:\n  using: node20\n  main: x.js\n",
+		"aquasec/setup-trivy/action.yaml@v0.2.1":   "runs:\n  using: composite\n  steps:\n    - uses: docker://alpine:3\n",
+		"actions/cache/action.yml@" + sha1a:        "runs:\n  using: node20\n  main: index.js\n",
+		"octo/clean/sub/action.yml@v1":             "runs:\n  using: composite\n  steps:\n    - uses: actions/cache@" + sha1a + "\n",
+		"octo/ci/.github/workflows/reuse.yml@v3":   "on: workflow_call\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: octo/tool@main\n",
+		"octo/tool/action.yml@main":                "runs:\n  using: node20\n  main: x.js\n",
 	}}
 	src := "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n" +
 		"      - uses: aquasec/trivy-action@" + sha1a + " # 0.28.0\n" +
