@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,8 @@ type scanFlags struct {
 	config  string
 	db      string
 	offline bool
+	online  bool
+	timeout time.Duration
 }
 
 func newScanCmd(env *Env) *cobra.Command {
@@ -42,7 +45,10 @@ func newScanCmd(env *Env) *cobra.Command {
 npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock), package.json
 manifests and CI configuration, skipping node_modules, .git and vendor, and
 reports malicious, unpinned, unverifiable or misplaced packages and unsafe
-CI settings. It never uses the network. Run 'buildwall rules' for the list.
+CI settings. It never uses the network unless --online is given; then it also
+fetches the action.yml of every remote action (GitHub REST API, $GITHUB_API_URL,
+$GITHUB_TOKEN) and reports uses: inside it that are not pinned to a commit SHA.
+Run 'buildwall rules' for the list.
 
 Configuration is read from buildwall.yml at the repository root (or --config).
 The malicious-package database is the embedded curated set merged with the
@@ -71,13 +77,21 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	f.StringVar(&fl.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: none, low, medium, high or critical")
 	f.StringVar(&fl.config, "config", "", "configuration `FILE` (default: buildwall.yml at the repository root)")
 	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` (default: $BUILDWALL_DB or the user cache directory)")
-	f.BoolVar(&fl.offline, "offline", false, "accepted for clarity: scan never uses the network")
+	f.BoolVar(&fl.offline, "offline", false, "accepted for clarity: without --online scan never uses the network")
+	f.BoolVar(&fl.online, "online", false, "also check the actions that remote actions use (fetches their action.yml)")
+	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request with --online")
 	return cmd
 }
 
 func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, args []string) error {
 	if fl.output == "-" {
 		fl.output = "" // the usual spelling of standard output
+	}
+	if fl.online && fl.offline {
+		return usageError(errors.New("--online and --offline are mutually exclusive"))
+	}
+	if fl.timeout <= 0 {
+		return usageError(errors.New("--timeout must be positive"))
 	}
 	format, err := output.ParseFormat(fl.format)
 	if err != nil {
@@ -117,6 +131,9 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	}
 	if err != nil {
 		return internalError(err)
+	}
+	if fl.online {
+		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
