@@ -1,10 +1,10 @@
 package lockcheck
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockfile"
 )
 
 var nameMismatchRule = finding.Rule{
@@ -22,14 +22,14 @@ var nameMismatch = Rule{Rule: nameMismatchRule, CheckLockfile: checkNameMismatch
 func checkNameMismatch(c *Context, report func(finding.Finding)) {
 	for i := range c.Lockfile.Packages {
 		p := &c.Lockfile.Packages[i]
-		scheme, _, path, ok := splitURL(p.Resolved)
-		if !ok || !isHTTP(scheme) || p.Name == "" {
+		if p.Name == "" {
 			continue
 		}
-		name, stem, ok := tarballName(path)
+		name, file, ok := lockfile.RegistryTarball(p.Resolved)
 		if !ok {
 			continue
 		}
+		stem := file[:len(file)-len(".tgz")]
 		var msg string
 		switch {
 		case name != p.Name:
@@ -43,44 +43,6 @@ func checkNameMismatch(c *Context, report func(finding.Finding)) {
 		fix := "Delete the lockfile entry for " + p.Name + " and reinstall so its URL matches the package, and find out who changed it."
 		report(c.pkgFinding(&nameMismatchRule, p, msg, fix))
 	}
-}
-
-// tarballName reads the package name and the file name without ".tgz"
-// out of a registry tarball path "/<prefix>/<name>/-/<base>-<version>.tgz"
-// ("@scope/name" for scoped packages, also "@scope%2fname"). ok is false
-// when path does not have the registry shape.
-func tarballName(path string) (name, stem string, ok bool) {
-	idx := strings.LastIndex(path, "/-/")
-	if idx < 0 {
-		return "", "", false
-	}
-	file := path[idx+3:]
-	if strings.IndexByte(file, '/') >= 0 || !strings.HasSuffix(file, ".tgz") {
-		return "", "", false
-	}
-	dir := path[:idx]
-	slash := strings.LastIndexByte(dir, '/')
-	if slash < 0 {
-		return "", "", false
-	}
-	last := dir[slash+1:]
-	switch {
-	case last == "":
-		return "", "", false
-	case strings.HasPrefix(last, "@") || strings.HasPrefix(last, "%40"):
-		// "@scope%2fname" in one segment.
-		u, err := url.PathUnescape(last)
-		if err != nil || strings.Count(u, "/") != 1 {
-			return "", "", false
-		}
-		name = u
-	default:
-		name = last
-		if prev := strings.LastIndexByte(dir[:slash], '/'); prev >= 0 && strings.HasPrefix(dir[prev+1:slash], "@") {
-			name = dir[prev+1:]
-		}
-	}
-	return name, strings.TrimSuffix(file, ".tgz"), true
 }
 
 // tarballStemMatches reports whether a tarball file stem is

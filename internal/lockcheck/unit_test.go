@@ -63,29 +63,6 @@ func TestRangesSatisfies(t *testing.T) {
 	}
 }
 
-func TestTarballName(t *testing.T) {
-	tests := []struct {
-		path, name, stem string
-		ok               bool
-	}{
-		{"/lodash/-/lodash-4.17.21.tgz", "lodash", "lodash-4.17.21", true},
-		{"/@s/n/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
-		{"/@s%2fn/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
-		{"/api/npm/npm-remote/lodash/-/lodash-4.17.21.tgz", "lodash", "lodash-4.17.21", true},
-		{"/api/npm/@s/n/-/n-1.0.0.tgz", "@s/n", "n-1.0.0", true},
-		{"/lodash/-/x/lodash-4.17.21.tgz", "", "", false},
-		{"/foo.tgz", "", "", false},
-		{"/-/x.tgz", "", "", false},
-		{"/lodash/-/lodash-4.17.21.zip", "", "", false},
-	}
-	for _, tt := range tests {
-		name, stem, ok := tarballName(tt.path)
-		if diff := cmp.Diff([]any{tt.name, tt.stem, tt.ok}, []any{name, stem, ok}); diff != "" {
-			t.Errorf("tarballName(%q) mismatch (-want +got):\n%s", tt.path, diff)
-		}
-	}
-}
-
 func TestTarballStemMatches(t *testing.T) {
 	tests := []struct {
 		stem, name, version string

@@ -45,7 +45,7 @@ func (p *parser) pkg(m *member, wsVersion map[string]string) (lockfile.Package, 
 		pkg.Version = ref
 		pkg.Resolved = arr.items[1].str
 		pkg.Integrity = arr.items[3].str
-		if pkg.Resolved != "" && !isRegistryTarball(pkg.Resolved) {
+		if _, _, ok := lockfile.RegistryTarball(pkg.Resolved); pkg.Resolved != "" && !ok {
 			pkg.Source = lockfile.SourceTarball
 		}
 	case lockfile.SourceLink:
@@ -130,17 +130,6 @@ func classify(ref string) lockfile.Source {
 		return lockfile.SourceFile
 	}
 	return lockfile.SourceRegistry
-}
-
-// isRegistryTarball reports whether a URL has the registry tarball layout
-// "/<name>/-/<file>.tgz".
-func isRegistryTarball(u string) bool {
-	path := strings.ToLower(u)
-	if i := strings.IndexAny(path, "#?"); i >= 0 {
-		path = path[:i]
-	}
-	return (strings.HasPrefix(path, "https://") || strings.HasPrefix(path, "http://")) &&
-		strings.Contains(path, "/-/") && strings.HasSuffix(path, ".tgz")
 }
 
 // isSRI reports whether s looks like a Subresource Integrity hash.

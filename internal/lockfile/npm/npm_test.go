@@ -417,28 +417,6 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-func TestRegistryTarball(t *testing.T) {
-	tests := []struct {
-		in         string
-		name, file string
-		ok         bool
-	}{
-		{"https://registry.example/a/-/a-1.0.0.tgz", "a", "a-1.0.0.tgz", true},
-		{"https://registry.example/@s/b/-/b-1.0.0.tgz", "@s/b", "b-1.0.0.tgz", true},
-		{"https://registry.example/@s%2Fb/-/b-1.0.0.tgz", "@s%2Fb", "b-1.0.0.tgz", true},
-		{"https://registry.example/prefix/evil/-/good-1.0.0.tgz", "evil", "good-1.0.0.tgz", true},
-		{"https://registry.example/a/-/a-1.0.0.tgz/extra", "", "", false},
-		{"https://registry.example/a/-/.tgz", "", "", false},
-		{"not a url", "", "", false},
-	}
-	for _, tt := range tests {
-		name, file, ok := RegistryTarball(tt.in)
-		if name != tt.name || file != tt.file || ok != tt.ok {
-			t.Errorf("RegistryTarball(%q) = %q, %q, %v; want %q, %q, %v", tt.in, name, file, ok, tt.name, tt.file, tt.ok)
-		}
-	}
-}
-
 // TestGeneratedLockfile parses the benchmark's generated lockfile and
 // checks it against the generator's own manifest.
 func TestGeneratedLockfile(t *testing.T) {

@@ -43,55 +43,10 @@ func Classify(resolved string) lockfile.Source {
 }
 
 func classifyHTTP(u string) lockfile.Source {
-	if _, _, ok := RegistryTarball(u); ok {
+	if _, _, ok := lockfile.RegistryTarball(u); ok {
 		return lockfile.SourceRegistry
 	}
 	return lockfile.SourceTarball
-}
-
-// RegistryTarball splits a registry tarball URL
-// "<scheme>://<host>[/prefix]/<name>/-/<file>.tgz" into the package name as
-// written in the URL ("@scope/name" or "@scope%2fname" for scoped packages)
-// and the file name ("name-1.2.3.tgz"). ok is false when the URL does not
-// have that shape. Query and fragment are ignored.
-func RegistryTarball(u string) (name, file string, ok bool) {
-	scheme := strings.Index(u, "://")
-	if scheme < 0 {
-		return "", "", false
-	}
-	rest := u[scheme+3:]
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest = rest[:i]
-	}
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		rest = rest[:i]
-	}
-	host := strings.IndexByte(rest, '/')
-	if host < 0 || !strings.HasSuffix(rest, ".tgz") {
-		return "", "", false
-	}
-	urlPath := rest[host:] // "/prefix/name/-/file.tgz"
-	slash := strings.LastIndexByte(urlPath, '/')
-	file = urlPath[slash+1:]
-	before, found := strings.CutSuffix(urlPath[:slash], "/-")
-	if !found || file == ".tgz" {
-		return "", "", false
-	}
-	last := strings.LastIndexByte(before, '/')
-	if last < 0 {
-		return "", "", false
-	}
-	name = before[last+1:]
-	if last > 0 {
-		// A scoped name spans two segments: "/@scope/name".
-		if prev := strings.LastIndexByte(before[:last], '/'); strings.HasPrefix(before[prev+1:], "@") {
-			name = before[prev+1:]
-		}
-	}
-	if name == "" || name[0] == '@' && !strings.Contains(name, "/") && !strings.Contains(strings.ToLower(name), "%2f") {
-		return "", "", false
-	}
-	return name, file, true
 }
 
 // classifyVersion classifies an entry that has no resolved value from its

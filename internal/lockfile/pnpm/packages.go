@@ -108,7 +108,7 @@ func (p *parser) pkg(k, v *yaml.Node) (lockfile.Package, error) {
 }
 
 // classifyTarball says where a resolution tarball comes from: file: is a
-// local file, a URL with the registry layout "/<name>/-/<file>.tgz" is a
+// local file, a URL with the registry layout (lockfile.RegistryTarball) is a
 // registry tarball (pnpm writes those for registries other than the default
 // one), anything else is a remote tarball.
 func classifyTarball(u string) lockfile.Source {
@@ -116,11 +116,7 @@ func classifyTarball(u string) lockfile.Source {
 	if strings.HasPrefix(lower, "file:") {
 		return lockfile.SourceFile
 	}
-	path := lower
-	if i := strings.IndexAny(path, "#?"); i >= 0 {
-		path = path[:i]
-	}
-	if strings.Contains(path, "/-/") && strings.HasSuffix(path, ".tgz") {
+	if _, _, ok := lockfile.RegistryTarball(u); ok {
 		return lockfile.SourceRegistry
 	}
 	return lockfile.SourceTarball

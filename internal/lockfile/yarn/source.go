@@ -19,9 +19,9 @@ func splitDescriptor(desc string) (name, rng string) {
 	return desc[:i+1], desc[i+2:]
 }
 
-// classifyURL says where a resolved URL or spec fetches from. A URL whose
-// path has the registry layout "/<name>/-/<file>.tgz" is a registry tarball;
-// any other http(s) URL is a plain tarball.
+// classifyURL says where a resolved URL or spec fetches from. A URL of the
+// registry layout (lockfile.RegistryTarball) is a registry tarball; any other
+// http(s) URL is a plain tarball.
 func classifyURL(u string) lockfile.Source {
 	lower := strings.ToLower(u)
 	switch {
@@ -45,7 +45,7 @@ func classifyURL(u string) lockfile.Source {
 		if strings.HasSuffix(path, ".git") || strings.Contains(lower, "#commit=") {
 			return lockfile.SourceGit
 		}
-		if strings.Contains(path, "/-/") && strings.HasSuffix(path, ".tgz") {
+		if _, _, ok := lockfile.RegistryTarball(u); ok {
 			return lockfile.SourceRegistry
 		}
 		return lockfile.SourceTarball
