@@ -233,18 +233,8 @@ func (d *Decoder) Object(fn func(key []byte) error) error {
 	if err := d.expect(Object); err != nil {
 		return err
 	}
-	if d.depth >= d.maxDepth {
-		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
-	}
-	d.depth++
-	d.pos++ // {
-	if err := d.skipSpace(); err != nil {
+	if empty, err := d.open('}'); empty || err != nil {
 		return err
-	}
-	if d.pos < len(d.src) && d.src[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	for {
 		if err := d.skipSpace(); err != nil {
@@ -278,31 +268,8 @@ func (d *Decoder) Object(fn func(key []byte) error) error {
 				return err
 			}
 		}
-		if err := d.skipSpace(); err != nil {
+		if done, err := d.next('}', "',' or '}' after object member"); done || err != nil {
 			return err
-		}
-		if d.pos >= len(d.src) {
-			return d.errHere("',' or '}' after object member")
-		}
-		switch d.src[d.pos] {
-		case ',':
-			d.pos++
-			if d.opts.AllowTrailingCommas {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				if d.pos < len(d.src) && d.src[d.pos] == '}' {
-					d.pos++
-					d.depth--
-					return nil
-				}
-			}
-		case '}':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errHere("',' or '}' after object member")
 		}
 	}
 }
@@ -313,18 +280,8 @@ func (d *Decoder) Array(fn func(i int) error) error {
 	if err := d.expect(Array); err != nil {
 		return err
 	}
-	if d.depth >= d.maxDepth {
-		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
-	}
-	d.depth++
-	d.pos++ // [
-	if err := d.skipSpace(); err != nil {
+	if empty, err := d.open(']'); empty || err != nil {
 		return err
-	}
-	if d.pos < len(d.src) && d.src[d.pos] == ']' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	for i := 0; ; i++ {
 		if _, err := d.Peek(); err != nil {
@@ -339,31 +296,8 @@ func (d *Decoder) Array(fn func(i int) error) error {
 				return err
 			}
 		}
-		if err := d.skipSpace(); err != nil {
+		if done, err := d.next(']', "',' or ']' after array element"); done || err != nil {
 			return err
-		}
-		if d.pos >= len(d.src) {
-			return d.errHere("',' or ']' after array element")
-		}
-		switch d.src[d.pos] {
-		case ',':
-			d.pos++
-			if d.opts.AllowTrailingCommas {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				if d.pos < len(d.src) && d.src[d.pos] == ']' {
-					d.pos++
-					d.depth--
-					return nil
-				}
-			}
-		case ']':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errHere("',' or ']' after array element")
 		}
 	}
 }

@@ -309,18 +309,8 @@ func (d *Decoder) literal(lit string) error {
 // skipObject validates the object at d.pos without callbacks; Skip uses it
 // for the bulk of a lockfile that no parser keeps. Errors match Object's.
 func (d *Decoder) skipObject() error {
-	if d.depth >= d.maxDepth {
-		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
-	}
-	d.depth++
-	d.pos++ // {
-	if err := d.skipSpace(); err != nil {
+	if empty, err := d.open('}'); empty || err != nil {
 		return err
-	}
-	if d.pos < len(d.src) && d.src[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	for {
 		if err := d.skipSpace(); err != nil {
@@ -342,79 +332,75 @@ func (d *Decoder) skipObject() error {
 		if err := d.Skip(); err != nil {
 			return err
 		}
-		if err := d.skipSpace(); err != nil {
+		if done, err := d.next('}', "',' or '}' after object member"); done || err != nil {
 			return err
-		}
-		if d.pos >= len(d.src) {
-			return d.errHere("',' or '}' after object member")
-		}
-		switch d.src[d.pos] {
-		case ',':
-			d.pos++
-			if d.opts.AllowTrailingCommas {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				if d.pos < len(d.src) && d.src[d.pos] == '}' {
-					d.pos++
-					d.depth--
-					return nil
-				}
-			}
-		case '}':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errHere("',' or '}' after object member")
 		}
 	}
 }
 
 // skipArray validates the array at d.pos without callbacks.
 func (d *Decoder) skipArray() error {
-	if d.depth >= d.maxDepth {
-		return d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
-	}
-	d.depth++
-	d.pos++ // [
-	if err := d.skipSpace(); err != nil {
+	if empty, err := d.open(']'); empty || err != nil {
 		return err
-	}
-	if d.pos < len(d.src) && d.src[d.pos] == ']' {
-		d.pos++
-		d.depth--
-		return nil
 	}
 	for {
 		if err := d.Skip(); err != nil {
 			return err
 		}
-		if err := d.skipSpace(); err != nil {
+		if done, err := d.next(']', "',' or ']' after array element"); done || err != nil {
 			return err
 		}
-		if d.pos >= len(d.src) {
-			return d.errHere("',' or ']' after array element")
-		}
-		switch d.src[d.pos] {
-		case ',':
-			d.pos++
-			if d.opts.AllowTrailingCommas {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				if d.pos < len(d.src) && d.src[d.pos] == ']' {
-					d.pos++
-					d.depth--
-					return nil
-				}
-			}
-		case ']':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errHere("',' or ']' after array element")
-		}
 	}
+}
+
+// open enters the object or array whose opening bracket is at d.pos,
+// enforcing the depth limit. It reports whether the container is empty; an
+// empty one has been read up to and including close.
+func (d *Decoder) open(close byte) (empty bool, err error) {
+	if d.depth >= d.maxDepth {
+		return false, d.errAt(d.pos, "nesting deeper than %d levels", d.maxDepth)
+	}
+	d.depth++
+	d.pos++ // '{' or '['
+	if err := d.skipSpace(); err != nil {
+		return false, err
+	}
+	if d.pos < len(d.src) && d.src[d.pos] == close {
+		d.pos++
+		d.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
+// next reads what follows a member or element: a comma (and, when trailing
+// commas are allowed, a close after it) or close. It reports whether the
+// container ended; expected names the tokens in the error message.
+func (d *Decoder) next(close byte, expected string) (done bool, err error) {
+	if err := d.skipSpace(); err != nil {
+		return false, err
+	}
+	if d.pos >= len(d.src) {
+		return false, d.errHere(expected)
+	}
+	switch d.src[d.pos] {
+	case ',':
+		d.pos++
+		if d.opts.AllowTrailingCommas {
+			if err := d.skipSpace(); err != nil {
+				return false, err
+			}
+			if d.pos < len(d.src) && d.src[d.pos] == close {
+				d.pos++
+				d.depth--
+				return true, nil
+			}
+		}
+		return false, nil
+	case close:
+		d.pos++
+		d.depth--
+		return true, nil
+	}
+	return false, d.errHere(expected)
 }
