@@ -11,8 +11,11 @@ var lockfileDriftRule = finding.Rule{
 	Summary:  "A dependency declared in package.json is not satisfied by the lockfile (absent, recorded with another spec, or locked outside the range).",
 	Fix:      "Run your package manager's install to update the lockfile, commit it, and use npm ci / --frozen-lockfile in CI.",
 	Help: "When package.json and the lockfile disagree, `npm install` silently resolves fresh versions (and `npm ci` fails). " +
-		"Ranges are checked with npm semantics (`^`, `~`, `x`, `||`, hyphen ranges); dist-tags, git, file:, workspace: and " +
-		"npm: alias specs are checked for presence only. Peer dependencies are not checked.",
+		"Ranges are checked with npm semantics (`^`, `~`, `x`, `||`, hyphen ranges), also inside npm: aliases; dist-tags, git, " +
+		"file: and workspace: specs are checked for presence only. The spec a lockfile records is compared with package.json's " +
+		"only after the package manager's normalisation (yarn berry's `npm:^1.0.0` is `^1.0.0`, `user/repo` is " +
+		"`github:user/repo` and `https://github.com/user/repo.git`); specs of other kinds are not compared. " +
+		"Peer dependencies are not checked.",
 }
 
 var lockfileDrift = Rule{Rule: lockfileDriftRule, CheckLockfile: checkLockfileDrift}
@@ -60,7 +63,7 @@ func (c *Context) drift(rs ranges, m Manifest, d *lockfile.Dependency) (msg, ver
 		if !ok {
 			return absent, ""
 		}
-		if direct.Spec != "" && direct.Spec != d.Spec {
+		if direct.Spec != "" && specsDiffer(direct.Spec, d.Spec) {
 			return decl + " but " + c.Path + " recorded " + quoteSpec(direct.Spec) + ": the lockfile is out of date", direct.Version
 		}
 		if direct.Version == "" && !isLocalSpec(d.Spec) {
@@ -101,7 +104,8 @@ func (c *Context) outside(rs ranges, decl, spec, version string) string {
 	if version == "" || isLocalSpec(spec) {
 		return ""
 	}
-	if ok, checked := rs.satisfies(spec, version); ok || !checked {
+	rng, v := rangeOf(spec, version)
+	if ok, checked := rs.satisfies(rng, v); ok || !checked {
 		return ""
 	}
 	return decl + " but " + c.Path + " locks " + version + ", outside that range"
