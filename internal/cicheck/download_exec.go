@@ -2,7 +2,6 @@ package cicheck
 
 import (
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -32,14 +31,20 @@ func DownloadExec(script string) []Span {
 		return nil
 	}
 	var out []Span
-	for i := 0; i < len(script); {
-		start, tool := nextFetcher(script, i)
-		if start < 0 {
-			break
+	var downloads []download
+	segEnd, term := -1, byte(0)
+	fs := newFetchers(script)
+	next, nextTool := fs.next(0)
+	for next >= 0 {
+		start, tool := next, nextTool
+		i := start + len(tool)
+		next, nextTool = fs.next(i)
+		if i > segEnd {
+			// Several fetchers in one command share its end; computing it
+			// once keeps long commands linear.
+			segEnd, term = commandEnd(script, i)
 		}
-		i = start + len(tool)
-		segEnd, term := commandEnd(script, i)
-		if term == '|' {
+		if term == '|' && (next < 0 || next > segEnd) {
 			if end := interpreterAt(script, skipBlank(script, segEnd+1)); end > 0 {
 				out = append(out, Span{start, end})
 				continue
@@ -49,40 +54,117 @@ func DownloadExec(script string) []Span {
 			out = append(out, Span{b, start + len(tool)})
 			continue
 		}
-		if f := downloadedFile(tool, script[i:segEnd]); f != "" {
-			if end := executes(script[segEnd:], f); end > 0 {
-				out = append(out, Span{start, segEnd + end})
-			}
+		argsEnd := segEnd
+		if next >= 0 && next < argsEnd {
+			argsEnd = next
+		}
+		if f := downloadedFile(tool, script[i:argsEnd]); f != "" {
+			downloads = append(downloads, download{start: start, end: segEnd, file: f})
 		}
 	}
+	out = append(out, downloadsRun(script, downloads)...)
 	return mergeSpans(out)
 }
 
-// nextFetcher returns the offset of the next curl or wget command word at
-// or after from, and which one, or -1.
-func nextFetcher(s string, from int) (int, string) {
-	for from < len(s) {
-		c, w := strings.Index(s[from:], "curl"), strings.Index(s[from:], "wget")
-		i, tool := c, "curl"
-		if c < 0 || (w >= 0 && w < c) {
-			i, tool = w, "wget"
+// download is a fetching command that writes file, ending at end.
+type download struct {
+	start, end int
+	file       string
+}
+
+// maxDownloadedNames bounds how many distinct downloaded file names are
+// followed to an execution, so that a pathological script costs
+// O(names × script) at most.
+const maxDownloadedNames = 32
+
+// downloadsRun pairs each download with the first later command that runs
+// its file, one pass over the script per distinct file name.
+func downloadsRun(script string, downloads []download) []Span {
+	var names []string
+	byName := map[string][]download{}
+	for _, d := range downloads {
+		if _, ok := byName[d.file]; !ok {
+			if len(names) == maxDownloadedNames {
+				continue
+			}
+			names = append(names, d.file)
+		}
+		byName[d.file] = append(byName[d.file], d)
+	}
+	var out []Span
+	for _, name := range names {
+		ds := byName[name]
+		used := make([]bool, len(ds))
+		k := 0 // ds[k-1] is the last download ending before the execution
+		for _, e := range executions(script, ds[0].end, name) {
+			for k < len(ds) && ds[k].end <= e.Start {
+				k++
+			}
+			if k > 0 && !used[k-1] {
+				used[k-1] = true
+				out = append(out, Span{ds[k-1].start, e.End})
+			}
+		}
+	}
+	return out
+}
+
+// fetchers finds curl and wget command words in order. It remembers the
+// next occurrence of each word so that a script with thousands of one and
+// none of the other is still scanned once.
+type fetchers struct {
+	s          string
+	curl, wget int // next candidate offsets; -1 when there is none left
+}
+
+func newFetchers(s string) *fetchers {
+	return &fetchers{s: s, curl: indexFrom(s, "curl", 0), wget: indexFrom(s, "wget", 0)}
+}
+
+func indexFrom(s, w string, from int) int {
+	if from > len(s) {
+		return -1
+	}
+	if i := strings.Index(s[from:], w); i >= 0 {
+		return from + i
+	}
+	return -1
+}
+
+// next returns the offset of the next curl or wget command word at or
+// after from, and which one, or -1.
+func (f *fetchers) next(from int) (int, string) {
+	for {
+		if f.curl >= 0 && f.curl < from {
+			f.curl = indexFrom(f.s, "curl", from)
+		}
+		if f.wget >= 0 && f.wget < from {
+			f.wget = indexFrom(f.s, "wget", from)
+		}
+		i, tool := f.curl, "curl"
+		if i < 0 || (f.wget >= 0 && f.wget < i) {
+			i, tool = f.wget, "wget"
 		}
 		if i < 0 {
 			return -1, ""
 		}
-		i += from
-		end := i + len(tool)
-		if strings.HasPrefix(s[end:], ".exe") {
-			end += len(".exe") // Windows images
-		}
-		before := i == 0 || !isWordByte(s[i-1]) || s[i-1] == '.'
-		after := end == len(s) || s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\\'
-		if before && after {
+		if isCommandWord(f.s, i, len(tool)) {
 			return i, tool
 		}
 		from = i + 1
 	}
-	return -1, ""
+}
+
+// isCommandWord reports whether the n bytes at i form a word of their own
+// (curl, /usr/bin/curl, curl.exe; not mycurl or curling).
+func isCommandWord(s string, i, n int) bool {
+	end := i + n
+	if strings.HasPrefix(s[end:], ".exe") {
+		end += len(".exe") // Windows images
+	}
+	before := i == 0 || !isWordByte(s[i-1]) || s[i-1] == '.'
+	after := end == len(s) || s[end] == ' ' || s[end] == '\t' || s[end] == '\n' || s[end] == '\\'
+	return before && after
 }
 
 // commandEnd returns where the simple command starting before from ends
@@ -167,28 +249,52 @@ func word(s string, i int) string {
 	return s[i:j]
 }
 
-// substituted matches the end of the text before a fetcher that runs the
-// fetcher's output: sh <(, bash <(, source <(, . <(, sh -c "$(, eval "$(.
-var substituted = regexp.MustCompile(`(?:(?:^|[\s;&|(])(?:(?:ba|z|da|k)?sh|source|eval|python[0-9.]*)|(?:^|[\s;&|(])\.)\s+(?:-\S+\s+)*(?:<\(|["']?\$\()\s*$`)
-
 // substitutionBefore returns the start of an interpreter that runs the
-// output of the fetcher at start through <( ) or $( ), or -1. Only the
-// current line before start is looked at.
+// output of the fetcher at start through <( ) or $( ) — sh <(curl …),
+// source <(curl …), . <(curl …), sh -c "$(curl …)", eval "$(wget …)" — or
+// -1. It walks back over a few words only.
 func substitutionBefore(s string, start int) int {
-	from := strings.LastIndexByte(s[:start], '\n') + 1
-	prefix := s[from:start]
-	if !strings.Contains(prefix, "<(") && !strings.Contains(prefix, "$(") {
+	j := skipBlankBack(s, start)
+	if j < 2 || (s[j-2:j] != "<(" && s[j-2:j] != "$(") {
 		return -1
 	}
-	m := substituted.FindStringIndex(prefix)
-	if m == nil {
-		return -1
+	j -= 2
+	if j > 0 && (s[j-1] == '"' || s[j-1] == '\'') {
+		j--
 	}
-	b := from + m[0]
-	for b < start && strings.ContainsRune(" \t;&|(", rune(s[b])) {
-		b++
+	for range 8 {
+		j = skipBlankBack(s, j)
+		w, ws := wordBefore(s, j)
+		switch base := path.Base(w); {
+		case w == "":
+			return -1
+		case strings.HasPrefix(w, "-"):
+			j = ws
+		case base == "." || base == "source" || base == "eval" || isInterpreter(base):
+			return ws
+		default:
+			return -1
+		}
 	}
-	return b
+	return -1
+}
+
+// skipBlankBack returns i moved back over spaces and tabs.
+func skipBlankBack(s string, i int) int {
+	for i > 0 && (s[i-1] == ' ' || s[i-1] == '\t') {
+		i--
+	}
+	return i
+}
+
+// wordBefore returns the word ending at i (at most 64 bytes) and where it
+// starts.
+func wordBefore(s string, i int) (string, int) {
+	j := i
+	for j > 0 && i-j < 64 && !strings.ContainsRune(" \t\n;&|()<>\"'`", rune(s[j-1])) {
+		j--
+	}
+	return s[j:i], j
 }
 
 // downloadedFile returns the file a curl or wget command (its arguments
@@ -258,55 +364,58 @@ func cleanFile(f string) string {
 	return f
 }
 
-// executes returns the end offset in rest of the first command that runs
-// file f — `sh f`, `bash -e f`, `source f`, `. f`, `python f`, `./f` or
-// `/abs/f` — or -1. A mention of f as an argument of another command
-// (chmod +x f, sha256sum f) is not a run.
-func executes(rest, f string) int {
+// lookback bounds how far before a word the scanner looks for the command
+// it belongs to; commands that run a file name are short.
+const lookback = 256
+
+// executions returns the commands after from that run file f — `sh f`,
+// `bash -e f`, `source f`, `. f`, `python f`, `./f` or `/abs/f` — as spans
+// ending after the file name. A mention of f as an argument of another
+// command (chmod +x f, sha256sum f) is not a run. The cost is linear in
+// the script: constant work per mention of f.
+func executions(script string, from int, f string) []Span {
 	name := strings.TrimPrefix(f, "./")
-	for at := 0; at < len(rest); {
-		k := strings.Index(rest[at:], name)
+	var out []Span
+	for at := from; at < len(script); {
+		k := strings.Index(script[at:], name)
 		if k < 0 {
-			return -1
+			return out
 		}
 		k += at
-		at = k + 1
+		at = k + len(name)
 		end := k + len(name)
-		if end < len(rest) && !strings.ContainsRune(" \t\n;&|)'\"", rune(rest[end])) {
+		if end < len(script) && !strings.ContainsRune(" \t\n;&|)'\"", rune(script[end])) {
 			continue // a longer name
 		}
 		p := k
-		if p > 0 && (rest[p-1] == '"' || rest[p-1] == '\'') {
+		if p > from && (script[p-1] == '"' || script[p-1] == '\'') {
 			p--
-			if end < len(rest) && rest[end] == rest[p] {
+			if end < len(script) && script[end] == script[p] {
 				end++
 			}
 		}
 		// Direct execution: ./f or /abs/f as the command word.
 		direct := p
 		if !strings.HasPrefix(name, "/") {
-			if p < 2 || rest[p-2:p] != "./" {
+			if p-2 < from || script[p-2:p] != "./" {
 				direct = -1
 			} else {
 				direct = p - 2
 			}
 		}
-		if direct >= 0 && atCommandStart(rest, direct) {
-			return end
+		if direct >= 0 && atCommandStart(script, direct) {
+			out = append(out, Span{direct, end})
+			continue
 		}
-		if p > 0 && (rest[p-1] == '/' || isWordByte(rest[p-1])) {
+		if p > 0 && (script[p-1] == '/' || isWordByte(script[p-1])) {
 			continue // part of another path or word
 		}
 		// Interpreter with flags: bash -e f, . f, source f.
-		line := rest[:p]
-		if i := strings.LastIndexAny(line, "\n;&|("); i >= 0 {
-			line = line[i+1:]
-		}
-		fields := strings.Fields(line)
+		fields, ok := commandBefore(script, p)
 		for len(fields) > 0 && (fields[0] == "sudo" || fields[0] == "exec" || fields[0] == "then" || fields[0] == "do") {
 			fields = fields[1:]
 		}
-		if len(fields) == 0 {
+		if !ok || len(fields) == 0 {
 			continue
 		}
 		cmd := path.Base(fields[0])
@@ -318,20 +427,32 @@ func executes(rest, f string) int {
 			flags = flags && strings.HasPrefix(fl, "-")
 		}
 		if flags {
-			return end
+			out = append(out, Span{p, end})
 		}
 	}
-	return -1
+	return out
+}
+
+// commandBefore returns the words of the current command before offset i
+// (from the last separator on), looking back at most lookback bytes; ok is
+// false when the command starts further back than that.
+func commandBefore(s string, i int) ([]string, bool) {
+	lo := max(0, i-lookback)
+	line := s[lo:i]
+	if j := strings.LastIndexAny(line, "\n;&|("); j >= 0 {
+		return strings.Fields(line[j+1:]), true
+	}
+	return strings.Fields(line), lo == 0
 }
 
 // atCommandStart reports whether offset i in s begins a command word: at
 // the start, after a separator, or after sudo/exec/then/do.
 func atCommandStart(s string, i int) bool {
-	line := s[:i]
-	if j := strings.LastIndexAny(line, "\n;&|("); j >= 0 {
-		line = line[j+1:]
+	fields, ok := commandBefore(s, i)
+	if !ok {
+		return false
 	}
-	for _, w := range strings.Fields(line) {
+	for _, w := range fields {
 		if w != "sudo" && w != "exec" && w != "then" && w != "do" {
 			return false
 		}

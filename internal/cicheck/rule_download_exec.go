@@ -36,7 +36,8 @@ func checkDownloadExecAction(c *Context, a *ciconfig.Action, report func(finding
 }
 
 func checkDownloadExecScript(c *Context, src *ciconfig.Source, run *ciconfig.String, report func(finding.Finding)) {
-	for _, sp := range DownloadExec(run.Value) {
+	spans := DownloadExec(run.Value)
+	for _, sp := range spans[:min(len(spans), maxFindingsPerScalar)] {
 		report(c.at(&downloadExecRule, src.Locate(run, sp.Start),
 			"run: downloads and executes code without checking it: "+DownloadExecSnippet(run.Value, sp),
 			downloadExecRule.Fix))

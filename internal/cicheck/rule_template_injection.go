@@ -85,7 +85,11 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
+	n := 0
 	for _, e := range expressions(script.Value) {
+		if n == maxFindingsPerScalar {
+			return
+		}
 		paths := untrustedInputs(e.Node)
 		if len(paths) == 0 && len(env) > 0 {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
@@ -102,6 +106,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			env := envName(paths[0])
 			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(where, env) + "\" instead of the expression."
 		}
+		n++
 		report(c.at(&templateInjectionRule, src.Locate(script, e.Start),
 			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
 			fix))

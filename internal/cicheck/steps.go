@@ -6,6 +6,12 @@ import (
 	"github.com/buildwall/buildwall/internal/ciconfig"
 )
 
+// maxFindingsPerScalar bounds the findings one rule reports for one
+// script: locating each finding costs time linear in the script, and a
+// hostile file with thousands of matches in one block must not make the
+// scan quadratic. Fifty are plenty to fix the script.
+const maxFindingsPerScalar = 50
+
 // stepRef is a step with the job it belongs to (nil inside an action).
 type stepRef struct {
 	step *ciconfig.Step
