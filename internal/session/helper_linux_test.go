@@ -152,9 +152,6 @@ func helperGet(args []string) int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Printf("%d %s\n", resp.StatusCode, body)
-	// Linger like a real client: attribution is best effort and races the
-	// exit of a process that is done within a millisecond.
-	time.Sleep(300 * time.Millisecond)
 	if resp.StatusCode != 200 {
 		return 4
 	}
