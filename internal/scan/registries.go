@@ -3,18 +3,13 @@ package scan
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/buildwall/buildwall/internal/lockcheck"
 )
 
 // registryFiles are the project files that may name a registry, read from
@@ -254,78 +249,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// clientTimeout bounds each `npm config get registry` style call.
-const clientTimeout = 5 * time.Second
-
-// ClientDefaults returns the default registries of the package managers on
-// this machine, resolved lazily on first use: `npm config get registry`
-// (which honours the user's and global npmrc and npm_config_registry) and,
-// when yarn is installed, `yarn config get registry`. Without npm it falls
-// back to npm_config_registry / NPM_CONFIG_REGISTRY; when nothing is known
-// the Defaults carry a note that findings quote. getenv nil means os.Getenv.
-// No registry host is compiled into buildwall.
-func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.Defaults {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	return lockcheck.NewDefaults(func() ([]string, string) {
-		var urls []string
-		note := ""
-		if u := clientRegistry(ctx, "npm"); u != "" {
-			urls = append(urls, u)
-		} else if u := firstEnv(getenv, "npm_config_registry", "NPM_CONFIG_REGISTRY"); u != "" {
-			urls = append(urls, u)
-		} else {
-			note = "npm's default registry is unknown (npm is not installed and npm_config_registry is unset), so only registries configured by the project or in buildwall.yml are allowed"
-		}
-		if u := clientRegistry(ctx, "yarn"); u != "" {
-			urls = append(urls, u)
-		} else if u := firstEnv(getenv, "YARN_REGISTRY", "yarn_registry", "YARN_NPM_REGISTRY_SERVER"); u != "" {
-			urls = append(urls, u)
-		}
-		return urls, note
-	})
-}
-
-func firstEnv(getenv func(string) string, keys ...string) string {
-	for _, k := range keys {
-		if v := strings.TrimSpace(getenv(k)); v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// clientRegistry runs `<tool> config get registry` with a timeout, outside
-// the scanned tree, and returns the URL it prints or "".
-func clientRegistry(ctx context.Context, tool string) string {
-	bin, err := exec.LookPath(tool)
-	if err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "config", "get", "registry")
-	// Outside the scanned tree, so only the user's and global settings
-	// count (the project's files are read separately), and with every
-	// network feature off: a scan never touches the network, and npm's
-	// update check or a corepack shim fetching yarn would.
-	cmd.Dir = os.TempDir()
-	cmd.Env = append(os.Environ(),
-		"npm_config_update_notifier=false",
-		"NO_UPDATE_NOTIFIER=1",
-		"COREPACK_ENABLE_NETWORK=0",
-		"COREPACK_ENABLE_DOWNLOAD_PROMPT=0",
-	)
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	u := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		return ""
-	}
-	return u
 }

@@ -284,6 +284,7 @@ func TestDefaultsResolvedOnlyWhenNeeded(t *testing.T) {
 }
 
 func TestClientDefaultsFromEnv(t *testing.T) {
+	isolateClientConfig(t)
 	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
 	env := map[string]string{"npm_config_registry": "https://env-registry.example/"}
 	d := ClientDefaults(context.Background(), func(k string) string { return env[k] })
@@ -388,6 +389,7 @@ func TestClientDefaultsRunsNPM(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	isolateClientConfig(t)
 	t.Setenv("PATH", bin)
 	r := lockcheck.NewRegistries(ClientDefaults(context.Background(), func(string) string { return "" }))
 	for _, u := range []string{"https://npm-default.example/a/-/a-1.0.0.tgz", "https://yarn-default.example/a/-/a-1.0.0.tgz"} {
