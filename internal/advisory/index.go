@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // The local index is a gzip'd text file holding only what Lookup and
@@ -162,7 +163,12 @@ func readIndex(r io.Reader) (*index, error) {
 	if len(raw) > maxIndexBytes {
 		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, maxIndexBytes)
 	}
-	p := &indexParser{rest: string(raw)}
+	// The text is never written again, so the parsed strings may share it
+	// instead of a 30 MB copy.
+	p := &indexParser{}
+	if len(raw) > 0 {
+		p.rest = unsafe.String(&raw[0], len(raw))
+	}
 	return p.parse()
 }
 
@@ -170,6 +176,36 @@ type indexParser struct {
 	rest   string
 	line   int
 	fields []string // reused by split
+
+	// Slabs that records' slices are carved from, so that Open allocates a
+	// few large blocks instead of several small slices per record.
+	strs   []string
+	affs   []Affected
+	ranges []Range
+	events []Event
+}
+
+// carve returns a slice of n elements from *slab with its capacity capped
+// at n, so that an append to it reallocates instead of overwriting the
+// next carved slice. The slab is replaced by a fresh one when full.
+func carve[T any](slab *[]T, n int) []T {
+	if len(*slab)+n > cap(*slab) {
+		*slab = make([]T, 0, max(n, 4096))
+	}
+	l := len(*slab)
+	*slab = (*slab)[:l+n]
+	return (*slab)[l : l+n : l+n]
+}
+
+// carveStrings carves a copy of vals (which alias p.fields) from the string slab,
+// or appends them to dst when dst already has elements.
+func (p *indexParser) carveStrings(dst, vals []string) []string {
+	if len(dst) > 0 {
+		return append(dst, vals...)
+	}
+	out := carve(&p.strs, len(vals))
+	copy(out, vals)
+	return out
 }
 
 func (p *indexParser) fail(format string, args ...any) error {
@@ -287,7 +323,7 @@ func (p *indexParser) parse() (*index, error) {
 			if rec == nil || len(rec.Affected) > 0 {
 				return nil, p.fail("alias line out of place")
 			}
-			rec.Aliases = append(rec.Aliases, f[1:]...)
+			rec.Aliases = p.carveStrings(rec.Aliases, f[1:])
 		case "I":
 			if rec == nil || len(rec.Affected) > 0 {
 				return nil, p.fail("indicator line out of place")
@@ -311,18 +347,24 @@ func (p *indexParser) parse() (*index, error) {
 			if rec == nil || len(f) != 3 {
 				return nil, p.fail("malformed affected line")
 			}
-			rec.Affected = append(rec.Affected, Affected{Package: Package{Ecosystem: f[1], Name: f[2]}})
+			a := Affected{Package: Package{Ecosystem: f[1], Name: f[2]}}
+			if rec.Affected == nil {
+				rec.Affected = carve(&p.affs, 1)
+				rec.Affected[0] = a
+			} else {
+				rec.Affected = append(rec.Affected, a)
+			}
 			aff = &rec.Affected[len(rec.Affected)-1]
 		case "V":
 			if aff == nil {
 				return nil, p.fail("versions line outside an affected package")
 			}
-			aff.Versions = append(aff.Versions, f[1:]...)
+			aff.Versions = p.carveStrings(aff.Versions, f[1:])
 		case "G":
 			if aff == nil || len(f) < 2 {
 				return nil, p.fail("malformed range line")
 			}
-			g := Range{Type: f[1], Events: make([]Event, 0, len(f)-2)}
+			g := Range{Type: f[1], Events: carve(&p.events, len(f)-2)[:0]}
 			for _, ev := range f[2:] {
 				if len(ev) < 3 || ev[1] != ':' {
 					return nil, p.fail("malformed range event %q", ev)
@@ -341,7 +383,12 @@ func (p *indexParser) parse() (*index, error) {
 					return nil, p.fail("unknown range event %q", ev)
 				}
 			}
-			aff.Ranges = append(aff.Ranges, g)
+			if aff.Ranges == nil {
+				aff.Ranges = carve(&p.ranges, 1)
+				aff.Ranges[0] = g
+			} else {
+				aff.Ranges = append(aff.Ranges, g)
+			}
 		case "E":
 			if err := finish(); err != nil {
 				return nil, err
