@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,7 +59,7 @@ Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
 	f := cmd.Flags()
 	f.BoolVar(&fl.dryRun, "dry-run", false, "print a unified diff instead of changing files")
 	f.StringVar(&fl.githubAPI, "github-api", "", "GitHub REST API `URL` (default $GITHUB_API_URL or "+resolve.DefaultGitHubAPI+")")
-	f.StringVar(&fl.gitBase, "git-base", "", "base `URL` of repositories for the git ls-remote fallback (default $BUILDWALL_GIT_BASE or "+resolve.DefaultGitBase+"; \"-\" disables it)")
+	f.StringVar(&fl.gitBase, "git-base", "", "base `URL` of repositories for the git ls-remote fallback (default $BUILDWALL_GIT_BASE, else derived from the API URL, else "+resolve.DefaultGitBase+"; \"-\" disables it)")
 	f.StringVar(&fl.registry, "registry-mirror", "", "fetch every image digest from this registry `URL` instead of the image's own (default $BUILDWALL_REGISTRY_MIRROR)")
 	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request")
 	f.IntVar(&fl.retries, "retries", 3, "retries of a failed request (with exponential backoff)")
@@ -71,6 +73,9 @@ func newResolver(env *Env, githubAPI, gitBase, registry string, timeout time.Dur
 	}
 	if gitBase == "" {
 		gitBase = env.getenv("BUILDWALL_GIT_BASE")
+	}
+	if gitBase == "" && githubAPI != "" {
+		gitBase = gitBaseOf(githubAPI)
 	}
 	if registry == "" {
 		registry = env.getenv("BUILDWALL_REGISTRY_MIRROR")
@@ -86,6 +91,22 @@ func newResolver(env *Env, githubAPI, gitBase, registry string, timeout time.Dur
 		Timeout:   timeout,
 		Retries:   retries,
 	})
+}
+
+// gitBaseOf derives the web (git) base URL from a GitHub API URL:
+// https://ghe.example/api/v3 → https://ghe.example, https://api.host → https://host.
+func gitBaseOf(api string) string {
+	u, err := url.Parse(strings.TrimSuffix(api, "/"))
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch {
+	case strings.HasSuffix(u.Path, "/api/v3"):
+		u.Path = strings.TrimSuffix(u.Path, "/api/v3")
+	case strings.HasPrefix(u.Host, "api."):
+		u.Host = strings.TrimPrefix(u.Host, "api.")
+	}
+	return strings.TrimSuffix(u.String(), "/")
 }
 
 func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {

@@ -152,3 +152,28 @@ func TestPinGoldensUsed(t *testing.T) {
 	TestPinDryRun(t)
 	testutil.CheckUnusedGoldens(t, "testdata/pin/*.golden")
 }
+
+func TestGitBaseOf(t *testing.T) {
+	for api, want := range map[string]string{
+		"https://ghe.example/api/v3":  "https://ghe.example",
+		"https://ghe.example/api/v3/": "https://ghe.example",
+		"https://api.github.example":  "https://github.example",
+		"http://127.0.0.1:8080":       "http://127.0.0.1:8080",
+	} {
+		if got := gitBaseOf(api); got != want {
+			t.Errorf("gitBaseOf(%q) = %q, want %q", api, got, want)
+		}
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var b bytes.Buffer
+	p := progressLine(&b)
+	p(0, 2, "actions/checkout@v4")
+	p(1, 2, "node:20")
+	p(2, 2, "")
+	want := "\r\033[K[1/2] resolving actions/checkout@v4\r\033[K[2/2] resolving node:20\r\033[K"
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("progress (-want +got):\n%s", diff)
+	}
+}
