@@ -8,26 +8,79 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// attributor maps a socket's local address inside the sandbox to the
-// process that owns it: /proc/<init>/net/{tcp,udp,...} gives the socket
-// inode, the fd tables of the processes in the sandbox's PID namespace give
-// the process. Best effort: a socket closed in the meantime is not found.
+// attributor maps a socket inside the sandbox to the process that owns it.
+// A TCP connection's socket is found by its exact 4-tuple over
+// NETLINK_SOCK_DIAG (diag); other sockets by their local address in
+// /proc/<init>/net/{udp,raw,...}. The socket inode is then mapped to a
+// process through a cache filled from the fd tables of the sandbox's
+// processes: on a miss the processes that owned the last sockets are
+// rescanned first (a build usually connects from the same few processes),
+// then every process in the sandbox once, bounded by maxScanProcs. Best
+// effort: a socket closed in the meantime is not found.
 type attributor struct {
 	initPID int
 	pidNS   uint64
+	diag    *sockDiag // nil: /proc tables only
+
+	scanMu sync.Mutex // serialises full scans
+
+	mu     sync.Mutex
+	owners map[uint64]int // socket inode → host pid
+	recent []int          // host pids that owned the last sockets found, newest first
+	scans  uint64         // full scans done so far
 }
+
+const (
+	// maxScanProcs bounds the processes one full scan reads.
+	maxScanProcs = 4096
+	// maxOwners bounds the inode cache; a partial scan that would grow it
+	// beyond clears it first (the next miss rebuilds it).
+	maxOwners = 1 << 16
+	// recentOwners is how many recent owners are rescanned before a full
+	// scan.
+	recentOwners = 4
+)
 
 // Attribute returns the PID (as seen inside the sandbox) and the command
 // line of the process that owns the socket with local address src, or 0 and
 // "" when it cannot be found. proto is "tcp", "udp", "icmp" or "icmpv6".
-// Safe for concurrent use.
+// Safe for concurrent use. For a TCP connection whose destination is known,
+// AttributeConn is exact and much cheaper.
 func (s *Sandbox) Attribute(proto string, src netip.AddrPort) (pid int, cmdline string) {
 	if s == nil || s.attrib == nil {
 		return 0, ""
 	}
 	return s.attrib.attribute(proto, src)
+}
+
+// AttributeConn returns the PID (as seen inside the sandbox) and the command
+// line of the process that owns the TCP connection from src to dst (dst is
+// the original destination, before the redirect to the proxy), or 0 and ""
+// when it cannot be found. It asks the kernel for exactly that socket
+// (NETLINK_SOCK_DIAG), so its cost does not grow with the number of sockets
+// (TIME_WAIT included) in the sandbox. Safe for concurrent use.
+func (s *Sandbox) AttributeConn(src, dst netip.AddrPort) (pid int, cmdline string) {
+	if s == nil || s.attrib == nil {
+		return 0, ""
+	}
+	return s.attrib.attributeConn(src, dst)
+}
+
+func (a *attributor) attributeConn(src, dst netip.AddrPort) (int, string) {
+	if a.diag == nil {
+		return a.attribute("tcp", src)
+	}
+	ino, err := a.diag.tcpInode(src, dst)
+	if err != nil {
+		return a.attribute("tcp", src)
+	}
+	if ino == 0 {
+		return 0, ""
+	}
+	return a.owner(ino)
 }
 
 func (a *attributor) attribute(proto string, src netip.AddrPort) (int, string) {
@@ -50,10 +103,136 @@ func (a *attributor) attribute(proto string, src netip.AddrPort) (int, string) {
 			break
 		}
 	}
-	if inode == "" || inode == "0" {
+	ino, err := strconv.ParseUint(inode, 10, 64)
+	if err != nil || ino == 0 {
 		return 0, ""
 	}
-	return a.owner("socket:[" + inode + "]")
+	return a.owner(ino)
+}
+
+// owner returns the process that holds socket inode ino.
+func (a *attributor) owner(ino uint64) (int, string) {
+	a.mu.Lock()
+	pid, ok := a.owners[ino]
+	scans := a.scans
+	recent := append([]int(nil), a.recent...)
+	a.mu.Unlock()
+	if ok {
+		if p, c, ok := a.found(ino, pid); ok {
+			return p, c
+		}
+	}
+	for _, pid := range recent {
+		if a.scanProc(pid, ino) {
+			if p, c, ok := a.found(ino, pid); ok {
+				return p, c
+			}
+		}
+	}
+	a.scanMu.Lock()
+	defer a.scanMu.Unlock()
+	a.mu.Lock()
+	pid, ok = a.owners[ino]
+	again := a.scans != scans // a full scan finished while we waited
+	a.mu.Unlock()
+	if ok && again {
+		if p, c, ok := a.found(ino, pid); ok {
+			return p, c
+		}
+	}
+	if pid, ok := a.fullScan(ino); ok {
+		if p, c, ok := a.found(ino, pid); ok {
+			return p, c
+		}
+	}
+	return 0, ""
+}
+
+// found reports the owner pid of ino after a hit and moves it to the front
+// of the recent owners. ok is false when the process is gone.
+func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
+	cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		a.mu.Lock()
+		delete(a.owners, ino)
+		a.mu.Unlock()
+		return 0, "", false
+	}
+	a.mu.Lock()
+	r := append(a.recent[:0:0], pid)
+	for _, p := range a.recent {
+		if p != pid && len(r) < recentOwners {
+			r = append(r, p)
+		}
+	}
+	a.recent = r
+	a.mu.Unlock()
+	return innerPID(pid), strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), true
+}
+
+// scanProc records the sockets in pid's fd table and reports whether ino
+// is among them.
+func (a *attributor) scanProc(pid int, ino uint64) bool {
+	socks := procSockets(pid, nil)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.owners == nil || len(a.owners)+len(socks) > maxOwners {
+		a.owners = make(map[uint64]int, len(socks))
+	}
+	hit := false
+	for _, s := range socks {
+		a.owners[s] = pid
+		hit = hit || s == ino
+	}
+	return hit
+}
+
+// fullScan rebuilds the cache from every process in the sandbox (at most
+// maxScanProcs) and returns the owner of ino if one was seen.
+func (a *attributor) fullScan(ino uint64) (int, bool) {
+	pids, ok := descendants(a.initPID, maxScanProcs)
+	if !ok {
+		pids = a.nsMembers(maxScanProcs)
+	}
+	owners := map[uint64]int{}
+	var socks []uint64
+	for _, pid := range pids {
+		socks = procSockets(pid, socks[:0])
+		for _, s := range socks {
+			if _, dup := owners[s]; !dup && len(owners) < maxOwners {
+				owners[s] = pid // nearest to the init wins for shared sockets
+			}
+		}
+	}
+	a.mu.Lock()
+	a.owners = owners
+	a.scans++
+	a.mu.Unlock()
+	pid, ok := owners[ino]
+	return pid, ok
+}
+
+// procSockets appends the inodes of the sockets in pid's fd table to out.
+func procSockets(pid int, out []uint64) []uint64 {
+	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+	d, err := os.Open(fdDir)
+	if err != nil {
+		return out
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, fd := range names {
+		l, err := os.Readlink(fdDir + fd)
+		if err != nil {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(l, "socket:["); ok {
+			if n, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 // findInode returns the inode of the socket in a /proc/net table whose local
@@ -105,37 +284,11 @@ func parseProcAddr(s string) (netip.AddrPort, bool) {
 	return netip.AddrPortFrom(addr, uint16(port)), true
 }
 
-// owner looks for a process in the sandbox holding link (e.g.
-// "socket:[123]"). It walks the init's descendants through
-// /proc/<pid>/task/<tid>/children, which touches only the sandbox's
-// processes (attribution races short-lived clients, so it must be quick),
-// and falls back to scanning all of /proc for the sandbox's PID namespace
-// when the kernel lacks CONFIG_PROC_CHILDREN.
-func (a *attributor) owner(link string) (int, string) {
-	pids, ok := descendants(a.initPID)
-	if !ok {
-		pids = a.nsMembers()
-	}
-	for _, pid := range pids {
-		fdDir := "/proc/" + strconv.Itoa(pid) + "/fd"
-		fds, err := os.ReadDir(fdDir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && l == link {
-				return innerPID(pid), cmdlineOf(pid)
-			}
-		}
-	}
-	return 0, ""
-}
-
-// descendants lists the descendants of pid, nearest first; ok is false
-// when /proc has no children files.
-func descendants(pid int) (out []int, ok bool) {
+// descendants lists the descendants of pid, nearest first, at most max of
+// them; ok is false when /proc has no children files.
+func descendants(pid, max int) (out []int, ok bool) {
 	queue := []int{pid}
-	for len(queue) > 0 {
+	for len(queue) > 0 && len(out) < max {
 		p := queue[0]
 		queue = queue[1:]
 		tasks, err := os.ReadDir("/proc/" + strconv.Itoa(p) + "/task")
@@ -162,8 +315,8 @@ func descendants(pid int) (out []int, ok bool) {
 }
 
 // nsMembers lists the processes in the sandbox's PID namespace except the
-// init, by scanning /proc.
-func (a *attributor) nsMembers() []int {
+// init, at most max of them, by scanning /proc.
+func (a *attributor) nsMembers(max int) []int {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil
@@ -172,6 +325,9 @@ func (a *attributor) nsMembers() []int {
 	d.Close()
 	var out []int
 	for _, n := range names {
+		if len(out) >= max {
+			break
+		}
 		pid, err := strconv.Atoi(n)
 		if err != nil || pid == a.initPID {
 			continue
@@ -200,12 +356,4 @@ func innerPID(hostPID int) int {
 		}
 	}
 	return hostPID
-}
-
-func cmdlineOf(hostPID int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(hostPID) + "/cmdline")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }

@@ -98,7 +98,11 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 		}
 		files = append(files, f)
 	}
-	files = append(files, nflog)
+	diag, err := openSockDiag()
+	if err != nil {
+		return 0, &FeatureError{Feature: "NETLINK_SOCK_DIAG (CONFIG_INET_DIAG)", Setting: "the kernel configuration", Err: err}
+	}
+	files = append(files, nflog, diag)
 	err = send(ctrl, message{Type: msgReady, ProxyPort: pp, DNSPort: dp}, files...)
 	closeAll(files)
 	proxy.Close()

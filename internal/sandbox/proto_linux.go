@@ -13,7 +13,7 @@ import (
 // message per packet, listener fds attached to the "ready" message.
 //
 //	parent → init: setup
-//	init → parent: ready (+ fds: proxy tcp, dns udp, dns tcp, nflog) | error
+//	init → parent: ready (+ fds: proxy tcp, dns udp, dns tcp, nflog, sock_diag) | error
 //	parent → init: start
 //	init → parent: started | error
 //	init → parent: exit

@@ -153,7 +153,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 		closeAll(files)
 		return initError(m)
 	}
-	if m.Type != msgReady || len(files) != 4 {
+	if m.Type != msgReady || len(files) != 5 {
 		closeAll(files)
 		return fmt.Errorf("set up sandbox: unexpected %q message with %d fds", m.Type, len(files))
 	}
@@ -161,6 +161,11 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	defer files[1].Close()
 	defer files[2].Close()
 	s.nflog = files[3]
+	diag, err := newSockDiag(files[4])
+	if err != nil {
+		return fmt.Errorf("set up sandbox: %w", err)
+	}
+	s.attrib = &attributor{initPID: s.init.Process.Pid, diag: diag} // closed by Close from here on
 	if s.proxy, err = net.FileListener(files[0]); err != nil {
 		return fmt.Errorf("set up sandbox: proxy listener: %w", err)
 	}
@@ -177,7 +182,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	if s.netNS, err = nsInode(pid, "net"); err != nil {
 		return fmt.Errorf("set up sandbox: %w", err)
 	}
-	s.attrib = &attributor{initPID: pid, pidNS: s.pidNS}
+	s.attrib.pidNS = s.pidNS
 	go s.readDrops()
 	return nil
 }
@@ -317,6 +322,9 @@ func (s *Sandbox) Close() error {
 		if s.nflog != nil {
 			s.nflog.Close()
 			<-s.nflogEnd
+		}
+		if s.attrib != nil && s.attrib.diag != nil {
+			s.attrib.diag.close()
 		}
 		s.closeErr = errors.Join(errs...)
 	})

@@ -132,9 +132,12 @@ func originalDst(c net.Conn) (netip.AddrPort, error) {
 }
 
 type accepted struct {
-	dst     netip.AddrPort
-	pid     int
-	cmdline string
+	dst       netip.AddrPort
+	pid       int
+	cmdline   string
+	exactPID  int // from AttributeConn
+	exactLine string
+	otherPID  int // from AttributeConn with a destination the socket does not have
 }
 
 // echoOrigDst answers every proxied connection with its original destination.
@@ -148,7 +151,9 @@ func echoOrigDst(sb *Sandbox, got chan<- accepted) {
 			dst, _ := originalDst(c)
 			src := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 			pid, cmd := sb.Attribute("tcp", src)
-			got <- accepted{dst, pid, cmd}
+			epid, ecmd := sb.AttributeConn(src, dst)
+			opid, _ := sb.AttributeConn(src, netip.AddrPortFrom(dst.Addr(), dst.Port()+1))
+			got <- accepted{dst, pid, cmd, epid, ecmd, opid}
 			bufio.NewReader(c).ReadString('\n')
 			fmt.Fprintf(c, "proxy saw %s\n", dst)
 			c.Close()
@@ -165,6 +170,12 @@ func TestTCPToOutsideIsRedirectedToProxy(t *testing.T) {
 	a := <-got
 	if a.pid == 0 || !strings.Contains(a.cmdline, "__helper tcp 192.0.2.1:443") {
 		t.Errorf("attribution = %d %q, want the helper's pid and command line", a.pid, a.cmdline)
+	}
+	if a.exactPID != a.pid || a.exactLine != a.cmdline {
+		t.Errorf("AttributeConn = %d %q, want %d %q (as Attribute)", a.exactPID, a.exactLine, a.pid, a.cmdline)
+	}
+	if a.otherPID != 0 {
+		t.Errorf("AttributeConn with the wrong destination port = pid %d, want 0 (exact 4-tuple)", a.otherPID)
 	}
 }
 

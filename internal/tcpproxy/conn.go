@@ -38,21 +38,33 @@ var sniffPool = sync.Pool{New: func() any { b := make([]byte, maxSniff); return 
 func (p *Proxy) handle(c net.Conn) {
 	ev := event.Event{Kind: event.KindConnect, Proto: "tcp"}
 
-	// Attribution reads /proc; run it while the proxy sniffs and dials.
-	// attributed is closed when it is done (at once without Attribute).
+	// Attribution starts as soon as the destination is known and runs
+	// while the proxy sniffs and dials; attributed is closed when it is
+	// done (at once without an attribution function). A refused (or
+	// audited) connection's event waits for it before the client gets its
+	// reset, so the process that tried is named; an allowed connection is
+	// never held for it: its event follows when attribution is done.
 	attributed := make(chan struct{})
 	var pid int
 	var cmdline string
-	if p.c.Attribute != nil {
-		src, err := netip.ParseAddrPort(c.RemoteAddr().String())
-		go func() {
-			defer close(attributed)
-			if err == nil {
+	src, srcErr := netip.ParseAddrPort(c.RemoteAddr().String())
+	attribute := func(dst netip.AddrPort) {
+		switch {
+		case srcErr != nil:
+			close(attributed)
+		case p.c.AttributeConn != nil && dst.IsValid():
+			go func() {
+				defer close(attributed)
+				pid, cmdline = p.c.AttributeConn(src, dst)
+			}()
+		case p.c.Attribute != nil:
+			go func() {
+				defer close(attributed)
 				pid, cmdline = p.c.Attribute("tcp", src)
-			}
-		}()
-	} else {
-		close(attributed)
+			}()
+		default:
+			close(attributed)
+		}
 	}
 	emit := func() {
 		<-attributed
@@ -63,12 +75,14 @@ func (p *Proxy) handle(c net.Conn) {
 
 	dst, err := p.c.OriginalDst(c)
 	if err != nil {
+		attribute(netip.AddrPort{})
 		ev.Verdict = event.VerdictBlock
 		ev.Reason = err.Error()
 		emit()
 		reset(c)
 		return
 	}
+	attribute(dst)
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	ev.IP, ev.Port = dst.Addr().String(), dst.Port()
 
@@ -151,10 +165,16 @@ func (p *Proxy) handle(c net.Conn) {
 		// Report the address actually reached, not the synthetic one.
 		ev.IP = ta.AddrPort().Addr().Unmap().String()
 	}
-	// Relay at once; the event follows as soon as attribution (which may
-	// scan /proc) is done. Close still waits for it. The answer to the
-	// client waits for attribution too: a client that got its answer may
-	// close its socket, and a closed socket can no longer be attributed.
+	// Relay at once; the event follows as soon as attribution is done.
+	// Close still waits for it. An allowed connection's answer does not
+	// wait for attribution (an exact lookup started before the dial is
+	// almost always done by the time the upstream answers); an audited
+	// one's does, since the process matters for what block mode would
+	// refuse.
+	gate := closedGate
+	if ev.Verdict != event.VerdictAllow {
+		gate = attributed
+	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -175,8 +195,11 @@ func (p *Proxy) handle(c net.Conn) {
 		}
 	}
 	release() // not held for the life of the relay
-	relay(c, up, attributed)
+	relay(c, up, gate)
 }
+
+// closedGate lets a relay pass bytes to the client at once.
+var closedGate = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // dial opens the upstream connection, bounded by DialTimeout and
 // cancelled by Close.

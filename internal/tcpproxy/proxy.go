@@ -47,6 +47,10 @@ type Config struct {
 	// Attribute names the process behind a client address (best effort;
 	// nil or pid 0 when unknown).
 	Attribute func(proto string, src netip.AddrPort) (pid int, cmdline string)
+	// AttributeConn names the process behind the connection from src to
+	// its original destination dst (an exact socket lookup); preferred
+	// over Attribute when set.
+	AttributeConn func(src, dst netip.AddrPort) (pid int, cmdline string)
 	// Synthetic is the range the DNS server hands synthetic addresses out
 	// of. A connection to an address in it that Names does not know is
 	// refused in every mode (there is nothing real to dial). Zero: no

@@ -339,12 +339,19 @@ func TestOneEventPerConnection(t *testing.T) {
 	}
 }
 
-func TestAnswerWaitsForAttribution(t *testing.T) {
+func TestAllowedAnswerDoesNotWaitForAttribution(t *testing.T) {
 	up := serveLoopback(t, echo)
 	release := make(chan struct{})
+	type call struct{ src, dst netip.AddrPort }
+	calls := make(chan call, 1)
 	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
 		tweak: func(c *Config) {
 			c.Attribute = func(string, netip.AddrPort) (int, string) {
+				t.Error("Attribute called although AttributeConn is set")
+				return 0, ""
+			}
+			c.AttributeConn = func(src, dst netip.AddrPort) (int, string) {
+				calls <- call{src, dst}
 				<-release
 				return 7, "curl"
 			}
@@ -354,21 +361,62 @@ func TestAnswerWaitsForAttribution(t *testing.T) {
 	if _, err := c.Write(req); err != nil {
 		t.Fatal(err)
 	}
-	// While attribution runs, the echo must not reach the client (a
-	// client with its answer may close the socket attribution looks for).
-	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("read before attribution finished: n=%d err=%v, want a timeout", n, err)
-	}
-	close(release)
-	c.SetReadDeadline(time.Time{})
+	// Attribution is stuck, yet the allowed connection is answered.
 	got := make([]byte, len(req))
 	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read after attribution: %v", err)
+		t.Fatalf("read while attribution runs: %v", err)
 	}
+	cl := <-calls
+	if want := netip.MustParseAddrPort("198.18.0.1:443"); cl.dst != want || cl.src != c.LocalAddr().(*net.TCPAddr).AddrPort() {
+		t.Errorf("AttributeConn(%v, %v), want the client's address and %v", cl.src, cl.dst, want)
+	}
+	if evs := h.rec.Events(); len(evs) != 0 {
+		t.Errorf("events before attribution finished = %+v, want none", evs)
+	}
+	close(release)
 	evs := h.waitEvents(1)
-	if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" {
-		t.Errorf("events = %+v, want one with pid 7", evs)
+	if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" || evs[0].Verdict != event.VerdictAllow {
+		t.Errorf("events = %+v, want one allowed with pid 7", evs)
+	}
+}
+
+func TestRefusedAnswerWaitsForAttribution(t *testing.T) {
+	for _, mode := range []policy.Mode{policy.ModeBlock, policy.ModeAudit} {
+		t.Run(string(mode), func(t *testing.T) {
+			up := serveLoopback(t, echo)
+			release := make(chan struct{})
+			h := newHarness(t, harnessOptions{spec: testSpec(mode), upstream: up, names: testNames,
+				tweak: func(c *Config) {
+					c.AttributeConn = func(src, dst netip.AddrPort) (int, string) {
+						<-release
+						return 7, "node postinstall.js"
+					}
+				}})
+			c := h.connect("198.18.0.2:443") // evil.example: not allowed
+			if _, err := c.Write(httpGet("evil.example")); err != nil {
+				t.Fatal(err)
+			}
+			// While attribution runs, neither the reset (block) nor the
+			// answer (audit) reaches the client: a client with its
+			// answer may close the socket attribution looks for.
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if n, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("read before attribution finished: n=%d err=%v, want a timeout", n, err)
+			}
+			close(release)
+			c.SetReadDeadline(time.Time{})
+			_, err := c.Read(make([]byte, 1))
+			if mode == policy.ModeBlock && err == nil {
+				t.Error("refused connection got data, want a reset")
+			}
+			if mode == policy.ModeAudit && err != nil {
+				t.Errorf("audited connection: %v, want the answer", err)
+			}
+			evs := h.waitEvents(1)
+			if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "node postinstall.js" {
+				t.Errorf("events = %+v, want one with pid 7", evs)
+			}
+		})
 	}
 }
 
