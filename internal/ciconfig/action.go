@@ -42,6 +42,9 @@ func ParseAction(src []byte) (*Action, error) {
 	if err := yaml.Unmarshal(src, &doc); err != nil {
 		return nil, yamlError(err)
 	}
+	if err := CheckAliases(&doc); err != nil {
+		return nil, err
+	}
 	a := &Action{Source: NewSource(src)}
 	if len(doc.Content) == 0 {
 		return a, &ParseError{Pos: Pos{Line: 1, Column: 1}, Msg: "action metadata is empty"}

@@ -140,11 +140,15 @@ func (w *Workflow) Trigger(name string) *Event {
 // ParseWorkflow parses a workflow with actionlint's parser (which keeps
 // positions and resolves YAML anchors) and converts it to a Workflow.
 //
-// When the bytes are not YAML, it returns a nil Workflow and a *ParseError.
+// When the bytes are not YAML, or their aliases expand beyond
+// MaxExpandedNodes, it returns a nil Workflow and a *ParseError.
 // When they are YAML but not a valid workflow (unknown keys, wrong types),
 // it returns the partial Workflow together with a *ParseError for the first
 // problem, so that rules can still check what was understood.
 func ParseWorkflow(src []byte) (*Workflow, error) {
+	if err := checkWorkflowAliases(src); err != nil {
+		return nil, err
+	}
 	aw, errs := actionlint.Parse(src)
 	var perr error
 	if len(errs) > 0 {

@@ -2,6 +2,7 @@ package ciconfig
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -309,5 +310,46 @@ func checkPos(t *testing.T, p Pos, lines int) {
 	t.Helper()
 	if p.Line < 0 || p.Line > lines || p.Column < 0 {
 		t.Fatalf("position %v outside a %d-line file", p, lines)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("on: push\njobs:\n  a:\n    runs-on: x\n    strategy:\n      matrix:\n        l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "        l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d, ", i-1), 10), ", "))
+	}
+	b.WriteString("    steps:\n      - run: echo\n")
+	_, err := ParseWorkflow([]byte(b.String()))
+	var pe *ParseError
+	if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "aliases expand") || pe.Pos != (Pos{Line: 12, Column: 23}) {
+		t.Errorf("workflow alias bomb: err = %v", err)
+	}
+	action := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i < 9; i++ {
+		action += fmt.Sprintf("a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*a%s, ", map[bool]string{true: "", false: fmt.Sprint(i - 1)}[i == 1]), 10), ", "))
+	}
+	action += "runs:\n  using: composite\n  steps: []\n"
+	if _, err := ParseAction([]byte(action)); err == nil || !strings.Contains(err.Error(), "aliases expand") {
+		t.Errorf("action alias bomb: err = %v", err)
+	}
+	// Modest anchor use is fine.
+	if _, err := ParseWorkflow([]byte(anchored)); err != nil {
+		t.Errorf("anchored workflow: %v", err)
+	}
+}
+
+func TestMayHaveAnchors(t *testing.T) {
+	for s, want := range map[string]bool{
+		"a: &x 1\nb: *x\n":         true,
+		"run: make && make test\n": false,
+		"run: cmd &>/dev/null &\n": false,
+		"run: 'a & b'\n":           false,
+		"x: &anchor\n  y: 1\n":     true,
+		"":                         false,
+	} {
+		if got := mayHaveAnchors([]byte(s)); got != want {
+			t.Errorf("mayHaveAnchors(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
