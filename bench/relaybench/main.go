@@ -9,6 +9,9 @@
 //	relaybench throughput -bytes N NAME=ADDR...  one N-byte transfer per target
 //	relaybench latency -n N NAME=ADDR...         N sequential connections per
 //	    target, interleaved round-robin, each: connect, 1-byte echo, close
+//	relaybench sandbox -n N -target ECHO NAME=ADDR...  the same latency
+//	    measurement through the real `buildwall run` path (see sandbox.go),
+//	    in blocks alternating with the NAME=ADDR targets measured directly
 //
 // All traffic stays on 127.0.0.0/8.
 package main
@@ -34,6 +37,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == sandboxInitArg {
+		os.Exit(sandboxInit())
+	}
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "relaybench:", err)
 		os.Exit(1)
@@ -50,6 +56,7 @@ func run(args []string) error {
 	events := fs.String("events", "", "proxy: stream events as JSON lines to this file")
 	size := fs.Int64("bytes", 4<<30, "throughput: bytes per transfer")
 	n := fs.Int("n", 2000, "latency: connections per target")
+	blocks := fs.Int("blocks", 10, "sandbox: alternate direct and sandbox measurements in this many blocks")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -64,6 +71,10 @@ func run(args []string) error {
 		return throughput(fs.Args(), *size)
 	case "latency":
 		return latency(fs.Args(), *n)
+	case "samples":
+		return samples(fs.Args(), *n)
+	case "sandbox":
+		return sandboxLatency(*target, *events, *n, *blocks, fs.Args())
 	}
 	return fmt.Errorf("unknown mode %q", args[0])
 }
@@ -218,6 +229,22 @@ func latency(args []string, n int) error {
 	if err != nil {
 		return err
 	}
+	lat, err := measure(ts, n)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.name
+	}
+	printLatency(names, lat)
+	return nil
+}
+
+// measure makes n sequential connections per target (after n/10 warm-up
+// rounds), interleaved round-robin, each: connect, 1-byte echo, close; it
+// returns the durations per target.
+func measure(ts []target, n int) ([][]time.Duration, error) {
 	lat := make([][]time.Duration, len(ts))
 	one := []byte{'x'}
 	for i := 0; i < n+n/10; i++ { // the first n/10 rounds warm up
@@ -225,13 +252,13 @@ func latency(args []string, n int) error {
 			start := time.Now()
 			c, err := net.Dial("tcp", t.addr)
 			if err != nil {
-				return fmt.Errorf("%s: %w", t.name, err)
+				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
 			if _, err := c.Write(one); err != nil {
-				return fmt.Errorf("%s: write: %w", t.name, err)
+				return nil, fmt.Errorf("%s: write: %w", t.name, err)
 			}
 			if _, err := io.ReadFull(c, one); err != nil {
-				return fmt.Errorf("%s: read: %w", t.name, err)
+				return nil, fmt.Errorf("%s: read: %w", t.name, err)
 			}
 			d := time.Since(start)
 			c.Close()
@@ -240,17 +267,22 @@ func latency(args []string, n int) error {
 			}
 		}
 	}
+	return lat, nil
+}
+
+// printLatency prints median and p99 per target and what each adds to the
+// first target's.
+func printLatency(names []string, lat [][]time.Duration) {
 	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100] }
 	for j := range lat {
 		slices.Sort(lat[j])
 	}
 	base := lat[0]
 	fmt.Printf("%-10s %10s %10s %12s %12s\n", "target", "p50 µs", "p99 µs", "+p50 µs", "+p99 µs")
-	for j, t := range ts {
+	for j, name := range names {
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-		fmt.Printf("%-10s %10.1f %10.1f %12.1f %12.1f\n", t.name,
+		fmt.Printf("%-10s %10.1f %10.1f %12.1f %12.1f\n", name,
 			us(pct(lat[j], 50)), us(pct(lat[j], 99)),
 			us(pct(lat[j], 50)-pct(base, 50)), us(pct(lat[j], 99)-pct(base, 99)))
 	}
-	return nil
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // attributor maps a socket inside the sandbox to the process that owns it.
@@ -29,6 +32,7 @@ type attributor struct {
 
 	mu     sync.Mutex
 	owners map[uint64]int // socket inode → host pid
+	inner  map[int]int    // host pid → pid in the sandbox (stable while the process lives)
 	recent []int          // host pids that owned the last sockets found, newest first
 	scans  uint64         // full scans done so far
 }
@@ -155,10 +159,21 @@ func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
 	if err != nil {
 		a.mu.Lock()
 		delete(a.owners, ino)
+		delete(a.inner, pid)
 		a.mu.Unlock()
 		return 0, "", false
 	}
 	a.mu.Lock()
+	in, ok := a.inner[pid]
+	a.mu.Unlock()
+	if !ok {
+		in = innerPID(pid)
+	}
+	a.mu.Lock()
+	if a.inner == nil || len(a.inner) > maxScanProcs {
+		a.inner = map[int]int{}
+	}
+	a.inner[pid] = in
 	r := append(a.recent[:0:0], pid)
 	for _, p := range a.recent {
 		if p != pid && len(r) < recentOwners {
@@ -167,7 +182,7 @@ func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
 	}
 	a.recent = r
 	a.mu.Unlock()
-	return innerPID(pid), strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), true
+	return in, strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " ")), true
 }
 
 // scanProc records the sockets in pid's fd table and reports whether ino
@@ -206,6 +221,7 @@ func (a *attributor) fullScan(ino uint64) (int, bool) {
 	}
 	a.mu.Lock()
 	a.owners = owners
+	a.inner = nil // a pid may have been reused
 	a.scans++
 	a.mu.Unlock()
 	pid, ok := owners[ino]
@@ -213,22 +229,26 @@ func (a *attributor) fullScan(ino uint64) (int, bool) {
 }
 
 // procSockets appends the inodes of the sockets in pid's fd table to out.
+// The links are read relative to the open fd directory (no path walk per
+// fd).
 func procSockets(pid int, out []uint64) []uint64 {
-	fdDir := "/proc/" + strconv.Itoa(pid) + "/fd/"
-	d, err := os.Open(fdDir)
+	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
 	if err != nil {
 		return out
 	}
+	defer d.Close()
 	names, _ := d.Readdirnames(-1)
-	d.Close()
+	dfd := int(d.Fd())
+	buf := make([]byte, 64)
 	for _, fd := range names {
-		l, err := os.Readlink(fdDir + fd)
-		if err != nil {
+		n, err := unix.Readlinkat(dfd, fd, buf)
+		if err != nil || n >= len(buf) {
 			continue
 		}
-		if rest, ok := strings.CutPrefix(l, "socket:["); ok {
-			if n, err := strconv.ParseUint(strings.TrimSuffix(rest, "]"), 10, 64); err == nil {
-				out = append(out, n)
+		l := buf[:n]
+		if rest, ok := bytes.CutPrefix(l, []byte("socket:[")); ok {
+			if ino, err := strconv.ParseUint(string(bytes.TrimSuffix(rest, []byte("]"))), 10, 64); err == nil {
+				out = append(out, ino)
 			}
 		}
 	}
