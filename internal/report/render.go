@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/buildwall/buildwall/internal/event"
 )
 
 // textTop bounds how many destinations each text or Markdown list shows.
@@ -16,7 +18,7 @@ const textTop = 10
 func (r *Report) Text(w io.Writer) error {
 	ew := &errWriter{w: w}
 	s := r.Summary
-	ew.printf("buildwall run: %s mode, command exited %d after %s\n", r.Mode, r.ExitCode, duration(r.DurationMS))
+	ew.printf("buildwall run: %s mode, command exited %d after %s%s\n", r.Mode, r.CommandExitCode, duration(r.DurationMS), r.exitNote())
 	ew.printf("  %d events: %d allowed, %d blocked, %d audited\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited)
 	textList(ew, "blocked", s.Blocked)
 	textList(ew, "would be blocked in block mode", s.Audited)
@@ -52,6 +54,32 @@ func (r *Report) Text(w io.Writer) error {
 	return ew.err
 }
 
+// exitNote explains, when buildwall's exit code is not the command's, why:
+// "; 2 connections blocked → buildwall exits 1". Empty when they agree.
+func (r *Report) exitNote() string {
+	if r.ExitCode == r.CommandExitCode {
+		return ""
+	}
+	n, conns := 0, true
+	for _, e := range r.Events {
+		if e.Verdict == event.VerdictBlock {
+			n++
+			conns = conns && e.Kind == event.KindConnect
+		}
+	}
+	noun := "egress attempt"
+	if conns {
+		noun = "connection"
+	}
+	if n != 1 {
+		noun += "s"
+	}
+	if n == 0 {
+		return fmt.Sprintf("; buildwall exits %d", r.ExitCode)
+	}
+	return fmt.Sprintf("; %d %s blocked → buildwall exits %d", n, noun, r.ExitCode)
+}
+
 func textList(ew *errWriter, title string, ds []Destination) {
 	if len(ds) == 0 {
 		return
@@ -82,7 +110,7 @@ func (r *Report) Markdown(w io.Writer) error {
 		status = fmt.Sprintf("**%d would be blocked** in block mode", s.Counts.Audited)
 	}
 	ew.printf("### buildwall run: %s\n\n", status)
-	ew.printf("`%s` ran in **%s** mode and exited **%d** after %s.\n\n", mdCode(strings.Join(r.Command, " ")), r.Mode, r.ExitCode, duration(r.DurationMS))
+	ew.printf("`%s` ran in **%s** mode and exited **%d** after %s%s.\n\n", mdCode(strings.Join(r.Command, " ")), r.Mode, r.CommandExitCode, duration(r.DurationMS), r.exitNote())
 	ew.printf("| events | allowed | blocked | audited | suspicious DNS |\n|---:|---:|---:|---:|---:|\n")
 	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited, s.Counts.Suspicious)
 	mdList(ew, "Blocked", s.Blocked, false)

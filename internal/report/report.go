@@ -28,11 +28,16 @@ const Schema = "buildwall.run/v1"
 // Meta is what the session knows about a run besides its events.
 type Meta struct {
 	// Command is the argv of the command that ran.
-	Command  []string
-	Mode     policy.Mode
-	ExitCode int
-	Start    time.Time
-	End      time.Time
+	Command []string
+	Mode    policy.Mode
+	// ExitCode is what buildwall exits with; CommandExitCode is the
+	// command's own status (128+signal when a signal killed it). They
+	// differ when block mode refused something and buildwall fails the run
+	// although the command succeeded.
+	ExitCode        int
+	CommandExitCode int
+	Start           time.Time
+	End             time.Time
 	// Policy is the policy the run used, echoed as written; nil when the
 	// run had none.
 	Policy *policy.Spec
@@ -44,17 +49,20 @@ type Meta struct {
 // Report is the buildwall.run/v1 document. Its JSON field names are a
 // public contract.
 type Report struct {
-	Schema     string        `json:"schema"`
-	Command    []string      `json:"command"`
-	Mode       policy.Mode   `json:"mode"`
-	ExitCode   int           `json:"exit_code"`
-	Start      time.Time     `json:"start"`
-	End        time.Time     `json:"end"`
-	DurationMS int64         `json:"duration_ms"`
-	Policy     *policy.Spec  `json:"policy,omitempty"`
-	Warnings   []string      `json:"warnings,omitempty"`
-	Events     []event.Event `json:"events"`
-	Summary    Summary       `json:"summary"`
+	Schema   string      `json:"schema"`
+	Command  []string    `json:"command"`
+	Mode     policy.Mode `json:"mode"`
+	ExitCode int         `json:"exit_code"`
+	// CommandExitCode is the command's own exit status (added in v1
+	// without a version change: readers that ignore it are unaffected).
+	CommandExitCode int           `json:"command_exit_code"`
+	Start           time.Time     `json:"start"`
+	End             time.Time     `json:"end"`
+	DurationMS      int64         `json:"duration_ms"`
+	Policy          *policy.Spec  `json:"policy,omitempty"`
+	Warnings        []string      `json:"warnings,omitempty"`
+	Events          []event.Event `json:"events"`
+	Summary         Summary       `json:"summary"`
 }
 
 // Summary aggregates the events by destination.
@@ -120,15 +128,16 @@ const tunnelPrefix = "dns tunnelling suspected"
 // given (the order they happened).
 func Build(meta Meta, events []event.Event) *Report {
 	r := &Report{
-		Schema:   Schema,
-		Command:  slices.Clone(meta.Command),
-		Mode:     meta.Mode,
-		ExitCode: meta.ExitCode,
-		Start:    meta.Start,
-		End:      meta.End,
-		Policy:   meta.Policy,
-		Warnings: slices.Clone(meta.Warnings),
-		Events:   slices.Clone(events),
+		Schema:          Schema,
+		Command:         slices.Clone(meta.Command),
+		Mode:            meta.Mode,
+		ExitCode:        meta.ExitCode,
+		CommandExitCode: meta.CommandExitCode,
+		Start:           meta.Start,
+		End:             meta.End,
+		Policy:          meta.Policy,
+		Warnings:        slices.Clone(meta.Warnings),
+		Events:          slices.Clone(events),
 	}
 	if r.Command == nil {
 		r.Command = []string{}

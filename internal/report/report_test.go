@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -159,5 +160,36 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 	got := truncate("ééééé", 4)
 	if got != "é…" {
 		t.Errorf("truncate = %q", got)
+	}
+}
+
+func TestTextFirstLineNamesBothExitCodes(t *testing.T) {
+	conn := event.Event{Kind: event.KindConnect, Verdict: event.VerdictBlock, IP: "192.0.2.1", Port: 443}
+	dns := event.Event{Kind: event.KindDNS, Verdict: event.VerdictBlock, Name: "evil.test"}
+	allowed := event.Event{Kind: event.KindConnect, Verdict: event.VerdictAllow, Name: "ok.test", Port: 443}
+	for _, tc := range []struct {
+		name          string
+		command, exit int
+		events        []event.Event
+		want          string
+	}{
+		{"same", 3, 3, []event.Event{allowed}, "buildwall run: block mode, command exited 3 after 1s\n"},
+		{"one connection", 0, 1, []event.Event{allowed, conn}, "buildwall run: block mode, command exited 0 after 1s; 1 connection blocked → buildwall exits 1\n"},
+		{"two connections", 0, 1, []event.Event{conn, conn}, "buildwall run: block mode, command exited 0 after 1s; 2 connections blocked → buildwall exits 1\n"},
+		{"mixed", 0, 1, []event.Event{conn, dns}, "buildwall run: block mode, command exited 0 after 1s; 2 egress attempts blocked → buildwall exits 1\n"},
+		{"nothing blocked", 0, 125, nil, "buildwall run: block mode, command exited 0 after 1s; buildwall exits 125\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+			r := Build(Meta{Mode: policy.ModeBlock, ExitCode: tc.exit, CommandExitCode: tc.command, Start: start, End: start.Add(time.Second)}, tc.events)
+			var b strings.Builder
+			if err := r.Text(&b); err != nil {
+				t.Fatal(err)
+			}
+			got, _, _ := strings.Cut(b.String(), "\n")
+			if diff := cmp.Diff(tc.want, got+"\n"); diff != "" {
+				t.Errorf("first line (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	spec := o.Policy.Spec()
 	res.Report = report.Build(report.Meta{
-		Command: o.Args, Mode: o.Policy.Mode(), ExitCode: res.ExitCode,
+		Command: o.Args, Mode: o.Policy.Mode(), ExitCode: res.ExitCode, CommandExitCode: res.CommandExit,
 		Start: start, End: end, Policy: &spec, Warnings: o.Policy.Warnings(),
 	}, events)
 	if err := writeOutputs(o, res.Report); err != nil {
