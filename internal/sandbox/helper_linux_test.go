@@ -32,6 +32,7 @@ func TestMain(m *testing.M) {
 //	tcp ADDR      connect, send "ping\n", print the first line received
 //	udp ADDR      send one datagram, print "sent" or the error
 //	raw           try to open raw and packet sockets, print the errors
+//	status        print the Seccomp and NoNewPrivs lines of /proc/self/status
 //	sleep         sleep forever (a process left behind)
 func helper(args []string) int {
 	switch args[0] {
@@ -86,6 +87,19 @@ func helper(args []string) int {
 			}
 		}
 		fmt.Println(strings.Join(out, " "))
+		return 0
+	case "status":
+		// The seccomp and no_new_privs state the command runs with.
+		b, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			fmt.Println(err)
+			return 3
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "Seccomp:") || strings.HasPrefix(l, "NoNewPrivs:") {
+				fmt.Println(strings.Join(strings.Fields(l), " "))
+			}
+		}
 		return 0
 	case "sleep":
 		time.Sleep(time.Hour)

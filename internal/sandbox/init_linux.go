@@ -219,7 +219,8 @@ func port(a net.Addr) uint16 {
 }
 
 // startCommand starts the command with the dangerous capabilities dropped
-// from its bounding set. The bounding set is per thread and fork copies the
+// from its bounding set, no_new_privs set and the raw-socket seccomp filter
+// installed. The bounding set is per thread and fork copies the
 // forking thread's, so the drop happens on a locked thread that then forks;
 // the thread is never unlocked and dies with its goroutine.
 func startCommand(setup message) (int, error) {
@@ -248,6 +249,12 @@ func startCommand(setup message) (int, error) {
 		// set, which holds the init's ambient capabilities: clear it.
 		if err := clearInheritable(); err != nil {
 			ch <- result{err: err}
+			return
+		}
+		// Raw and packet sockets fail with EPERM even should a capability
+		// come back (see seccomp_linux.go).
+		if err := installRawSocketFilter(); err != nil {
+			ch <- result{err: &FeatureError{Feature: "seccomp filters (CONFIG_SECCOMP_FILTER)", Setting: "the kernel configuration, or the container runtime's seccomp profile", Err: err}}
 			return
 		}
 		p, err := os.StartProcess(path, setup.Args, &os.ProcAttr{

@@ -384,7 +384,7 @@ func TestRootless(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind)$", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind|TestCommandRunsUnderSeccomp)$", "-test.v")
 	cmd.Dir = dir
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
@@ -400,7 +400,7 @@ func TestRootless(t *testing.T) {
 		t.Fatalf("rootless run: %v\n%s", err, out)
 	}
 	if n := bytes.Count(out, []byte("--- PASS")); n < 6 {
-		t.Errorf("rootless run passed %d tests, want at least 6:\n%s", n, out)
+		t.Errorf("rootless run passed %d tests, want at least 7:\n%s", n, out)
 	}
 	t.Logf("rootless:\n%s", out)
 }
