@@ -124,11 +124,23 @@ if bwrun true; then
 		bwrun "$B" throughput -bytes "$BYTES" "sandbox=$SINK"
 	done
 	for r in $(seq "$ROUNDS"); do
-		echo "## connection setup inside buildwall run (absolute; compare with direct above), round $r"
+		echo "## connection setup inside buildwall run via host-ports (absolute; compare with direct above), round $r"
 		bwrun "$B" latency -n "$CONNS" "sandbox=$ECHO"
 	done
 else
 	echo "# buildwall run is not available here, the sandbox rows are skipped:" >&2
 	cat "$TMP/run.err" >&2
+fi
+# The real path to an allowed *name*: session.Run in process (what
+# `buildwall run` runs), the client inside resolves echo.test through
+# buildwall's DNS once and connects to its synthetic address; the host side's
+# upstream DNS and dialer are injected and lead to the echo server on
+# 127.0.0.1. Alternates blocks of sandbox connections with direct (and nginx)
+# connections from the host, so the columns share the machine's load.
+if [[ $(id -u) -eq 0 ]] || "$B" sandbox -n 10 -blocks 1 -target "$ECHO" "direct=$ECHO" >/dev/null 2>&1; then
+	for r in $(seq "$ROUNDS"); do
+		echo "## connection setup to an allowed name inside the sandbox (session.Run), $CONNS connections per target, alternating blocks, round $r"
+		"$B" sandbox -n "$CONNS" -target "$ECHO" -events "$TMP/sandbox-events.jsonl" "${targets_l[@]}"
+	done
 fi
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
