@@ -143,3 +143,41 @@ func TestFile(t *testing.T) {
 		t.Errorf("File(missing) = %v, want ErrNotFound", err)
 	}
 }
+
+func TestRetryAfter429(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			// An HTTP date in the past: retry at once.
+			w.Header().Set("Retry-After", "Mon, 02 Jan 2006 15:04:05 GMT")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		}
+		w.Write([]byte(`{"object":{"type":"commit","sha":"` + shaLight + `"}}`))
+	}))
+	defer srv.Close()
+	r := New(Options{GitHubAPI: srv.URL, GitBase: "-", Backoff: time.Hour, MaxBackoff: time.Hour})
+	got, err := r.Commit(context.Background(), "o", "r", "v1")
+	if err != nil || got != shaLight {
+		t.Fatalf("Commit = %q, %v; want a retry after the 429", got, err)
+	}
+	if n.Load() != 2 {
+		t.Errorf("%d requests, want 2", n.Load())
+	}
+}
+
+func TestNotFoundIsNotRetried(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	r := New(Options{GitHubAPI: srv.URL, GitBase: "-", Backoff: time.Millisecond})
+	if _, err := r.Commit(context.Background(), "o", "r", "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Commit = %v, want ErrNotFound", err)
+	}
+	if n.Load() != 2 { // tags, then heads; no retries
+		t.Errorf("%d requests, want 2", n.Load())
+	}
+}

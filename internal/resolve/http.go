@@ -74,10 +74,10 @@ func (r *Resolver) do(ctx context.Context, newReq func(ctx context.Context) (*ht
 			}
 			return nil, nil, lastErr
 		}
-		if wait <= 0 {
+		if wait < 0 { // no Retry-After
 			wait = delay
 		}
-		wait = min(wait, r.opts.MaxBackoff)
+		wait = max(0, min(wait, r.opts.MaxBackoff))
 		delay *= 2
 		t := time.NewTimer(wait)
 		select {
@@ -90,35 +90,36 @@ func (r *Resolver) do(ctx context.Context, newReq func(ctx context.Context) (*ht
 }
 
 // once makes one attempt with the per-request timeout; wait is the
-// server's Retry-After, 0 when absent.
+// server's Retry-After (possibly <= 0: retry now), -1 when absent.
 func (r *Resolver) once(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (resp *http.Response, body []byte, wait time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	req, err := newReq(ctx)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, -1, err
 	}
 	resp, err = r.opts.HTTPClient.Do(req)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, -1, err
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("read %s %s: %w", req.Method, req.URL.Redacted(), err)
+		return nil, nil, -1, fmt.Errorf("read %s %s: %w", req.Method, req.URL.Redacted(), err)
 	}
 	if resp.StatusCode/100 != 2 {
+		wait = -1
 		se := &StatusError{Method: req.Method, URL: req.URL.Redacted(), Code: resp.StatusCode, Body: snippet(body), Header: resp.Header}
 		if s := resp.Header.Get("Retry-After"); s != "" {
 			if n, perr := strconv.Atoi(s); perr == nil && n >= 0 {
 				wait = time.Duration(n) * time.Second
 			} else if t, perr := http.ParseTime(s); perr == nil {
-				wait = time.Until(t)
+				wait = max(0, time.Until(t))
 			}
 		}
 		return resp, body, wait, se
 	}
-	return resp, body, 0, nil
+	return resp, body, -1, nil
 }
 
 // snippet is the start of an error body, for messages.
