@@ -95,7 +95,7 @@ func TestForbiddenDirections(t *testing.T) {
 		"internal/sandbox":   {"internal/policy", "internal/dnsproxy", "internal/tcpproxy", "internal/session", "internal/report", "internal/cli"},
 		"internal/netfilter": {"internal/policy", "internal/dnsproxy", "internal/tcpproxy", "internal/session", "internal/report", "internal/cli"},
 		// Parsers never report findings; rules never read files; output never decides.
-		"internal/lockfile": {"internal/lockcheck", "internal/scan", "internal/output", "internal/cli", "internal/advisory"},
+		"internal/lockfile":  {"internal/lockcheck", "internal/scan", "internal/output", "internal/cli", "internal/advisory"},
 		"internal/lockcheck": {"internal/scan", "internal/output", "internal/cli"},
 		"internal/output":    {"internal/lockcheck", "internal/cicheck", "internal/scan", "internal/cli"},
 		"internal/ciconfig":  {"internal/cicheck", "internal/scan", "internal/output", "internal/cli"},
