@@ -138,10 +138,27 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 	}
 
 	// Signals go to the command; buildwall itself keeps running until the
-	// command is gone so that the report is always written.
+	// command is gone so that the report is always written. Keyboard
+	// signals from the terminal already reached the command (it shares
+	// buildwall's process group) and are not forwarded again.
+	caught := make(chan os.Signal, 4)
+	signal.Notify(caught, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer func() {
+		signal.Stop(caught)
+		close(caught)
+	}()
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+	go func() {
+		for s := range caught {
+			if fromTerminal(s) {
+				continue
+			}
+			select {
+			case sigs <- s:
+			default: // the session has stopped forwarding
+			}
+		}
+	}()
 	opts.Signals = sigs
 
 	res, err := session.Run(context.WithoutCancel(ctx), opts)

@@ -67,10 +67,18 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 	if setup.Type != msgSetup {
 		return 0, fmt.Errorf("expected setup message, got %q", setup.Type)
 	}
-	// Signals for the command arrive from the parent; catch them before the
-	// command exists so none is lost (PID 1 ignores unhandled signals).
+	// Signals for the command arrive from the parent as messages, never
+	// as signals to the init: the init shares buildwall's process group,
+	// so a terminal's Ctrl-C reaches it as well as the command, and
+	// forwarding that would deliver it twice. Signals sent to the init are
+	// caught (so they neither kill it nor change what the command
+	// inherits) and dropped.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	go func() {
+		for range sigs {
+		}
+	}()
 
 	if err := setupMounts(); err != nil {
 		return 0, err
@@ -124,8 +132,15 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 		return 0, err
 	}
 	go func() {
-		for s := range sigs {
-			unix.Kill(pid, s.(syscall.Signal))
+		for {
+			m, files, err := recv(ctrl)
+			closeAll(files)
+			if err != nil {
+				return // the parent is gone; Pdeathsig ends the init
+			}
+			if m.Type == msgSignal && m.Signal > 0 {
+				unix.Kill(pid, syscall.Signal(m.Signal))
+			}
 		}
 	}()
 	code := reap(pid)

@@ -16,6 +16,7 @@ import (
 //	init → parent: ready (+ fds: proxy tcp, dns udp, dns tcp, nflog, sock_diag) | error
 //	parent → init: start
 //	init → parent: started | error
+//	parent → init: signal (any number, after start)
 //	init → parent: exit
 type message struct {
 	Type string `json:"type"`
@@ -31,6 +32,8 @@ type message struct {
 	PID int `json:"pid,omitempty"`
 	// exit
 	Code int `json:"code,omitempty"`
+	// signal
+	Signal int `json:"signal,omitempty"`
 	// error
 	Err     string `json:"err,omitempty"`
 	Feature string `json:"feature,omitempty"`
@@ -43,6 +46,7 @@ const (
 	msgStart   = "start"
 	msgStarted = "started"
 	msgExit    = "exit"
+	msgSignal  = "signal"
 	msgError   = "error"
 )
 

@@ -32,6 +32,11 @@ type Sandbox struct {
 	netNS  uint64 // inode of the sandbox's network namespace
 	attrib *attributor
 
+	// sendMu orders the parent's messages to the init: start, then the
+	// signals (pending holds those sent before start).
+	sendMu  sync.Mutex
+	pending []syscall.Signal
+
 	mu       sync.Mutex
 	started  bool
 	waited   bool
@@ -237,14 +242,26 @@ func (s *Sandbox) DNSListener() net.Listener { return s.dnsTCP }
 // Start runs the command. Call it once, after the interceptors serve the
 // listeners.
 func (s *Sandbox) Start() error {
+	// sendMu is held from the flag to the start message, so a concurrent
+	// Signal either queues its signal or sends it after the start.
+	s.sendMu.Lock()
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()
+		s.sendMu.Unlock()
 		return errors.New("start sandboxed command: already started")
 	}
 	s.started = true
 	s.mu.Unlock()
-	if err := send(s.ctrl, message{Type: msgStart}); err != nil {
+	err := send(s.ctrl, message{Type: msgStart})
+	if err == nil {
+		for _, sig := range s.pending {
+			send(s.ctrl, message{Type: msgSignal, Signal: int(sig)})
+		}
+	}
+	s.pending = nil
+	s.sendMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("start sandboxed command: %w", err)
 	}
 	m, _, err := recv(s.ctrl)
@@ -293,9 +310,34 @@ func (s *Sandbox) Wait() (exitCode int, err error) {
 	return code, werr
 }
 
-// Signal forwards sig to the command (through the init).
+// Signal forwards sig to the command, once: the init passes it on when
+// asked over the control socket and ignores signals sent to itself (which
+// a terminal delivers to buildwall's whole process group). A signal sent
+// before Start is delivered when the command starts; after the command
+// has exited it is a no-op.
 func (s *Sandbox) Signal(sig os.Signal) error {
-	if err := s.init.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	ss, ok := sig.(syscall.Signal)
+	if !ok {
+		return fmt.Errorf("signal sandboxed command: unsupported signal %v", sig)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	started, waited := s.started, s.waited
+	s.mu.Unlock()
+	switch {
+	case waited:
+		return nil
+	case !started:
+		s.pending = append(s.pending, ss)
+		return nil
+	}
+	if err := send(s.ctrl, message{Type: msgSignal, Signal: int(ss)}); err != nil {
+		select {
+		case <-s.initDone:
+			return nil // the init is gone, and with it the command
+		default:
+		}
 		return fmt.Errorf("signal sandboxed command: %w", err)
 	}
 	return nil
