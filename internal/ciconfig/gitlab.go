@@ -97,6 +97,11 @@ func ParseGitLabCI(src []byte) (*GitLabCI, error) {
 			}
 			return nil, yamlError(err)
 		}
+		// Refuse alias bombs before the walk below follows aliases: a few
+		// hundred bytes of nested aliases expand to billions of nodes.
+		if err := CheckAliases(&doc); err != nil {
+			return g, err
+		}
 		docs = append(docs, &doc)
 	}
 	if len(docs) == 0 || len(docs[0].Content) == 0 {
