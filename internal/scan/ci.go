@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -136,9 +138,26 @@ func (w *walker) addCI(rel, base string) bool {
 	return false
 }
 
+// ciGCPercent is the GC target while CI files are checked. Parsing
+// allocates about 200 kB per workflow that is garbage once its findings
+// are out, so the live heap stays small and the default target (100)
+// collects dozens of times per thousand files; 400 cuts the collector's
+// CPU share at the cost of a few tens of MB of heap (2,000 workflows:
+// user+sys 2.57 -> 2.19 s on average over six interleaved runs; GOMAXPROCS+1
+// workers were measured too and did not help).
+const ciGCPercent = 400
+
 // checkCI reads, parses and checks the CI files with GOMAXPROCS workers
 // and returns their findings in file order. Only cancellation is an error.
+// Unless GOGC is set, it raises the GC target to ciGCPercent while it runs
+// and restores the previous one before returning.
 func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Finding, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(ciGCPercent))
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, f := range files {
@@ -153,9 +172,14 @@ func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Fin
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var out []finding.Finding
+	n := 0
+	for _, f := range files {
+		n += len(f.findings)
+	}
+	out := make([]finding.Finding, 0, n)
 	for _, f := range files {
 		out = append(out, f.findings...)
+		f.findings = nil
 	}
 	return out, nil
 }
