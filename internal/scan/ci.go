@@ -185,7 +185,7 @@ func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Fin
 }
 
 func checkCIFile(f *ciFile, opts *Options) []finding.Finding {
-	data, size, err := readLimited(f.abs, opts.MaxFileSize)
+	data, size, err := readCIFile(f.abs, opts.MaxFileSize)
 	switch {
 	case errors.Is(err, errTooLarge):
 		return []finding.Finding{cicheck.Unparseable(f.rel, fmt.Errorf("file is %d bytes, over the %d-byte limit", size, opts.MaxFileSize))}
