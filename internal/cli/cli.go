@@ -72,14 +72,19 @@ func newRoot(env *Env) *cobra.Command {
 		Long: `buildwall guards CI/CD builds against supply-chain attacks.
 
   buildwall scan     gate a repository before anything is installed: malicious,
-                     unpinned or unverifiable packages in lockfiles
+                     unpinned or unverifiable packages in lockfiles, and unsafe
+                     CI configuration (workflows, actions, Dockerfiles, GitLab CI)
   buildwall pin      rewrite action and image references in CI configuration
                      to immutable commit SHAs and digests
+  buildwall run      run a build in a sandbox whose network egress passes a
+                     policy firewall, and report every connection
+  buildwall policy   suggest a run policy from an audit report; check one
   buildwall db       manage the local malicious-package database (OSV format)
   buildwall rules    list the rules scan applies, with severities and fixes
 
-Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
-3 buildwall itself failed.`,
+Exit codes: scan: 0 ok, 1 findings at or above --fail-on, 2 usage error,
+3 buildwall itself failed. run: the command's own status, 1 when block mode
+refused something, 2 policy error, 125 no sandbox. See each command's help.`,
 		Example: `  # Gate a repository in CI; fail on high or critical findings
   buildwall scan .
 
@@ -88,6 +93,14 @@ Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage error,
 
   # A Markdown summary for the job page
   buildwall scan --format markdown >> "$GITHUB_STEP_SUMMARY"
+
+  # Audit a build once, derive its policy, then enforce it
+  buildwall run --report run.json -- npm ci
+  buildwall policy suggest --report run.json > buildwall.yml
+  buildwall run -- npm ci
+
+  # Pin every action and image to an immutable reference
+  buildwall pin --dry-run
 
   # Refresh the malicious-package database from an OSV export
   buildwall db update --from ./npm-all.zip`,
