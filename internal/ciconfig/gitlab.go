@@ -16,9 +16,11 @@ import (
 // defined).
 type GitLabCI struct {
 	*Source
-	// Default is the default: section plus the deprecated top-level image:,
-	// services:, before_script: and after_script:, as one pseudo-job named
-	// "default" (nil when there are none).
+	// Default is the default: section as a pseudo-job named "default", or,
+	// when there is none, the deprecated top-level image:, services:,
+	// before_script: and after_script: (nil when there are neither). When
+	// both exist, the top-level keys are the first of Jobs, named
+	// "(top level)", so that neither hides the other's image.
 	Default *GitLabJob
 	// Jobs are the jobs in source order, hidden ones (.name) included: they
 	// are templates whose scripts run in the jobs that extend them.
@@ -117,6 +119,7 @@ func ParseGitLabCI(src []byte) (*GitLabCI, error) {
 	}
 	def := &GitLabJob{Name: String{Value: "default", Pos: npos(root)}}
 	hasDef := false
+	var top *GitLabJob
 	for k, v := range p.pairs(root) {
 		switch k.Value {
 		case "include":
@@ -130,8 +133,12 @@ func ParseGitLabCI(src []byte) (*GitLabCI, error) {
 		case "variables":
 			g.Variables = p.variables(v)
 		case "image", "services", "before_script", "after_script":
-			p.jobKey(def, k, v)
-			hasDef = true
+			// The deprecated top-level keys are kept apart from default:
+			// so that one never hides the other's image.
+			if top == nil {
+				top = &GitLabJob{Name: String{Value: "(top level)", Pos: npos(k)}}
+			}
+			p.jobKey(top, k, v)
 		default:
 			if gitlabKeywords[k.Value] || v.Kind != yaml.MappingNode {
 				continue
@@ -143,6 +150,14 @@ func ParseGitLabCI(src []byte) (*GitLabCI, error) {
 	}
 	if hasDef {
 		g.Default = def
+	}
+	if top != nil {
+		if g.Default == nil {
+			top.Name.Value = "default"
+			g.Default = top
+		} else {
+			g.Jobs = append([]*GitLabJob{top}, g.Jobs...)
+		}
 	}
 	if p.err != nil {
 		return g, p.err

@@ -67,7 +67,9 @@ stages: [build]
 		got = append(got, view(j))
 	}
 	want := []jobView{
-		{Name: "default", Image: "ruby:3", ImagePos: Pos{12, 10}, Services: []string{"postgres:16"}, Scripts: []string{"echo bye"}},
+		{Name: "default", Image: "ruby:3", ImagePos: Pos{12, 10}, Scripts: []string{"echo bye"}},
+		// The deprecated top-level keys stay apart from default: (neither hides the other).
+		{Name: "(top level)", Services: []string{"postgres:16"}},
 		{Name: ".tmpl", Image: "python:3", ImagePos: Pos{8, 11}, Scripts: []string{"echo tmpl"}},
 		{Name: "build", Image: "python:3", ImagePos: Pos{8, 11}, Services: []string{"redis:7"}, Scripts: []string{"echo tmpl", "make", "nested", "multi\nline\n"}},
 	}
