@@ -149,6 +149,7 @@ func proxy(listen, target, events string) error {
 		w = f
 	}
 	rec := event.NewRecorder(w, nil)
+	defer rec.Close() // writes the last lines before f is closed
 	p, err := tcpproxy.New(tcpproxy.Config{
 		Policy: pol,
 		Names:  fixedName("bench.example"),

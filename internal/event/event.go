@@ -8,6 +8,7 @@ package event
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,30 +86,46 @@ type discard struct{}
 func (discard) Emit(Event) {}
 
 // Recorder is a Sink that keeps every event in memory and, when given a
-// writer, writes each one as a JSON line and flushes it before Emit returns,
-// so a killed build loses nothing already seen. It is safe for concurrent use.
+// writer, streams each one as a JSON line. Emit only encodes the line into
+// a buffer; one writer goroutine writes (and, when w has a Flush() error
+// method, flushes) whatever has accumulated as soon as it is woken, so the
+// caller of Emit — a connection on its way to being relayed — never waits
+// for a write syscall, and a line reaches w within moments of its Emit
+// (lines emitted meanwhile share one write). Close writes everything still
+// buffered before it returns, so a finished build loses nothing and a
+// killed one loses at most the lines of the last moments. It is safe for
+// concurrent use.
 type Recorder struct {
 	now func() time.Time
+	w   io.Writer
 
-	mu     sync.Mutex
-	events []Event
-	w      io.Writer
-	enc    *json.Encoder
-	err    error // first write error; later writes are skipped
-	closed bool
+	mu      sync.Mutex
+	events  []Event
+	buf     bytes.Buffer // encoded lines not yet handed to the writer
+	enc     *json.Encoder
+	err     error // first write error; later writes are skipped
+	closed  bool
+	wake    chan struct{} // capacity 1: lines are waiting in buf
+	quit    chan struct{} // closed by Close
+	written chan struct{} // closed when the writer goroutine has finished
 }
 
 // NewRecorder returns a Recorder that streams JSON lines to w (nil: keep in
 // memory only) and stamps events with now (nil: time.Now). The Recorder does
-// not close w.
+// not close w; with a non-nil w, Close must be called to write the last
+// lines and stop the writer goroutine.
 func NewRecorder(w io.Writer, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
 	r := &Recorder{now: now, w: w}
 	if w != nil {
-		r.enc = json.NewEncoder(w)
+		r.enc = json.NewEncoder(&r.buf)
 		r.enc.SetEscapeHTML(false)
+		r.wake = make(chan struct{}, 1)
+		r.quit = make(chan struct{})
+		r.written = make(chan struct{})
+		go r.writeLoop()
 	}
 	return r
 }
@@ -126,14 +143,62 @@ func (r *Recorder) Emit(e Event) {
 		return
 	}
 	if err := r.enc.Encode(e); err != nil {
-		r.err = fmt.Errorf("write event: %w", err)
+		r.err = fmt.Errorf("encode event: %w", err)
 		return
 	}
-	if f, ok := r.w.(interface{ Flush() error }); ok {
-		if err := f.Flush(); err != nil {
-			r.err = fmt.Errorf("flush events: %w", err)
+	select {
+	case r.wake <- struct{}{}:
+	default: // the writer is already due to run
+	}
+}
+
+// writeLoop writes the buffered lines each time it is woken, and once more
+// after Close, then closes r.written.
+func (r *Recorder) writeLoop() {
+	defer close(r.written)
+	var out []byte
+	for {
+		select {
+		case <-r.wake:
+		case <-r.quit:
+			r.writeBuffered(out)
+			return
+		}
+		out = r.writeBuffered(out)
+	}
+}
+
+// writeBuffered takes the buffered lines, writes and flushes them outside
+// the lock, and returns out for reuse.
+func (r *Recorder) writeBuffered(out []byte) []byte {
+	r.mu.Lock()
+	out = append(out[:0], r.buf.Bytes()...)
+	r.buf.Reset()
+	failed := r.err != nil
+	r.mu.Unlock()
+	if len(out) == 0 || failed {
+		return out
+	}
+	var err error
+	if _, werr := r.w.Write(out); werr != nil {
+		err = fmt.Errorf("write event: %w", werr)
+	} else if f, ok := r.w.(interface{ Flush() error }); ok {
+		if ferr := f.Flush(); ferr != nil {
+			err = fmt.Errorf("flush events: %w", ferr)
 		}
 	}
+	if err != nil {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.buf.Reset()
+		r.mu.Unlock()
+	}
+	if cap(out) > 1<<20 {
+		out = nil // do not keep a burst's buffer for the life of the run
+	}
+	return out
 }
 
 // Events returns a copy of the events recorded so far, in emit order.
@@ -143,20 +208,32 @@ func (r *Recorder) Events() []Event {
 	return append([]Event(nil), r.events...)
 }
 
-// Err returns the first error writing the stream, if any.
+// Err returns the first error writing the stream seen so far, if any. A
+// write error surfaces once the writer goroutine has tried the write; Close
+// waits for that.
 func (r *Recorder) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
 }
 
-// Close stops streaming and returns the first write error, if any. It does
-// not close the underlying writer. Close is idempotent.
+// Close stops streaming: it writes and flushes every line emitted before
+// it, waits for the writer goroutine to finish and returns the first write
+// error, if any. It does not close the underlying writer. Close is
+// idempotent and safe to call concurrently.
 func (r *Recorder) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-	return r.err
+	if !r.closed {
+		r.closed = true
+		if r.quit != nil {
+			close(r.quit)
+		}
+	}
+	r.mu.Unlock()
+	if r.written != nil {
+		<-r.written
+	}
+	return r.Err()
 }
 
 // ReadJSONLines decodes a JSON-lines event stream as written by Recorder.
