@@ -34,6 +34,7 @@ type attributor struct {
 	owners map[uint64]int // socket inode → host pid
 	inner  map[int]int    // host pid → pid in the sandbox (stable while the process lives)
 	recent []int          // host pids that owned the last sockets found, newest first
+	lastFD map[int]int    // host pid → fd number its last socket was found at
 	scans  uint64         // full scans done so far
 }
 
@@ -120,10 +121,33 @@ func (a *attributor) owner(ino uint64) (int, string) {
 	pid, ok := a.owners[ino]
 	scans := a.scans
 	recent := append([]int(nil), a.recent...)
+	hints := make([]int, len(recent))
+	for i, p := range recent {
+		hints[i] = -1
+		if fd, ok := a.lastFD[p]; ok {
+			hints[i] = fd
+		}
+	}
 	a.mu.Unlock()
 	if ok {
 		if p, c, ok := a.found(ino, pid); ok {
 			return p, c
+		}
+	}
+	// The kernel hands out the lowest free fd, so a process that closes a
+	// connection and opens the next one usually gets the same fd number
+	// back: one readlink instead of reading the whole fd table.
+	for i, pid := range recent {
+		if hints[i] >= 0 && fdIsSocket(pid, hints[i], ino) {
+			a.mu.Lock()
+			if a.owners == nil || len(a.owners) >= maxOwners {
+				a.owners = map[uint64]int{}
+			}
+			a.owners[ino] = pid
+			a.mu.Unlock()
+			if p, c, ok := a.found(ino, pid); ok {
+				return p, c
+			}
 		}
 	}
 	for _, pid := range recent {
@@ -188,9 +212,15 @@ func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
 // scanProc records the sockets in pid's fd table and reports whether ino
 // is among them.
 func (a *attributor) scanProc(pid int, ino uint64) bool {
-	socks := procSockets(pid, nil)
+	socks, fd := procSocketsFD(pid, nil, ino)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if fd >= 0 {
+		if a.lastFD == nil || len(a.lastFD) > maxScanProcs {
+			a.lastFD = map[int]int{}
+		}
+		a.lastFD[pid] = fd
+	}
 	if a.owners == nil || len(a.owners)+len(socks) > maxOwners {
 		a.owners = make(map[uint64]int, len(socks))
 	}
@@ -232,9 +262,17 @@ func (a *attributor) fullScan(ino uint64) (int, bool) {
 // The links are read relative to the open fd directory (no path walk per
 // fd).
 func procSockets(pid int, out []uint64) []uint64 {
+	out, _ = procSocketsFD(pid, out, 0)
+	return out
+}
+
+// procSocketsFD is procSockets that also returns the fd number holding
+// socket inode want (-1 when want is 0 or not there).
+func procSocketsFD(pid int, out []uint64, want uint64) ([]uint64, int) {
+	wantFD := -1
 	d, err := os.Open("/proc/" + strconv.Itoa(pid) + "/fd")
 	if err != nil {
-		return out
+		return out, wantFD
 	}
 	defer d.Close()
 	names, _ := d.Readdirnames(-1)
@@ -249,10 +287,24 @@ func procSockets(pid int, out []uint64) []uint64 {
 		if rest, ok := bytes.CutPrefix(l, []byte("socket:[")); ok {
 			if ino, err := strconv.ParseUint(string(bytes.TrimSuffix(rest, []byte("]"))), 10, 64); err == nil {
 				out = append(out, ino)
+				if ino == want && want != 0 {
+					wantFD, _ = strconv.Atoi(fd)
+				}
 			}
 		}
 	}
-	return out
+	return out, wantFD
+}
+
+// fdIsSocket reports whether fd fd of process pid is socket inode ino.
+func fdIsSocket(pid, fd int, ino uint64) bool {
+	var buf [64]byte
+	n, err := unix.Readlink("/proc/"+strconv.Itoa(pid)+"/fd/"+strconv.Itoa(fd), buf[:])
+	if err != nil || n >= len(buf) {
+		return false
+	}
+	want := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+	return string(buf[:n]) == want
 }
 
 // findInode returns the inode of the socket in a /proc/net table whose local
