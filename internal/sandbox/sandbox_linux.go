@@ -301,7 +301,16 @@ func (s *Sandbox) Wait() (exitCode int, err error) {
 	// exec.Cmd.Wait also waits for the goroutines that copy the command's
 	// output into non-file writers, so all output is in place on return.
 	<-s.initDone
-	if state := s.init.ProcessState; werr != nil && state != nil {
+	state := s.init.ProcessState
+	switch {
+	case werr != nil && state != nil && state.Exited() && code == -1 && err != nil:
+		// The exit message can be lost: when a forwarded signal is still
+		// unread in the init's socket as it exits, the kernel resets the
+		// connection and the parent's read fails. After the command has
+		// started the init exits with the command's own status, so that
+		// status is the answer.
+		code, werr = state.ExitCode(), nil
+	case werr != nil && state != nil:
 		werr = fmt.Errorf("%w (init: %s)", werr, state)
 	}
 	s.mu.Lock()
