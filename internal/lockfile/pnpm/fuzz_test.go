@@ -3,48 +3,20 @@ package pnpm
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/lockfile/lockfiletest"
 	"github.com/buildwall/buildwall/internal/lockfile/syml"
 )
 
-// FuzzParse checks that no input makes the parser panic, that failures are
-// *lockfile.ParseError within the input, and that every parsed package points at a line of
-// the input. Seeds live in testdata/fuzz/FuzzParse; the fixtures are added too.
+// FuzzParse: no input makes the parser panic, failures are
+// *lockfile.ParseError inside the input, and every parsed package points at a
+// line of the input. Seeds live in testdata/fuzz/FuzzParse; the fixtures are
+// added too.
 func FuzzParse(f *testing.F) {
-	fixtures, err := filepath.Glob(filepath.Join("testdata", "*.yaml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, path := range fixtures {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		lines := syml.Lines(data) // counts lone CRs, as YAML does
-		lf, err := Parser{}.Parse("pnpm-lock.yaml", data)
-		if err != nil {
-			var pe *lockfile.ParseError
-			if !errors.As(err, &pe) {
-				t.Fatalf("error %v is %T, want *lockfile.ParseError", err, err)
-			}
-			if pe.Line > lines {
-				t.Fatalf("error %v is past the %d-line input", err, lines)
-			}
-			return
-		}
-		for _, p := range lf.Packages {
-			if p.Line < 1 || p.Line > lines || p.Column < 1 {
-				t.Fatalf("package %s@%s at %d:%d, outside the %d-line input", p.Name, p.Version, p.Line, p.Column, lines)
-			}
-		}
-	})
+	lockfiletest.Fuzz{Parser: Parser{}, Name: "pnpm-lock.yaml", Seeds: filepath.Join("testdata", "*.yaml"), Lines: syml.Lines, ErrorPos: false}.Run(f)
 }
 
 // TestParseDeepNesting feeds nesting beyond the decoder's depth limit
