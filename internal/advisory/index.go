@@ -160,8 +160,8 @@ func readIndex(r io.Reader) (*index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
 	}
-	if len(raw) > maxIndexBytes {
-		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, maxIndexBytes)
+	if int64(len(raw)) > maxIndexBytes {
+		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, int64(maxIndexBytes))
 	}
 	// The text is never written again, so the parsed strings may share it
 	// instead of a 30 MB copy.
