@@ -89,50 +89,35 @@ func Metadata() []finding.Rule {
 // CheckWorkflow runs every workflow rule on w and returns the findings,
 // unsorted.
 func CheckWorkflow(c *Context, w *ciconfig.Workflow) []finding.Finding {
-	var out []finding.Finding
-	report := func(f finding.Finding) { out = append(out, f) }
-	for _, r := range Rules() {
-		if r.Workflow != nil {
-			r.Workflow(c, w, report)
-		}
-	}
-	return out
+	return checkAll(c, w, func(r Rule) func(*Context, *ciconfig.Workflow, func(finding.Finding)) { return r.Workflow })
 }
 
 // CheckAction runs every action rule on a and returns the findings,
 // unsorted.
 func CheckAction(c *Context, a *ciconfig.Action) []finding.Finding {
-	var out []finding.Finding
-	report := func(f finding.Finding) { out = append(out, f) }
-	for _, r := range Rules() {
-		if r.Action != nil {
-			r.Action(c, a, report)
-		}
-	}
-	return out
+	return checkAll(c, a, func(r Rule) func(*Context, *ciconfig.Action, func(finding.Finding)) { return r.Action })
 }
 
 // CheckDockerfile runs every Dockerfile rule on d and returns the
 // findings, unsorted.
 func CheckDockerfile(c *Context, d *ciconfig.Dockerfile) []finding.Finding {
-	var out []finding.Finding
-	report := func(f finding.Finding) { out = append(out, f) }
-	for _, r := range Rules() {
-		if r.Dockerfile != nil {
-			r.Dockerfile(c, d, report)
-		}
-	}
-	return out
+	return checkAll(c, d, func(r Rule) func(*Context, *ciconfig.Dockerfile, func(finding.Finding)) { return r.Dockerfile })
 }
 
 // CheckGitLab runs every GitLab CI rule on g and returns the findings,
 // unsorted.
 func CheckGitLab(c *Context, g *ciconfig.GitLabCI) []finding.Finding {
+	return checkAll(c, g, func(r Rule) func(*Context, *ciconfig.GitLabCI, func(finding.Finding)) { return r.GitLab })
+}
+
+// checkAll runs the check that pick selects from every rule that has one
+// for this kind of file.
+func checkAll[T any](c *Context, file T, pick func(Rule) func(*Context, T, func(finding.Finding))) []finding.Finding {
 	var out []finding.Finding
 	report := func(f finding.Finding) { out = append(out, f) }
 	for _, r := range Rules() {
-		if r.GitLab != nil {
-			r.GitLab(c, g, report)
+		if check := pick(r); check != nil {
+			check(c, file, report)
 		}
 	}
 	return out
