@@ -2,6 +2,8 @@ package output
 
 import (
 	"bytes"
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -37,4 +39,51 @@ func TestJSONStreamMatchesEncoder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// encodeFinding is the reference: encoding/json as writeJSON's contract
+// says, at the nesting depth of a finding in the document.
+func encodeFinding(t testing.TB, f jsonFinding) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	if err := enc.Encode(f); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// TestAppendJSONFindingMatchesEncoder covers the escapes encoding/json
+// applies (quotes, backslashes, control characters, invalid UTF-8, U+2028)
+// and the HTML characters it must leave alone.
+func TestAppendJSONFindingMatchesEncoder(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", `a "quoted" \ back`, "tab\tnl\ncr\rbs\bff\fnul\x00esc\x1b",
+		"<html> & </html>", "caf\u00e9 \u2028 \u2029 \U0001F600", "bad \xff\xfe utf8", "\x7f",
+	} {
+		for _, f := range []jsonFinding{
+			{Rule: s, Severity: "high", Message: s, Path: s, Line: 3, Column: -1, Fix: s, Fingerprint: s},
+			{Rule: "r", Message: s, Package: &jsonPackage{Ecosystem: s, Name: s, Version: s}},
+		} {
+			want := encodeFinding(t, f)
+			if got := string(appendJSONFinding(nil, f)); got != want {
+				t.Errorf("appendJSONFinding(%q) differs from encoding/json (-want +got):\n%s", s, cmp.Diff(want, got))
+			}
+		}
+	}
+}
+
+func FuzzAppendJSONFinding(f *testing.F) {
+	f.Add("rule", "msg \"q\" <b>", "a/b.yml", "fix\n", "npm", 7, true)
+	f.Add("", "\xff\u2028", "", "", "", 0, false)
+	f.Fuzz(func(t *testing.T, rule, msg, path, fix, pkg string, line int, withPkg bool) {
+		jf := jsonFinding{Rule: rule, Severity: "medium", Message: msg, Path: path, Line: line, Column: line / 2, Fix: fix, Fingerprint: rule + path}
+		if withPkg {
+			jf.Package = &jsonPackage{Ecosystem: pkg, Name: msg, Version: fix}
+		}
+		if got, want := string(appendJSONFinding(nil, jf)), encodeFinding(t, jf); got != want {
+			t.Fatalf("differs from encoding/json (-want +got):\n%s", cmp.Diff(want, got))
+		}
+	})
 }

@@ -126,7 +126,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			r.prefixPaths()
 		}
 		res.Files = append(res.Files, r.files...)
-		res.Findings = append(res.Findings, r.findings...)
+		if len(res.Findings) == 0 && r.findings != nil {
+			res.Findings = r.findings // the common single root: no copy
+		} else {
+			res.Findings = append(res.Findings, r.findings...)
+		}
 		res.Warnings = append(res.Warnings, r.warnings...)
 	}
 	if scanCfg != nil {
@@ -222,7 +226,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	for _, f := range w.ci {
 		out.files = append(out.files, f.rel)
 	}
-	out.findings = append(out.findings, ci...)
+	out.findings = slices.Concat(out.findings, ci) // one allocation, not a doubling series
 	return out, nil
 }
 
