@@ -30,7 +30,7 @@ var severityBadge = map[finding.Severity]string{
 // order of findings. Every cell built from scanned content is escaped with
 // escapeCell, so a package name cannot break the table or inject HTML.
 func writeMarkdown(w0 io.Writer, r Report) error {
-	w := &errWriter{w: w0}
+	w, bw := newErrWriter(w0)
 	c := countFindings(r.Findings)
 	w.print("## buildwall scan\n\n")
 	if c.total == 0 {
@@ -39,7 +39,7 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 			w.printf(" (%d suppressed by config)", r.Suppressed)
 		}
 		w.print(".\n")
-		return w.err
+		return w.done(bw)
 	}
 	w.printf("❌ **%s** in %s: %d critical, %d high, %d medium, %d low (%s scanned",
 		plural(c.total, "finding"), plural(c.files, "file"), c.critical, c.high, c.medium, c.low,
@@ -82,7 +82,7 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 		w.printf("\n_Showing %d of %d findings. Run `buildwall scan --format text` or upload the SARIF output to see all of them._\n",
 			shown, c.total)
 	}
-	return w.err
+	return w.done(bw)
 }
 
 // locationLabel renders path:line:column, leaving out what is unknown.

@@ -12,6 +12,7 @@
 package output
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -173,11 +174,26 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// errWriter remembers the first write error so that writers can print freely
-// and check once at the end.
+// errWriter buffers output and remembers the first write error, so that
+// writers can print freely (one write system call per 64 KiB, not per
+// fragment) and check once at the end with done.
 type errWriter struct {
 	w   io.Writer
 	err error
+}
+
+// newErrWriter returns an errWriter writing to w through a buffer.
+func newErrWriter(w io.Writer) (*errWriter, *bufio.Writer) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &errWriter{w: bw}, bw
+}
+
+// done flushes the buffer and returns the first error of any write.
+func (e *errWriter) done(bw *bufio.Writer) error {
+	if err := bw.Flush(); err != nil && e.err == nil {
+		e.err = err
+	}
+	return e.err
 }
 
 func (e *errWriter) Write(p []byte) (int, error) {

@@ -199,15 +199,27 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 }
 
 // TestWriteError checks that every writer reports its destination's error,
-// including the streaming ones (text, markdown) when a later write fails.
+// including a write that fails after earlier ones succeeded (a report of a
+// few hundred kB leaves the streaming writers' 64 KiB buffers many times).
 func TestWriteError(t *testing.T) {
+	big := richReport()
+	for range 9 {
+		big.Findings = append(big.Findings, big.Findings...)
+	}
 	for _, f := range Formats() {
 		ns := []int{0}
-		if f == FormatText || f == FormatMarkdown {
+		if f == FormatText || f == FormatJSON { // the streaming writers
+			var whole bytes.Buffer
+			if err := Write(&whole, f, big, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if whole.Len() < 4*64<<10 {
+				t.Fatalf("%s report is %d bytes, too small to fill the buffer 4 times", f, whole.Len())
+			}
 			ns = append(ns, 1, 3)
 		}
 		for _, n := range ns {
-			err := Write(&failingWriter{n: n}, f, richReport(), Options{})
+			err := Write(&failingWriter{n: n}, f, big, Options{})
 			if !errors.Is(err, errDiskFull) {
 				t.Errorf("Write(%s) after %d writes: error = %v, want %v", f, n, err, errDiskFull)
 			}

@@ -51,7 +51,7 @@ func WriteRules(w io.Writer, f Format, rules []finding.Rule) error {
 }
 
 func writeRulesText(w0 io.Writer, rules []finding.Rule) error {
-	w := &errWriter{w: w0}
+	w, bw := newErrWriter(w0)
 	idWidth := len("RULE")
 	for _, r := range rules {
 		idWidth = max(idWidth, utf8.RuneCountInString(r.ID))
@@ -66,7 +66,7 @@ func writeRulesText(w0 io.Writer, rules []finding.Rule) error {
 		}
 	}
 	w.printf("%s\n", plural(len(rules), "rule"))
-	return w.err
+	return w.done(bw)
 }
 
 type jsonRules struct {

@@ -48,7 +48,7 @@ func severityColor(s finding.Severity) string {
 // then a summary line. Unknown positions print as "-" (no line) or "12"
 // (line without column).
 func writeText(w0 io.Writer, r Report, o Options) error {
-	w := &errWriter{w: w0}
+	w, bw := newErrWriter(w0)
 	paint := func(code, s string) string {
 		if !o.Color || code == "" {
 			return s
@@ -90,7 +90,7 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 		sum.WriteString(")")
 	}
 	w.print(sum.String() + "\n")
-	return w.err
+	return w.done(bw)
 }
 
 func writeTextGroup(w *errWriter, group []finding.Finding, paint func(code, s string) string) {
