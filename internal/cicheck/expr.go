@@ -9,15 +9,28 @@ import (
 // expr is one ${{ }} expression inside a string value.
 type expr struct {
 	// Start is the byte offset of "${{" in the value, End the offset just
-	// past "}}".
+	// past "}}" (or the end of the value when the expression is not
+	// closed).
 	Start, End int
-	// Node is the parsed expression; nil when it does not parse.
-	Node actionlint.ExprNode
+	// Untrusted lists the attacker-controllable context paths the
+	// expression expands into text (e.g. "github.event.issue.title"), in
+	// source order; nil when there are none. A whole object that holds
+	// such fields (toJSON(github.event)) is listed as its path followed by
+	// " (whole object)".
+	Untrusted []string
 }
 
-// expressions finds the ${{ }} expressions of s in order, parsed with
-// actionlint's expression parser (so "}}" inside a string literal does not
-// end an expression).
+// wholeObject marks an untrusted path that names an object holding
+// attacker-controllable fields rather than one field.
+const wholeObject = " (whole object)"
+
+// expressions finds the ${{ }} expressions of s in order and the untrusted
+// inputs each expands. It is cheap for the common cases: a value without
+// "${{" costs one search, an expression that is a plain context path
+// (github.event.issue.title, matrix.os) is looked up without parsing, and
+// only an expression that mentions "event" or "head_ref" in some other
+// form is parsed, with actionlint's expression parser (so "}}" inside a
+// string literal does not end an expression).
 func expressions(s string) []expr {
 	var out []expr
 	for at := 0; ; {
@@ -25,67 +38,253 @@ func expressions(s string) []expr {
 		if i < 0 {
 			return out
 		}
-		start := at + i
-		body := s[start+3:]
-		if !mayBeUntrusted(body) {
-			// Not worth parsing: no untrusted context can be in it.
-			j := strings.Index(body, "}}")
-			if j < 0 {
-				out = append(out, expr{Start: start, End: len(s)})
-				return out
-			}
-			out = append(out, expr{Start: start, End: start + 3 + j + 2})
-			at = start + 3 + j + 2
-			continue
-		}
-		lex := actionlint.NewExprLexer(body)
-		node, err := actionlint.NewExprParser().Parse(lex)
-		end := -1
-		if err == nil {
-			end = start + 3 + lex.Offset()
-		} else {
-			node = nil
-			if j := strings.Index(body, "}}"); j >= 0 {
-				end = start + 3 + j + 2
-			}
-		}
-		if end < 0 || end > len(s) {
-			out = append(out, expr{Start: start, End: len(s)})
-			return out
-		}
-		out = append(out, expr{Start: start, End: end, Node: node})
-		at = end
+		e := nextExpression(s, at+i)
+		out = append(out, e)
+		at = e.End
 	}
 }
 
-// mayBeUntrusted is a cheap filter on the text after "${{": every
-// untrusted input lives under github.event, github.head_ref or an index
-// expression on github.
+// nextExpression reads the expression whose "${{" is at start.
+func nextExpression(s string, start int) expr {
+	body := s[start+3:]
+	j := strings.Index(body, "}}")
+	if j >= 0 && strings.IndexByte(body[:j], '\'') < 0 {
+		// No string literal before the first "}}": that ends the
+		// expression.
+		e := expr{Start: start, End: start + 3 + j + 2}
+		inner := body[:j]
+		if p, ok := plainPath(inner); ok {
+			if n := untrustedTree.lookup(p); n != nil {
+				e.Untrusted = []string{n.describe()}
+			}
+			return e
+		}
+		if mayBeUntrusted(inner) {
+			e.Untrusted = parseUntrusted(body[:j+2])
+		}
+		return e
+	}
+	if j < 0 {
+		e := expr{Start: start, End: len(s)}
+		if mayBeUntrusted(body) {
+			e.Untrusted = parseUntrusted(body)
+		}
+		return e
+	}
+	// A string literal may hide "}}": let the parser find the end.
+	lex := actionlint.NewExprLexer(body)
+	node, err := actionlint.NewExprParser().Parse(lex)
+	if err != nil {
+		return expr{Start: start, End: start + 3 + j + 2}
+	}
+	end := start + 3 + lex.Offset()
+	if end > len(s) {
+		end = len(s)
+	}
+	e := expr{Start: start, End: end}
+	if mayBeUntrusted(body[:end-start-3]) {
+		e.Untrusted = untrustedIn(node)
+	}
+	return e
+}
+
+// plainPath reports whether the expression text is a bare context path
+// (identifiers joined by dots, "*" filters allowed, surrounding spaces
+// ignored) and returns it.
+func plainPath(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || !(isIdentStart(s[0])) {
+		return "", false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !(isIdentStart(c) || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '*') {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+func isIdentStart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_'
+}
+
+// mayBeUntrusted is a cheap filter on expression text: every untrusted
+// input lives under github.event or is github.head_ref, and the property
+// name appears literally (as a dereference or a string index) in any
+// spelling, in any letter case.
 func mayBeUntrusted(body string) bool {
-	if j := strings.Index(body, "}}"); j >= 0 {
-		body = body[:j]
-	}
-	if strings.Contains(body, "head_ref") || strings.Contains(body, "github[") {
-		return true
-	}
-	if !strings.Contains(body, "github.event") {
-		return false
-	}
-	// Every untrusted github.event path ends in one of these names, or
-	// reaches them through an index or a filter.
-	for _, leaf := range untrustedLeaves {
-		if strings.Contains(body, leaf) {
+	return containsFold(body, "event") || containsFold(body, "head_ref")
+}
+
+// containsFold reports whether s contains the lower-case ASCII word sub,
+// ignoring ASCII case, without allocating.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
 			return true
 		}
 	}
 	return false
 }
 
-var untrustedLeaves = []string{"title", "body", "ref", "label", "branch", "name", "message", "email", "description", "[", "*"}
+// parseUntrusted parses expression text (up to and including its "}}")
+// and returns the untrusted inputs it expands; nil when it does not parse.
+func parseUntrusted(text string) []string {
+	node, err := actionlint.NewExprParser().Parse(actionlint.NewExprLexer(text))
+	if err != nil {
+		return nil
+	}
+	return untrustedIn(node)
+}
 
-// untrustedRoots extends actionlint's BuiltinUntrustedInputs (pull request,
-// issue, comment, review, commit and discussion text, github.head_ref) with
-// the fields of workflow_run that a pull request's author controls.
+// untrustedIn returns the attacker-controllable context paths that the
+// expression n expands into its value. Paths whose value is reduced to a
+// boolean or a number — arguments of contains(), startsWith(), endsWith(),
+// hashFiles(), operands of comparisons and of ! — do not count.
+func untrustedIn(n actionlint.ExprNode) []string {
+	var out []string
+	var visit func(n actionlint.ExprNode, reduced bool)
+	visit = func(n actionlint.ExprNode, reduced bool) {
+		switch n := n.(type) {
+		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
+			t, base := untrustedTree.resolve(n)
+			if t != nil && !reduced {
+				out = append(out, t.describe())
+			}
+			if base != nil {
+				visit(base, reduced) // e.g. fromJSON(x).y: look inside x
+			}
+		case *actionlint.FuncCallNode:
+			switch strings.ToLower(n.Callee) {
+			case "contains", "startswith", "endswith", "hashfiles", "success", "failure", "always", "cancelled":
+				reduced = true
+			}
+			for _, a := range n.Args {
+				visit(a, reduced)
+			}
+		case *actionlint.NotOpNode:
+			visit(n.Operand, true)
+		case *actionlint.CompareOpNode:
+			visit(n.Left, true)
+			visit(n.Right, true)
+		case *actionlint.LogicalOpNode:
+			// a && b yields a only when a is falsy (empty): harmless.
+			visit(n.Left, reduced || n.Kind == actionlint.LogicalOpNodeKindAnd)
+			visit(n.Right, reduced)
+		}
+	}
+	visit(n, false)
+	return out
+}
+
+// inputNode is a node of the tree of untrusted context paths. A node
+// without children is an attacker-controllable value; a node with
+// children is an object that holds some.
+type inputNode struct {
+	path     string
+	children map[string]*inputNode
+}
+
+func (n *inputNode) describe() string {
+	if len(n.children) == 0 {
+		return n.path
+	}
+	return n.path + wholeObject
+}
+
+func (n *inputNode) child(name string) *inputNode {
+	if n == nil || len(n.children) == 0 {
+		return nil
+	}
+	if c, ok := n.children[name]; ok {
+		return c
+	}
+	return n.children[strings.ToLower(name)]
+}
+
+// lookup resolves a plain dotted path (any letter case). It returns the
+// untrusted value or object the path names, the value when the path goes
+// on below one (github.event.issue.title.length), or nil.
+func (n *inputNode) lookup(p string) *inputNode {
+	cur := n
+	for p != "" {
+		seg := p
+		if i := strings.IndexByte(p, '.'); i >= 0 {
+			seg, p = p[:i], p[i+1:]
+		} else {
+			p = ""
+		}
+		next := cur.child(seg)
+		if next == nil {
+			return nil
+		}
+		cur = next
+		if len(cur.children) == 0 {
+			return cur
+		}
+	}
+	if cur == n {
+		return nil
+	}
+	return cur
+}
+
+// resolve maps a property-access chain (github.event['issue'].title,
+// github.event.commits.*.message, github.event.pages[0].page_name) to its
+// node in the tree, or nil. base is the chain's root when that is not a
+// context name (a function call, say), for the caller to look into.
+func (n *inputNode) resolve(e actionlint.ExprNode) (t *inputNode, base actionlint.ExprNode) {
+	var step func(e actionlint.ExprNode) (*inputNode, bool)
+	step = func(e actionlint.ExprNode) (*inputNode, bool) {
+		var parent *inputNode
+		var ok bool
+		switch e := e.(type) {
+		case *actionlint.VariableNode:
+			return n.child(e.Name), true
+		case *actionlint.ObjectDerefNode:
+			if parent, ok = step(e.Receiver); parent == nil || len(parent.children) == 0 {
+				return parent, ok
+			}
+			return parent.child(e.Property), true
+		case *actionlint.ArrayDerefNode:
+			if parent, ok = step(e.Receiver); parent == nil || len(parent.children) == 0 {
+				return parent, ok
+			}
+			return parent.child("*"), true
+		case *actionlint.IndexAccessNode:
+			if parent, ok = step(e.Operand); parent == nil || len(parent.children) == 0 {
+				return parent, ok
+			}
+			if s, isStr := e.Index.(*actionlint.StringNode); isStr {
+				return parent.child(s.Value), true
+			}
+			return parent.child("*"), true
+		default:
+			base = e
+			return nil, false
+		}
+	}
+	t, _ = step(e)
+	return t, base
+}
+
+// untrustedTree is actionlint's BuiltinUntrustedInputs (pull request,
+// issue, comment, review, commit and discussion text, github.head_ref)
+// merged with the fields of workflow_run that a pull request's author
+// controls.
+var untrustedTree = buildTree(actionlint.BuiltinUntrustedInputs, untrustedRoots)
+
 var untrustedRoots = actionlint.UntrustedInputSearchRoots{
 	"github": actionlint.NewUntrustedInputMap("github",
 		actionlint.NewUntrustedInputMap("event",
@@ -121,50 +320,31 @@ var untrustedRoots = actionlint.UntrustedInputSearchRoots{
 	),
 }
 
-// untrustedInputs returns the attacker-controllable context paths that the
-// expression n expands (e.g. "github.event.issue.title"), in the order
-// actionlint reports them. Paths inside contains(), startsWith() and
-// endsWith() do not count: those only yield a boolean.
-func untrustedInputs(n actionlint.ExprNode) []string {
-	if n == nil {
-		return nil
-	}
-	var out []string
-	for _, roots := range []actionlint.UntrustedInputSearchRoots{actionlint.BuiltinUntrustedInputs, untrustedRoots} {
-		c := actionlint.NewUntrustedInputChecker(roots)
-		actionlint.VisitExprNode(n, func(n, _ actionlint.ExprNode, entering bool) {
-			if entering {
-				c.OnVisitNodeEnter(n)
-			} else {
-				c.OnVisitNodeLeave(n)
+// buildTree merges search roots into one tree under an unnamed root.
+func buildTree(rootSets ...actionlint.UntrustedInputSearchRoots) *inputNode {
+	top := &inputNode{children: map[string]*inputNode{}}
+	var merge func(dst *inputNode, m *actionlint.UntrustedInputMap)
+	merge = func(dst *inputNode, m *actionlint.UntrustedInputMap) {
+		c := dst.children[m.Name]
+		if c == nil {
+			path := m.Name
+			if dst.path != "" {
+				path = dst.path + "." + m.Name
 			}
-		})
-		c.OnVisitEnd()
-		for _, e := range c.Errs() {
-			out = append(out, quotedPaths(e.Message)...)
+			c = &inputNode{path: path}
+			if dst.children == nil {
+				dst.children = map[string]*inputNode{}
+			}
+			dst.children[m.Name] = c
+		}
+		for _, k := range m.Children {
+			merge(c, k)
 		}
 	}
-	return out
-}
-
-// quotedPaths extracts the "context.path" strings that actionlint's
-// checker quotes in its message (before the first period-space that ends
-// the sentence naming them).
-func quotedPaths(msg string) []string {
-	if i := strings.Index(msg, ". "); i >= 0 {
-		msg = msg[:i]
-	}
-	var out []string
-	for {
-		i := strings.IndexByte(msg, '"')
-		if i < 0 {
-			return out
+	for _, roots := range rootSets {
+		for _, r := range roots {
+			merge(top, r)
 		}
-		j := strings.IndexByte(msg[i+1:], '"')
-		if j < 0 {
-			return out
-		}
-		out = append(out, msg[i+1:i+1+j])
-		msg = msg[i+j+2:]
 	}
+	return top
 }

@@ -51,7 +51,7 @@ func TestMayBeUntrustedCoversUntrustedInputs(t *testing.T) {
 			t.Errorf("mayBeUntrusted misses %s", p)
 		}
 		es := expressions("echo ${{" + expr)
-		if len(es) != 1 || len(untrustedInputs(es[0].Node)) == 0 {
+		if len(es) != 1 || len(es[0].Untrusted) == 0 {
 			t.Errorf("%s is not reported as untrusted", p)
 		}
 	}

