@@ -11,12 +11,16 @@ import (
 var dangerousTriggerRule = finding.Rule{
 	ID:       "dangerous-trigger",
 	Severity: finding.SeverityHigh,
-	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it).",
+	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it; issue_comment too in that case).",
 	Fix:      "Use pull_request for anything that touches the pull request's code; keep privileged triggers for labelling and commenting, never checking out or running the head.",
 	Help: "Both triggers run in the base repository's context, with its secrets and a token that can write, on behalf of a pull request from anyone. " +
 		"Checking out the head (`ref: ${{ github.event.pull_request.head.sha }}`, `refs/pull/…`, workflow_run's head_sha or artifacts) and then running " +
 		"`npm install`, `make`, a test suite or a local action executes the attacker's code with those privileges — the \"pwn request\" that started the 2026 Trivy compromise. " +
-		"Critical when such a checkout is followed in the same job by a step that builds, installs or runs code; high for any use of the triggers otherwise.",
+		"Critical when such a checkout is followed in the same job by a step that builds, installs or runs code; high for any use of the triggers otherwise. " +
+		"The head is recognised in any letter case, through refs/pull/N/{head,merge}, format(), `git fetch` of pull/N, `gh pr checkout`, artifacts fetched by " +
+		"actions/download-artifact, actions/github-script or `gh run download`, and through a computed ref (`ref: ${{ steps.pr.outputs.sha }}`: anything but the base's own refs). " +
+		"issue_comment workflows (\"/test\" commands) also run with the base repository's secrets: the same checkout-and-build combination there is critical, " +
+		"while issue_comment alone is not reported.",
 }
 
 var dangerousTrigger = Rule{Rule: dangerousTriggerRule, Workflow: checkDangerousTrigger}
@@ -31,7 +35,12 @@ func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding
 		}
 	}
 	if len(names) == 0 {
-		return
+		// issue_comment also runs with the base repository's secrets;
+		// only its checkout-and-build combination is reported.
+		if w.Trigger("issue_comment") == nil {
+			return
+		}
+		names = append(names, "issue_comment")
 	}
 	trig := strings.Join(names, " and ")
 	critical := false
@@ -78,13 +87,47 @@ var headMarkers = []string{
 	"github.event.workflow_run.head_commit.id", "github.event.workflow_run.head_repository.full_name",
 }
 
+// headMarker returns the first head marker in s (in any letter case:
+// contexts are case-insensitive), or "".
 func headMarker(s string) string {
 	for _, m := range headMarkers {
-		if strings.Contains(s, m) {
+		if containsFold(s, m) {
 			return m
 		}
 	}
 	return ""
+}
+
+// baseContexts are the expressions a privileged workflow's checkout may
+// use without fetching the pull request's code.
+var baseContexts = []string{
+	"github.sha", "github.ref", "github.ref_name", "github.base_ref", "github.event.repository.default_branch",
+	"github.event.pull_request.base.sha", "github.event.pull_request.base.ref", "github.event.pull_request.base.repo.full_name",
+	"github.repository", "github.event.repository.full_name", "github.event.release.tag_name", "github.event.workflow_run.repository.full_name",
+}
+
+// computedRef reports whether a checkout's ref: or repository: value
+// holds an expression other than the base repository's own refs (such
+// as steps.pr.outputs.sha or needs.x.outputs.ref): in a privileged
+// workflow that is how the pull request's head is usually reached.
+func computedRef(v string) bool {
+	for _, e := range expressions(v) {
+		p, ok := plainPath(v[e.Start+3 : max(e.Start+3, e.End-2)])
+		if !ok {
+			return true
+		}
+		safe := false
+		for _, b := range baseContexts {
+			if strings.EqualFold(p, b) {
+				safe = true
+				break
+			}
+		}
+		if !safe {
+			return true
+		}
+	}
+	return false
 }
 
 // headCheckout reports whether step s puts the pull request's code (or the
@@ -97,16 +140,30 @@ func headCheckout(src *ciconfig.Source, s *ciconfig.Step) (ciconfig.Pos, string,
 				return p.Value.Pos, in + ": " + strings.TrimSpace(p.Value.Value), true
 			}
 		}
+		for _, in := range []string{"ref", "repository"} {
+			if p := s.Input(in); p != nil && p.Value != nil && computedRef(p.Value.Value) {
+				return p.Value.Pos, in + ": " + strings.TrimSpace(p.Value.Value) + ", a computed ref that may name the pull request's head", true
+			}
+		}
 	case name == "actions/download-artifact":
 		if p := s.Input("run-id"); p != nil && p.Value != nil && strings.Contains(p.Value.Value, "workflow_run") {
 			return p.Value.Pos, "artifacts of the triggering run", true
 		}
 	case name == "dawidd6/action-download-artifact":
 		return s.Uses.Pos, "artifacts of another run", true
+	case name == "actions/github-script":
+		if p := s.Input("script"); p != nil && p.Value != nil {
+			if i := strings.Index(p.Value.Value, "downloadArtifact"); i >= 0 {
+				return src.Locate(p.Value, i), "artifacts downloaded by actions/github-script", true
+			}
+		}
 	case s.Run != nil:
 		r := s.Run.Value
 		if i := strings.Index(r, "gh pr checkout"); i >= 0 {
 			return src.Locate(s.Run, i), "gh pr checkout", true
+		}
+		if i := strings.Index(r, "gh run download"); i >= 0 {
+			return src.Locate(s.Run, i), "artifacts downloaded by gh run download", true
 		}
 		for _, git := range []string{"git fetch", "git checkout", "git switch", "git pull"} {
 			if i := strings.Index(r, git); i >= 0 {
@@ -125,13 +182,19 @@ var buildCommands = []string{
 	"npm", "npx", "yarn", "pnpm", "bun", "node", "deno", "pip", "pip3", "python", "python3", "poetry", "uv", "tox", "nox", "pytest",
 	"make", "cmake", "ninja", "cargo", "mvn", "./mvnw", "gradle", "./gradlew", "bundle", "rake", "composer", "dotnet", "msbuild",
 	"ant", "sbt", "mix", "swift", "pre-commit", "go build", "go test", "go run", "go generate", "go install", "go vet", "go mod download",
-	"docker build", "docker compose", "docker-compose", "docker buildx",
+	"docker build", "docker compose", "docker-compose", "docker buildx", "terraform plan", "terraform apply", "terraform init",
+	"gomplate", "mkdocs", "vale", "hugo", "jekyll", "sphinx-build", "ruby", "perl", "php", "java", "mvnw", "gradlew",
+	"source", ".", "tsc", "webpack", "vite", "jest", "vitest", "playwright", "cypress", "lerna", "nx", "turbo", "rush",
+	"bazel", "bazelisk", "buck2", "meson", "scons", "just", "task", "earthly", "dagger", "tilt", "skaffold", "helm", "kustomize",
 }
 
 // buildActions run code from the workspace (besides local ./ actions).
 var buildActions = []string{
 	"docker/build-push-action", "docker/bake-action", "github/codeql-action/autobuild", "gradle/gradle-build-action",
 	"goreleaser/goreleaser-action", "pre-commit/action", "cypress-io/github-action", "bahmutov/npm-install", "borales/actions-yarn",
+	"oxsecurity/megalinter", "bridgecrewio/checkov-action", "actions/jekyll-build-pages", "sonarsource/sonarcloud-github-action",
+	"sonarsource/sonarqube-scan-action", "gradle/actions/setup-gradle", "github/super-linter", "super-linter/super-linter",
+	"golangci/golangci-lint-action", "docker/bake-action", "nrwl/nx-set-shas",
 }
 
 // buildStep returns the first of steps that builds, installs or runs the
@@ -177,13 +240,29 @@ func buildCommand(script string) string {
 			if cmd == "" || cmd[0] == '#' {
 				continue
 			}
+			cmd = skipEnvAssignments(cmd)
+			if cmd == "" {
+				continue
+			}
 			for _, b := range buildCommands {
 				if cmd == b || strings.HasPrefix(cmd, b+" ") {
 					return b
 				}
 			}
-			if strings.HasPrefix(cmd, "./") {
-				return strings.Fields(cmd)[0]
+			first := strings.Fields(cmd)[0]
+			if strings.HasPrefix(first, "./") || strings.HasPrefix(first, "../") {
+				return first
+			}
+			// A relative path (scripts/build.sh, .github/ci.sh) or one under
+			// the workspace runs a file of the checkout.
+			if !strings.HasPrefix(first, "/") && !strings.HasPrefix(first, "$") && !strings.HasPrefix(first, "~") && strings.Contains(first, "/") &&
+				!strings.Contains(first, "://") && !strings.ContainsAny(first[:1], "\"'=-<>") {
+				return first
+			}
+			for _, ws := range []string{"$GITHUB_WORKSPACE/", "${GITHUB_WORKSPACE}/", "${{ github.workspace }}/", "$PWD/", "${PWD}/"} {
+				if strings.HasPrefix(first, ws) {
+					return first
+				}
 			}
 			for _, sh := range []string{"bash ", "sh "} {
 				if rest, ok := strings.CutPrefix(cmd, sh); ok && !strings.HasPrefix(strings.TrimSpace(rest), "-c") {
@@ -193,6 +272,24 @@ func buildCommand(script string) string {
 		}
 	}
 	return ""
+}
+
+// skipEnvAssignments drops leading NAME=value words and an env command
+// (env A=1 npm test runs npm).
+func skipEnvAssignments(cmd string) string {
+	cmd = strings.TrimPrefix(cmd, "env ")
+	for {
+		cmd = strings.TrimSpace(cmd)
+		sp := strings.IndexAny(cmd, " \t")
+		if sp < 0 {
+			return cmd
+		}
+		eq := strings.IndexByte(cmd[:sp], '=')
+		if eq <= 0 || strings.ContainsAny(cmd[:eq], "\"'$/") {
+			return cmd
+		}
+		cmd = cmd[sp+1:]
+	}
 }
 
 func splitCommands(line string) []string {
