@@ -1,0 +1,251 @@
+package ciconfig
+
+import "strings"
+
+// flow reads the single-line flow collection ([...] or {...}) starting at
+// byte at of line li and returns it with the offset after its closing
+// bracket. Plain scalars inside it may not contain ':' or '#', and a
+// trailing comma, an empty value or a collection spanning lines fall back.
+func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
+	if depth > maxFastFlowDepth {
+		p.fail = true
+		return nil, 0
+	}
+	l := p.lines[li]
+	kind, closing := yamlSeq, byte(']')
+	if l[at] == '{' {
+		kind, closing = yamlMap, '}'
+	}
+	n := p.node(kind, styleFlow, li, at, "")
+	j := skipSpaces(l, at+1)
+	if j < len(l) && l[j] == closing {
+		return n, j + 1
+	}
+	for {
+		if j >= len(l) {
+			p.fail = true
+			return nil, 0
+		}
+		var item *ynode
+		if kind == yamlMap {
+			var k *ynode
+			k, j = p.flowItem(li, j, depth, true)
+			if p.fail {
+				return nil, 0
+			}
+			if j+1 >= len(l) || l[j] != ':' || l[j+1] != ' ' {
+				p.fail = true
+				return nil, 0
+			}
+			for c := 0; c < len(n.content); c += 2 {
+				if n.content[c].value == k.value {
+					p.fail = true
+					return nil, 0
+				}
+			}
+			n.content = append(n.content, k)
+			j = skipSpaces(l, j+1)
+			if j >= len(l) {
+				p.fail = true
+				return nil, 0
+			}
+		}
+		item, j = p.flowItem(li, j, depth, false)
+		if p.fail {
+			return nil, 0
+		}
+		n.content = append(n.content, item)
+		j = skipSpaces(l, j)
+		switch {
+		case j >= len(l):
+			p.fail = true
+			return nil, 0
+		case l[j] == ',':
+			j = skipSpaces(l, j+1)
+			if j < len(l) && l[j] == closing {
+				p.fail = true // a trailing comma
+				return nil, 0
+			}
+		case l[j] == closing:
+			return n, j + 1
+		default:
+			p.fail = true
+			return nil, 0
+		}
+	}
+}
+
+// flowItem reads one scalar or nested collection inside a flow collection.
+// For a key it stops before the ':'.
+func (p *fastParser) flowItem(li, j, depth int, key bool) (*ynode, int) {
+	l := p.lines[li]
+	switch c := l[j]; c {
+	case '[', '{':
+		if key {
+			break
+		}
+		return p.flow(li, j, depth+1)
+	case '"', '\'':
+		v, end, ok := p.quoted(l, j)
+		if !ok {
+			break
+		}
+		style := styleSingle
+		if c == '"' {
+			style = styleDouble
+		}
+		return p.node(yamlScalar, style, li, j, v), end
+	default:
+		if !plainStart(l, j) {
+			break
+		}
+		k := j
+		for k < len(l) && strings.IndexByte(",[]{}#:", l[k]) < 0 {
+			k++
+		}
+		if k < len(l) && (l[k] == '#' || (l[k] == ':' && (!key || k+1 >= len(l) || l[k+1] != ' '))) {
+			break
+		}
+		v := strings.TrimRight(l[j:k], " ")
+		if v == "" || len(v) > maxFastKeyLen {
+			break
+		}
+		return p.node(yamlScalar, stylePlain, li, j, v), k
+	}
+	p.fail = true
+	return nil, 0
+}
+
+// blockScalar reads a literal (|) or folded (>) block scalar whose
+// indicator is at byte at of line li, the way yaml/v4's scanner does
+// (scanBlockScalar), and leaves p.i at the first line after it. indent is
+// the indentation of the collection holding it.
+func (p *fastParser) blockScalar(li, at, indent int) *ynode {
+	l := p.lines[li]
+	literal := l[at] == '|'
+	j := at + 1
+	chomp, inc := 0, 0
+	readChomp := func() {
+		if j < len(l) && (l[j] == '+' || l[j] == '-') {
+			chomp = 1
+			if l[j] == '-' {
+				chomp = -1
+			}
+			j++
+		}
+	}
+	readInc := func() bool {
+		if j < len(l) && l[j] >= '0' && l[j] <= '9' {
+			if l[j] == '0' {
+				return false
+			}
+			inc = int(l[j] - '0')
+			j++
+		}
+		return true
+	}
+	if j < len(l) && (l[j] == '+' || l[j] == '-') {
+		readChomp()
+		if !readInc() {
+			p.fail = true
+			return nil
+		}
+	} else {
+		if !readInc() {
+			p.fail = true
+			return nil
+		}
+		readChomp()
+	}
+	if !trailer(l, j) {
+		p.fail = true
+		return nil
+	}
+	ind := 0
+	if inc > 0 {
+		ind = indent + inc
+	}
+	k := li + 1
+	var s []byte
+	trailing := 0 // line breaks after the last content line
+	// breaks eats empty lines and indentation like scanBlockScalarBreaks;
+	// it returns the column reached on line k (k == len(p.lines) at the
+	// end of the input).
+	breaks := func() (int, bool) {
+		maxInd := 0
+		col := 0
+		for k < len(p.lines) {
+			l := p.lines[k]
+			col = 0
+			for (ind == 0 || col < ind) && col < len(l) && l[col] == ' ' {
+				col++
+			}
+			maxInd = max(maxInd, col)
+			if (ind == 0 || col < ind) && col < len(l) && l[col] == '\t' {
+				return 0, false
+			}
+			if col < len(l) || (k == len(p.lines)-1 && !p.lastBreak) {
+				break
+			}
+			trailing++
+			k++
+		}
+		if k == len(p.lines) {
+			col = 0
+		}
+		if ind == 0 {
+			ind = max(maxInd, indent+1, 1)
+			if k < len(p.lines) && col < len(p.lines[k]) && col != ind {
+				// Leading blank lines indented deeper than the first
+				// content line: yaml/v4 ends the scalar there.
+				return 0, false
+			}
+		}
+		return col, true
+	}
+	col, ok := breaks()
+	if !ok {
+		p.fail = true
+		return nil
+	}
+	leadingBreak, leadingBlank := false, false
+	for k < len(p.lines) && col == ind {
+		l := p.lines[k]
+		if col == len(l) && k == len(p.lines)-1 && !p.lastBreak {
+			break // end of input
+		}
+		trailingBlank := col < len(l) && (l[col] == ' ' || l[col] == '\t')
+		if !literal && leadingBreak && !leadingBlank && !trailingBlank {
+			if trailing == 0 {
+				s = append(s, ' ')
+			}
+		} else if leadingBreak {
+			s = append(s, '\n')
+		}
+		for ; trailing > 0; trailing-- {
+			s = append(s, '\n')
+		}
+		leadingBlank = trailingBlank
+		s = append(s, l[col:]...)
+		leadingBreak = k < len(p.lines)-1 || p.lastBreak
+		k++
+		if col, ok = breaks(); !ok {
+			p.fail = true
+			return nil
+		}
+	}
+	if chomp != -1 && leadingBreak {
+		s = append(s, '\n')
+	}
+	if chomp == 1 {
+		for ; trailing > 0; trailing-- {
+			s = append(s, '\n')
+		}
+	}
+	p.i = k
+	style := styleLiteral
+	if !literal {
+		style = styleFolded
+	}
+	return p.node(yamlScalar, style, li, at, string(s))
+}
