@@ -16,7 +16,8 @@ type Span struct {
 // wget, sudo, python, perl, …), `bash <(curl …)`, `sh -c "$(curl …)"`, and
 // a file fetched with `curl -o f` / `wget -O f` / `curl … > f` / `curl -O
 // url` / `wget url` that a later command runs (`sh f`, `bash f`, `./f`,
-// `/abs/f`, `source f`, `python f`). Each Span starts at the fetching
+// `/abs/f`, `source f`, `python f`), and PowerShell's `iex (iwr URL)` /
+// `irm URL | iex` on one line. Each Span starts at the fetching
 // command and ends after the interpreter or the executed file name; spans
 // are sorted and do not overlap.
 //
@@ -27,10 +28,10 @@ type Span struct {
 // with no regular expression over the whole script (scans cover thousands
 // of files).
 func DownloadExec(script string) []Span {
+	out := powershellDownloadExec(script)
 	if !strings.Contains(script, "curl") && !strings.Contains(script, "wget") {
-		return nil
+		return mergeSpans(out)
 	}
-	var out []Span
 	var downloads []download
 	segEnd, term := -1, byte(0)
 	fs := newFetchers(script)

@@ -30,7 +30,8 @@ func FuzzDownloadExec(f *testing.F) {
 			if sp.Start < end || sp.End <= sp.Start || sp.End > len(script) {
 				t.Fatalf("bad span %+v after %d in %q", sp, end, script)
 			}
-			if text := script[sp.Start:sp.End]; !strings.Contains(text, "curl") && !strings.Contains(text, "wget") {
+			if text := strings.ToLower(script[sp.Start:sp.End]); !strings.Contains(text, "curl") && !strings.Contains(text, "wget") &&
+				!strings.Contains(text, "iwr") && !strings.Contains(text, "irm") && !strings.Contains(text, "invoke-") && !strings.Contains(text, "downloadstring") {
 				t.Fatalf("span %q names no download", text)
 			}
 			end = sp.End
