@@ -14,7 +14,8 @@ var selfHostedOnPRRule = finding.Rule{
 	Fix:      "Run fork-triggered jobs on GitHub-hosted runners, or restrict the job to same-repository pull requests (if: github.event.pull_request.head.repo.fork == false).",
 	Help: "A self-hosted runner is not wiped between jobs: code from a fork's pull request can persist on it, read other jobs' secrets and " +
 		"attack the network it sits in. The rule accepts a job whose `if:` limits it to pull requests from the same repository. " +
-		"A runner group without the self-hosted label is not reported (larger GitHub-hosted runners live in groups too); " +
+		"Besides `self-hosted`, the bare labels only self-hosted runners carry (linux, windows, macos, x64, arm, arm64) count; " +
+		"a runner group or custom label without them is not reported (larger GitHub-hosted runners have custom names and live in groups too); " +
 		"runs-on given as ${{ matrix.x }} is checked value by value.",
 }
 
@@ -36,7 +37,7 @@ func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.F
 			}
 		}
 		for _, l := range labels {
-			if strings.EqualFold(strings.TrimSpace(l.Value), "self-hosted") {
+			if selfHostedLabel(l.Value) {
 				report(c.at(&selfHostedOnPRRule, l.Pos,
 					"job "+j.ID.Value+" runs on a self-hosted runner and the workflow runs on "+ev.Name.Value+", which a fork's pull request can trigger",
 					"Use a GitHub-hosted runner for this job, or add `if: github.event.pull_request.head.repo.fork == false`."))
@@ -44,6 +45,18 @@ func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.F
 			}
 		}
 	}
+}
+
+// selfHostedLabel reports whether a runs-on label selects a self-hosted
+// runner: "self-hosted", or one of the operating-system and architecture
+// labels that only self-hosted runners carry (GitHub-hosted images are
+// named ubuntu-24.04, windows-latest, macos-14, ...).
+func selfHostedLabel(l string) bool {
+	switch strings.ToLower(strings.TrimSpace(l)) {
+	case "self-hosted", "linux", "windows", "macos", "x64", "arm", "arm64":
+		return true
+	}
+	return false
 }
 
 // sameRepoOnly reports whether a job condition limits it to pull requests
