@@ -420,8 +420,12 @@ func (p *fastParser) key(li, off int) (*ynode, int) {
 		return nil, 0
 	}
 	colon, ok := plainKeyEnd(l, off)
+	if !ok {
+		p.fail = true
+		return nil, 0
+	}
 	k := strings.TrimRight(l[off:colon], " ")
-	if !ok || len(k) > maxFastKeyLen {
+	if len(k) > maxFastKeyLen {
 		p.fail = true
 		return nil, 0
 	}

@@ -145,7 +145,19 @@ func (w *Workflow) Trigger(name string) *Event {
 // When they are YAML but not a valid workflow (unknown keys, wrong types),
 // it returns the partial Workflow together with a *ParseError for the first
 // problem, so that rules can still check what was understood.
+//
+// Most workflows are read by a fast front end (fastyaml.go, fastworkflow.go)
+// that produces exactly the same Workflow; whatever it is not sure about,
+// errors included, goes through actionlint.
 func ParseWorkflow(src []byte) (*Workflow, error) {
+	if w, ok := fastWorkflow(src); ok {
+		return w, nil
+	}
+	return parseWorkflowActionlint(src)
+}
+
+// parseWorkflowActionlint is ParseWorkflow without the fast front end.
+func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 	if err := checkWorkflowAliases(src); err != nil {
 		return nil, err
 	}

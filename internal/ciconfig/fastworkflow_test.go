@@ -1,0 +1,135 @@
+package ciconfig
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/cicheck/citest"
+)
+
+var sourceBytes = cmp.Comparer(func(a, b *Source) bool {
+	return (a == nil) == (b == nil) && (a == nil || bytes.Equal(a.Bytes(), b.Bytes()))
+})
+
+// checkFastWorkflow fails t when the fast front end accepts src but its
+// Workflow differs from the actionlint path's, or the actionlint path
+// reports an error. It returns whether the fast front end accepted src.
+func checkFastWorkflow(t *testing.T, name string, src []byte) bool {
+	t.Helper()
+	fast, ok := fastWorkflow(src)
+	if !ok {
+		return false
+	}
+	want, err := parseWorkflowActionlint(src)
+	if err != nil {
+		t.Errorf("%s: fast front end accepted a workflow actionlint rejects: %v\n%s", name, err, src)
+		return true
+	}
+	if diff := cmp.Diff(want, fast, sourceBytes); diff != "" {
+		t.Errorf("%s: fast front end differs from actionlint (-want +got):\n%s", name, diff)
+	}
+	return true
+}
+
+func TestFastWorkflowCorpus(t *testing.T) {
+	files := workflowCorpus(t)
+	fast, generated, generatedFast := 0, 0, 0
+	for name, src := range files {
+		if strings.Contains(name, "action") && !strings.Contains(name, "workflow") {
+			continue
+		}
+		ok := checkFastWorkflow(t, name, src)
+		if ok {
+			fast++
+		}
+		if strings.HasPrefix(name, "citest/workflow") {
+			generated++
+			if ok {
+				generatedFast++
+			}
+		}
+	}
+	t.Logf("fast front end took %d of %d files (%d of %d generated)", fast, len(files), generatedFast, generated)
+	if generatedFast != generated {
+		t.Errorf("fast front end took %d of %d generated workflows, want all", generatedFast, generated)
+	}
+}
+
+// TestFastWorkflowFixtures names fixtures that must take the fast path, so
+// that a change that silently sends common workflows to actionlint fails.
+func TestFastWorkflowFixtures(t *testing.T) {
+	paths, _ := filepath.Glob("../cicheck/testdata/*/*.yml")
+	if len(paths) == 0 {
+		t.Skip("no fixtures")
+	}
+	fast := 0
+	for _, p := range paths {
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if checkFastWorkflow(t, p, src) {
+			fast++
+		}
+	}
+	t.Logf("fast front end took %d of %d rule fixtures", fast, len(paths))
+	if fast*2 < len(paths) {
+		t.Errorf("fast front end took only %d of %d rule fixtures", fast, len(paths))
+	}
+}
+
+func TestFastWorkflowCases(t *testing.T) {
+	const head = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
+	tests := []struct {
+		name   string
+		src    string
+		wantOK bool
+	}{
+		{"minimal", head + "      - run: echo hi\n", true},
+		{"generated", string(citest.Workflow(7)), true},
+		{"on_forms", "on: [push, \"workflow_dispatch\"]\njobs:\n  j:\n    uses: o/r/.github/workflows/w.yml@v1\n    secrets: inherit\n", true},
+		{"on_mapping", "on:\n  push:\n    branches: main\n    tags: ['v*']\n  pull_request_target:\n    types: [opened]\n  schedule:\n    - cron: '0 0 * * *'\n  workflow_dispatch:\n  repository_dispatch:\n    types: x\n  workflow_call:\n    inputs:\n      a:\n        type: string\n        required: true\n    secrets:\n      s:\n    outputs:\n      o:\n        value: ${{ jobs.j.outputs.o }}\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - run: x\n", true},
+		{"permissions_and_env", "permissions: write-all\nenv:\n  A: '1'\n  B:\non: push\njobs:\n  j:\n    permissions:\n      contents: read\n      id-token: write\n    env: ${{ fromJSON(x) }}\n    runs-on: [self-hosted, linux]\n    container:\n      image: node:20\n      credentials:\n        username: u\n        password: p\n    services:\n      db: postgres:16\n      cache:\n        image: redis\n        ports: [6379]\n    strategy:\n      max-parallel: 2\n      matrix:\n        os: [a, 'b']\n        include:\n          - os: c\n            extra: d\n          - ${{ fromJSON(y) }}\n    steps:\n      - uses: docker://alpine:3\n        with:\n          entrypoint: /bin/sh\n          args: -c true\n          other: x\n      - run: |\n          echo ${{ github.head_ref }}\n        shell: bash\n        timeout-minutes: 1.5\n        continue-on-error: ${{ true }}\n", true},
+		{"runs_on_group", head[:len(head)-len("    runs-on: ubuntu-latest\n    steps:\n")] + "    runs-on:\n      group: g\n      labels: ${{ x }}\n    steps:\n      - uses: a/b@v1\n", true},
+		{"unknown_key", head + "      - run: x\n        foo: bar\n", false},
+		{"both_uses_and_run", head + "      - run: x\n        uses: a/b@v1\n", false},
+		{"neither_uses_nor_run", head + "      - name: x\n", false},
+		{"missing_runs_on", "on: push\njobs:\n  j:\n    steps:\n      - run: x\n", false},
+		{"missing_on", "jobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
+		{"call_with_steps_key", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    runs-on: x\n", false},
+		{"with_without_uses", head + "      - run: x\n    with:\n      a: b\n", false},
+		{"duplicate_job_case", head + "      - run: x\n  J:\n    runs-on: x\n    steps:\n      - run: y\n", false},
+		{"empty_env", head + "      - run: x\n        env:\n", false},
+		{"bad_bool", head + "      - run: x\n        continue-on-error: yes\n", false},
+		{"zero_timeout", head + "      - run: x\n        timeout-minutes: 0\n", false},
+		{"schedule_scalar", "on: schedule\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
+		{"merge_key", head + "      - run: x\n        <<: {a: b}\n", false},
+		{"secrets_not_inherit", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    secrets: all\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := checkFastWorkflow(t, tt.name, []byte(tt.src)); got != tt.wantOK {
+				_, err := parseWorkflowActionlint([]byte(tt.src))
+				t.Errorf("fast front end ok = %v, want %v (actionlint: %v)", got, tt.wantOK, err)
+			}
+		})
+	}
+}
+
+// FuzzFastWorkflow checks on arbitrary input that whatever the fast front
+// end accepts is read exactly as the actionlint path reads it, and that
+// the fast YAML reader agrees with yaml/v4.
+func FuzzFastWorkflow(f *testing.F) {
+	addSeeds(f, "../cicheck/testdata/*/*.yml")
+	f.Add(citest.Workflow(1))
+	f.Add([]byte("on: push\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: |+2\n           a\n\n          b\n      - run: >-\n          a\n          b\n\n           c\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		checkFastYAML(t, "fuzz", src)
+		checkFastWorkflow(t, "fuzz", src)
+	})
+}
