@@ -7,6 +7,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/cicheck"
+	"github.com/buildwall/buildwall/internal/cicheck/citest"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 )
 
@@ -55,4 +56,26 @@ func BenchmarkWorkflow(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkCheckCI runs every rule on 200 pre-parsed workflows of the
+// scan benchmark's corpus (citest.Workflow) per iteration: the rules'
+// share of a scan, without parsing.
+func BenchmarkCheckCI(b *testing.B) {
+	var ws []*ciconfig.Workflow
+	for i := range 200 {
+		w, err := ciconfig.ParseWorkflow(citest.Workflow(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	db := advisory.Embedded()
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, w := range ws {
+			cicheck.CheckWorkflow(&cicheck.Context{Path: "x.yml", Advisories: db}, w)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/200, "ns/workflow")
 }

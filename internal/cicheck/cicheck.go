@@ -31,13 +31,50 @@ type Advisories interface {
 }
 
 // Context is what a rule sees besides the parsed file. Rules must not
-// modify it.
+// modify its exported fields. A Context serves one file: the Check*
+// functions cache what several rules derive from the file (its uses: and
+// steps) in it, so it must not be shared by goroutines or reused for
+// another file.
 type Context struct {
 	// Path is the file's path, slash-separated and relative to the scan
 	// root, as findings report it.
 	Path string
 	// Advisories may be nil (no known-compromised-action check).
 	Advisories Advisories
+
+	cacheFor any // the file the cached lists below belong to
+	uses     []usesRef
+	steps    []stepRef
+}
+
+// fileUses returns workflowUses(w), computed once per file.
+func (c *Context) fileUses(w *ciconfig.Workflow) []usesRef {
+	c.reset(w)
+	if c.uses == nil {
+		c.uses = workflowUses(w)
+		if c.uses == nil {
+			c.uses = []usesRef{}
+		}
+	}
+	return c.uses
+}
+
+// fileSteps returns workflowSteps(w), computed once per file.
+func (c *Context) fileSteps(w *ciconfig.Workflow) []stepRef {
+	c.reset(w)
+	if c.steps == nil {
+		c.steps = workflowSteps(w)
+		if c.steps == nil {
+			c.steps = []stepRef{}
+		}
+	}
+	return c.steps
+}
+
+func (c *Context) reset(file any) {
+	if c.cacheFor != file {
+		c.cacheFor, c.uses, c.steps = file, nil, nil
+	}
 }
 
 // Rule is one check. A rule sets the check function of every file kind it
@@ -114,7 +151,12 @@ func CheckGitLab(c *Context, g *ciconfig.GitLabCI) []finding.Finding {
 // for this kind of file.
 func checkAll[T any](c *Context, file T, pick func(Rule) func(*Context, T, func(finding.Finding))) []finding.Finding {
 	var out []finding.Finding
-	report := func(f finding.Finding) { out = append(out, f) }
+	report := func(f finding.Finding) {
+		if out == nil {
+			out = make([]finding.Finding, 0, 16)
+		}
+		out = append(out, f)
+	}
 	for _, r := range Rules() {
 		if check := pick(r); check != nil {
 			check(c, file, report)
@@ -150,7 +192,11 @@ type usesRef struct {
 
 // workflowUses lists every `uses:` of w in source order.
 func workflowUses(w *ciconfig.Workflow) []usesRef {
-	var out []usesRef
+	n := 0
+	for _, j := range w.Jobs {
+		n += len(j.Steps) + 1
+	}
+	out := make([]usesRef, 0, n)
 	for _, j := range w.Jobs {
 		if j.Uses != nil {
 			out = append(out, usesRef{str: j.Uses, uses: ciconfig.ParseUses(j.Uses.Value), job: j})

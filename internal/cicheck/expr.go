@@ -117,25 +117,58 @@ func mayBeUntrusted(body string) bool {
 	return containsFold(body, "event") || containsFold(body, "head_ref")
 }
 
-// containsFold reports whether s contains the lower-case ASCII word sub,
-// ignoring ASCII case, without allocating.
+// containsFold reports whether s contains the lower-case ASCII text sub,
+// ignoring ASCII case, without allocating. It jumps between occurrences of
+// sub's first byte (in either case) with IndexByte.
 func containsFold(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	lo, up := sub[0], sub[0]
+	if 'a' <= lo && lo <= 'z' {
+		up = lo - 'a' + 'A'
+	}
+	nextUp := -1 // offset of the next up byte at or after i; -2 when none
 	for i := 0; i+len(sub) <= len(s); i++ {
-		j := 0
-		for ; j < len(sub); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
+		j := strings.IndexByte(s[i:], lo)
+		if j >= 0 {
+			j += i
+		}
+		if up != lo && nextUp != -2 {
+			if nextUp < i {
+				if k := strings.IndexByte(s[i:], up); k >= 0 {
+					nextUp = i + k
+				} else {
+					nextUp = -2
+				}
 			}
-			if c != sub[j] {
-				break
+			if nextUp >= 0 && (j < 0 || nextUp < j) {
+				j = nextUp
 			}
 		}
-		if j == len(sub) {
+		if j < 0 || j+len(sub) > len(s) {
+			return false
+		}
+		if equalFoldASCII(s[j+1:j+len(sub)], sub[1:]) {
 			return true
 		}
+		i = j
 	}
 	return false
+}
+
+// equalFoldASCII compares s with lower-case ASCII sub, ignoring ASCII case.
+func equalFoldASCII(s, sub string) bool {
+	for k := 0; k < len(sub); k++ {
+		c := s[k]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != sub[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // parseUntrusted parses expression text (up to and including its "}}")

@@ -11,14 +11,6 @@ import (
 
 // The cheap pre-filters must never hide a real match.
 
-func TestMayPublishCoversPublishCommands(t *testing.T) {
-	for _, c := range publishCommands {
-		if !mayPublish("set -e\n" + c + " --flag\n") {
-			t.Errorf("mayPublish misses %q", c)
-		}
-	}
-}
-
 func TestMayBeUntrustedCoversUntrustedInputs(t *testing.T) {
 	var paths []string
 	var walk func(prefix string, m *actionlint.UntrustedInputMap)
@@ -77,4 +69,47 @@ func TestFindingsPerScriptAreBounded(t *testing.T) {
 			t.Errorf("%s: %d findings, want %d", rule, counts[rule], maxFindingsPerScalar)
 		}
 	}
+}
+
+func TestPublishAnchorsCoverPublishCommands(t *testing.T) {
+	for _, c := range publishCommands {
+		if got := publishCommand("set -e\nexport X=1\n" + c + " --flag\n"); got == "" {
+			t.Errorf("publishCommand misses %q", c)
+		}
+	}
+}
+
+// FuzzContainsFold checks containsFold against lower-casing both sides.
+func FuzzContainsFold(f *testing.F) {
+	for _, s := range [][2]string{
+		{"echo ${{ GITHUB.EVENT.issue.title }}", "event"},
+		{"eEeEvent", "event"},
+		{"ABC", "abcd"},
+		{"a-b", "-b"},
+		{"", "x"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, s, sub string) {
+		sub = strings.ToLower(sub)
+		for i := 0; i < len(sub); i++ {
+			if sub[i] >= 0x80 {
+				return // containsFold takes lower-case ASCII
+			}
+		}
+		want := strings.Contains(asciiLower(s), sub)
+		if got := containsFold(s, sub); got != want {
+			t.Fatalf("containsFold(%q, %q) = %v, want %v", s, sub, got, want)
+		}
+	})
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

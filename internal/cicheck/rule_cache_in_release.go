@@ -59,28 +59,66 @@ var publishActions = []string{
 	"cycjimmy/semantic-release-action", "katyo/publish-crates", "haaleo/publish-vscode-extension",
 }
 
-// mayPublish is a cheap filter: every publish command contains one of
-// these words.
-func mayPublish(script string) bool {
-	for _, w := range []string{"publish", "push", "upload", "release", "deploy", "goreleaser"} {
-		if strings.Contains(script, w) {
-			return true
+// publishAnchors are words of which every publish command contains one;
+// publishCommand looks for commands only around them.
+var publishAnchors = []string{"publish", "push", "upload", "release", "deploy", "goreleaser"}
+
+// publishCommand returns the first of publishCommands (in list order) that
+// script contains, or "". It visits each occurrence of each anchor once
+// and compares only the commands built around that anchor, instead of
+// searching the script for every command.
+func publishCommand(script string) string {
+	best := len(publishCommands)
+	for ai, anchor := range publishAnchors {
+		for at := 0; ; {
+			i := strings.Index(script[at:], anchor)
+			if i < 0 {
+				break
+			}
+			i += at
+			at = i + 1
+			for _, pc := range publishByAnchor[ai] {
+				if pc.index < best && i >= pc.offset && strings.HasPrefix(script[i-pc.offset:], publishCommands[pc.index]) {
+					best = pc.index
+				}
+			}
 		}
 	}
-	return false
+	if best == len(publishCommands) {
+		return ""
+	}
+	return publishCommands[best]
 }
+
+// anchored is one publish command seen from one anchor: its index in
+// publishCommands and the anchor's offset inside it.
+type anchored struct{ index, offset int }
+
+// publishByAnchor lists, per publishAnchors entry, the commands that
+// contain it.
+var publishByAnchor = func() [][]anchored {
+	out := make([][]anchored, len(publishAnchors))
+	for ci, c := range publishCommands {
+		for ai, a := range publishAnchors {
+			for off := 0; ; {
+				k := strings.Index(c[off:], a)
+				if k < 0 {
+					break
+				}
+				out[ai] = append(out[ai], anchored{index: ci, offset: off + k})
+				off += k + 1
+			}
+		}
+	}
+	return out
+}()
 
 // publishStep returns the first step of j that publishes, and what.
 func publishStep(j *ciconfig.Job) (*ciconfig.Step, string) {
 	for _, s := range j.Steps {
 		if s.Run != nil {
-			if !mayPublish(s.Run.Value) {
-				continue
-			}
-			for _, p := range publishCommands {
-				if strings.Contains(s.Run.Value, p) {
-					return s, p
-				}
+			if p := publishCommand(s.Run.Value); p != "" {
+				return s, p
 			}
 			continue
 		}

@@ -19,7 +19,7 @@ var credentialPersistenceRule = finding.Rule{
 var credentialPersistence = Rule{Rule: credentialPersistenceRule, Workflow: checkCredentialPersistenceWorkflow, Action: checkCredentialPersistenceAction}
 
 func checkCredentialPersistenceWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	for _, s := range workflowSteps(w) {
+	for _, s := range c.fileSteps(w) {
 		checkCredentialPersistenceStep(c, s.step, report)
 	}
 }

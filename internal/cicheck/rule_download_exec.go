@@ -20,7 +20,7 @@ var downloadExec = Rule{Rule: downloadExecRule, Workflow: checkDownloadExecWorkf
 	Dockerfile: checkDownloadExecDockerfile, GitLab: checkDownloadExecGitLab}
 
 func checkDownloadExecWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	for _, s := range workflowSteps(w) {
+	for _, s := range c.fileSteps(w) {
 		if s.step.Run != nil {
 			checkDownloadExecScript(c, w.Source, s.step.Run, report)
 		}

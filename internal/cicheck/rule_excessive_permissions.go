@@ -204,9 +204,8 @@ func jobUsesScope(j *ciconfig.Job, scope string) bool {
 			return true // the job hands the token to its scripts
 		}
 		if s.Run != nil {
-			low := strings.ToLower(s.Run.Value)
 			for _, m := range u.run {
-				if strings.Contains(low, m) {
+				if containsFold(s.Run.Value, m) {
 					return true
 				}
 			}

@@ -20,7 +20,7 @@ var knownCompromisedActionRule = finding.Rule{
 var knownCompromisedAction = Rule{Rule: knownCompromisedActionRule, Workflow: checkCompromisedWorkflow, Action: checkCompromisedAction}
 
 func checkCompromisedWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	for _, u := range workflowUses(w) {
+	for _, u := range c.fileUses(w) {
 		checkCompromisedUses(c, u, report)
 	}
 }

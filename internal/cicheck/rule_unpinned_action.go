@@ -19,7 +19,7 @@ var unpinnedActionRule = finding.Rule{
 var unpinnedAction = Rule{Rule: unpinnedActionRule, Workflow: checkUnpinnedActionWorkflow, Action: checkUnpinnedActionAction}
 
 func checkUnpinnedActionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	for _, u := range workflowUses(w) {
+	for _, u := range c.fileUses(w) {
 		checkUnpinnedUses(c, w.Source, u, report)
 	}
 }

@@ -20,7 +20,11 @@ type stepRef struct {
 
 // workflowSteps lists the steps of every job of w, in source order.
 func workflowSteps(w *ciconfig.Workflow) []stepRef {
-	var out []stepRef
+	n := 0
+	for _, j := range w.Jobs {
+		n += len(j.Steps)
+	}
+	out := make([]stepRef, 0, n)
 	for _, j := range w.Jobs {
 		for _, s := range j.Steps {
 			out = append(out, stepRef{step: s, job: j})
