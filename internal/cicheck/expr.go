@@ -314,19 +314,39 @@ func (n *inputNode) resolve(e actionlint.ExprNode) (t *inputNode, base actionlin
 
 // untrustedTree is actionlint's BuiltinUntrustedInputs (pull request,
 // issue, comment, review, commit and discussion text, github.head_ref)
-// merged with the fields of workflow_run that a pull request's author
-// controls.
+// merged with untrustedRoots: committer names and e-mails, and the fields
+// of workflow_run that a pull request's author controls.
 var untrustedTree = buildTree(actionlint.BuiltinUntrustedInputs, untrustedRoots)
 
 var untrustedRoots = actionlint.UntrustedInputSearchRoots{
 	"github": actionlint.NewUntrustedInputMap("github",
 		actionlint.NewUntrustedInputMap("event",
+			// Committer names and e-mails are as free-form as the
+			// author's that actionlint lists.
+			actionlint.NewUntrustedInputMap("head_commit",
+				actionlint.NewUntrustedInputMap("committer",
+					actionlint.NewUntrustedInputMap("email"),
+					actionlint.NewUntrustedInputMap("name"),
+				),
+			),
+			actionlint.NewUntrustedInputMap("commits",
+				actionlint.NewUntrustedInputMap("*",
+					actionlint.NewUntrustedInputMap("committer",
+						actionlint.NewUntrustedInputMap("email"),
+						actionlint.NewUntrustedInputMap("name"),
+					),
+				),
+			),
 			actionlint.NewUntrustedInputMap("workflow_run",
 				actionlint.NewUntrustedInputMap("head_branch"),
 				actionlint.NewUntrustedInputMap("display_title"),
 				actionlint.NewUntrustedInputMap("head_commit",
 					actionlint.NewUntrustedInputMap("message"),
 					actionlint.NewUntrustedInputMap("author",
+						actionlint.NewUntrustedInputMap("email"),
+						actionlint.NewUntrustedInputMap("name"),
+					),
+					actionlint.NewUntrustedInputMap("committer",
 						actionlint.NewUntrustedInputMap("email"),
 						actionlint.NewUntrustedInputMap("name"),
 					),

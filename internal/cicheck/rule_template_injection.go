@@ -20,7 +20,8 @@ var templateInjectionRule = finding.Rule{
 		"a whole object that holds such fields (toJSON(github.event), github.event.issue) counts too. Values reduced to a boolean " +
 		"(contains(), startsWith(), endsWith(), comparisons, the left side of &&) are safe, and so are env: values and if: conditions. " +
 		"Besides run:, the inputs that actions run as code are checked: actions/github-script script, azure/cli and azure/powershell inlineScript, " +
-		"and a few more (cardinalby/js-eval-action, amadevus/pwsh-script, jannekem/run-python-script-action, appleboy/ssh-action).",
+		"and a few more (cardinalby/js-eval-action, amadevus/pwsh-script, jannekem/run-python-script-action, appleboy/ssh-action, " +
+		"addnab/docker-run-action run, mikefarah/yq cmd).",
 }
 
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
@@ -100,6 +101,8 @@ var codeInputs = []struct{ action, input, lang string }{
 	{"jannekem/run-python-script-action", "script", "python"},
 	{"appleboy/ssh-action", "script", "sh"},
 	{"mathiasvr/command-output", "run", "sh"},
+	{"addnab/docker-run-action", "run", "sh"},
+	{"mikefarah/yq", "cmd", "sh"},
 }
 
 func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env map[string]string, report func(finding.Finding)) {
@@ -119,6 +122,9 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			continue
 		}
 		text := script.Value[e.Start:e.End]
+		if strings.ContainsAny(text, "\n\r\t") {
+			text = strings.Join(strings.Fields(text), " ") // one line in messages
+		}
 		fix := ""
 		if name, ok := strings.CutPrefix(paths[0], "env."); ok {
 			name, _, _ = strings.Cut(name, " ")
