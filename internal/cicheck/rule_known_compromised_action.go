@@ -41,6 +41,16 @@ func checkCompromisedUses(c *Context, u usesRef, report func(finding.Finding)) {
 		ms = c.Advisories.Lookup(Ecosystem, u.uses.FullName(), u.uses.Ref)
 	}
 	if len(ms) == 0 {
+		// Records spell a tag v1.2.3 or 1.2.3, whichever the writer
+		// chose; the reference may use the other.
+		if alt := altVersionSpelling(u.uses.Ref); alt != "" {
+			ms = c.Advisories.Lookup(Ecosystem, u.uses.Name(), alt)
+			if len(ms) == 0 && u.uses.Path != "" {
+				ms = c.Advisories.Lookup(Ecosystem, u.uses.FullName(), alt)
+			}
+		}
+	}
+	if len(ms) == 0 {
 		return
 	}
 	var b strings.Builder
@@ -61,4 +71,20 @@ func checkCompromisedUses(c *Context, u usesRef, report func(finding.Finding)) {
 		"Replace "+u.uses.FullName()+"@"+u.uses.Ref+" with a clean release pinned by full commit SHA, and rotate every secret this workflow could read while it used the compromised reference.")
 	f.Package = actionPackage(u.uses)
 	report(f)
+}
+
+// altVersionSpelling returns ref without its leading "v" (v0.2.0 gives
+// 0.2.0) or with one (2.3.28 gives v2.3.28) when ref is a version tag,
+// else "".
+func altVersionSpelling(ref string) string {
+	if rest, ok := strings.CutPrefix(ref, "v"); ok {
+		if rest != "" && '0' <= rest[0] && rest[0] <= '9' {
+			return rest
+		}
+		return ""
+	}
+	if ref != "" && '0' <= ref[0] && ref[0] <= '9' && !ciconfig.IsCommitSHA(ref) {
+		return "v" + ref
+	}
+	return ""
 }
