@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/buildwall/buildwall/internal/event"
@@ -33,56 +34,118 @@ type sniffResult struct {
 
 var sniffPool = sync.Pool{New: func() any { b := make([]byte, maxSniff); return &b }}
 
+// connEvent is one connection's "connect" event. It is emitted exactly once,
+// by whichever of the handler (once it has filled the event in) and the
+// attribution goroutine (once it knows the process) finishes second, so
+// that neither waits for the other and no goroutine is started just to
+// emit.
+type connEvent struct {
+	p  *Proxy
+	ev event.Event
+	// src and dst are the connection's client address and original
+	// destination (dst invalid: unknown), for attribution.
+	src, dst netip.AddrPort
+	// refs counts the parties still to finish: the handler, and the
+	// attribution goroutine while it runs.
+	refs atomic.Int32
+	// attributed is closed when the process is known (at once without
+	// attribution); pid and cmdline are set before it is closed. Nil
+	// until attribution has started.
+	attributed chan struct{}
+	pid        int
+	cmdline    string
+}
+
+// attribute starts naming the process behind the connection, once; only
+// the handler calls it, as soon as the destination is known, so the lookup
+// runs beside the sniff and the dial while the client's socket surely
+// exists. (Starting it only once the relay is under way cost the pid of
+// 7% of the connections of a client that closes right after its answer,
+// with no measurable gain in latency.)
+func (e *connEvent) attribute() {
+	if e.attributed != nil {
+		return
+	}
+	e.attributed = make(chan struct{})
+	e.refs.Store(1)
+	var fn func() (int, string)
+	switch c, src, dst := e.p.c, e.src, e.dst; {
+	case !src.IsValid():
+	case c.AttributeConn != nil && dst.IsValid():
+		fn = func() (int, string) { return c.AttributeConn(src, dst) }
+	case c.Attribute != nil:
+		fn = func() (int, string) { return c.Attribute("tcp", src) }
+	}
+	if fn == nil {
+		close(e.attributed)
+		return
+	}
+	e.refs.Add(1)
+	e.p.wg.Add(1) // Close waits for the event
+	go func() {
+		defer e.p.wg.Done()
+		e.pid, e.cmdline = fn()
+		close(e.attributed)
+		e.done()
+	}()
+}
+
+// finish is called by the handler once the event is complete: it is
+// emitted now if the process is known, else by the attribution goroutine.
+func (e *connEvent) finish() {
+	e.attribute()
+	e.done()
+}
+
+// emitNow waits for attribution and emits the event: a refused (or
+// failed) connection's client gets its reset only after the event names
+// the process that tried.
+func (e *connEvent) emitNow() {
+	e.attribute()
+	<-e.attributed
+	e.done()
+}
+
+// done is called once by the handler and once by the attribution
+// goroutine; the second call emits the event.
+func (e *connEvent) done() {
+	if e.refs.Add(-1) != 0 {
+		return
+	}
+	e.ev.PID, e.ev.Cmdline = e.pid, e.cmdline
+	e.ev.Time = e.p.c.Now()
+	e.p.c.Sink.Emit(e.ev)
+}
+
 // handle runs one accepted connection to completion: decide, emit one
 // event, then refuse or relay.
+//
+// The critical path of an allowed connection is: SO_ORIGINAL_DST, name
+// and policy lookups (in memory), one non-blocking read of the client's
+// first bytes, the dial, the replay of those bytes, the relay. When the
+// client's first bytes are not there yet, the dial runs while the proxy
+// waits for them (no byte reaches the upstream before the sniff has
+// decided). Process attribution runs beside it and is joined only when the
+// event is emitted (see connEvent).
 func (p *Proxy) handle(c net.Conn) {
-	ev := event.Event{Kind: event.KindConnect, Proto: "tcp"}
-
-	// Attribution starts as soon as the destination is known and runs
-	// while the proxy sniffs and dials; attributed is closed when it is
-	// done (at once without an attribution function). A refused (or
-	// audited) connection's event waits for it before the client gets its
-	// reset, so the process that tried is named; an allowed connection is
-	// never held for it: its event follows when attribution is done.
-	attributed := make(chan struct{})
-	var pid int
-	var cmdline string
-	src, srcErr := netip.ParseAddrPort(c.RemoteAddr().String())
-	attribute := func(dst netip.AddrPort) {
-		switch {
-		case srcErr != nil:
-			close(attributed)
-		case p.c.AttributeConn != nil && dst.IsValid():
-			go func() {
-				defer close(attributed)
-				pid, cmdline = p.c.AttributeConn(src, dst)
-			}()
-		case p.c.Attribute != nil:
-			go func() {
-				defer close(attributed)
-				pid, cmdline = p.c.Attribute("tcp", src)
-			}()
-		default:
-			close(attributed)
-		}
-	}
-	emit := func() {
-		<-attributed
-		ev.PID, ev.Cmdline = pid, cmdline
-		ev.Time = p.c.Now()
-		p.c.Sink.Emit(ev)
+	e := &connEvent{p: p, ev: event.Event{Kind: event.KindConnect, Proto: "tcp"}}
+	ev := &e.ev
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		e.src = netip.AddrPortFrom(ta.AddrPort().Addr().Unmap(), ta.AddrPort().Port())
+	} else if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		e.src = ap
 	}
 
 	dst, err := p.c.OriginalDst(c)
 	if err != nil {
-		attribute(netip.AddrPort{})
 		ev.Verdict = event.VerdictBlock
 		ev.Reason = err.Error()
-		emit()
+		e.emitNow()
 		reset(c)
 		return
 	}
-	attribute(dst)
+	e.dst = dst
+	e.attribute()
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	ev.IP, ev.Port = dst.Addr().String(), dst.Port()
 
@@ -101,6 +164,10 @@ func (p *Proxy) handle(c net.Conn) {
 		d = p.c.Policy.Decide(policy.Request{Name: name, Addr: dst.Addr(), Port: dst.Port(), Proto: "tcp"})
 	}
 	ev.Rule = d.Rule
+	target := dst.String()
+	if name != "" {
+		target = net.JoinHostPort(name, strconv.Itoa(int(dst.Port())))
+	}
 
 	// Sniff when there is a name to check the SNI/Host against, or to
 	// record what a refused (or audited) connection was after. An allowed
@@ -116,9 +183,20 @@ func (p *Proxy) handle(c net.Conn) {
 		}
 	}
 	defer release()
+	var early *pendingDial
 	if name != "" || !d.Allow {
 		bufp = sniffPool.Get().(*[]byte)
-		s = p.sniff(c, (*bufp)[:0])
+		var done bool
+		s, done = sniffNow(c, (*bufp)[:0])
+		if !done {
+			// The client has not sent (all of) its first bytes yet:
+			// dial meanwhile when the connection will be dialled
+			// unless the sniff refuses it.
+			if !stale && (d.Allow || p.c.Policy.Mode() != policy.ModeBlock) {
+				early = p.dialAsync(target)
+			}
+			s = p.sniff(c, s.data)
+		}
 		ev.SNI, ev.Host = s.sni, s.host
 	}
 
@@ -143,21 +221,25 @@ func (p *Proxy) handle(c net.Conn) {
 		ev.Verdict = event.VerdictAllow
 	case stale || p.c.Policy.Mode() == policy.ModeBlock:
 		ev.Verdict = event.VerdictBlock
-		emit()
+		e.emitNow()
 		reset(c)
+		if early != nil {
+			early.abandon()
+		}
 		return
 	default:
 		ev.Verdict = event.VerdictAudit
 	}
 
-	target := dst.String()
-	if name != "" {
-		target = net.JoinHostPort(name, strconv.Itoa(int(dst.Port())))
+	var up net.Conn
+	if early != nil {
+		up, err = early.wait()
+	} else {
+		up, err = p.dial(target)
 	}
-	up, err := p.dial(target)
 	if err != nil {
 		ev.Reason = joinReason(ev.Reason, "upstream unreachable: "+err.Error())
-		emit()
+		e.emitNow()
 		reset(c)
 		return
 	}
@@ -165,25 +247,10 @@ func (p *Proxy) handle(c net.Conn) {
 		// Report the address actually reached, not the synthetic one.
 		ev.IP = ta.AddrPort().Addr().Unmap().String()
 	}
-	// Relay at once; the event follows as soon as attribution is done.
-	// Close still waits for it. An allowed connection's answer does not
-	// wait for attribution (an exact lookup started before the dial is
-	// almost always done by the time the upstream answers); an audited
-	// one's does, since the process matters for what block mode would
-	// refuse.
-	gate := closedGate
-	if ev.Verdict != event.VerdictAllow {
-		gate = attributed
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		emit()
-	}()
-
 	if !p.track(up) {
 		reset(up)
 		reset(c)
+		e.finish()
 		return
 	}
 	defer p.untrack(up)
@@ -191,11 +258,63 @@ func (p *Proxy) handle(c net.Conn) {
 		if _, err := up.Write(s.data); err != nil {
 			reset(up)
 			reset(c)
+			e.finish()
 			return
 		}
 	}
 	release() // not held for the life of the relay
-	relay(c, up, gate)
+	// The event follows as soon as attribution is done (Close waits for
+	// it). An allowed connection's answer does not wait for attribution;
+	// an audited one's does, since the process matters for what block
+	// mode would refuse.
+	gate := closedGate
+	if ev.Verdict != event.VerdictAllow {
+		e.attribute()
+		gate = e.attributed
+	}
+	relay(c, up, gate, e.finish)
+}
+
+// pendingDial is an upstream dial running while the proxy still reads the
+// client's first bytes.
+type pendingDial struct {
+	cancel context.CancelFunc
+	ch     chan dialResult
+}
+
+type dialResult struct {
+	c   net.Conn
+	err error
+}
+
+// dialAsync starts dialling target; the caller must call exactly one of
+// wait and abandon.
+func (p *Proxy) dialAsync(target string) *pendingDial {
+	ctx, cancel := context.WithTimeout(p.ctx, p.c.DialTimeout)
+	d := &pendingDial{cancel: cancel, ch: make(chan dialResult, 1)}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		c, err := p.c.Dial(ctx, "tcp", target)
+		d.ch <- dialResult{c, err}
+	}()
+	return d
+}
+
+// wait returns the dial's result.
+func (d *pendingDial) wait() (net.Conn, error) {
+	r := <-d.ch
+	d.cancel()
+	return r.c, r.err
+}
+
+// abandon cancels the dial and resets the connection if it was made; not
+// a byte has been written to it.
+func (d *pendingDial) abandon() {
+	d.cancel()
+	if r := <-d.ch; r.c != nil {
+		reset(r.c)
+	}
 }
 
 // closedGate lets a relay pass bytes to the client at once.
@@ -209,15 +328,23 @@ func (p *Proxy) dial(target string) (net.Conn, error) {
 	return p.c.Dial(ctx, "tcp", target)
 }
 
-// sniff reads the client's first bytes into buf (capacity maxSniff) and
-// parses a TLS ClientHello or an HTTP/1.x request head. It waits
-// PeekTimeout for the first byte and SniffTimeout for a complete head; it
-// never consumes more than maxSniff bytes, and leaves c without a deadline.
+// sniff reads the client's first bytes into buf (capacity maxSniff; it may
+// already hold bytes read before) and parses a TLS ClientHello or an
+// HTTP/1.x request head. It waits PeekTimeout for the first byte and
+// SniffTimeout for a complete head; it never consumes more than maxSniff
+// bytes, and leaves c without a deadline.
 func (p *Proxy) sniff(c net.Conn, buf []byte) sniffResult {
 	defer c.SetReadDeadline(time.Time{})
 	start := time.Now()
-	_ = c.SetReadDeadline(start.Add(p.c.PeekTimeout))
+	if len(buf) > 0 {
+		_ = c.SetReadDeadline(start.Add(p.c.SniffTimeout))
+	} else {
+		_ = c.SetReadDeadline(start.Add(p.c.PeekTimeout))
+	}
 	for {
+		if len(buf) == cap(buf) {
+			return sniffResult{data: buf, note: "client hello too long", bad: true}
+		}
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if len(buf) > 0 {
@@ -240,14 +367,29 @@ func (p *Proxy) sniff(c net.Conn, buf []byte) sniffResult {
 			}
 			return r
 		}
-		if len(buf) == cap(buf) {
-			return sniffResult{data: buf, note: "client hello too long", bad: true}
-		}
 		if n > 0 && len(buf) == n {
 			// Data started flowing: allow the full sniff budget.
 			_ = c.SetReadDeadline(start.Add(p.c.SniffTimeout))
 		}
 	}
+}
+
+// sniffNow classifies what the client has already sent, with one
+// non-blocking read and no deadline (no timer): on the usual path (a
+// client that connects and writes its ClientHello or request at once) the
+// proxy decides without waiting. done is false when more bytes are needed
+// or none are there yet; r.data then holds what was read, for sniff to
+// continue from.
+func sniffNow(c net.Conn, buf []byte) (r sniffResult, done bool) {
+	n := readNow(c, buf[:cap(buf)])
+	buf = buf[:n]
+	if n > 0 {
+		if r, done = classify(buf); done {
+			r.data = buf
+			return r, true
+		}
+	}
+	return sniffResult{data: buf}, false
 }
 
 // classify inspects the buffered client bytes; done is false when more

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,4 +201,89 @@ func serveLoopback(t *testing.T, handle func(net.Conn)) string {
 func echo(c net.Conn) {
 	io.Copy(c, c)
 	c.(*net.TCPConn).CloseWrite()
+}
+
+// countingUpstream is an echo server that counts every byte it receives.
+type countingUpstream struct {
+	t     *testing.T
+	addr  string
+	ln    net.Listener
+	wg    sync.WaitGroup
+	total atomic.Int64
+
+	mu       sync.Mutex
+	accepted map[string]bool // remote addresses of the connections accepted
+}
+
+func newCountingUpstream(t *testing.T) *countingUpstream {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &countingUpstream{t: t, addr: ln.Addr().String(), ln: ln, accepted: map[string]bool{}}
+	t.Cleanup(func() { ln.Close(); u.wg.Wait() })
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u.mu.Lock()
+			u.accepted[c.RemoteAddr().String()] = true
+			u.mu.Unlock()
+			u.wg.Add(1)
+			go func() {
+				defer u.wg.Done()
+				defer c.Close()
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					u.total.Add(int64(n))
+					if n > 0 {
+						if _, werr := c.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return u
+}
+
+// received returns the bytes the upstream has received over every
+// connection, once every connection made to it so far has ended. Call it
+// after every client of it is done (the proxy closed): a sentinel
+// connection, accepted after all earlier ones, makes sure none is still
+// waiting in the accept queue.
+func (u *countingUpstream) received() int64 {
+	u.t.Helper()
+	s, err := net.Dial("tcp", u.addr)
+	if err != nil {
+		u.t.Fatalf("sentinel connection to the upstream: %v", err)
+	}
+	sentinel := s.LocalAddr().String()
+	s.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u.mu.Lock()
+		ok := u.accepted[sentinel]
+		u.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			u.t.Fatal("the upstream never accepted the sentinel connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	u.ln.Close()
+	u.wg.Wait()
+	return u.total.Load()
 }

@@ -133,6 +133,10 @@ func New(c Config) (*Proxy, error) {
 // handles each in its own goroutine. It returns nil once the proxy is
 // closed (also when Serve is called after Close), and the accept error
 // otherwise. The proxy closes l when it is closed.
+//
+// The goroutine that accepts a connection goes on to handle it, after
+// starting the next acceptor: the connection is handled on the thread the
+// network poller woke, with no hand-off between accept and dial.
 func (p *Proxy) Serve(l net.Listener) error {
 	p.mu.Lock()
 	if p.closed {
@@ -143,12 +147,21 @@ func (p *Proxy) Serve(l net.Listener) error {
 	p.listeners[l] = struct{}{}
 	p.mu.Unlock()
 
-	var backoff time.Duration
+	errc := make(chan error, 1)
+	go p.accept(l, 0, errc)
+	return <-errc
+}
+
+// accept accepts one connection on l, starts the next acceptor and handles
+// the connection; when accepting fails for good it sends the error (nil
+// once the proxy is closed) to errc instead.
+func (p *Proxy) accept(l net.Listener, backoff time.Duration, errc chan<- error) {
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if p.isClosed() {
-				return nil
+				errc <- nil
+				return
 			}
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				// Out of file descriptors and the like: back off, as
@@ -157,19 +170,20 @@ func (p *Proxy) Serve(l net.Listener) error {
 				time.Sleep(backoff)
 				continue
 			}
-			return fmt.Errorf("accept connection: %w", err)
+			errc <- fmt.Errorf("accept connection: %w", err)
+			return
 		}
-		backoff = 0
 		if !p.track(c) {
 			reset(c)
-			return nil
+			errc <- nil
+			return
 		}
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer p.untrack(c)
-			p.handle(c)
-		}()
+		go p.accept(l, 0, errc)
+		defer p.wg.Done()
+		defer p.untrack(c)
+		p.handle(c)
+		return
 	}
 }
 

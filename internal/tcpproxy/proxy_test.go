@@ -202,10 +202,10 @@ func TestDecisions(t *testing.T) {
 			wantDial: []string{"192.0.2.10:8000"},
 		},
 	}
-	up := serveLoopback(t, echo)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, harnessOptions{spec: testSpec(tt.mode), upstream: up, names: testNames, tweak: tt.tweak})
+			up := newCountingUpstream(t)
+			h := newHarness(t, harnessOptions{spec: testSpec(tt.mode), upstream: up.addr, names: testNames, tweak: tt.tweak})
 			c := h.connect(tt.dst)
 			_, werr := c.Write(tt.send)
 			got := make([]byte, len(tt.send))
@@ -226,8 +226,89 @@ func TestDecisions(t *testing.T) {
 			if diff := cmp.Diff([]event.Event{tt.want}, evs); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantDial, h.dialedTargets()); diff != "" {
+			dialed := h.dialedTargets()
+			if tt.wantDial != nil {
+				if diff := cmp.Diff(tt.wantDial, dialed); diff != "" {
+					t.Errorf("dialled (-want +got):\n%s", diff)
+				}
+				return
+			}
+			// A refused connection may have been dialled while the
+			// proxy waited for the client's first bytes, but not a
+			// byte of it may reach the upstream.
+			if len(dialed) > 1 {
+				t.Errorf("dialled %q, want at most one early dial", dialed)
+			}
+			if err := h.proxy.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if n := up.received(); n != 0 {
+				t.Errorf("upstream received %d bytes of a refused connection (dialled %q)", n, dialed)
+			}
+		})
+	}
+}
+
+// TestDialWhileSniffing covers a client that sends its first bytes only
+// after the proxy has started dialling: the dial runs while the proxy
+// waits, an allowed connection then relays, and a refused one is reset
+// without a byte reaching the upstream.
+func TestDialWhileSniffing(t *testing.T) {
+	hello := func(sni string) []byte {
+		return captureClientHello(t, &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+	}
+	tests := []struct {
+		name    string
+		send    []byte
+		refused bool
+	}{
+		{name: "matching_sni", send: hello("registry.example")},
+		{name: "forged_sni", send: hello("evil.example"), refused: true},
+		{name: "host_mismatch", send: []byte("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"), refused: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newCountingUpstream(t)
+			h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up.addr, names: testNames})
+			c := h.connect("198.18.0.1:443")
+			// The proxy finds nothing to read and dials meanwhile.
+			deadline := time.Now().Add(10 * time.Second)
+			for len(h.dialedTargets()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the proxy did not dial while waiting for the client's first bytes")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			_, werr := c.Write(tt.send)
+			got := make([]byte, len(tt.send))
+			_, rerr := io.ReadFull(c, got)
+			evs := h.waitEvents(1)
+			if len(evs) != 1 {
+				t.Fatalf("events = %+v, want one", evs)
+			}
+			if diff := cmp.Diff([]string{"registry.example:443"}, h.dialedTargets()); diff != "" {
 				t.Errorf("dialled (-want +got):\n%s", diff)
+			}
+			if !tt.refused {
+				if rerr != nil || !bytes.Equal(got, tt.send) {
+					t.Errorf("echo through the proxy: %q, %v; want %q", got, rerr, tt.send)
+				}
+				if evs[0].Verdict != event.VerdictAllow {
+					t.Errorf("verdict %q, want allow (reason %q)", evs[0].Verdict, evs[0].Reason)
+				}
+				return
+			}
+			if werr == nil && !errors.Is(rerr, syscall.ECONNRESET) {
+				t.Errorf("client read: %v, want a connection reset", rerr)
+			}
+			if evs[0].Verdict != event.VerdictBlock {
+				t.Errorf("verdict %q, want block (reason %q)", evs[0].Verdict, evs[0].Reason)
+			}
+			if err := h.proxy.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if n := up.received(); n != 0 {
+				t.Errorf("upstream received %d bytes of a refused connection", n)
 			}
 		})
 	}

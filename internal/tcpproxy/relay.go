@@ -12,8 +12,9 @@ import (
 // (CloseWrite), so protocols that shut down their sending side and keep
 // reading work. An error in either direction aborts both connections with
 // a reset, so neither peer hangs. Nothing is passed to the client before
-// gate is closed.
-func relay(client, upstream net.Conn, gate <-chan struct{}) {
+// gate is closed. started (if not nil) is called once, by the goroutine of
+// the client→upstream direction before it starts copying.
+func relay(client, upstream net.Conn, gate <-chan struct{}, started func()) {
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -24,6 +25,11 @@ func relay(client, upstream net.Conn, gate <-chan struct{}) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if started != nil {
+			// Here, not before the upstream→client direction starts
+			// waiting: the answer must not wait for started.
+			started()
+		}
 		halfRelay(upstream, client, abort)
 	}()
 	<-gate

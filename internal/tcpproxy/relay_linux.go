@@ -185,3 +185,35 @@ func splice(in, out, n int, flags int) (int, error) {
 		return int(m), err
 	}
 }
+
+// readNow reads what the client has already sent into buf with one
+// non-blocking read(2), without waiting and without arming a deadline. It
+// returns 0 when nothing is there yet, on EOF, on an error and when c has
+// no file descriptor: the caller then reads the ordinary way.
+func readNow(c net.Conn, buf []byte) int {
+	sc, ok := c.(syscall.Conn)
+	if !ok || len(buf) == 0 {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			m, err := unix.Read(int(fd), buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == nil && m > 0 {
+				n = m
+			}
+			return true // never wait
+		}
+	})
+	if err != nil {
+		return 0
+	}
+	return n
+}
