@@ -182,6 +182,22 @@ func restoresCache(s *ciconfig.Step) (*ciconfig.Pos, string) {
 		if v := inputValue(s, "cache-from"); strings.Contains(v, "type=gha") {
 			return at("cache-from"), name + " with cache-from type=gha"
 		}
+	case "pyo3/maturin-action":
+		if on("sccache") {
+			return at("sccache"), name + " with sccache"
+		}
+	case "ramsey/composer-install":
+		switch strings.ToLower(strings.TrimSpace(inputValue(s, "ignore-cache"))) {
+		case "true", "yes", "1":
+		default:
+			return at("ignore-cache"), name + " (caches by default)"
+		}
+	case "jdx/mise-action":
+		if v := strings.ToLower(strings.TrimSpace(inputValue(s, "cache"))); v != "false" {
+			return at("cache"), name + " (caches by default)"
+		}
+	case "determinatesystems/magic-nix-cache-action", "nix-community/cache-nix-action":
+		return &s.Uses.Pos, name
 	}
 	return nil, ""
 }
@@ -198,6 +214,12 @@ func cacheFix(s *ciconfig.Step) string {
 		return "set `cache-disabled: true`"
 	case "docker/build-push-action", "docker/bake-action":
 		return "drop `cache-from: type=gha`"
+	case "pyo3/maturin-action":
+		return "drop `sccache: true`"
+	case "ramsey/composer-install":
+		return "set `ignore-cache: true`"
+	case "jdx/mise-action":
+		return "set `cache: false`"
 	default:
 		return "drop the " + name + " step"
 	}
