@@ -29,10 +29,17 @@ func fastWorkflow(src []byte) (w *Workflow, ok bool) {
 type wconv struct {
 	src  *Source
 	fail bool
+	strs []String // arena for the *String fields of the result
 }
 
 func (c *wconv) string(n *ynode) *String {
-	return &String{Value: n.value, Pos: Pos{Line: n.line, Column: n.col}, Quoted: n.quoted()}
+	if len(c.strs) == 0 {
+		c.strs = make([]String, 64)
+	}
+	s := &c.strs[0]
+	c.strs = c.strs[1:]
+	*s = String{Value: n.value, Pos: Pos{Line: n.line, Column: n.col}, Quoted: n.quoted()}
+	return s
 }
 
 func ypos(n *ynode) Pos { return Pos{Line: n.line, Column: n.col} }

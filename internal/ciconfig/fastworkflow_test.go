@@ -133,3 +133,30 @@ func FuzzFastWorkflow(f *testing.F) {
 		checkFastWorkflow(t, "fuzz", src)
 	})
 }
+
+// BenchmarkParseWorkflow compares ParseWorkflow (fast front end) with the
+// actionlint path on generated workflows.
+func BenchmarkParseWorkflow(b *testing.B) {
+	var files [][]byte
+	size := 0
+	for i := range 200 {
+		files = append(files, citest.Workflow(i))
+		size += len(files[i])
+	}
+	for _, bm := range []struct {
+		name  string
+		parse func([]byte) (*Workflow, error)
+	}{{"fast", ParseWorkflow}, {"actionlint", parseWorkflowActionlint}} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				for _, f := range files {
+					if _, err := bm.parse(f); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

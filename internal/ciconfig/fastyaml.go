@@ -90,6 +90,9 @@ type fastParser struct {
 	depth     int
 	fail      bool
 	arena     []ynode
+	stack     []*ynode // children of the collections being read
+	ptrs      []*ynode // arena for content slices
+	scratch   []byte   // reused buffer for block scalars
 }
 
 // parseFastYAML reads src if it is entirely in the subset and its root is a
@@ -168,9 +171,26 @@ func (p *fastParser) split(text string) bool {
 	return true
 }
 
+// take moves the children pushed since base into an exactly sized content
+// slice: one growing stack instead of one growing slice per collection.
+func (p *fastParser) take(base int) []*ynode {
+	n := len(p.stack) - base
+	if n == 0 {
+		return nil
+	}
+	if len(p.ptrs) < n {
+		p.ptrs = make([]*ynode, max(n, 2*len(p.lines)))
+	}
+	out := p.ptrs[:n:n]
+	p.ptrs = p.ptrs[n:]
+	copy(out, p.stack[base:])
+	p.stack = p.stack[:base]
+	return out
+}
+
 func (p *fastParser) node(kind yamlKind, style yamlStyle, li, off int, value string) *ynode {
 	if len(p.arena) == 0 {
-		p.arena = make([]ynode, 128)
+		p.arena = make([]ynode, max(64, len(p.lines)))
 	}
 	n := &p.arena[0]
 	p.arena = p.arena[1:]
@@ -241,9 +261,10 @@ func (p *fastParser) blockMapping(li, off int) *ynode {
 	}
 	defer func() { p.depth-- }()
 	m := p.node(yamlMap, stylePlain, li, off, "")
+	base := len(p.stack)
 	indent := off
 	for {
-		p.entry(m, li, off, indent)
+		p.entry(base, li, off, indent)
 		if p.fail {
 			return nil
 		}
@@ -266,17 +287,19 @@ func (p *fastParser) blockMapping(li, off int) *ynode {
 		off = ind
 	}
 	p.i = li
+	m.content = p.take(base)
 	return m
 }
 
-// entry reads one "key: value" of m starting at byte off of line li.
-func (p *fastParser) entry(m *ynode, li, off, indent int) {
+// entry reads one "key: value" starting at byte off of line li and pushes
+// both onto p.stack, where the mapping's entries start at base.
+func (p *fastParser) entry(base, li, off, indent int) {
 	key, after := p.key(li, off)
 	if p.fail {
 		return
 	}
-	for k := 0; k < len(m.content); k += 2 {
-		if m.content[k].value == key.value {
+	for k := base; k < len(p.stack); k += 2 {
+		if p.stack[k].value == key.value {
 			p.fail = true // duplicate keys: let yaml/v4 and actionlint report them
 			return
 		}
@@ -293,7 +316,7 @@ func (p *fastParser) entry(m *ynode, li, off, indent int) {
 	if p.fail {
 		return
 	}
-	m.content = append(m.content, key, v)
+	p.stack = append(p.stack, key, v)
 }
 
 // valueBelow reads the value of a "key:" or "-" with nothing after it on
@@ -328,6 +351,7 @@ func (p *fastParser) blockSequence(li, ind int) *ynode {
 	}
 	defer func() { p.depth-- }()
 	s := p.node(yamlSeq, stylePlain, li, ind, "")
+	base := len(p.stack)
 	for {
 		l := p.lines[li]
 		at := skipSpaces(l, ind+1)
@@ -346,7 +370,7 @@ func (p *fastParser) blockSequence(li, ind int) *ynode {
 		if p.fail {
 			return nil
 		}
-		s.content = append(s.content, item)
+		p.stack = append(p.stack, item)
 		li = p.skipBlank(p.i)
 		if p.fail {
 			return nil
@@ -365,6 +389,7 @@ func (p *fastParser) blockSequence(li, ind int) *ynode {
 		}
 	}
 	p.i = li
+	s.content = p.take(base)
 	return s
 }
 

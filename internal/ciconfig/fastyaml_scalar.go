@@ -17,6 +17,7 @@ func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 		kind, closing = yamlMap, '}'
 	}
 	n := p.node(kind, styleFlow, li, at, "")
+	base := len(p.stack)
 	j := skipSpaces(l, at+1)
 	if j < len(l) && l[j] == closing {
 		return n, j + 1
@@ -37,13 +38,13 @@ func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 				p.fail = true
 				return nil, 0
 			}
-			for c := 0; c < len(n.content); c += 2 {
-				if n.content[c].value == k.value {
+			for c := base; c < len(p.stack); c += 2 {
+				if p.stack[c].value == k.value {
 					p.fail = true
 					return nil, 0
 				}
 			}
-			n.content = append(n.content, k)
+			p.stack = append(p.stack, k)
 			j = skipSpaces(l, j+1)
 			if j >= len(l) {
 				p.fail = true
@@ -54,7 +55,7 @@ func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 		if p.fail {
 			return nil, 0
 		}
-		n.content = append(n.content, item)
+		p.stack = append(p.stack, item)
 		j = skipSpaces(l, j)
 		switch {
 		case j >= len(l):
@@ -67,6 +68,7 @@ func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 				return nil, 0
 			}
 		case l[j] == closing:
+			n.content = p.take(base)
 			return n, j + 1
 		default:
 			p.fail = true
@@ -166,7 +168,7 @@ func (p *fastParser) blockScalar(li, at, indent int) *ynode {
 		ind = indent + inc
 	}
 	k := li + 1
-	var s []byte
+	s := p.scratch[:0]
 	trailing := 0 // line breaks after the last content line
 	// breaks eats empty lines and indentation like scanBlockScalarBreaks;
 	// it returns the column reached on line k (k == len(p.lines) at the
@@ -243,6 +245,7 @@ func (p *fastParser) blockScalar(li, at, indent int) *ynode {
 		}
 	}
 	p.i = k
+	p.scratch = s
 	style := styleLiteral
 	if !literal {
 		style = styleFolded

@@ -55,7 +55,7 @@ func (s *Source) index() {
 	if s.lines != nil {
 		return
 	}
-	s.lines = make([]int, 1, 64)
+	s.lines = make([]int, 1, bytes.Count(s.b, []byte{'\n'})+1)
 	for i, c := range s.b {
 		if c == '\n' {
 			s.lines = append(s.lines, i+1)
