@@ -26,11 +26,12 @@ const wholeObject = " (whole object)"
 
 // expressions finds the ${{ }} expressions of s in order and the untrusted
 // inputs each expands. It is cheap for the common cases: a value without
-// "${{" costs one search, an expression that is a plain context path
-// (github.event.issue.title, matrix.os) is looked up without parsing, and
-// only an expression that mentions "event" or "head_ref" in some other
-// form is parsed, with actionlint's expression parser (so "}}" inside a
-// string literal does not end an expression).
+// "${{" costs one search, the end of an expression is found by skipping
+// string literals (so "}}" inside one does not end it), an expression
+// that is a plain context path (github.event.issue.title, matrix.os) is
+// looked up without parsing, and only an expression that mentions "event"
+// or "head_ref" in some other form is parsed, with actionlint's
+// expression parser.
 func expressions(s string) []expr {
 	var out []expr
 	for at := 0; ; {
@@ -47,45 +48,48 @@ func expressions(s string) []expr {
 // nextExpression reads the expression whose "${{" is at start.
 func nextExpression(s string, start int) expr {
 	body := s[start+3:]
-	j := strings.Index(body, "}}")
-	if j >= 0 && strings.IndexByte(body[:j], '\'') < 0 {
-		// No string literal before the first "}}": that ends the
-		// expression.
-		e := expr{Start: start, End: start + 3 + j + 2}
-		inner := body[:j]
-		if p, ok := plainPath(inner); ok {
-			if n := untrustedTree.lookup(p); n != nil {
-				e.Untrusted = []string{n.describe()}
-			}
-			return e
-		}
-		if mayBeUntrusted(inner) {
-			e.Untrusted = parseUntrusted(body[:j+2])
-		}
-		return e
-	}
+	j := closingBraces(body)
 	if j < 0 {
+		// Not closed: the expression runs to the end of the value.
 		e := expr{Start: start, End: len(s)}
 		if mayBeUntrusted(body) {
 			e.Untrusted = parseUntrusted(body)
 		}
 		return e
 	}
-	// A string literal may hide "}}": let the parser find the end.
-	lex := actionlint.NewExprLexer(body)
-	node, err := actionlint.NewExprParser().Parse(lex)
-	if err != nil {
-		return expr{Start: start, End: start + 3 + j + 2}
+	e := expr{Start: start, End: start + 3 + j + 2}
+	inner := body[:j]
+	if p, ok := plainPath(inner); ok {
+		if n := untrustedTree.lookup(p); n != nil {
+			e.Untrusted = []string{n.describe()}
+		}
+		return e
 	}
-	end := start + 3 + lex.Offset()
-	if end > len(s) {
-		end = len(s)
-	}
-	e := expr{Start: start, End: end}
-	if mayBeUntrusted(body[:end-start-3]) {
-		e.Untrusted = untrustedIn(node)
+	if mayBeUntrusted(inner) {
+		e.Untrusted = parseUntrusted(body[:j+2])
 	}
 	return e
+}
+
+// closingBraces returns the offset of the "}}" that ends an expression
+// body, skipping string literals ('...', a doubled quote escaping one, as
+// GitHub's expression syntax has them), or -1. An unterminated literal
+// falls back to the first "}}".
+func closingBraces(body string) int {
+	first := strings.Index(body, "}}")
+	if first < 0 || strings.IndexByte(body[:first], '\'') < 0 {
+		return first
+	}
+	inString := false
+	for i := 0; i+1 < len(body); i++ {
+		switch c := body[i]; {
+		case c == '\'':
+			inString = !inString // '' toggles twice: still inside
+		case !inString && c == '}' && body[i+1] == '}':
+			return i
+		}
+	}
+	return first
 }
 
 // plainPath reports whether the expression text is a bare context path

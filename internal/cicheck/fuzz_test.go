@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rhysd/actionlint"
+
 	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -57,6 +59,13 @@ func FuzzExpressions(f *testing.F) {
 				t.Fatalf("bad expression span %+v after %d in %q", e, end, s)
 			}
 			end = e.End
+			// Where actionlint's lexer ends a well-formed expression, the
+			// cheap scan must agree.
+			body := s[e.Start+3:]
+			lex := actionlint.NewExprLexer(body)
+			if _, err := actionlint.NewExprParser().Parse(lex); err == nil && e.Start+3+lex.Offset() != e.End {
+				t.Fatalf("expression %q ends at %d, actionlint says %d", s[e.Start:], e.End, e.Start+3+lex.Offset())
+			}
 		}
 	})
 }
