@@ -106,35 +106,38 @@ func TestFastWorkflowFixtures(t *testing.T) {
 	t.Logf("fast front end took %d of %d fixtures (%d clean)", fast, len(paths), clean)
 }
 
+const fastHead = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
+
+// fastWorkflowCases are workflow-level cases; FuzzFastWorkflow seeds from them.
+var fastWorkflowCases = []struct {
+	name   string
+	src    string
+	wantOK bool
+}{
+	{"minimal", fastHead + "      - run: echo hi\n", true},
+	{"generated", string(citest.Workflow(7)), true},
+	{"on_forms", "on: [push, \"workflow_dispatch\"]\njobs:\n  j:\n    uses: o/r/.github/workflows/w.yml@v1\n    secrets: inherit\n", true},
+	{"on_mapping", "on:\n  push:\n    branches: main\n    tags: ['v*']\n  pull_request_target:\n    types: [opened]\n  schedule:\n    - cron: '0 0 * * *'\n  workflow_dispatch:\n  repository_dispatch:\n    types: x\n  workflow_call:\n    inputs:\n      a:\n        type: string\n        required: true\n    secrets:\n      s:\n    outputs:\n      o:\n        value: ${{ jobs.j.outputs.o }}\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - run: x\n", true},
+	{"permissions_and_env", "permissions: write-all\nenv:\n  A: '1'\n  B:\non: push\njobs:\n  j:\n    permissions:\n      contents: read\n      id-token: write\n    env: ${{ fromJSON(x) }}\n    runs-on: [self-hosted, linux]\n    container:\n      image: node:20\n      credentials:\n        username: u\n        password: p\n    services:\n      db: postgres:16\n      cache:\n        image: redis\n        ports: [6379]\n    strategy:\n      max-parallel: 2\n      matrix:\n        os: [a, 'b']\n        include:\n          - os: c\n            extra: d\n          - ${{ fromJSON(y) }}\n    steps:\n      - uses: docker://alpine:3\n        with:\n          entrypoint: /bin/sh\n          args: -c true\n          other: x\n      - run: |\n          echo ${{ github.head_ref }}\n        shell: bash\n        timeout-minutes: 1.5\n        continue-on-error: ${{ true }}\n", true},
+	{"runs_on_group", fastHead[:len(fastHead)-len("    runs-on: ubuntu-latest\n    steps:\n")] + "    runs-on:\n      group: g\n      labels: ${{ x }}\n    steps:\n      - uses: a/b@v1\n", true},
+	{"unknown_key", fastHead + "      - run: x\n        foo: bar\n", false},
+	{"both_uses_and_run", fastHead + "      - run: x\n        uses: a/b@v1\n", false},
+	{"neither_uses_nor_run", fastHead + "      - name: x\n", false},
+	{"missing_runs_on", "on: push\njobs:\n  j:\n    steps:\n      - run: x\n", false},
+	{"missing_on", "jobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
+	{"call_with_steps_key", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    runs-on: x\n", false},
+	{"with_without_uses", fastHead + "      - run: x\n    with:\n      a: b\n", false},
+	{"duplicate_job_case", fastHead + "      - run: x\n  J:\n    runs-on: x\n    steps:\n      - run: y\n", false},
+	{"empty_env", fastHead + "      - run: x\n        env:\n", false},
+	{"bad_bool", fastHead + "      - run: x\n        continue-on-error: yes\n", false},
+	{"zero_timeout", fastHead + "      - run: x\n        timeout-minutes: 0\n", false},
+	{"schedule_scalar", "on: schedule\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
+	{"merge_key", fastHead + "      - run: x\n        <<: {a: b}\n", false},
+	{"secrets_not_inherit", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    secrets: all\n", false},
+}
+
 func TestFastWorkflowCases(t *testing.T) {
-	const head = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n"
-	tests := []struct {
-		name   string
-		src    string
-		wantOK bool
-	}{
-		{"minimal", head + "      - run: echo hi\n", true},
-		{"generated", string(citest.Workflow(7)), true},
-		{"on_forms", "on: [push, \"workflow_dispatch\"]\njobs:\n  j:\n    uses: o/r/.github/workflows/w.yml@v1\n    secrets: inherit\n", true},
-		{"on_mapping", "on:\n  push:\n    branches: main\n    tags: ['v*']\n  pull_request_target:\n    types: [opened]\n  schedule:\n    - cron: '0 0 * * *'\n  workflow_dispatch:\n  repository_dispatch:\n    types: x\n  workflow_call:\n    inputs:\n      a:\n        type: string\n        required: true\n    secrets:\n      s:\n    outputs:\n      o:\n        value: ${{ jobs.j.outputs.o }}\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - run: x\n", true},
-		{"permissions_and_env", "permissions: write-all\nenv:\n  A: '1'\n  B:\non: push\njobs:\n  j:\n    permissions:\n      contents: read\n      id-token: write\n    env: ${{ fromJSON(x) }}\n    runs-on: [self-hosted, linux]\n    container:\n      image: node:20\n      credentials:\n        username: u\n        password: p\n    services:\n      db: postgres:16\n      cache:\n        image: redis\n        ports: [6379]\n    strategy:\n      max-parallel: 2\n      matrix:\n        os: [a, 'b']\n        include:\n          - os: c\n            extra: d\n          - ${{ fromJSON(y) }}\n    steps:\n      - uses: docker://alpine:3\n        with:\n          entrypoint: /bin/sh\n          args: -c true\n          other: x\n      - run: |\n          echo ${{ github.head_ref }}\n        shell: bash\n        timeout-minutes: 1.5\n        continue-on-error: ${{ true }}\n", true},
-		{"runs_on_group", head[:len(head)-len("    runs-on: ubuntu-latest\n    steps:\n")] + "    runs-on:\n      group: g\n      labels: ${{ x }}\n    steps:\n      - uses: a/b@v1\n", true},
-		{"unknown_key", head + "      - run: x\n        foo: bar\n", false},
-		{"both_uses_and_run", head + "      - run: x\n        uses: a/b@v1\n", false},
-		{"neither_uses_nor_run", head + "      - name: x\n", false},
-		{"missing_runs_on", "on: push\njobs:\n  j:\n    steps:\n      - run: x\n", false},
-		{"missing_on", "jobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
-		{"call_with_steps_key", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    runs-on: x\n", false},
-		{"with_without_uses", head + "      - run: x\n    with:\n      a: b\n", false},
-		{"duplicate_job_case", head + "      - run: x\n  J:\n    runs-on: x\n    steps:\n      - run: y\n", false},
-		{"empty_env", head + "      - run: x\n        env:\n", false},
-		{"bad_bool", head + "      - run: x\n        continue-on-error: yes\n", false},
-		{"zero_timeout", head + "      - run: x\n        timeout-minutes: 0\n", false},
-		{"schedule_scalar", "on: schedule\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
-		{"merge_key", head + "      - run: x\n        <<: {a: b}\n", false},
-		{"secrets_not_inherit", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    secrets: all\n", false},
-	}
-	for _, tt := range tests {
+	for _, tt := range fastWorkflowCases {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := checkFastWorkflow(t, tt.name, []byte(tt.src)); got != tt.wantOK {
 				_, err := parseWorkflowActionlint([]byte(tt.src))
@@ -150,6 +153,12 @@ func TestFastWorkflowCases(t *testing.T) {
 func FuzzFastWorkflow(f *testing.F) {
 	addSeeds(f, "../cicheck/testdata/*/*.yml")
 	f.Add(citest.Workflow(1))
+	for _, c := range fastYAMLCases {
+		f.Add([]byte(c.src))
+	}
+	for _, c := range fastWorkflowCases {
+		f.Add([]byte(c.src))
+	}
 	f.Add([]byte("on: push\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: |+2\n           a\n\n          b\n      - run: >-\n          a\n          b\n\n           c\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		checkFastYAML(t, "fuzz", src)
