@@ -10,10 +10,11 @@ import (
 var selfHostedOnPRRule = finding.Rule{
 	ID:       "self-hosted-on-pr",
 	Severity: finding.SeverityHigh,
-	Summary:  "A job that pull requests from forks can trigger runs on a self-hosted runner.",
+	Summary:  "A job that pull requests from forks (or outsiders' issues, comments and discussions) can trigger runs on a self-hosted runner.",
 	Fix:      "Run fork-triggered jobs on GitHub-hosted runners, or restrict the job to same-repository pull requests (if: github.event.pull_request.head.repo.fork == false).",
 	Help: "A self-hosted runner is not wiped between jobs: code from a fork's pull request can persist on it, read other jobs' secrets and " +
-		"attack the network it sits in. The rule accepts a job whose `if:` limits it to pull requests from the same repository. " +
+		"attack the network it sits in. Issues, comments and discussions count too: Shai-Hulud 2.0 (2025) registered victims' machines as " +
+		"self-hosted runners and drove them through a discussion-triggered workflow. The rule accepts a job whose `if:` limits it to pull requests from the same repository. " +
 		"Besides `self-hosted`, the bare labels only self-hosted runners carry (linux, windows, macos, x64, arm, arm64) count; " +
 		"a runner group or custom label without them is not reported (larger GitHub-hosted runners have custom names and live in groups too); " +
 		"runs-on given as ${{ matrix.x }} is checked value by value.",
@@ -22,7 +23,7 @@ var selfHostedOnPRRule = finding.Rule{
 var selfHostedOnPR = Rule{Rule: selfHostedOnPRRule, Workflow: checkSelfHostedOnPR}
 
 func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	ev := triggered(w, forkPRTriggers)
+	ev := triggered(w, outsiderTriggers)
 	if ev == nil {
 		return
 	}
@@ -39,12 +40,35 @@ func checkSelfHostedOnPR(c *Context, w *ciconfig.Workflow, report func(finding.F
 		for _, l := range labels {
 			if selfHostedLabel(l.Value) {
 				report(c.at(&selfHostedOnPRRule, l.Pos,
-					"job "+j.ID.Value+" runs on a self-hosted runner and the workflow runs on "+ev.Name.Value+", which a fork's pull request can trigger",
-					"Use a GitHub-hosted runner for this job, or add `if: github.event.pull_request.head.repo.fork == false`."))
+					"job "+j.ID.Value+" runs on a self-hosted runner and the workflow runs on "+ev.Name.Value+", which "+triggerWho(ev.Name.Value)+" can trigger",
+					selfHostedFix(ev.Name.Value)))
 				break
 			}
 		}
 	}
+}
+
+// outsiderTriggers run jobs that a fork's pull request, or anyone who can
+// open an issue or a discussion or comment, can start.
+var outsiderTriggers = append(forkPRTriggers[:len(forkPRTriggers):len(forkPRTriggers)], "issues", "discussion", "discussion_comment")
+
+// triggerWho names who can start an event of outsiderTriggers.
+func triggerWho(event string) string {
+	switch event {
+	case "issues":
+		return "anyone who can open an issue"
+	case "discussion", "discussion_comment":
+		return "anyone who can start or answer a discussion"
+	}
+	return "a fork's pull request"
+}
+
+func selfHostedFix(event string) string {
+	switch event {
+	case "issues", "discussion", "discussion_comment":
+		return "Use a GitHub-hosted runner for this job."
+	}
+	return "Use a GitHub-hosted runner for this job, or add `if: github.event.pull_request.head.repo.fork == false`."
 }
 
 // selfHostedLabel reports whether a runs-on label selects a self-hosted
