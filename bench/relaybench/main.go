@@ -155,7 +155,7 @@ func proxy(listen, target, events string) error {
 		Policy: pol,
 		Names:  fixedName("bench.example"),
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
+			d := net.Dialer{KeepAlive: -1} // as in production: the proxy sets it
 			return d.DialContext(ctx, network, target)
 		},
 		Sink: rec,

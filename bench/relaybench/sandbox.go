@@ -70,7 +70,7 @@ func sandboxLatency(echoAddr, events string, n, blocks int, args []string) error
 		defer f.Close()
 		ev = f
 	}
-	var d net.Dialer
+	d := net.Dialer{KeepAlive: -1} // as in production: the proxy sets it
 	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
 		host, _, err := net.SplitHostPort(address)
 		if err != nil || host != benchName {

@@ -16,7 +16,9 @@ import (
 // answers) and dialed from the host network namespace, address by address;
 // a literal IP is dialed as is.
 func hostDialer(srv *dnsproxy.Server) func(ctx context.Context, network, address string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+	// No keep-alive here: the proxy turns it on once the relay runs, off
+	// the path of the first bytes.
+	d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: -1}
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(address)
 		if err != nil {

@@ -39,7 +39,10 @@ type Config struct {
 	}
 	// Dial opens the upstream connection. address is "name:port" for a
 	// connection bound to a name and "ip:port" for a literal IP. It must
-	// honour ctx (Close cancels it).
+	// honour ctx (Close cancels it). The proxy turns TCP keep-alive on
+	// for the connection itself once the relay runs, so a dialer need
+	// not spend the system calls on the path of the first bytes
+	// (net.Dialer{KeepAlive: -1}).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Sink receives one "connect" event per accepted connection. Nil:
 	// events are dropped.
