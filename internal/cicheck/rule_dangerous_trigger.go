@@ -146,10 +146,16 @@ func headCheckout(src *ciconfig.Source, s *ciconfig.Step) (ciconfig.Pos, string,
 			}
 		}
 	case name == "actions/download-artifact":
-		if p := s.Input("run-id"); p != nil && p.Value != nil && strings.Contains(p.Value.Value, "workflow_run") {
-			return p.Value.Pos, "artifacts of the triggering run", true
+		// run-id names another run (the triggering one, or one found by
+		// an earlier step), whose artifacts a pull request produced.
+		if p := s.Input("run-id"); p != nil && p.Value != nil && strings.TrimSpace(p.Value.Value) != "" {
+			if containsFold(p.Value.Value, "workflow_run") {
+				return p.Value.Pos, "artifacts of the triggering run", true
+			}
+			return p.Value.Pos, "artifacts of another run", true
 		}
-	case name == "dawidd6/action-download-artifact":
+	case name == "dawidd6/action-download-artifact", name == "aochmann/actions-download-artifact",
+		name == "bettermarks/action-artifact-download", name == "blablacar/action-download-last-artifact":
 		return s.Uses.Pos, "artifacts of another run", true
 	case name == "actions/github-script":
 		if p := s.Input("script"); p != nil && p.Value != nil {
