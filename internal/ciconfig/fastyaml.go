@@ -104,7 +104,10 @@ func parseFastYAML(src []byte) (root *ynode, ok bool) {
 	}
 	li := 0
 	for li < len(p.lines) {
-		if t := strings.TrimLeft(p.lines[li], " \t"); t != "" && t[0] != '#' {
+		if strings.IndexByte(p.lines[li], '\t') >= 0 {
+			return nil, false
+		}
+		if t := strings.TrimLeft(p.lines[li], " "); t != "" && t[0] != '#' {
 			break
 		}
 		li++
