@@ -1,7 +1,8 @@
 // Command npmreg is a local npm registry for bench/npmci.sh: it generates N
 // small packages (a binary tree of dependencies, so a project depending on
 // the root pulls all of them), serves their packuments and tarballs on
-// 127.0.0.1, and writes a project that depends on them.
+// 127.0.0.1 with a public registry's caching headers (Cache-Control, ETag),
+// and writes a project that depends on them.
 package main
 
 import (
@@ -85,16 +86,33 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	etags := make(map[string]string, len(files))
+	for p, b := range files {
+		sum := sha1.Sum(b)
+		etags[p] = `"` + hex.EncodeToString(sum[:]) + `"`
+	}
 	log.Fatal(http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
+		// Caching headers like a public registry's: without them npm
+		// revalidates every cached packument and tarball, and a "warm
+		// cache" install would fetch everything again.
+		etag := etags[r.URL.Path]
+		h := w.Header()
+		h.Set("ETag", etag)
 		if strings.HasSuffix(r.URL.Path, ".tgz") {
-			w.Header().Set("Content-Type", "application/octet-stream")
+			h.Set("Content-Type", "application/octet-stream")
+			h.Set("Cache-Control", "public, immutable, max-age=31557600")
 		} else {
-			w.Header().Set("Content-Type", "application/json")
+			h.Set("Content-Type", "application/json")
+			h.Set("Cache-Control", "public, max-age=300")
+		}
+		if r.Header.Get("If-None-Match") == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
 		}
 		w.Write(b)
 	})))
