@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +17,12 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// identityMapSize is how many ids root's identity uid and gid maps cover:
+// all valid ids (0 to 2^32-2; 2^32-1 is the invalid id -1) where int has 64
+// bits. SysProcIDMap counts in int, so on 32-bit platforms the map stops at
+// 2^31-2 and files owned by larger ids show as the overflow id inside.
+const identityMapSize = int(min(1<<32-1, math.MaxInt))
 
 // Sandbox is a set of namespaces with an init process waiting to run (or
 // running) one command. Methods are safe for concurrent use.
@@ -96,8 +103,8 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 	}
 	if uid == 0 {
 		// Root keeps its view of every file owner: identity-map all ids.
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: identityMapSize}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: identityMapSize}}
 		attr.GidMappingsEnableSetgroups = true
 	} else {
 		// Rootless: the only id we may map is our own; the command sees
