@@ -1,6 +1,9 @@
 package ciconfig
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // flow reads the single-line flow collection ([...] or {...}) starting at
 // byte at of line li and returns it with the offset after its closing
@@ -251,4 +254,130 @@ func (p *fastParser) blockScalar(li, at, indent int) *ynode {
 		style = styleFolded
 	}
 	return p.node(yamlScalar, style, li, at, string(s))
+}
+
+// quoted reads the single-line quoted scalar starting at at and returns
+// its value and the offset after the closing quote. ok is false when the
+// scalar does not end on this line or has an escape yaml/v4 rejects.
+func (p *fastParser) quoted(l string, at int) (string, int, bool) {
+	q := l[at]
+	if q == '\'' {
+		var b []byte
+		from := at + 1
+		for j := at + 1; j < len(l); j++ {
+			if l[j] != '\'' {
+				continue
+			}
+			if j+1 < len(l) && l[j+1] == '\'' {
+				b = append(b, l[from:j+1]...)
+				j++
+				from = j + 1
+				continue
+			}
+			if b == nil {
+				return l[at+1 : j], j + 1, true
+			}
+			return string(append(b, l[from:j]...)), j + 1, true
+		}
+		return "", 0, false
+	}
+	var b []byte
+	from := at + 1
+	for j := at + 1; j < len(l); j++ {
+		switch l[j] {
+		case '"':
+			if b == nil {
+				return l[at+1 : j], j + 1, true
+			}
+			return string(append(b, l[from:j]...)), j + 1, true
+		case '\\':
+			if j+1 >= len(l) {
+				return "", 0, false // an escaped line break
+			}
+			b = append(b, l[from:j]...)
+			n, ok := appendEscape(&b, l, j+1)
+			if !ok {
+				return "", 0, false
+			}
+			j += n
+			from = j + 1
+		}
+	}
+	return "", 0, false
+}
+
+// appendEscape decodes the escape whose letter is at l[at] onto b and
+// returns how many bytes after the backslash it used.
+func appendEscape(b *[]byte, l string, at int) (int, bool) {
+	var s string
+	n := 0
+	switch l[at] {
+	case '0':
+		s = "\x00"
+	case 'a':
+		s = "\a"
+	case 'b':
+		s = "\b"
+	case 't':
+		s = "\t"
+	case 'n':
+		s = "\n"
+	case 'v':
+		s = "\v"
+	case 'f':
+		s = "\f"
+	case 'r':
+		s = "\r"
+	case 'e':
+		s = "\x1b"
+	case ' ':
+		s = " "
+	case '"':
+		s = "\""
+	case '\'':
+		s = "'"
+	case '\\':
+		s = "\\"
+	case 'N':
+		s = "\u0085"
+	case '_':
+		s = "\u00a0"
+	case 'L':
+		s = "\u2028"
+	case 'P':
+		s = "\u2029"
+	case 'x':
+		n = 2
+	case 'u':
+		n = 4
+	case 'U':
+		n = 8
+	default:
+		return 0, false // yaml/v4 rejects the rest, "\/" included
+	}
+	if n == 0 {
+		*b = append(*b, s...)
+		return 1, true
+	}
+	if at+1+n > len(l) {
+		return 0, false
+	}
+	v := 0
+	for _, h := range []byte(l[at+1 : at+1+n]) {
+		switch {
+		case h >= '0' && h <= '9':
+			v = v<<4 | int(h-'0')
+		case h >= 'a' && h <= 'f':
+			v = v<<4 | int(h-'a'+10)
+		case h >= 'A' && h <= 'F':
+			v = v<<4 | int(h-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	if (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff {
+		return 0, false
+	}
+	*b = utf8.AppendRune(*b, rune(v))
+	return 1 + n, true
 }
