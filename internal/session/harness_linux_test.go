@@ -32,24 +32,74 @@ type world struct {
 	https    *httptest.Server
 	routes   map[string]string // "name:port" → loopback address
 
-	mu      sync.Mutex
-	queries []string // names the upstream DNS server was asked
-	dials   []string // addresses the proxy dialed
-	hits    []string // "host path" the fake servers served
+	mu       sync.Mutex
+	queries  []string            // names the upstream DNS server was asked
+	dials    []string            // addresses the proxy dialed
+	hits     []string            // "host path" the fake servers served
+	dialedAs map[string][]string // address dialed → local addresses of its connections
+	received map[string]int64    // client address → bytes the fake HTTP(S) servers read from it
+}
+
+// countingListener counts the bytes the fake servers read, per client
+// address (the local address of a connection the proxy dialed).
+type countingListener struct {
+	net.Listener
+	w *world
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, w: l.w, from: c.RemoteAddr().String()}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	w    *world
+	from string
+}
+
+func (c *countingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.w.mu.Lock()
+	c.w.received[c.from] += int64(n)
+	c.w.mu.Unlock()
+	return n, err
+}
+
+// bytesReceived returns how many bytes the fake servers read over the
+// connections dialed for address, after stopping them (so every connection
+// has been read to its end).
+func (w *world) bytesReceived(address string) int64 {
+	w.http.Close()
+	w.https.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for _, from := range w.dialedAs[address] {
+		n += w.received[from]
+	}
+	return n
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, routes: map[string]string{}}
+	w := &world{t: t, routes: map[string]string{}, dialedAs: map[string][]string{}, received: map[string]int64{}}
 	handler := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
 		w.hits = append(w.hits, r.Host+" "+r.URL.Path)
 		w.mu.Unlock()
 		fmt.Fprintf(rw, "hello from %s", r.Host)
 	})
-	w.http = httptest.NewServer(handler)
+	w.http = httptest.NewUnstartedServer(handler)
+	w.http.Listener = &countingListener{Listener: w.http.Listener, w: w}
+	w.http.Start()
 	t.Cleanup(w.http.Close)
-	w.https = httptest.NewTLSServer(handler)
+	w.https = httptest.NewUnstartedServer(handler)
+	w.https.Listener = &countingListener{Listener: w.https.Listener, w: w}
+	w.https.StartTLS()
 	t.Cleanup(w.https.Close)
 	for _, n := range []string{"allowed.test", "evil.test", "tls.test"} {
 		w.routes[n+":80"] = w.http.Listener.Addr().String()
@@ -95,7 +145,13 @@ func (w *world) dial(ctx context.Context, network, address string) (net.Conn, er
 		target = address // a host port on the runner's loopback
 	}
 	var d net.Dialer
-	return d.DialContext(ctx, network, target)
+	c, err := d.DialContext(ctx, network, target)
+	if err == nil {
+		w.mu.Lock()
+		w.dialedAs[address] = append(w.dialedAs[address], c.LocalAddr().String())
+		w.mu.Unlock()
+	}
+	return c, err
 }
 
 func (w *world) snapshot() (queries, dials, hits []string) {
