@@ -16,7 +16,9 @@ type Span struct {
 // wget, sudo, python, perl, …), `bash <(curl …)`, `sh -c "$(curl …)"`, and
 // a file fetched with `curl -o f` / `wget -O f` / `curl … > f` / `curl -O
 // url` / `wget url` that a later command runs (`sh f`, `bash f`, `./f`,
-// `/abs/f`, `source f`, `python f`), and PowerShell's `iex (iwr URL)` /
+// `/abs/f`, `source f`, `python f`) unless a checksum or signature check
+// of the file (sha256sum -c, gpg --verify, cosign verify-blob, ...) comes
+// between, and PowerShell's `iex (iwr URL)` /
 // `irm URL | iex` on one line. Each Span starts at the fetching
 // command and ends after the interpreter or the executed file name; spans
 // are sorted and do not overlap.
@@ -103,11 +105,37 @@ func downloadsRun(script string, downloads []download) []Span {
 			}
 			if k > 0 && !used[k-1] {
 				used[k-1] = true
+				if verifiedBetween(script[ds[k-1].end:e.Start], name) {
+					continue
+				}
 				out = append(out, Span{ds[k-1].start, e.End})
 			}
 		}
 	}
 	return out
+}
+
+// verifiers are commands that check a file against a known digest or
+// signature.
+var verifiers = []string{
+	"sha256sum", "sha512sum", "sha384sum", "shasum", "b2sum", "gpg --verify", "gpg2 --verify", "gpgv", "cosign verify",
+	"minisign", "signify", "openssl dgst", "slsa-verifier", "gh attestation verify", "Get-FileHash",
+}
+
+// verifiedBetween reports whether text (the commands between a download
+// and the run of its file) checks the file: a verifier and the file's
+// name both appear. Every verifier needs the file (or a checksum list
+// naming it) as an argument.
+func verifiedBetween(text, file string) bool {
+	if !strings.Contains(text, path.Base(file)) {
+		return false
+	}
+	for _, v := range verifiers {
+		if strings.Contains(text, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // fetchers finds curl and wget command words in order. It remembers the

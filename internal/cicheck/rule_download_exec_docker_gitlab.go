@@ -1,6 +1,9 @@
 package cicheck
 
 import (
+	"strconv"
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -8,9 +11,26 @@ import (
 // checkDownloadExecDockerfile runs DownloadExec over every RUN: its shell
 // or exec form (continuation lines joined) and its heredoc bodies.
 func checkDownloadExecDockerfile(c *Context, d *ciconfig.Dockerfile, report func(finding.Finding)) {
+	var added []remoteAdd
 	for _, in := range d.Instructions {
+		if in.Cmd == "FROM" {
+			added = added[:0] // a new stage starts from another file system
+		}
+		if in.Cmd == "ADD" {
+			if a, ok := addOfURL(in); ok {
+				added = append(added, a)
+			}
+			continue
+		}
 		if in.Cmd != "RUN" {
 			continue
+		}
+		for _, a := range added {
+			for _, e := range executions(in.Script, 0, a.file) {
+				report(c.at(&downloadExecRule, d.PosOf(in.ArgsOffset+e.Start),
+					"RUN executes "+a.file+", downloaded from "+a.url+" by ADD at line "+strconv.Itoa(a.pos.Line)+" without a checksum",
+					"Give the ADD a digest (ADD --checksum=sha256:<digest> URL DEST) or download and verify the file in the RUN (sha256sum -c) before running it."))
+			}
 		}
 		scan := func(script string, base int) {
 			for _, sp := range DownloadExec(script) {
@@ -47,4 +67,43 @@ func checkDownloadExecGitLab(c *Context, g *ciconfig.GitLabCI, report func(findi
 			}
 		}
 	}
+}
+
+// remoteAdd is an ADD of a URL: the file it writes and where.
+type remoteAdd struct {
+	url, file string
+	pos       ciconfig.Pos
+}
+
+// addOfURL recognises `ADD [flags] http(s)://… DEST` without --checksum
+// and returns the file it creates (DEST, or DEST/<last URL segment> when
+// DEST ends in /).
+func addOfURL(in *ciconfig.Instruction) (remoteAdd, bool) {
+	for _, f := range in.Flags {
+		if f.Name == "checksum" {
+			return remoteAdd{}, false
+		}
+	}
+	args := in.Argv
+	if !in.Exec {
+		args = strings.Fields(in.Script)
+	}
+	if len(args) != 2 || !(strings.HasPrefix(args[0], "https://") || strings.HasPrefix(args[0], "http://")) {
+		return remoteAdd{}, false
+	}
+	url, dest := args[0], args[1]
+	if strings.HasSuffix(dest, "/") {
+		name := url[strings.LastIndexByte(url, '/')+1:]
+		if i := strings.IndexAny(name, "?#"); i >= 0 {
+			name = name[:i]
+		}
+		if name == "" {
+			return remoteAdd{}, false
+		}
+		dest += name
+	}
+	if cleanFile(dest) == "" {
+		return remoteAdd{}, false
+	}
+	return remoteAdd{url: url, file: dest, pos: in.Pos}, true
 }
