@@ -13,7 +13,9 @@ var downloadExecRule = finding.Rule{
 	Summary:  "A script downloads code and runs it unchecked (curl … | sh, bash <(curl …), download then execute) in run:, Dockerfile RUN or GitLab script:.",
 	Fix:      "Download to a file, verify its SHA-256 against a pinned value (or use a pinned package or action), then run it.",
 	Help: "Whatever the server returns at that moment runs with the job's secrets: a compromised or spoofed download host " +
-		"(the Codecov bash uploader, 2021) turns every build into the attacker's. A checksum pinned in the repository makes the download immutable.",
+		"(the Codecov bash uploader, 2021) turns every build into the attacker's. A checksum pinned in the repository makes the download immutable: " +
+		"a file checked with sha256sum/shasum, gpg --verify, cosign verify or minisign between its download and its run is not reported. " +
+		"Also covered: PowerShell's `iex (iwr URL)` / `irm URL | iex`, and a Dockerfile RUN that executes a file fetched by `ADD <url>` without `--checksum`.",
 }
 
 var downloadExec = Rule{Rule: downloadExecRule, Workflow: checkDownloadExecWorkflow, Action: checkDownloadExecAction,
