@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -138,8 +139,12 @@ func New(c Config) (*Proxy, error) {
 // otherwise. The proxy closes l when it is closed.
 //
 // The goroutine that accepts a connection goes on to handle it, after
-// starting the next acceptor: the connection is handled on the thread the
-// network poller woke, with no hand-off between accept and dial.
+// making sure another one is waiting in Accept: the connection is handled
+// on the thread the network poller woke, with no hand-off between accept
+// and dial. When it is done it goes back to accepting (up to
+// maxIdleAcceptors wait at once), so a steady stream of connections is
+// served by the same few goroutines, whose stacks have already grown to
+// what a connection needs.
 func (p *Proxy) Serve(l net.Listener) error {
 	p.mu.Lock()
 	if p.closed {
@@ -150,20 +155,40 @@ func (p *Proxy) Serve(l net.Listener) error {
 	p.listeners[l] = struct{}{}
 	p.mu.Unlock()
 
-	errc := make(chan error, 1)
-	go p.accept(l, 0, errc)
-	return <-errc
+	a := &acceptor{l: l, errc: make(chan error, 1)}
+	a.idle.Store(1)
+	go p.accept(a)
+	return <-a.errc
 }
 
-// accept accepts one connection on l, starts the next acceptor and handles
-// the connection; when accepting fails for good it sends the error (nil
-// once the proxy is closed) to errc instead.
-func (p *Proxy) accept(l net.Listener, backoff time.Duration, errc chan<- error) {
-	for {
-		c, err := l.Accept()
+// maxIdleAcceptors bounds the goroutines of one listener that wait in
+// Accept; a handler finding that many returns instead.
+const maxIdleAcceptors = 4
+
+// acceptor is the state the goroutines accepting on one listener share.
+type acceptor struct {
+	l       net.Listener
+	idle    atomic.Int32 // goroutines in (or on their way to) Accept
+	stopped atomic.Bool
+	once    sync.Once
+	errc    chan error // Serve's result, sent once
+}
+
+// stop ends Serve with err (nil: the proxy was closed).
+func (a *acceptor) stop(err error) {
+	a.stopped.Store(true)
+	a.once.Do(func() { a.errc <- err })
+}
+
+// accept accepts and handles connections on a.l until it fails, the proxy
+// is closed or enough other goroutines are waiting in Accept.
+func (p *Proxy) accept(a *acceptor) {
+	var backoff time.Duration
+	for !a.stopped.Load() {
+		c, err := a.l.Accept()
 		if err != nil {
 			if p.isClosed() {
-				errc <- nil
+				a.stop(nil)
 				return
 			}
 			if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
@@ -173,21 +198,31 @@ func (p *Proxy) accept(l net.Listener, backoff time.Duration, errc chan<- error)
 				time.Sleep(backoff)
 				continue
 			}
-			errc <- fmt.Errorf("accept connection: %w", err)
+			a.stop(fmt.Errorf("accept connection: %w", err))
 			return
 		}
+		backoff = 0
 		if !p.track(c) {
 			reset(c)
-			errc <- nil
+			a.stop(nil)
 			return
 		}
 		p.wg.Add(1)
-		go p.accept(l, 0, errc)
-		defer p.wg.Done()
-		defer p.untrack(c)
+		if a.idle.Add(-1) == 0 {
+			// Nobody else is waiting in Accept: start a goroutine that
+			// does, then handle this connection here.
+			a.idle.Add(1)
+			go p.accept(a)
+		}
 		p.handle(c)
-		return
+		p.untrack(c)
+		p.wg.Done()
+		if a.idle.Add(1) > maxIdleAcceptors {
+			a.idle.Add(-1)
+			return
+		}
 	}
+	a.idle.Add(-1)
 }
 
 // Close stops every listener, aborts every connection being sniffed,
