@@ -236,10 +236,12 @@ func (c *wconv) matrix(v *ynode) []MatrixRow {
 		return nil
 	}
 	var rows []MatrixRow
+	index := map[string]int{}
 	add := func(name, v *ynode) {
-		i := slices.IndexFunc(rows, func(r MatrixRow) bool { return r.Name.Value == name.value })
-		if i < 0 {
+		i, ok := index[name.value]
+		if !ok {
 			i = len(rows)
+			index[name.value] = i
 			rows = append(rows, MatrixRow{Name: String{Value: name.value, Pos: ypos(name), Quoted: name.quoted()}})
 		}
 		if v.kind == yamlScalar {

@@ -57,19 +57,32 @@ func (c *wconv) mapping(n *ynode, allowEmpty, caseSensitive bool) []*ynode {
 		c.fail = true
 		return nil
 	}
+	var lower map[string]struct{} // for large case-insensitive mappings
 	for i := 0; i < len(n.content); i += 2 {
 		k := n.content[i]
 		if k.value == "" || k.value == "<<" {
 			c.fail = true
 			return nil
 		}
-		if !caseSensitive {
+		switch {
+		case caseSensitive: // exact duplicates never reach here
+		case len(n.content) <= 2*smallMapping:
 			for j := 0; j < i; j += 2 {
 				if lowerEqual(n.content[j].value, k.value) {
 					c.fail = true
 					return nil
 				}
 			}
+		default:
+			if lower == nil {
+				lower = make(map[string]struct{}, len(n.content)/2)
+			}
+			l := strings.ToLower(k.value)
+			if _, dup := lower[l]; dup {
+				c.fail = true
+				return nil
+			}
+			lower[l] = struct{}{}
 		}
 	}
 	return n.content

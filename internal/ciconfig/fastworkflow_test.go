@@ -133,7 +133,13 @@ var fastWorkflowCases = []struct {
 	{"zero_timeout", fastHead + "      - run: x\n        timeout-minutes: 0\n", false},
 	{"schedule_scalar", "on: schedule\njobs:\n  j:\n    runs-on: x\n    steps:\n      - run: x\n", false},
 	{"merge_key", fastHead + "      - run: x\n        <<: {a: b}\n", false},
+	{"many_env", "env:\n" + indent(manyKeys("V", 300, "")) + fastHead + "      - run: x\n", true},
+	{"many_env_case_duplicate", "env:\n" + indent(manyKeys("V", 300, "v17: x\n")) + fastHead + "      - run: x\n", false},
 	{"secrets_not_inherit", "on: push\njobs:\n  j:\n    uses: o/r/w.yml@v1\n    secrets: all\n", false},
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
 }
 
 func TestFastWorkflowCases(t *testing.T) {

@@ -93,6 +93,8 @@ type fastParser struct {
 	stack     []*ynode // children of the collections being read
 	ptrs      []*ynode // arena for content slices
 	scratch   []byte   // reused buffer for block scalars
+	// keySets index the keys of large mappings being read, by base.
+	keySets map[int]map[string]struct{}
 }
 
 // parseFastYAML reads src if it is entirely in the subset and its root is a
@@ -174,6 +176,40 @@ func (p *fastParser) split(text string) bool {
 	return true
 }
 
+// smallMapping is how many entries a mapping may have before duplicate
+// keys are found with a set instead of a scan.
+const smallMapping = 16
+
+// duplicate reports whether key is already a key of the mapping whose
+// entries start at p.stack[base]. It stays linear in the mapping's size.
+func (p *fastParser) duplicate(base int, key string) bool {
+	n := (len(p.stack) - base) / 2
+	if n < smallMapping {
+		for k := base; k < len(p.stack); k += 2 {
+			if p.stack[k].value == key {
+				return true
+			}
+		}
+		return false
+	}
+	if p.keySets == nil {
+		p.keySets = map[int]map[string]struct{}{}
+	}
+	set := p.keySets[base]
+	if set == nil {
+		set = make(map[string]struct{}, 2*n)
+		for k := base; k < len(p.stack); k += 2 {
+			set[p.stack[k].value] = struct{}{}
+		}
+		p.keySets[base] = set
+	}
+	if _, ok := set[key]; ok {
+		return true
+	}
+	set[key] = struct{}{}
+	return false
+}
+
 // take moves the children pushed since base into an exactly sized content
 // slice: one growing stack instead of one growing slice per collection.
 func (p *fastParser) take(base int) []*ynode {
@@ -188,6 +224,9 @@ func (p *fastParser) take(base int) []*ynode {
 	p.ptrs = p.ptrs[n:]
 	copy(out, p.stack[base:])
 	p.stack = p.stack[:base]
+	if p.keySets != nil {
+		delete(p.keySets, base)
+	}
 	return out
 }
 
@@ -301,11 +340,9 @@ func (p *fastParser) entry(base, li, off, indent int) {
 	if p.fail {
 		return
 	}
-	for k := base; k < len(p.stack); k += 2 {
-		if p.stack[k].value == key.value {
-			p.fail = true // duplicate keys: let yaml/v4 and actionlint report them
-			return
-		}
+	if p.duplicate(base, key.value) {
+		p.fail = true // duplicate keys: let yaml/v4 and actionlint report them
+		return
 	}
 	l := p.lines[li]
 	at := skipSpaces(l, after)

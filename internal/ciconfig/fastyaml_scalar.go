@@ -41,11 +41,9 @@ func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 				p.fail = true
 				return nil, 0
 			}
-			for c := base; c < len(p.stack); c += 2 {
-				if p.stack[c].value == k.value {
-					p.fail = true
-					return nil, 0
-				}
+			if p.duplicate(base, k.value) {
+				p.fail = true
+				return nil, 0
 			}
 			p.stack = append(p.stack, k)
 			j = skipSpaces(l, j+1)

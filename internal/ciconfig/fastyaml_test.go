@@ -170,6 +170,9 @@ var fastYAMLCases = []struct {
 	{"null_and_bool_tags", "a: ~\nb: null\nc: true\nd: False\ne: yes\nf: 'true'\n", true},
 	{"sequence_of_sequences", "a:\n  - - x\n", false},
 	{"key_too_long", strings.Repeat("k", 1100) + ": v\n", false},
+	{"large_mapping", manyKeys("k", 500, ""), true},
+	{"large_mapping_duplicate", manyKeys("k", 500, "k7: again\n"), false},
+	{"large_flow_mapping_duplicate", "a: {" + strings.TrimSuffix(strings.ReplaceAll(manyKeys("k", 100, "k3: v\n"), "\n", ", "), ", ") + "}\n", false},
 }
 
 func TestFastYAMLSubset(t *testing.T) {
@@ -181,6 +184,16 @@ func TestFastYAMLSubset(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyKeys returns a mapping of n keys named prefix0, prefix1, ... followed
+// by extra.
+func manyKeys(prefix string, n int, extra string) string {
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(prefix + itoa(i) + ": v\n")
+	}
+	return b.String() + extra
 }
 
 // workflowCorpus returns the workflow-like YAML files of the repository's
