@@ -45,6 +45,24 @@ type Context struct {
 	cacheFor any // the file the cached lists below belong to
 	uses     []usesRef
 	steps    []stepRef
+	lowered  map[*ciconfig.String]string
+}
+
+// lower returns s.Value in lower case. Values without upper-case letters
+// cost nothing (strings.ToLower returns them as they are); the others are
+// lowered once per file, however many rules or scopes ask.
+func (c *Context) lower(s *ciconfig.String) string {
+	if l, ok := c.lowered[s]; ok {
+		return l
+	}
+	l := strings.ToLower(s.Value)
+	if l != s.Value {
+		if c.lowered == nil {
+			c.lowered = map[*ciconfig.String]string{}
+		}
+		c.lowered[s] = l
+	}
+	return l
 }
 
 // fileUses returns workflowUses(w), computed once per file.
@@ -73,7 +91,7 @@ func (c *Context) fileSteps(w *ciconfig.Workflow) []stepRef {
 
 func (c *Context) reset(file any) {
 	if c.cacheFor != file {
-		c.cacheFor, c.uses, c.steps = file, nil, nil
+		c.cacheFor, c.uses, c.steps, c.lowered = file, nil, nil, nil
 	}
 }
 

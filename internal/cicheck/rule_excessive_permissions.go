@@ -97,7 +97,7 @@ func checkPermissionsUse(c *Context, p *ciconfig.Permissions, owner string, jobs
 		scope := strings.ToLower(s.Name.Value)
 		used := false
 		for _, j := range jobs {
-			if jobUsesScope(j, scope) {
+			if jobUsesScope(c, j, scope) {
 				used = true
 				break
 			}
@@ -186,7 +186,7 @@ var readOnlyActions = []string{
 }
 
 // jobUsesScope applies the heuristic described in the rule's help.
-func jobUsesScope(j *ciconfig.Job, scope string) bool {
+func jobUsesScope(c *Context, j *ciconfig.Job, scope string) bool {
 	if j.Uses != nil {
 		return true // a reusable workflow: its steps are elsewhere
 	}
@@ -204,8 +204,9 @@ func jobUsesScope(j *ciconfig.Job, scope string) bool {
 			return true // the job hands the token to its scripts
 		}
 		if s.Run != nil {
+			low := c.lower(s.Run)
 			for _, m := range u.run {
-				if containsFold(s.Run.Value, m) {
+				if strings.Contains(low, m) {
 					return true
 				}
 			}
