@@ -93,6 +93,9 @@ type fastParser struct {
 	stack     []*ynode // children of the collections being read
 	ptrs      []*ynode // arena for content slices
 	scratch   []byte   // reused buffer for block scalars
+	// column's memory of the last line it measured
+	colLine, colOff, colRunes int
+	colASCII                  bool
 	// keySets index the keys of large mappings being read, by base.
 	keySets map[int]map[string]struct{}
 }
@@ -100,7 +103,7 @@ type fastParser struct {
 // parseFastYAML reads src if it is entirely in the subset and its root is a
 // block mapping. ok is false for anything else, including invalid YAML.
 func parseFastYAML(src []byte) (root *ynode, ok bool) {
-	p := &fastParser{}
+	p := &fastParser{colLine: -1}
 	if !p.split(string(src)) {
 		return nil, false
 	}
@@ -241,14 +244,28 @@ func (p *fastParser) node(kind yamlKind, style yamlStyle, li, off int, value str
 }
 
 // column is the 1-based column (in runes) of byte offset off of line li.
+// It remembers the last line and offset asked about, so that many nodes on
+// one long line cost one pass over it, not one each.
 func (p *fastParser) column(li, off int) int {
-	s := p.lines[li][:off]
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return utf8.RuneCountInString(s) + 1
+	if li != p.colLine {
+		p.colLine, p.colOff, p.colRunes = li, 0, 0
+		p.colASCII = true
+		for i := 0; i < len(p.lines[li]); i++ {
+			if p.lines[li][i] >= 0x80 {
+				p.colASCII = false
+				break
+			}
 		}
 	}
-	return off + 1
+	if p.colASCII {
+		return off + 1
+	}
+	if off < p.colOff {
+		p.colOff, p.colRunes = 0, 0
+	}
+	p.colRunes += utf8.RuneCountInString(p.lines[li][p.colOff:off])
+	p.colOff = off
+	return p.colRunes + 1
 }
 
 // skipBlank returns the index of the first line at or after li that is
