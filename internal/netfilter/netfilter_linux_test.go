@@ -57,7 +57,8 @@ func TestApplyInFreshNetns(t *testing.T) {
 			return
 		}
 		tbl := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-		nat, err := conn.GetRules(tbl, &nftables.Chain{Name: "nat_output", Table: tbl})
+		natTbl := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: TableName}
+		nat, err := conn.GetRules(natTbl, &nftables.Chain{Name: "nat_output", Table: natTbl})
 		if err != nil {
 			ch <- result{err: err}
 			return
