@@ -240,6 +240,9 @@ func workflowUses(w *ciconfig.Workflow) []usesRef {
 // matrixExpansion returns the matrix values that v stands for when v is
 // exactly ${{ matrix.<name> }}.
 func matrixExpansion(j *ciconfig.Job, v string) ([]ciconfig.String, bool) {
+	if len(j.Matrix) == 0 || !strings.Contains(v, "${{") {
+		return nil, false
+	}
 	v = strings.TrimSpace(v)
 	inner, ok := strings.CutPrefix(v, "${{")
 	if !ok {

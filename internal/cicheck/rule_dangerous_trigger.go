@@ -81,7 +81,7 @@ func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding
 // (or the head of the run that triggered a workflow_run).
 var headMarkers = []string{
 	"github.event.pull_request.head.sha", "github.event.pull_request.head.ref",
-	"github.event.pull_request.head.repo.full_name", "github.event.pull_request.merge_commit_sha",
+	"github.event.pull_request.head.repo.", "github.event.pull_request.merge_commit_sha",
 	"github.head_ref", "refs/pull/", "pull/${{",
 	"github.event.workflow_run.head_sha", "github.event.workflow_run.head_branch",
 	"github.event.workflow_run.head_commit.id", "github.event.workflow_run.head_repository.full_name",
@@ -171,10 +171,10 @@ func headCheckout(src *ciconfig.Source, s *ciconfig.Step) (ciconfig.Pos, string,
 		if i := strings.Index(r, "gh run download"); i >= 0 {
 			return src.Locate(s.Run, i), "artifacts downloaded by gh run download", true
 		}
-		for _, git := range []string{"git fetch", "git checkout", "git switch", "git pull"} {
+		for _, git := range []string{"git fetch", "git checkout", "git switch", "git pull", "git clone", "git worktree add", "git reset --hard"} {
 			if i := strings.Index(r, git); i >= 0 {
 				if m := headMarker(r[i:]); m != "" {
-					return src.Locate(s.Run, i), git + " of " + m, true
+					return src.Locate(s.Run, i), git + " of " + strings.TrimSuffix(m, "."), true
 				}
 			}
 		}
