@@ -7,7 +7,7 @@ import (
 
 // flow reads the single-line flow collection ([...] or {...}) starting at
 // byte at of line li and returns it with the offset after its closing
-// bracket. Plain scalars inside it may not contain ':' or '#', and a
+// bracket. Plain scalars inside it may not contain ':', '?' or '#', and a
 // trailing comma, an empty value or a collection spanning lines fall back.
 func (p *fastParser) flow(li, at, depth int) (*ynode, int) {
 	if depth > maxFastFlowDepth {
@@ -103,10 +103,12 @@ func (p *fastParser) flowItem(li, j, depth int, key bool) (*ynode, int) {
 			break
 		}
 		k := j
-		for k < len(l) && strings.IndexByte(",[]{}#:", l[k]) < 0 {
+		for k < len(l) && strings.IndexByte(",[]{}#:?", l[k]) < 0 {
 			k++
 		}
-		if k < len(l) && (l[k] == '#' || (l[k] == ':' && (!key || k+1 >= len(l) || l[k+1] != ' '))) {
+		// '?' followed by a blank is an indicator in flow context; any
+		// '?' falls back.
+		if k < len(l) && (l[k] == '#' || l[k] == '?' || (l[k] == ':' && (!key || k+1 >= len(l) || l[k+1] != ' '))) {
 			break
 		}
 		v := strings.TrimRight(l[j:k], " ")

@@ -149,6 +149,7 @@ var fastYAMLCases = []struct {
 	{"flow_trailing_comma", "a: [x, y,]\n", false},
 	{"flow_multi_line", "a: [x,\n  y]\n", false},
 	{"flow_colon", "a: [x:y]\n", false},
+	{"flow_question_mark", "a: [0? ]\n", false},
 	{"values_with_colons", "a: docker://alpine:3\nb: http://x.test/a#b\nc: a#b\n", true},
 	{"mapping_in_value", "a: b: c\n", false},
 	{"multi_line_plain", "a: one\n  two\n", false},
