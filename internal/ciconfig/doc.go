@@ -9,6 +9,13 @@
 // that rules can point at an offset inside a scalar, such as one expression
 // in the middle of a multi-line run: block.
 //
+// Workflows are read by a fast front end first (fastyaml*.go: a reader for
+// the YAML subset workflows use; fastworkflow.go, fastjob.go, fastevents.go:
+// the conversion, mirroring actionlint's parser check by check). It accepts
+// only what it can prove actionlint reads without error and to the same
+// Workflow; everything else, errors included, goes through actionlint.
+// Differential tests and FuzzFastWorkflow keep the two paths equal.
+//
 // Shared vocabulary for every CI file kind lives in types.go (Pos, String,
 // ParseError, Source) and in uses.go and image.go (action and image
 // reference parsing).
