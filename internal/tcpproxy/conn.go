@@ -52,6 +52,7 @@ type connEvent struct {
 	// attribution); pid and cmdline are set before it is closed. Nil
 	// until attribution has started.
 	attributed chan struct{}
+	lookup     func() (int, string)
 	pid        int
 	cmdline    string
 }
@@ -80,14 +81,47 @@ func (e *connEvent) attribute() {
 		close(e.attributed)
 		return
 	}
+	e.lookup = fn
 	e.refs.Add(1)
 	e.p.wg.Add(1) // Close waits for the event
-	go func() {
-		defer e.p.wg.Done()
-		e.pid, e.cmdline = fn()
-		close(e.attributed)
-		e.done()
-	}()
+	select {
+	case e.p.attributions <- e: // an idle worker takes it
+	default:
+		go e.p.attributeWorker(e)
+	}
+}
+
+// runAttribution does e's lookup and emits the event if the handler is
+// done with it.
+func (e *connEvent) runAttribution() {
+	defer e.p.wg.Done()
+	e.pid, e.cmdline = e.lookup()
+	close(e.attributed)
+	e.done()
+}
+
+// maxIdleAttributors bounds the attribution workers waiting for work.
+const maxIdleAttributors = 4
+
+// attributeWorker runs e's attribution, then waits for the next one, so a
+// steady stream of connections does not start a goroutine (and grow its
+// stack) per connection. It returns when enough other workers are idle or
+// the proxy is closed.
+func (p *Proxy) attributeWorker(e *connEvent) {
+	for {
+		e.runAttribution()
+		if p.idleAttributors.Add(1) > maxIdleAttributors {
+			p.idleAttributors.Add(-1)
+			return
+		}
+		select {
+		case e = <-p.attributions:
+			p.idleAttributors.Add(-1)
+		case <-p.ctx.Done():
+			p.idleAttributors.Add(-1)
+			return
+		}
+	}
 }
 
 // finish is called by the handler once the event is complete: it is

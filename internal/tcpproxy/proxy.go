@@ -92,6 +92,11 @@ type Proxy struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
+
+	// attributions hands a connection's attribution to an idle worker
+	// (unbuffered: a send succeeds only when one is waiting).
+	attributions    chan *connEvent
+	idleAttributors atomic.Int32
 }
 
 // New checks c, fills defaults and returns a Proxy ready to Serve.
@@ -125,11 +130,12 @@ func New(c Config) (*Proxy, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Proxy{
-		c:         c,
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[net.Conn]struct{}{},
+		c:            c,
+		ctx:          ctx,
+		cancel:       cancel,
+		listeners:    map[net.Listener]struct{}{},
+		conns:        map[net.Conn]struct{}{},
+		attributions: make(chan *connEvent),
 	}, nil
 }
 

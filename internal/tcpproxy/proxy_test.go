@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -519,5 +521,45 @@ func TestHostPortServerSpeaksFirstIsNotDelayed(t *testing.T) {
 	}
 	if string(got) != greeting {
 		t.Errorf("greeting = %q", got)
+	}
+}
+
+// TestAttributionWorkers makes sequential connections through one proxy,
+// so attribution workers are reused, and checks that every event names the
+// process of its own connection.
+func TestAttributionWorkers(t *testing.T) {
+	up := serveLoopback(t, echo)
+	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+		tweak: func(c *Config) {
+			c.Attribute = func(_ string, src netip.AddrPort) (int, string) {
+				return int(src.Port()), fmt.Sprintf("client %d", src.Port())
+			}
+		}})
+	const n = 20
+	var want []int
+	send := httpGet("registry.example")
+	for range n {
+		c := h.connect("198.18.0.1:443")
+		want = append(want, c.LocalAddr().(*net.TCPAddr).Port)
+		if _, err := c.Write(send); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, len(send))); err != nil {
+			t.Fatalf("echo through the proxy: %v", err)
+		}
+		c.Close()
+	}
+	evs := h.waitEvents(n)
+	var got []int
+	for _, e := range evs {
+		if e.Cmdline != fmt.Sprintf("client %d", e.PID) {
+			t.Errorf("event pid %d with cmdline %q", e.PID, e.Cmdline)
+		}
+		got = append(got, e.PID)
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("attributed pids (-want +got):\n%s", diff)
 	}
 }
