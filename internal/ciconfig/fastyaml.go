@@ -576,62 +576,6 @@ func (p *fastParser) inlineValue(li, at, indent int) *ynode {
 	return p.node(yamlScalar, stylePlain, li, at, v)
 }
 
-// plainContinuation folds the lines at p.i that continue the plain scalar
-// v (lines indented deeper than indent, before a comment line or a
-// shallower line) onto it, as yaml/v4's scanPlainScalar does: one line
-// break becomes a space, n blank lines n newlines. It leaves p.i after
-// the last line it used.
-func (p *fastParser) plainContinuation(v string, indent int) string {
-	var b []byte
-	breaks := 0
-	for k := p.i; k < len(p.lines); k++ {
-		l := p.lines[k]
-		t := strings.TrimLeft(l, " ")
-		if strings.IndexByte(l, '\t') >= 0 {
-			p.fail = true
-			return ""
-		}
-		if t == "" {
-			breaks++
-			continue
-		}
-		if len(l)-len(t) <= indent || t[0] == '#' {
-			break
-		}
-		end := len(t)
-		for j := 1; j < len(t); j++ {
-			if t[j] == '#' && t[j-1] == ' ' {
-				end = j
-				break
-			}
-		}
-		c := strings.TrimRight(t[:end], " ")
-		if strings.Contains(c, ": ") || strings.HasSuffix(c, ":") {
-			p.fail = true
-			return ""
-		}
-		if b == nil {
-			b = append(make([]byte, 0, 2*len(v)), v...)
-		}
-		if breaks == 0 {
-			b = append(b, ' ')
-		}
-		for ; breaks > 0; breaks-- {
-			b = append(b, '\n')
-		}
-		breaks = 0
-		b = append(b, c...)
-		p.i = k + 1
-		if end < len(t) {
-			break // a comment ends the scalar
-		}
-	}
-	if b == nil {
-		return v
-	}
-	return string(b)
-}
-
 // trailer reports whether only spaces and a comment follow byte end.
 func trailer(l string, end int) bool {
 	j := skipSpaces(l, end)
