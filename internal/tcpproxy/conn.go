@@ -84,11 +84,7 @@ func (e *connEvent) attribute() {
 	e.lookup = fn
 	e.refs.Add(1)
 	e.p.wg.Add(1) // Close waits for the event
-	select {
-	case e.p.attributions <- e: // an idle worker takes it
-	default:
-		go e.p.attributeWorker(e)
-	}
+	e.p.workers.run(e.runAttribution)
 }
 
 // runAttribution does e's lookup and emits the event if the handler is
@@ -98,30 +94,6 @@ func (e *connEvent) runAttribution() {
 	e.pid, e.cmdline = e.lookup()
 	close(e.attributed)
 	e.done()
-}
-
-// maxIdleAttributors bounds the attribution workers waiting for work.
-const maxIdleAttributors = 4
-
-// attributeWorker runs e's attribution, then waits for the next one, so a
-// steady stream of connections does not start a goroutine (and grow its
-// stack) per connection. It returns when enough other workers are idle or
-// the proxy is closed.
-func (p *Proxy) attributeWorker(e *connEvent) {
-	for {
-		e.runAttribution()
-		if p.idleAttributors.Add(1) > maxIdleAttributors {
-			p.idleAttributors.Add(-1)
-			return
-		}
-		select {
-		case e = <-p.attributions:
-			p.idleAttributors.Add(-1)
-		case <-p.ctx.Done():
-			p.idleAttributors.Add(-1)
-			return
-		}
-	}
 }
 
 // finish is called by the handler once the event is complete: it is
@@ -306,7 +278,7 @@ func (p *Proxy) handle(c net.Conn) {
 		e.attribute()
 		gate = e.attributed
 	}
-	relay(c, up, gate, func() {
+	relay(c, up, gate, p.workers.run, func() {
 		e.finish()
 		upstreamKeepAlive(up)
 	})

@@ -93,10 +93,8 @@ type Proxy struct {
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 
-	// attributions hands a connection's attribution to an idle worker
-	// (unbuffered: a send succeeds only when one is waiting).
-	attributions    chan *connEvent
-	idleAttributors atomic.Int32
+	// workers run attributions and the client→upstream half of relays.
+	workers *workers
 }
 
 // New checks c, fills defaults and returns a Proxy ready to Serve.
@@ -130,12 +128,12 @@ func New(c Config) (*Proxy, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Proxy{
-		c:            c,
-		ctx:          ctx,
-		cancel:       cancel,
-		listeners:    map[net.Listener]struct{}{},
-		conns:        map[net.Conn]struct{}{},
-		attributions: make(chan *connEvent),
+		workers:   newWorkers(maxIdleWorkers, ctx.Done()),
+		c:         c,
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[net.Conn]struct{}{},
 	}, nil
 }
 
@@ -166,6 +164,10 @@ func (p *Proxy) Serve(l net.Listener) error {
 	go p.accept(a)
 	return <-a.errc
 }
+
+// maxIdleWorkers bounds the idle goroutines kept for attributions and
+// relays.
+const maxIdleWorkers = 8
 
 // maxIdleAcceptors bounds the goroutines of one listener that wait in
 // Accept; a handler finding that many returns instead.

@@ -12,9 +12,10 @@ import (
 // (CloseWrite), so protocols that shut down their sending side and keep
 // reading work. An error in either direction aborts both connections with
 // a reset, so neither peer hangs. Nothing is passed to the client before
-// gate is closed. started (if not nil) is called once, by the goroutine of
-// the client→upstream direction before it starts copying.
-func relay(client, upstream net.Conn, gate <-chan struct{}, started func()) {
+// gate is closed. The client→upstream direction runs in a goroutine
+// started with spawn; started (if not nil) is called once, by that
+// goroutine, before it starts copying.
+func relay(client, upstream net.Conn, gate <-chan struct{}, spawn func(func()), started func()) {
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -23,7 +24,7 @@ func relay(client, upstream net.Conn, gate <-chan struct{}, started func()) {
 		})
 	}
 	done := make(chan struct{})
-	go func() {
+	spawn(func() {
 		defer close(done)
 		if started != nil {
 			// Here, not before the upstream→client direction starts
@@ -31,7 +32,7 @@ func relay(client, upstream net.Conn, gate <-chan struct{}, started func()) {
 			started()
 		}
 		halfRelay(upstream, client, abort)
-	}()
+	})
 	<-gate
 	halfRelay(client, upstream, abort)
 	<-done
