@@ -2,6 +2,7 @@ package ciconfig
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -202,6 +203,10 @@ func manyKeys(prefix string, n int, extra string) string {
 	return b.String() + extra
 }
 
+// actionlintVersion is the version of actionlint in go.mod, whose test
+// data the corpus includes when it is in the module cache.
+const actionlintVersion = "v1.7.12"
+
 // workflowCorpus returns the workflow-like YAML files of the repository's
 // test data and a slice of the benchmark's generated corpus.
 func workflowCorpus(t testing.TB) map[string][]byte {
@@ -217,6 +222,20 @@ func workflowCorpus(t testing.TB) map[string][]byte {
 			}
 			b, err := os.ReadFile(path)
 			if err == nil {
+				files[path] = b
+			}
+			return nil
+		})
+	}
+	// actionlint's own test data: real-world workflows and many edge
+	// cases, most of them errors.
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		dir := filepath.Join(strings.TrimSpace(string(out)), "github.com", "rhysd", "actionlint@"+actionlintVersion, "testdata")
+		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
+				return nil
+			}
+			if b, err := os.ReadFile(path); err == nil {
 				files[path] = b
 			}
 			return nil
