@@ -11,6 +11,14 @@
 //     the connection with a TCP reset or dials the name itself and relays
 //     bytes both ways (with splice(2) on Linux).
 //
+// For connection-setup latency, an allowed connection's path is kept
+// short: the sniff first takes what the client has already sent without
+// waiting; when it must wait, the upstream is dialled meanwhile (and reset
+// unused if the sniff refuses: no client byte reaches it before the
+// verdict); process attribution runs beside the connection on reused
+// worker goroutines and is joined only when the event is emitted (a
+// refused connection's reset waits for it, so the event names the process).
+//
 // The proxy knows only policy and event; the sandbox, the DNS server and
 // process attribution are injected through Config.
 //
