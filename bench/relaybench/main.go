@@ -8,7 +8,7 @@
 //	    connection bound to "bench.example" and dialled to ADDR
 //	relaybench throughput -bytes N NAME=ADDR...  one N-byte transfer per target
 //	relaybench latency -n N NAME=ADDR...         N sequential connections per
-//	    target, interleaved round-robin, each: connect, 1-byte echo, close
+//	    target, interleaved in an order shuffled each round, each: connect, 1-byte echo, close
 //	relaybench sandbox -n N -target ECHO NAME=ADDR...  the same latency
 //	    measurement through the real `buildwall run` path (see sandbox.go),
 //	    in blocks alternating with the NAME=ADDR targets measured directly
