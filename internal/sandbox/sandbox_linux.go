@@ -120,7 +120,7 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		Stderr:      c.Stderr,
 		ExtraFiles:  []*os.File{childEnd},
 		SysProcAttr: attr,
-		Env:         os.Environ(),
+		Env:         initEnv(os.Environ()),
 	}
 	if err := cmd.Start(); err != nil {
 		ctrl.Close()
@@ -137,6 +137,20 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	return s, nil
+}
+
+// initEnv is the init's environment: buildwall's own, without
+// BUILDWALL_CPUPROFILE, so that profiling `buildwall run` does not make the
+// init truncate and overwrite the parent's profile file with its own. (The
+// command's environment is Config.Env, sent separately.)
+func initEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "BUILDWALL_CPUPROFILE=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func (s *Sandbox) setup(ctx context.Context) error {

@@ -404,3 +404,11 @@ func TestRootless(t *testing.T) {
 	}
 	t.Logf("rootless:\n%s", out)
 }
+
+func TestInitEnvDropsOnlyTheProfileVariable(t *testing.T) {
+	in := []string{"PATH=/bin", "BUILDWALL_CPUPROFILE=/tmp/p", "BUILDWALL_CPUPROFILE_X=1", "HOME=/root"}
+	want := []string{"PATH=/bin", "BUILDWALL_CPUPROFILE_X=1", "HOME=/root"}
+	if diff := cmp.Diff(want, initEnv(in)); diff != "" {
+		t.Errorf("initEnv (-want +got):\n%s", diff)
+	}
+}
