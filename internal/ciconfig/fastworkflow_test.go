@@ -3,6 +3,7 @@ package ciconfig
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -159,6 +160,11 @@ func TestFastWorkflowCases(t *testing.T) {
 func FuzzFastWorkflow(f *testing.F) {
 	addSeeds(f, "../cicheck/testdata/*/*.yml")
 	f.Add(citest.Workflow(1))
+	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+		dir := filepath.Join(strings.TrimSpace(string(out)), "github.com", "rhysd", "actionlint@"+actionlintVersion, "testdata")
+		addSeeds(f, filepath.Join(dir, "ok", "*.yaml"))
+		addSeeds(f, filepath.Join(dir, "realworld", "*.yaml"))
+	}
 	for _, c := range fastYAMLCases {
 		f.Add([]byte(c.src))
 	}
