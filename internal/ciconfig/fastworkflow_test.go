@@ -3,7 +3,6 @@ package ciconfig
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -160,8 +159,7 @@ func TestFastWorkflowCases(t *testing.T) {
 func FuzzFastWorkflow(f *testing.F) {
 	addSeeds(f, "../cicheck/testdata/*/*.yml")
 	f.Add(citest.Workflow(1))
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		dir := filepath.Join(strings.TrimSpace(string(out)), "github.com", "rhysd", "actionlint@"+actionlintVersion, "testdata")
+	if dir := actionlintTestdata(); dir != "" {
 		addSeeds(f, filepath.Join(dir, "ok", "*.yaml"))
 		addSeeds(f, filepath.Join(dir, "realworld", "*.yaml"))
 	}

@@ -1,6 +1,7 @@
 package ciconfig
 
 import (
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,9 +204,15 @@ func manyKeys(prefix string, n int, extra string) string {
 	return b.String() + extra
 }
 
-// actionlintVersion is the version of actionlint in go.mod, whose test
-// data the corpus includes when it is in the module cache.
-const actionlintVersion = "v1.7.12"
+// actionlintTestdata returns the test data directory of the actionlint
+// module this package builds with, or "" when the go command cannot say.
+func actionlintTestdata() string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/rhysd/actionlint").Output()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		return ""
+	}
+	return filepath.Join(string(bytes.TrimSpace(out)), "testdata")
+}
 
 // workflowCorpus returns the workflow-like YAML files of the repository's
 // test data and a slice of the benchmark's generated corpus.
@@ -229,8 +236,7 @@ func workflowCorpus(t testing.TB) map[string][]byte {
 	}
 	// actionlint's own test data: real-world workflows and many edge
 	// cases, most of them errors.
-	if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
-		dir := filepath.Join(strings.TrimSpace(string(out)), "github.com", "rhysd", "actionlint@"+actionlintVersion, "testdata")
+	if dir := actionlintTestdata(); dir != "" {
 		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || (filepath.Ext(path) != ".yaml" && filepath.Ext(path) != ".yml") {
 				return nil
