@@ -87,3 +87,42 @@ func FuzzAppendJSONFinding(f *testing.F) {
 		}
 	})
 }
+
+// TestSARIFStreamMatchesEncoder: the streamed SARIF log, results encoded
+// in concurrent chunks, has exactly the bytes of encoding the whole log at
+// once, for reports below, at and above one chunk.
+func TestSARIFStreamMatchesEncoder(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 512, 1300} {
+		r := richReport()
+		all := r.Findings
+		r.Findings = nil
+		for i := range n {
+			f := all[i%len(all)]
+			f.Line = i // distinct results
+			r.Findings = append(r.Findings, f)
+		}
+		var got, want bytes.Buffer
+		if err := writeSARIF(&got, r); err != nil {
+			t.Fatal(err)
+		}
+		rules, index := sarifRules(r)
+		run := sarifRun{
+			Tool: sarifTool{Driver: sarifDriver{Name: "buildwall", InformationURI: informationURI, Version: r.ToolVersion,
+				SemanticVersion: strings.TrimPrefix(r.ToolVersion, "v"), Rules: rules}},
+			OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
+				Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
+			}},
+			Results:    []sarifResult{},
+			Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
+		}
+		for _, f := range r.Findings {
+			run.Results = append(run.Results, sarifResultOf(f, index[f.Rule]))
+		}
+		if err := encodeJSON(&want, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d findings: streamed SARIF differs from encoding/json (-want +got):\n%s", n, cmp.Diff(want.String(), got.String()))
+		}
+	}
+}

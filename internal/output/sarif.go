@@ -1,11 +1,17 @@
 package output
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -172,13 +178,83 @@ func writeSARIF(w io.Writer, r Report) error {
 		OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
 			Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
 		}},
-		Results:    make([]sarifResult, 0, len(r.Findings)),
+		Results:    []sarifResult{},
 		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
 	}
-	for _, f := range r.Findings {
-		run.Results = append(run.Results, sarifResultOf(f, index[f.Rule]))
+	if len(r.Findings) == 0 {
+		return encodeJSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
 	}
-	return encodeJSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
+	// The document without results, split where its empty results array
+	// is: the results are streamed in between (TestSARIFStreamMatchesEncoder).
+	var frame bytes.Buffer
+	if err := encodeJSON(&frame, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}); err != nil {
+		return err
+	}
+	const empty = `"results": []`
+	at := bytes.Index(frame.Bytes(), []byte(empty)) // unique: a quote inside a string is escaped
+	if at < 0 {
+		return fmt.Errorf("sarif: no results array in the encoded frame")
+	}
+	head, tail := frame.Bytes()[:at+len(empty)-1], frame.Bytes()[at+len(empty)-1:]
+	lineStart := bytes.LastIndexByte(head, '\n') + 1
+	indent := string(head[lineStart : lineStart+len(head[lineStart:])-len(bytes.TrimLeft(head[lineStart:], " "))])
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head)
+	err := encodeChunks(bw, len(r.Findings), indent+"  ", func(i int) any {
+		return sarifResultOf(r.Findings[i], index[r.Findings[i].Rule])
+	})
+	if err != nil {
+		return err
+	}
+	bw.WriteString("\n" + indent)
+	bw.Write(tail)
+	return bw.Flush()
+}
+
+// encodeChunks writes n values, value(i) for i in order, as the elements
+// of a JSON array that encoding/json with two-space indentation places at
+// indent (the opening bracket is already written; the closing one is the
+// caller's). Chunks of values are encoded concurrently, one per CPU, and
+// written in order, so a report of tens of thousands of results does not
+// wait for one core.
+func encodeChunks(w io.Writer, n int, indent string, value func(i int) any) error {
+	const chunk = 512
+	chunks := (n + chunk - 1) / chunk
+	bufs := make([][]byte, chunks)
+	errs := make([]error, chunks)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for c := range chunks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent(indent, "  ")
+			for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				buf.WriteString("\n" + indent)
+				if errs[c] = enc.Encode(value(i)); errs[c] != nil {
+					return
+				}
+				buf.Truncate(buf.Len() - 1) // Encode's newline
+			}
+			bufs[c] = buf.Bytes()
+		})
+	}
+	wg.Wait()
+	for c := range chunks {
+		if errs[c] != nil {
+			return errs[c]
+		}
+		if _, err := w.Write(bufs[c]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func roots(rs []string) []string {
