@@ -3,10 +3,13 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // TestJSONStreamMatchesEncoder: the streaming writer gives exactly the bytes
@@ -123,6 +126,43 @@ func TestSARIFStreamMatchesEncoder(t *testing.T) {
 		}
 		if got.String() != want.String() {
 			t.Errorf("%d findings: streamed SARIF differs from encoding/json (-want +got):\n%s", n, cmp.Diff(want.String(), got.String()))
+		}
+	}
+}
+
+// TestTextChunksMatchSequential: text rendered in concurrent chunks is the
+// text of rendering every group in order on one goroutine, for reports
+// below and across chunk boundaries, including one file whose group is
+// larger than a chunk.
+func TestTextChunksMatchSequential(t *testing.T) {
+	rich := richReport().Findings
+	for _, n := range []int{1, 50, 1024, 1025, 3000} {
+		var fs []finding.Finding
+		for i := range n {
+			f := rich[i%len(rich)]
+			f.Path = fmt.Sprintf("dir/f%03d.yml", i/(1+i%1500)) // groups of every size, one over 1,024
+			f.Line = i
+			fs = append(fs, f)
+		}
+		fs = finding.Sort(fs)
+		paint := func(code, s string) string { return code + s }
+		var want bytes.Buffer
+		ww := &errWriter{w: &want}
+		for start := 0; start < len(fs); {
+			if start > 0 {
+				ww.print("\n")
+			}
+			end := start + 1
+			for end < len(fs) && fs[end].Path == fs[start].Path {
+				end++
+			}
+			writeTextGroup(ww, fs[start:end], paint)
+			start = end
+		}
+		var got bytes.Buffer
+		writeTextGroups(&errWriter{w: &got}, fs, paint)
+		if got.String() != want.String() {
+			t.Errorf("%d findings: chunked text differs (-want +got):\n%s", n, cmp.Diff(want.String(), got.String()))
 		}
 	}
 }

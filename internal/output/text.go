@@ -1,10 +1,13 @@
 package output
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/buildwall/buildwall/internal/finding"
@@ -55,17 +58,7 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 		}
 		return code + s + ansiReset
 	}
-	for start := 0; start < len(r.Findings); {
-		if start > 0 {
-			w.print("\n") // a blank line between files
-		}
-		end := start + 1
-		for end < len(r.Findings) && r.Findings[end].Path == r.Findings[start].Path {
-			end++
-		}
-		writeTextGroup(w, r.Findings[start:end], paint)
-		start = end
-	}
+	writeTextGroups(w, r.Findings, paint)
 	c := countFindings(r.Findings)
 	if c.total > 0 {
 		w.print("\n")
@@ -91,6 +84,65 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 	}
 	w.print(sum.String() + "\n")
 	return w.done(bw)
+}
+
+// writeTextGroups writes the findings one group per run of equal paths,
+// with a blank line between groups. Runs of groups of at least
+// textChunk findings are rendered concurrently, one per CPU, into buffers
+// written in order: rendering tens of thousands of findings on one core
+// was a fifth of a large scan's wall time.
+func writeTextGroups(w *errWriter, fs []finding.Finding, paint func(code, s string) string) {
+	const textChunk = 1024
+	type chunk struct {
+		from, to int
+		buf      bytes.Buffer
+	}
+	var chunks []*chunk
+	for start := 0; start < len(fs); {
+		c := &chunk{from: start}
+		for start < len(fs) && start-c.from < textChunk {
+			end := start + 1
+			for end < len(fs) && fs[end].Path == fs[start].Path {
+				end++
+			}
+			start = end
+		}
+		c.to = start
+		chunks = append(chunks, c)
+	}
+	render := func(c *chunk) {
+		cw := &errWriter{w: &c.buf}
+		for start := c.from; start < c.to; {
+			if start > 0 {
+				cw.print("\n") // a blank line between files
+			}
+			end := start + 1
+			for end < c.to && fs[end].Path == fs[start].Path {
+				end++
+			}
+			writeTextGroup(cw, fs[start:end], paint)
+			start = end
+		}
+	}
+	if len(chunks) > 1 {
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for _, c := range chunks {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				render(c)
+			})
+		}
+		wg.Wait()
+	} else {
+		for _, c := range chunks {
+			render(c)
+		}
+	}
+	for _, c := range chunks {
+		w.Write(c.buf.Bytes())
+	}
 }
 
 func writeTextGroup(w *errWriter, group []finding.Finding, paint func(code, s string) string) {
