@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/event"
 	"github.com/buildwall/buildwall/internal/policy"
+	"github.com/buildwall/buildwall/internal/session"
 	"github.com/buildwall/buildwall/internal/tcpproxy"
 )
 
@@ -67,6 +69,7 @@ func run(args []string) error {
 	case "echo":
 		return serve(*listen, func(c net.Conn) { io.Copy(c, c) })
 	case "proxy":
+		hostProcs()
 		return proxy(*listen, *target, *events)
 	case "throughput":
 		return throughput(fs.Args(), *size)
@@ -75,6 +78,7 @@ func run(args []string) error {
 	case "samples":
 		return samples(fs.Args(), *n)
 	case "sandbox":
+		hostProcs()
 		return sandboxLatency(*target, *events, *n, *blocks, fs.Args())
 	}
 	return fmt.Errorf("unknown mode %q", args[0])
@@ -300,5 +304,14 @@ func printLatency(names []string, lat [][]time.Duration) {
 		fmt.Printf("%-10s %10.1f %10.1f %12.1f %12.1f\n", name,
 			us(pct(lat[j], 50)), us(pct(lat[j], 99)),
 			us(pct(lat[j], 50)-pct(base, 50)), us(pct(lat[j], 99)-pct(base, 99)))
+	}
+}
+
+// hostProcs runs a process that hosts the proxy with the GOMAXPROCS
+// `buildwall run` uses (session.Procs), unless GOMAXPROCS is set, so that
+// the benchmark measures what production runs.
+func hostProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(session.Procs)
 	}
 }

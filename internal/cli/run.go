@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -161,6 +162,9 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 	}()
 	opts.Signals = sigs
 
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(session.Procs))
+	}
 	res, err := session.Run(context.WithoutCancel(ctx), opts)
 	if errors.Is(err, session.ErrSandbox) {
 		if fl.unsafeNoSandbox {

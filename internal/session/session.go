@@ -99,6 +99,18 @@ type Result struct {
 	Report  *report.Report
 }
 
+// Procs is the GOMAXPROCS a process that hosts a session should run with
+// (`buildwall run` sets it unless GOMAXPROCS is in the environment; the
+// relay benchmark does too). One P keeps buildwall off the cores the build
+// needs and makes every hand-off on a connection's path (the next
+// acceptor, the relay's second half, the event writer, attribution) a run
+// queue push instead of a futex wake of another thread: on the 2-core CI
+// VM the added connection-setup latency fell by 35-70 us (proxy alone and
+// through the sandbox, interleaved runs), relay CPU by about a quarter,
+// and one transfer still moves 1.1-1.25 GiB/s, because splice does the
+// copying in the kernel (bench/README.md, relay section).
+const Procs = 1
+
 // Run runs the command in the sandbox under the policy and writes the
 // report. Errors wrapping ErrSandbox mean the command never ran; other
 // errors come after it ran (the Result is then still filled as far as
