@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/buildwall/buildwall/internal/npmconfig"
 )
 
 // Env is the toolchain configuration of this machine that presets expand
@@ -214,6 +216,11 @@ type Detector struct {
 	// Dir is the directory the commands run in (project .npmrc and
 	// go.work apply there); empty means the process's own.
 	Dir string
+	// NPM reads npm's registries for the project in dir; nil reads npm's
+	// configuration files and environment with npmconfig.Resolve (through
+	// Getenv), which starts npm only when no source names the default
+	// registry and then caches its answer in the user cache directory.
+	NPM func(ctx context.Context, dir string) npmconfig.Registries
 }
 
 // DetectEnv reads the toolchain configuration of this machine for every
@@ -248,9 +255,10 @@ func (s *Spec) Presets() []string {
 	return out
 }
 
-// Detect runs `npm config list --json`, `go env -json ...` and pip's own
-// configuration reader (through python3) concurrently, each with a short
-// timeout, and reads GITHUB_SERVER_URL and GITHUB_API_URL.
+// Detect reads npm's registries from its configuration (see Detector.NPM),
+// runs `go env -json ...` and pip's own configuration reader (through
+// python3) concurrently, each with a short timeout, and reads
+// GITHUB_SERVER_URL and GITHUB_API_URL.
 func (d Detector) Detect(ctx context.Context) Env {
 	if d.Run == nil {
 		d.Run = func(ctx context.Context, name string, args ...string) ([]byte, error) {
@@ -262,6 +270,12 @@ func (d Detector) Detect(ctx context.Context) Env {
 	}
 	if d.Timeout == 0 {
 		d.Timeout = 15 * time.Second
+	}
+	if d.NPM == nil {
+		getenv := d.Getenv
+		d.NPM = func(ctx context.Context, dir string) npmconfig.Registries {
+			return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: getenv, Dir: dir}, npmconfig.UserCache())
+		}
 	}
 	want := func(preset string) bool { return len(d.Presets) == 0 || slices.Contains(d.Presets, preset) }
 	run := func(name string, args ...string) []byte {
@@ -276,7 +290,15 @@ func (d Detector) Detect(ctx context.Context) Env {
 	var env Env
 	var wg sync.WaitGroup
 	if want(PresetNPM) {
-		wg.Go(func() { env.NPMRegistries = npmRegistries(run("npm", "config", "list", "--json")) })
+		wg.Go(func() {
+			dir := d.Dir
+			if dir == "" {
+				dir, _ = os.Getwd()
+			}
+			ctx, cancel := context.WithTimeout(ctx, d.Timeout)
+			defer cancel()
+			env.NPMRegistries = npmRegistries(d.NPM(ctx, dir))
+		})
 	}
 	if want(PresetGo) {
 		wg.Go(func() { goEnv(&env, run("go", "env", "-json", "GOPROXY", "GOSUMDB", "GONOPROXY", "GOPRIVATE")) })
@@ -302,22 +324,17 @@ func execRun(ctx context.Context, dir, name string, args ...string) ([]byte, err
 	return out, nil
 }
 
-func npmRegistries(out []byte) []string {
-	if len(out) == 0 {
-		return nil
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		return nil
-	}
+// npmRegistries lists the default registry first, then the scoped ones
+// sorted, without repeats.
+func npmRegistries(r npmconfig.Registries) []string {
 	var regs []string
-	if r, ok := cfg["registry"].(string); ok && r != "" {
-		regs = append(regs, r)
+	if r.Default != "" {
+		regs = append(regs, r.Default)
 	}
 	var scoped []string
-	for k, v := range cfg {
-		if r, ok := v.(string); ok && r != "" && strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry") {
-			scoped = append(scoped, r)
+	for _, u := range r.Scopes {
+		if u != "" {
+			scoped = append(scoped, u)
 		}
 	}
 	slices.Sort(scoped)

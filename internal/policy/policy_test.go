@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/npmconfig"
 )
 
 // testEnv is a toolchain configuration with made-up registries.
@@ -203,13 +205,21 @@ func TestCompileErrors(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	outputs := map[string]string{
-		"npm":     `{"registry":"https://npm.mirror.example/","@corp:registry":"https://npm.corp.example/","@a:registry":"https://npm.corp.example/","cafile":"/x"}`,
 		"go":      `{"GOPROXY":"https://goproxy.example|https://fallback.example,direct","GOSUMDB":"sum.corp.example+abc https://sum.corp.example:8443","GONOPROXY":"corp.example/*","GOPRIVATE":"corp.example/*,*.internal.example"}`,
 		"python3": `{"index": ["https://pypi.mirror.example/simple"], "files": []}`,
 	}
 	var mu sync.Mutex
 	var calls []string
 	d := Detector{
+		NPM: func(ctx context.Context, dir string) npmconfig.Registries {
+			if _, ok := ctx.Deadline(); !ok {
+				t.Errorf("npm read without a timeout")
+			}
+			mu.Lock()
+			calls = append(calls, "npm config")
+			mu.Unlock()
+			return npmconfig.Registries{Default: "https://npm.mirror.example/", Scopes: map[string]string{"@corp": "https://npm.corp.example/", "@a": "https://npm.corp.example/"}}
+		},
 		Run: func(ctx context.Context, name string, args ...string) ([]byte, error) {
 			if _, ok := ctx.Deadline(); !ok {
 				t.Errorf("%s run without a timeout", name)
@@ -267,7 +277,11 @@ func TestDetect(t *testing.T) {
 	}
 
 	// Nothing installed: an empty Env, no error.
-	empty := Detector{Run: func(context.Context, string, ...string) ([]byte, error) { return nil, errors.New("no") }, Getenv: func(string) string { return "" }}.Detect(context.Background())
+	empty := Detector{
+		Run:    func(context.Context, string, ...string) ([]byte, error) { return nil, errors.New("no") },
+		NPM:    func(context.Context, string) npmconfig.Registries { return npmconfig.Registries{} },
+		Getenv: func(string) string { return "" },
+	}.Detect(context.Background())
 	if diff := cmp.Diff(Env{}, empty); diff != "" {
 		t.Errorf("Detect with no toolchains (-want +got):\n%s", diff)
 	}
