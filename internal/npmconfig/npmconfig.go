@@ -316,7 +316,8 @@ func readLimited(path string) ([]byte, error) {
 // Resolve is Read plus the default registry npm falls back to: when no
 // source names one it uses the answer cached in cache for the npm
 // executable and the npmrc files' state, else runs `npm config get
-// registry` once (in o.Dir, network features off) and caches the answer.
+// registry` once (outside the project, network features off) and caches
+// the answer.
 // cache nil disables caching.
 func Resolve(ctx context.Context, o Options, cache *Cache) Registries {
 	if o.NPM == "" {
@@ -326,6 +327,14 @@ func Resolve(ctx context.Context, o Options, cache *Cache) Registries {
 	if r.Default != "" || o.NPM == "" {
 		return r
 	}
+	// The project npmrc names no registry (else Default would be set), so
+	// the answer depends only on the other sources: key on them and ask
+	// npm outside the project, so that runs in different projects and
+	// scans share one cache entry.
+	if o.Dir != "" {
+		project := filepath.Join(localPrefix(o.Dir), ".npmrc")
+		files = slices.DeleteFunc(files, func(f string) bool { return f == project })
+	}
 	key, ok := CacheKey(o.NPM, files)
 	if ok && cache != nil {
 		if u, ok := cache.Get("npm", key); ok {
@@ -333,7 +342,7 @@ func Resolve(ctx context.Context, o Options, cache *Cache) Registries {
 			return r
 		}
 	}
-	r.Default = ClientRegistry(ctx, o.NPM, o.Dir)
+	r.Default = ClientRegistry(ctx, o.NPM, "")
 	if ok && cache != nil && r.Default != "" {
 		cache.Put("npm", key, r.Default)
 	}

@@ -164,6 +164,21 @@ func TestResolveCachesFallback(t *testing.T) {
 			t.Errorf("after Resolve %d npm ran %d times, want %d", i, got, wantRuns)
 		}
 	}
+	// A project whose npmrc names only a scope shares the cached answer.
+	proj := Options{Environ: o.Environ, Home: o.Home, NPM: exe, Dir: filepath.Join(root, "proj")}
+	if err := os.MkdirAll(proj.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj.Dir, ".npmrc"), []byte("@p:registry=https://p.example/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantProj := Registries{Default: "https://fallback.example/", Scopes: map[string]string{"@s": "https://s.example/", "@p": "https://p.example/"}}
+	if diff := cmp.Diff(wantProj, Resolve(context.Background(), proj, cache)); diff != "" {
+		t.Errorf("Resolve in a project mismatch (-want +got):\n%s", diff)
+	}
+	if got := runs(); got != 1 {
+		t.Errorf("after Resolve in a project npm ran %d times, want 1 (cached)", got)
+	}
 	// A new global npmrc changes the key, so npm runs again.
 	if err := os.MkdirAll(filepath.Join(root, "prefix", "etc"), 0o755); err != nil {
 		t.Fatal(err)
