@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -213,4 +215,25 @@ func (e *errWriter) printf(format string, args ...any) {
 
 func (e *errWriter) print(s string) {
 	io.WriteString(e, s)
+}
+
+// concurrently calls fn(0) … fn(n-1), at most GOMAXPROCS at a time, and
+// returns when all have returned; a single call runs on the caller's
+// goroutine. Writers use it to render chunks of a large report into
+// separate buffers that they then write in order.
+func concurrently(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
 }

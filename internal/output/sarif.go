@@ -8,10 +8,8 @@ import (
 	"io"
 	"net/url"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -222,30 +220,23 @@ func encodeChunks(w io.Writer, n int, indent string, value func(i int) any) erro
 	chunks := (n + chunk - 1) / chunk
 	bufs := make([][]byte, chunks)
 	errs := make([]error, chunks)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for c := range chunks {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent(indent, "  ")
-			for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				buf.WriteString("\n" + indent)
-				if errs[c] = enc.Encode(value(i)); errs[c] != nil {
-					return
-				}
-				buf.Truncate(buf.Len() - 1) // Encode's newline
+	concurrently(chunks, func(c int) {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent(indent, "  ")
+		for i := c * chunk; i < min(n, (c+1)*chunk); i++ {
+			if i > 0 {
+				buf.WriteByte(',')
 			}
-			bufs[c] = buf.Bytes()
-		})
-	}
-	wg.Wait()
+			buf.WriteString("\n" + indent)
+			if errs[c] = enc.Encode(value(i)); errs[c] != nil {
+				return
+			}
+			buf.Truncate(buf.Len() - 1) // Encode's newline
+		}
+		bufs[c] = buf.Bytes()
+	})
 	for c := range chunks {
 		if errs[c] != nil {
 			return errs[c]

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/buildwall/buildwall/internal/finding"
@@ -124,22 +122,7 @@ func writeTextGroups(w *errWriter, fs []finding.Finding, paint func(code, s stri
 			start = end
 		}
 	}
-	if len(chunks) > 1 {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-		for _, c := range chunks {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				render(c)
-			})
-		}
-		wg.Wait()
-	} else {
-		for _, c := range chunks {
-			render(c)
-		}
-	}
+	concurrently(len(chunks), func(i int) { render(chunks[i]) })
 	for _, c := range chunks {
 		w.Write(c.buf.Bytes())
 	}
