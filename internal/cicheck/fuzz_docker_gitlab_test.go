@@ -1,29 +1,14 @@
 package cicheck_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/testutil"
 )
-
-func addCaseSeeds(f *testing.F, pattern string) {
-	paths, err := filepath.Glob(pattern)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-}
 
 // checkInside fails when a finding has no position or one past the end of
 // a file of src.
@@ -40,7 +25,7 @@ func checkInside(t *testing.T, src []byte, fs []finding.Finding) {
 // FuzzCheckDockerfile runs every Dockerfile rule on arbitrary parseable
 // input: no rule may panic, and every finding lies inside the file.
 func FuzzCheckDockerfile(f *testing.F) {
-	addCaseSeeds(f, "testdata/*/*.Dockerfile")
+	testutil.AddFileSeeds(f, "testdata/*/*.Dockerfile")
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := ciconfig.ParseDockerfile(src)
 		if err != nil {
@@ -53,7 +38,7 @@ func FuzzCheckDockerfile(f *testing.F) {
 // FuzzCheckGitLab runs every GitLab CI rule on arbitrary input, the partial
 // tree of a file with a shape error included.
 func FuzzCheckGitLab(f *testing.F) {
-	addCaseSeeds(f, "testdata/*/*.gitlab-ci.yml")
+	testutil.AddFileSeeds(f, "testdata/*/*.gitlab-ci.yml")
 	f.Fuzz(func(t *testing.T, src []byte) {
 		g, _ := ciconfig.ParseGitLabCI(src)
 		if g == nil {

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 // stageView is what the stage tests compare.
@@ -218,7 +220,7 @@ func TestStageRef(t *testing.T) {
 // FuzzParseDockerfile checks that arbitrary bytes never panic the parser
 // and that its offsets and positions lie inside the file and agree.
 func FuzzParseDockerfile(f *testing.F) {
-	addSeeds(f, "../cicheck/testdata/*/*.Dockerfile")
+	testutil.AddFileSeeds(f, "../cicheck/testdata/*/*.Dockerfile")
 	f.Add([]byte("# escape=`\nFROM a `\n AS b\nRUN <<-X\n\tx\n\tX\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := ParseDockerfile(src)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/buildwall/buildwall/internal/cicheck/citest"
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 var sourceBytes = cmp.Comparer(func(a, b *Source) bool {
@@ -157,11 +158,11 @@ func TestFastWorkflowCases(t *testing.T) {
 // end accepts is read exactly as the actionlint path reads it, and that
 // the fast YAML reader agrees with yaml/v4.
 func FuzzFastWorkflow(f *testing.F) {
-	addSeeds(f, "../cicheck/testdata/*/*.yml")
+	testutil.AddFileSeeds(f, "../cicheck/testdata/*/*.yml")
 	f.Add(citest.Workflow(1))
 	if dir := actionlintTestdata(); dir != "" {
-		addSeeds(f, filepath.Join(dir, "ok", "*.yaml"))
-		addSeeds(f, filepath.Join(dir, "realworld", "*.yaml"))
+		testutil.AddFileSeeds(f, filepath.Join(dir, "ok", "*.yaml"))
+		testutil.AddFileSeeds(f, filepath.Join(dir, "realworld", "*.yaml"))
 	}
 	for _, c := range fastYAMLCases {
 		f.Add([]byte(c.src))

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 func TestParseGitLabCI(t *testing.T) {
@@ -162,7 +164,7 @@ func TestParseGitLabCIErrors(t *testing.T) {
 // FuzzParseGitLabCI checks that arbitrary bytes never panic the parser and
 // that every position it hands out lies inside the file.
 func FuzzParseGitLabCI(f *testing.F) {
-	addSeeds(f, "../cicheck/testdata/*/*.gitlab-ci.yml")
+	testutil.AddFileSeeds(f, "../cicheck/testdata/*/*.gitlab-ci.yml")
 	f.Add([]byte("a: &a\n  script: *a\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		g, err := ParseGitLabCI(src)

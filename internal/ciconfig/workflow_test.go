@@ -3,12 +3,12 @@ package ciconfig
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 const anchored = `name: ci
@@ -246,7 +246,7 @@ func TestParseActionErrors(t *testing.T) {
 // FuzzParseWorkflow checks that arbitrary bytes never panic the parser and
 // that every position it hands out lies inside the file.
 func FuzzParseWorkflow(f *testing.F) {
-	addSeeds(f, "../cicheck/testdata/*/*.yml")
+	testutil.AddFileSeeds(f, "../cicheck/testdata/*/*.yml")
 	f.Add([]byte(anchored))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		w, err := ParseWorkflow(src)
@@ -276,7 +276,7 @@ func FuzzParseWorkflow(f *testing.F) {
 
 // FuzzParseAction is FuzzParseWorkflow for action metadata.
 func FuzzParseAction(f *testing.F) {
-	addSeeds(f, "../cicheck/testdata/*/action*.yml")
+	testutil.AddFileSeeds(f, "../cicheck/testdata/*/action*.yml")
 	f.Fuzz(func(t *testing.T, src []byte) {
 		a, err := ParseAction(src)
 		if a == nil && err == nil {
@@ -290,20 +290,6 @@ func FuzzParseAction(f *testing.F) {
 			checkPos(t, s.Pos, lines)
 		}
 	})
-}
-
-func addSeeds(f *testing.F, pattern string) {
-	paths, err := filepath.Glob(pattern)
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
 }
 
 func checkPos(t *testing.T, p Pos, lines int) {

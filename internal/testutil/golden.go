@@ -1,5 +1,6 @@
 // Package testutil holds helpers shared by tests: golden files with -update,
-// and a check that every golden file in a directory was used.
+// a check that every golden file in a directory was used, and fuzz seeds
+// read from files.
 package testutil
 
 import (
