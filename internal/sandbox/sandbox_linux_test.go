@@ -115,6 +115,22 @@ func TestDirEnvStdioPassThrough(t *testing.T) {
 	}
 }
 
+// A CI runner's environment can exceed what one control packet holds
+// (about 200 KiB): it still reaches the command whole.
+func TestLargeEnvironmentPassesThrough(t *testing.T) {
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for i := range 4 {
+		env = append(env, fmt.Sprintf("BW_BIG%d=%s", i, strings.Repeat(string(rune('a'+i)), 100_000)))
+	}
+	code, out, _ := run(t, Config{
+		Args: []string{"sh", "-c", `printf '%s' "$BW_BIG0$BW_BIG1$BW_BIG2$BW_BIG3" | wc -c; printf '%s' "$BW_BIG3" | tr -d d | wc -c`},
+		Env:  env,
+	}, nil)
+	if want := "400000\n0\n"; code != 0 || strings.Join(strings.Fields(out), "\n")+"\n" != want {
+		t.Errorf("code %d, output %q, want %q", code, out, want)
+	}
+}
+
 // originalDst reads SO_ORIGINAL_DST of an accepted IPv4 connection.
 func originalDst(c net.Conn) (netip.AddrPort, error) {
 	rc, err := c.(*net.TCPConn).SyscallConn()
@@ -384,7 +400,7 @@ func TestRootless(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind|TestCommandRunsUnderSeccomp)$", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestLargeEnvironmentPassesThrough|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind|TestCommandRunsUnderSeccomp)$", "-test.v")
 	cmd.Dir = dir
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
