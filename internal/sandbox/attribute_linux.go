@@ -36,6 +36,8 @@ type attributor struct {
 	recent []int          // host pids that owned the last sockets found, newest first
 	lastFD map[int]int    // host pid → fd number its last socket was found at
 	scans  uint64         // full scans done so far
+
+	cmdlines cmdlines
 }
 
 const (
@@ -179,7 +181,7 @@ func (a *attributor) owner(ino uint64) (int, string) {
 // found reports the owner pid of ino after a hit and moves it to the front
 // of the recent owners. ok is false when the process is gone.
 func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
-	cmd, err := readCmdline(pid)
+	cmd, err := a.cmdlines.read(pid)
 	if err != nil {
 		a.mu.Lock()
 		delete(a.owners, ino)
@@ -207,48 +209,6 @@ func (a *attributor) found(ino uint64, pid int) (int, string, bool) {
 	a.recent = r
 	a.mu.Unlock()
 	return in, cmd, true
-}
-
-// cmdlineBufs holds read buffers for readCmdline.
-var cmdlineBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
-
-// readCmdline returns pid's command line, arguments separated by spaces.
-// It is read with open/read/close directly: os.ReadFile costs three more
-// system calls here (fstat, an attempt to register the file with the
-// network poller, a read to see EOF) and, measured on the 2-core CI VM,
-// 45-54 us against 11 us, once per attributed connection.
-func readCmdline(pid int) (string, error) {
-	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/cmdline", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", err
-	}
-	defer unix.Close(fd)
-	bp := cmdlineBufs.Get().(*[]byte)
-	defer cmdlineBufs.Put(bp)
-	b := (*bp)[:0]
-	for {
-		n, err := unix.Read(fd, b[len(b):cap(b)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		b = b[:len(b)+n]
-		if n == 0 || len(b) < cap(b) {
-			// A short read of /proc/PID/cmdline is its end (the
-			// kernel fills the buffer while there is more).
-			break
-		}
-		if len(b) >= 1<<20 {
-			break // enough for an event
-		}
-		b = append(b, 0)[:len(b)] // grow
-	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-	}
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")), nil
 }
 
 // scanProc records the sockets in pid's fd table and reports whether ino

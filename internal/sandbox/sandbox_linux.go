@@ -395,8 +395,11 @@ func (s *Sandbox) Close() error {
 			s.nflog.Close()
 			<-s.nflogEnd
 		}
-		if s.attrib != nil && s.attrib.diag != nil {
-			s.attrib.diag.close()
+		if s.attrib != nil {
+			if s.attrib.diag != nil {
+				s.attrib.diag.close()
+			}
+			s.attrib.cmdlines.close()
 		}
 		s.closeErr = errors.Join(errs...)
 	})
