@@ -151,7 +151,6 @@ func (p *Proxy) handle(c net.Conn) {
 		return
 	}
 	e.dst = dst
-	e.attribute()
 	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	ev.IP, ev.Port = dst.Addr().String(), dst.Port()
 
@@ -270,18 +269,17 @@ func (p *Proxy) handle(c net.Conn) {
 	}
 	release() // not held for the life of the relay
 	// The event follows as soon as attribution is done (Close waits for
-	// it). An allowed connection's answer does not wait for attribution;
-	// an audited one's does, since the process matters for what block
-	// mode would refuse.
-	gate := closedGate
-	if ev.Verdict != event.VerdictAllow {
-		e.attribute()
-		gate = e.attributed
+	// it). An allowed connection's answer waits for attribution at most
+	// AttributionGrace; an audited one's waits, since the process matters
+	// for what block mode would refuse.
+	e.attribute()
+	gate, grace := (<-chan struct{})(e.attributed), time.Duration(0)
+	if ev.Verdict == event.VerdictAllow {
+		gate, grace = allowedGate(e.attributed, p.c.AttributionGrace)
 	}
-	relay(c, up, gate, p.workers.run, func() {
-		e.finish()
-		upstreamKeepAlive(up)
-	})
+	ka := time.AfterFunc(keepAliveAfter, func() { upstreamKeepAlive(up) })
+	relay(c, up, gate, grace, p.workers.run, e.finish)
+	ka.Stop()
 }
 
 // pendingDial is an upstream dial running while the proxy still reads the
@@ -326,14 +324,29 @@ func (d *pendingDial) abandon() {
 	}
 }
 
+// keepAliveAfter is how long a relay runs before its upstream connection
+// gets TCP keep-alive (a variable for tests).
+var keepAliveAfter = 5 * time.Second
+
 // upstreamKeepAlive turns TCP keep-alive on for an upstream connection (as
 // net.Dialer does by default), so a relay to an upstream that vanished
-// ends; the proxy does it once the relay runs, off the path of the first
-// bytes (four system calls, ~10 us on the CI VM).
+// ends. It costs four system calls (~5-10 us on the CI VM), so the proxy
+// spends them only on a relay that lasts keepAliveAfter: most connections
+// of a build are over long before, and keep-alive's first probe would
+// come 15 s into idleness anyway.
 func upstreamKeepAlive(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 15 * time.Second, Count: 9})
 	}
+}
+
+// allowedGate returns the gate and the bound on waiting for it for an
+// allowed connection whose attribution closes attributed.
+func allowedGate(attributed <-chan struct{}, grace time.Duration) (<-chan struct{}, time.Duration) {
+	if grace < 0 {
+		return closedGate, 0
+	}
+	return attributed, grace
 }
 
 // closedGate lets a relay pass bytes to the client at once.

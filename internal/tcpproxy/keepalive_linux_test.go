@@ -16,8 +16,11 @@ import (
 )
 
 // TestUpstreamKeepAlive checks that the proxy turns keep-alive on for an
-// upstream connection dialled without it.
+// upstream connection dialled without it, once the relay has lasted
+// keepAliveAfter.
 func TestUpstreamKeepAlive(t *testing.T) {
+	defer func(d time.Duration) { keepAliveAfter = d }(keepAliveAfter)
+	keepAliveAfter = time.Second
 	up := serveLoopback(t, echo)
 	var mu sync.Mutex
 	var dialed *net.TCPConn
@@ -59,7 +62,11 @@ func TestUpstreamKeepAlive(t *testing.T) {
 		}
 		return v
 	}
-	// Set by the relay's goroutine, not ordered with the echo.
+	// Not yet: the relay has only just started.
+	if get(unix.SOL_SOCKET, unix.SO_KEEPALIVE) != 0 {
+		t.Error("keep-alive on at once, want it only once the relay has lasted keepAliveAfter")
+	}
+	// Set by a timer, not ordered with the echo.
 	deadline := time.Now().Add(10 * time.Second)
 	for get(unix.SOL_SOCKET, unix.SO_KEEPALIVE) == 0 || get(unix.IPPROTO_TCP, unix.TCP_KEEPIDLE) != 15 {
 		if time.Now().After(deadline) {

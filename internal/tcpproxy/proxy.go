@@ -25,6 +25,9 @@ const (
 	DefaultSniffTimeout = 5 * time.Second
 	DefaultDialTimeout  = 30 * time.Second
 	DefaultCloseWait    = 5 * time.Second
+	// DefaultAttributionGrace is how long an allowed connection's first
+	// answer may wait for attribution.
+	DefaultAttributionGrace = 25 * time.Millisecond
 	// maxSniff bounds how many client bytes are buffered before deciding.
 	maxSniff = 16 << 10
 )
@@ -78,6 +81,16 @@ type Config struct {
 	// CloseWait bounds how long Close waits for connection handlers after
 	// aborting them. Zero: DefaultCloseWait.
 	CloseWait time.Duration
+	// AttributionGrace is how long the first bytes from the upstream of
+	// an allowed connection may wait for its attribution to finish, so
+	// that a client which closes its socket as soon as it has its answer
+	// is still named. Attribution runs while the proxy dials and relays
+	// the request, so with a lookup off the proxy's CPU (the sandbox runs
+	// it in its init) the answer rarely waits at all. Zero:
+	// DefaultAttributionGrace; negative: never wait. Refused and audited
+	// connections always wait (the process matters for what was
+	// refused).
+	AttributionGrace time.Duration
 }
 
 // Proxy serves transparent TCP connections. It is safe for concurrent use;
@@ -125,6 +138,9 @@ func New(c Config) (*Proxy, error) {
 	}
 	if c.CloseWait <= 0 {
 		c.CloseWait = DefaultCloseWait
+	}
+	if c.AttributionGrace == 0 {
+		c.AttributionGrace = DefaultAttributionGrace
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Proxy{

@@ -422,44 +422,70 @@ func TestOneEventPerConnection(t *testing.T) {
 	}
 }
 
-func TestAllowedAnswerDoesNotWaitForAttribution(t *testing.T) {
-	up := serveLoopback(t, echo)
-	release := make(chan struct{})
-	type call struct{ src, dst netip.AddrPort }
-	calls := make(chan call, 1)
-	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
-		tweak: func(c *Config) {
-			c.Attribute = func(string, netip.AddrPort) (int, string) {
-				t.Error("Attribute called although AttributeConn is set")
-				return 0, ""
+// An allowed connection's answer waits for attribution (so a client that
+// closes as soon as it has its answer is still named), but only for
+// AttributionGrace; with a negative grace it does not wait at all.
+func TestAllowedAnswerWaitsForAttributionAtMostGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		grace time.Duration
+		held  bool // the answer is held while attribution runs
+	}{
+		{"waits_for_attribution", time.Hour, true},
+		{"grace_runs_out", 10 * time.Millisecond, false},
+		{"no_grace", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := serveLoopback(t, echo)
+			release := make(chan struct{})
+			type call struct{ src, dst netip.AddrPort }
+			calls := make(chan call, 1)
+			h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+				tweak: func(c *Config) {
+					c.AttributionGrace = tc.grace
+					c.Attribute = func(string, netip.AddrPort) (int, string) {
+						t.Error("Attribute called although AttributeConn is set")
+						return 0, ""
+					}
+					c.AttributeConn = func(src, dst netip.AddrPort) (int, string) {
+						calls <- call{src, dst}
+						<-release
+						return 7, "curl"
+					}
+				}})
+			c := h.connect("198.18.0.1:443")
+			req := httpGet("registry.example")
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
 			}
-			c.AttributeConn = func(src, dst netip.AddrPort) (int, string) {
-				calls <- call{src, dst}
-				<-release
-				return 7, "curl"
+			cl := <-calls
+			if want := netip.MustParseAddrPort("198.18.0.1:443"); cl.dst != want || cl.src != c.LocalAddr().(*net.TCPAddr).AddrPort() {
+				t.Errorf("AttributeConn(%v, %v), want the client's address and %v", cl.src, cl.dst, want)
 			}
-		}})
-	c := h.connect("198.18.0.1:443")
-	req := httpGet("registry.example")
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	// Attribution is stuck, yet the allowed connection is answered.
-	got := make([]byte, len(req))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read while attribution runs: %v", err)
-	}
-	cl := <-calls
-	if want := netip.MustParseAddrPort("198.18.0.1:443"); cl.dst != want || cl.src != c.LocalAddr().(*net.TCPAddr).AddrPort() {
-		t.Errorf("AttributeConn(%v, %v), want the client's address and %v", cl.src, cl.dst, want)
-	}
-	if evs := h.rec.Events(); len(evs) != 0 {
-		t.Errorf("events before attribution finished = %+v, want none", evs)
-	}
-	close(release)
-	evs := h.waitEvents(1)
-	if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" || evs[0].Verdict != event.VerdictAllow {
-		t.Errorf("events = %+v, want one allowed with pid 7", evs)
+			got := make([]byte, len(req))
+			if tc.held {
+				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				if n, err := c.Read(got); err == nil {
+					t.Fatalf("read %q while attribution runs, want nothing yet", got[:n])
+				}
+				c.SetReadDeadline(time.Time{})
+				close(release)
+			}
+			// Stuck attribution or not, the answer comes.
+			if _, err := io.ReadFull(c, got); err != nil {
+				t.Fatalf("read the answer: %v", err)
+			}
+			if !tc.held {
+				if evs := h.rec.Events(); len(evs) != 0 {
+					t.Errorf("events before attribution finished = %+v, want none", evs)
+				}
+				close(release)
+			}
+			evs := h.waitEvents(1)
+			if len(evs) != 1 || evs[0].PID != 7 || evs[0].Cmdline != "curl" || evs[0].Verdict != event.VerdictAllow {
+				t.Errorf("events = %+v, want one allowed with pid 7", evs)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // relay copies bytes between the client and the upstream connection in
@@ -12,10 +13,11 @@ import (
 // (CloseWrite), so protocols that shut down their sending side and keep
 // reading work. An error in either direction aborts both connections with
 // a reset, so neither peer hangs. Nothing is passed to the client before
-// gate is closed. The client→upstream direction runs in a goroutine
-// started with spawn; started (if not nil) is called once, by that
-// goroutine, before it starts copying.
-func relay(client, upstream net.Conn, gate <-chan struct{}, spawn func(func()), started func()) {
+// gate is closed or, when maxWait is positive, maxWait has passed. The
+// client→upstream direction runs in a goroutine started with spawn;
+// started (if not nil) is called once, by that goroutine, before it starts
+// copying.
+func relay(client, upstream net.Conn, gate <-chan struct{}, maxWait time.Duration, spawn func(func()), started func()) {
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -33,13 +35,33 @@ func relay(client, upstream net.Conn, gate <-chan struct{}, spawn func(func()), 
 		}
 		halfRelay(upstream, client, abort)
 	})
-	<-gate
+	waitGate(gate, maxWait)
 	halfRelay(client, upstream, abort)
 	<-done
 	once.Do(func() {
 		_ = client.Close()
 		_ = upstream.Close()
 	})
+}
+
+// waitGate waits until gate is closed, or at most maxWait when it is
+// positive. A closed gate costs no timer.
+func waitGate(gate <-chan struct{}, maxWait time.Duration) {
+	select {
+	case <-gate:
+		return
+	default:
+	}
+	if maxWait <= 0 {
+		<-gate
+		return
+	}
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	select {
+	case <-gate:
+	case <-t.C:
+	}
 }
 
 // halfRelay copies src to dst; on EOF it half-closes dst, on error it
