@@ -32,7 +32,9 @@ func originalDst(c net.Conn) (netip.AddrPort, error) {
 		return netip.AddrPort{}, fmt.Errorf("get original destination: %w", err)
 	}
 	v6 := false
-	if la, ok := c.LocalAddr().(*net.TCPAddr); ok && la.IP.To4() == nil {
+	if f, ok := c.(interface{ isIPv6() bool }); ok {
+		v6 = f.isIPv6()
+	} else if la, ok := c.LocalAddr().(*net.TCPAddr); ok && la.IP.To4() == nil {
 		v6 = true
 	}
 	var ap netip.AddrPort

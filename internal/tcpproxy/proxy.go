@@ -102,7 +102,7 @@ type Proxy struct {
 
 	mu        sync.Mutex
 	closed    bool
-	listeners map[net.Listener]struct{}
+	listeners map[net.Listener]*acceptor
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
 
@@ -148,7 +148,7 @@ func New(c Config) (*Proxy, error) {
 		c:         c,
 		ctx:       ctx,
 		cancel:    cancel,
-		listeners: map[net.Listener]struct{}{},
+		listeners: map[net.Listener]*acceptor{},
 		conns:     map[net.Conn]struct{}{},
 	}, nil
 }
@@ -172,10 +172,14 @@ func (p *Proxy) Serve(l net.Listener) error {
 		_ = l.Close()
 		return nil
 	}
-	p.listeners[l] = struct{}{}
+	a := &acceptor{l: l, errc: make(chan error, 1)}
+	a.accept, a.closeRaw = rawAcceptor(l)
+	if a.accept == nil {
+		a.accept = l.Accept
+	}
+	p.listeners[l] = a
 	p.mu.Unlock()
 
-	a := &acceptor{l: l, errc: make(chan error, 1)}
 	a.idle.Store(1)
 	go p.accept(a)
 	return <-a.errc
@@ -191,11 +195,13 @@ const maxIdleAcceptors = 4
 
 // acceptor is the state the goroutines accepting on one listener share.
 type acceptor struct {
-	l       net.Listener
-	idle    atomic.Int32 // goroutines in (or on their way to) Accept
-	stopped atomic.Bool
-	once    sync.Once
-	errc    chan error // Serve's result, sent once
+	l        net.Listener
+	accept   func() (net.Conn, error) // l.Accept, or rawAcceptor's
+	closeRaw func() error             // rawAcceptor's; nil with l.Accept
+	idle     atomic.Int32             // goroutines in (or on their way to) Accept
+	stopped  atomic.Bool
+	once     sync.Once
+	errc     chan error // Serve's result, sent once
 }
 
 // stop ends Serve with err (nil: the proxy was closed).
@@ -209,7 +215,7 @@ func (a *acceptor) stop(err error) {
 func (p *Proxy) accept(a *acceptor) {
 	var backoff time.Duration
 	for !a.stopped.Load() {
-		c, err := a.l.Accept()
+		c, err := a.accept()
 		if err != nil {
 			if p.isClosed() {
 				a.stop(nil)
@@ -259,9 +265,12 @@ func (p *Proxy) Close() error {
 	if !p.closed {
 		p.closed = true
 		p.cancel()
-		for l := range p.listeners {
+		for l, a := range p.listeners {
 			if err := l.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errs = append(errs, fmt.Errorf("close listener: %w", err))
+			}
+			if a.closeRaw != nil {
+				a.closeRaw()
 			}
 		}
 		for c := range p.conns {

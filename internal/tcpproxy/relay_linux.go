@@ -43,13 +43,13 @@ const pipeSize = 1 << 20
 
 // copyConn copies src to dst until EOF (nil error) or an error.
 func copyConn(dst, src net.Conn) (int64, error) {
-	d, dok := dst.(*net.TCPConn)
-	s, sok := src.(*net.TCPConn)
+	d, dok := spliceable(dst)
+	s, sok := spliceable(src)
 	switch {
 	case !dok || !sok || relayMode == relayCopy:
 		return portableCopy(dst, src)
 	case relayMode == relayStdlib:
-		return io.Copy(d, s)
+		return io.Copy(dst, src)
 	}
 	n, err := spliceCopy(d, s)
 	if errors.Is(err, errSpliceUnsupported) {
@@ -60,6 +60,19 @@ func copyConn(dst, src net.Conn) (int64, error) {
 }
 
 var errSpliceUnsupported = errors.New("splice not supported")
+
+// spliceable returns c as a connection splice can move bytes through: a
+// *net.TCPConn or an accepted fileConn (nothing that wraps them, whose
+// Read or Write may change the bytes).
+func spliceable(c net.Conn) (syscall.Conn, bool) {
+	switch c := c.(type) {
+	case *net.TCPConn:
+		return c, true
+	case *fileConn:
+		return c, true
+	}
+	return nil, false
+}
 
 // pipe is a kernel pipe used as the splice buffer of one direction.
 type pipe struct {
@@ -99,7 +112,7 @@ func (p *pipe) close() {
 // completely before reading again), this loop keeps reading while the
 // destination is busy and the pipe has room, so a slow writer and a fast
 // reader overlap and each splice call moves more bytes.
-func spliceCopy(dst, src *net.TCPConn) (int64, error) {
+func spliceCopy(dst, src syscall.Conn) (int64, error) {
 	pp, _ := pipePool.Get().(*pipe)
 	if pp == nil {
 		return 0, errSpliceUnsupported
