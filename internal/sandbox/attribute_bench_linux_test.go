@@ -11,7 +11,8 @@ import (
 )
 
 // BenchmarkAttributeConn measures attributing one live connection from a
-// process in the sandbox: "new" is a new socket (cache miss: the owner's fd
+// process in the sandbox: "kernel" asks the kernel's record of who
+// connected (as root), "new" is a new socket (cache miss: the owner's fd
 // table is rescanned), "cached" a socket seen before, "proc" the /proc
 // table path (Attribute) that the exact lookup replaces for TCP.
 func BenchmarkAttributeConn(b *testing.B) {
@@ -45,6 +46,19 @@ func BenchmarkAttributeConn(b *testing.B) {
 			b.Fatalf("attributed to %d %q, want the helper", pid, cmd)
 		}
 	}
+	<-sb.kernDone
+	if k := sb.kern.Load(); k != nil {
+		b.Run("kernel", func(b *testing.B) {
+			for b.Loop() {
+				check(sb.AttributeConn(src, dst))
+			}
+		})
+	} else {
+		b.Logf("no kernel connection record: %v", sb.kernErr)
+	}
+	// The /proc method, as without the kernel's record.
+	kern := sb.kern.Swap(nil)
+	defer sb.kern.Store(kern)
 	b.Run("new", func(b *testing.B) {
 		for b.Loop() {
 			sb.attrib.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,6 +39,12 @@ type attributor struct {
 	scans  uint64         // full scans done so far
 
 	cmdlines cmdlines
+
+	// kern, once loaded, names a connection's process from the kernel's
+	// record of who connected (connpid_linux.go; nil pointer or nil
+	// value: not available); kernHits counts the connections it named.
+	kern     *atomic.Pointer[connPIDs]
+	kernHits atomic.Uint64
 }
 
 const (
@@ -76,7 +83,38 @@ func (s *Sandbox) AttributeConn(src, dst netip.AddrPort) (pid int, cmdline strin
 	return s.attrib.attributeConn(src, dst)
 }
 
+// AttributeConnNow is AttributeConn answered from the kernel's record of
+// who connected (connpid_linux.go): a few microseconds, no /proc walk.
+// ok is false when that record is not loaded (rootless, or an older
+// kernel) or has no answer; AttributeConn then looks the socket up in
+// /proc. Safe for concurrent use.
+func (s *Sandbox) AttributeConnNow(src, dst netip.AddrPort) (pid int, cmdline string, ok bool) {
+	if s == nil || s.attrib == nil {
+		return 0, "", false
+	}
+	return s.attrib.attributeConnNow(src, dst)
+}
+
+func (a *attributor) attributeConnNow(src, dst netip.AddrPort) (int, string, bool) {
+	k := a.connPIDs()
+	if k == nil {
+		return 0, "", false
+	}
+	hostPID, ok := k.lookup(src, dst)
+	if !ok {
+		return 0, "", false
+	}
+	p, c, ok := a.ownerByPID(hostPID)
+	if ok {
+		a.kernHits.Add(1)
+	}
+	return p, c, ok
+}
+
 func (a *attributor) attributeConn(src, dst netip.AddrPort) (int, string) {
+	if p, c, ok := a.attributeConnNow(src, dst); ok {
+		return p, c
+	}
 	if a.diag == nil {
 		return a.attribute("tcp", src)
 	}
@@ -176,6 +214,42 @@ func (a *attributor) owner(ino uint64) (int, string) {
 		}
 	}
 	return 0, ""
+}
+
+func (a *attributor) connPIDs() *connPIDs {
+	if a.kern == nil {
+		return nil
+	}
+	return a.kern.Load()
+}
+
+// ownerByPID names hostPID, which the kernel says opened a connection,
+// if it is a process of the sandbox: the kernel's record is host-wide and
+// the same 4-tuple can be another network namespace's. The check is done
+// when the process's command line file is opened; a read through the
+// file kept open since is the same process.
+func (a *attributor) ownerByPID(hostPID int) (int, string, bool) {
+	cmd, fresh, err := a.cmdlines.readFresh(hostPID)
+	if err != nil {
+		return 0, "", false
+	}
+	a.mu.Lock()
+	in, known := a.inner[hostPID]
+	a.mu.Unlock()
+	if fresh || !known {
+		if ns, err := nsInode(hostPID, "pid"); err != nil || ns != a.pidNS {
+			a.cmdlines.forget(hostPID)
+			return 0, "", false
+		}
+		in = innerPID(hostPID)
+		a.mu.Lock()
+		if a.inner == nil || len(a.inner) > maxScanProcs {
+			a.inner = map[int]int{}
+		}
+		a.inner[hostPID] = in
+		a.mu.Unlock()
+	}
+	return in, cmd, true
 }
 
 // found reports the owner pid of ino after a hit and moves it to the front

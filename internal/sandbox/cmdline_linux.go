@@ -41,25 +41,42 @@ var cmdlineBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b
 
 // read returns pid's command line, arguments separated by spaces.
 func (c *cmdlines) read(pid int) (string, error) {
+	s, _, err := c.readFresh(pid)
+	return s, err
+}
+
+// readFresh is read that also reports whether the file was opened now:
+// when it was not, it was opened earlier for this very process (not just
+// the same number), so what was checked about the process then holds.
+func (c *cmdlines) readFresh(pid int) (s string, fresh bool, err error) {
 	if f := c.get(pid); f != nil {
 		s, err := preadCmdline(f.fd)
 		c.put(f)
 		if err == nil {
-			return s, nil
+			return s, false, nil
 		}
 		c.drop(pid, f)
 	}
 	fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/cmdline", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return "", err
+		return "", true, err
 	}
-	s, err := preadCmdline(fd)
+	s, err = preadCmdline(fd)
 	if err != nil {
 		unix.Close(fd)
-		return "", err
+		return "", true, err
 	}
 	c.keep(pid, fd)
-	return s, nil
+	return s, true, nil
+}
+
+// forget drops pid's kept file, if any.
+func (c *cmdlines) forget(pid int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.files[pid]; ok {
+		c.remove(pid)
+	}
 }
 
 // get returns pid's open file with a reference taken, or nil.

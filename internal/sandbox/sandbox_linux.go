@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,6 +39,11 @@ type Sandbox struct {
 	pidNS  uint64 // inode of the sandbox's PID namespace
 	netNS  uint64 // inode of the sandbox's network namespace
 	attrib *attributor
+	// kern is the kernel's record of who connected, once loaded (as root;
+	// nil otherwise); kernDone is closed when loading has ended.
+	kern     atomic.Pointer[connPIDs]
+	kernDone chan struct{}
+	kernErr  error // why it was not loaded; read after kernDone
 
 	// sendMu orders the parent's messages to the init: start, then the
 	// signals (pending holds those sent before start).
@@ -45,6 +51,7 @@ type Sandbox struct {
 	pending []syscall.Signal
 
 	mu       sync.Mutex
+	closing  bool
 	started  bool
 	waited   bool
 	exitCode int
@@ -126,7 +133,10 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		ctrl.Close()
 		return nil, explainStartError(err)
 	}
-	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{})}
+	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{}), kernDone: make(chan struct{})}
+	// Loaded beside the set-up, used once loaded; the command makes no
+	// connection before Start.
+	go s.loadKern()
 	// The one place that waits for the init (and, through exec.Cmd, for
 	// the goroutines copying its output).
 	go func() {
@@ -191,7 +201,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set up sandbox: %w", err)
 	}
-	s.attrib = &attributor{initPID: s.init.Process.Pid, diag: diag} // closed by Close from here on
+	s.attrib = &attributor{initPID: s.init.Process.Pid, diag: diag, kern: &s.kern} // closed by Close from here on
 	if s.proxy, err = net.FileListener(files[0]); err != nil {
 		return fmt.Errorf("set up sandbox: proxy listener: %w", err)
 	}
@@ -211,6 +221,28 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	s.attrib.pidNS = s.pidNS
 	go s.readDrops()
 	return nil
+}
+
+// loadKern loads the kernel's connection record where buildwall may (as
+// root); attribution falls back to /proc without it.
+func (s *Sandbox) loadKern() {
+	defer close(s.kernDone)
+	if os.Geteuid() != 0 {
+		s.kernErr = errors.New("not root")
+		return
+	}
+	k, err := loadConnPIDs()
+	if err != nil {
+		s.kernErr = err
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		k.close()
+		return
+	}
+	s.kern.Store(k)
 }
 
 func initError(m message) error {
@@ -380,6 +412,12 @@ func (s *Sandbox) Signal(sig os.Signal) error {
 func (s *Sandbox) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
+		s.mu.Lock()
+		s.closing = true
+		s.mu.Unlock()
+		if k := s.kern.Swap(nil); k != nil {
+			k.close()
+		}
 		if s.init != nil && s.init.Process != nil {
 			s.init.Process.Signal(unix.SIGKILL)
 			<-s.initDone

@@ -154,6 +154,8 @@ type accepted struct {
 	exactPID  int // from AttributeConn
 	exactLine string
 	otherPID  int // from AttributeConn with a destination the socket does not have
+	kernHits  uint64
+	kernErr   error
 }
 
 // echoOrigDst answers every proxied connection with its original destination.
@@ -167,9 +169,10 @@ func echoOrigDst(sb *Sandbox, got chan<- accepted) {
 			dst, _ := originalDst(c)
 			src := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 			pid, cmd := sb.Attribute("tcp", src)
+			<-sb.kernDone // loaded by now, unless it cannot be
 			epid, ecmd := sb.AttributeConn(src, dst)
 			opid, _ := sb.AttributeConn(src, netip.AddrPortFrom(dst.Addr(), dst.Port()+1))
-			got <- accepted{dst, pid, cmd, epid, ecmd, opid}
+			got <- accepted{dst, pid, cmd, epid, ecmd, opid, sb.attrib.kernHits.Load(), sb.kernErr}
 			bufio.NewReader(c).ReadString('\n')
 			fmt.Fprintf(c, "proxy saw %s\n", dst)
 			c.Close()
@@ -192,6 +195,11 @@ func TestTCPToOutsideIsRedirectedToProxy(t *testing.T) {
 	}
 	if a.otherPID != 0 {
 		t.Errorf("AttributeConn with the wrong destination port = pid %d, want 0 (exact 4-tuple)", a.otherPID)
+	}
+	// As root the kernel's record of who connected names the process
+	// (connpid_linux.go); rootless, /proc does.
+	if os.Getuid() == 0 && os.Getenv("BUILDWALL_TEST_ROOTLESS") == "" && a.kernHits == 0 {
+		t.Errorf("AttributeConn did not use the kernel's connection record as root (%v)", a.kernErr)
 	}
 }
 

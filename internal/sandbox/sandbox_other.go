@@ -32,5 +32,10 @@ func (s *Sandbox) Close() error                                               { 
 func (s *Sandbox) Drops() []DropSummary                                       { return nil }
 func (s *Sandbox) Attribute(string, netip.AddrPort) (int, string)             { return 0, "" }
 func (s *Sandbox) AttributeConn(netip.AddrPort, netip.AddrPort) (int, string) { return 0, "" }
-func (s *Sandbox) NetNS() uint64                                              { return 0 }
-func (s *Sandbox) InitPID() int                                               { return 0 }
+
+// AttributeConnNow has no answer outside Linux.
+func (s *Sandbox) AttributeConnNow(netip.AddrPort, netip.AddrPort) (int, string, bool) {
+	return 0, "", false
+}
+func (s *Sandbox) NetNS() uint64 { return 0 }
+func (s *Sandbox) InitPID() int  { return 0 }

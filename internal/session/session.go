@@ -163,7 +163,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	proxy, err := tcpproxy.New(tcpproxy.Config{
 		Policy: o.Policy, Names: dnsSrv, Dial: dial,
-		Sink: rec, Attribute: sb.Attribute, AttributeConn: sb.AttributeConn, Now: now,
+		Sink: rec, Attribute: sb.Attribute, AttributeConn: sb.AttributeConn,
+		AttributeConnNow: sb.AttributeConnNow, Now: now,
 	})
 	if err != nil {
 		dnsSrv.Close()

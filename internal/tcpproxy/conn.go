@@ -58,19 +58,27 @@ type connEvent struct {
 }
 
 // attribute starts naming the process behind the connection, once; only
-// the handler calls it, as soon as the destination is known, so the lookup
-// runs beside the sniff and the dial while the client's socket surely
-// exists. (Starting it only once the relay is under way cost the pid of
-// 7% of the connections of a client that closes right after its answer,
-// with no measurable gain in latency.)
+// the handler calls it: for a relayed connection once the client's first
+// bytes are on their way upstream, so the lookup overlaps the upstream's
+// round trip (the answer waits for it at most AttributionGrace), for a
+// refused one before the reset. AttributeConnNow answers inline; the
+// other lookups run on a worker.
 func (e *connEvent) attribute() {
 	if e.attributed != nil {
 		return
 	}
 	e.attributed = make(chan struct{})
 	e.refs.Store(1)
+	c, src, dst := e.p.c, e.src, e.dst
+	if c.AttributeConnNow != nil && src.IsValid() && dst.IsValid() {
+		if pid, cmd, ok := c.AttributeConnNow(src, dst); ok {
+			e.pid, e.cmdline = pid, cmd
+			close(e.attributed)
+			return
+		}
+	}
 	var fn func() (int, string)
-	switch c, src, dst := e.p.c, e.src, e.dst; {
+	switch {
 	case !src.IsValid():
 	case c.AttributeConn != nil && dst.IsValid():
 		fn = func() (int, string) { return c.AttributeConn(src, dst) }

@@ -58,6 +58,12 @@ type Config struct {
 	// its original destination dst (an exact socket lookup); preferred
 	// over Attribute when set.
 	AttributeConn func(src, dst netip.AddrPort) (pid int, cmdline string)
+	// AttributeConnNow, when set, is asked first: a lookup of the same
+	// answer that takes a few microseconds and never blocks (the sandbox's
+	// kernel record of who connected). The proxy calls it inline, with no
+	// goroutine, channel or gate spent on the connection; ok false means
+	// it has no answer and AttributeConn (or Attribute) runs as usual.
+	AttributeConnNow func(src, dst netip.AddrPort) (pid int, cmdline string, ok bool)
 	// Synthetic is the range the DNS server hands synthetic addresses out
 	// of. A connection to an address in it that Names does not know is
 	// refused in every mode (there is nothing real to dial). Zero: no

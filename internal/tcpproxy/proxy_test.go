@@ -589,3 +589,48 @@ func TestAttributionWorkers(t *testing.T) {
 		t.Errorf("attributed pids (-want +got):\n%s", diff)
 	}
 }
+
+// AttributeConnNow answers inline when it can; when it has no answer the
+// usual lookup runs.
+func TestAttributeConnNow(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		now      bool
+		wantPID  int
+		wantLine string
+	}{
+		{"answered_inline", true, 9, "npm install"},
+		{"no_answer", false, 7, "curl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := serveLoopback(t, echo)
+			h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+				tweak: func(c *Config) {
+					c.AttributeConnNow = func(src, dst netip.AddrPort) (int, string, bool) {
+						if want := netip.MustParseAddrPort("198.18.0.1:443"); dst != want {
+							t.Errorf("AttributeConnNow(%v, %v), want destination %v", src, dst, want)
+						}
+						return 9, "npm install", tc.now
+					}
+					c.AttributeConn = func(src, dst netip.AddrPort) (int, string) {
+						if tc.now {
+							t.Error("AttributeConn called although AttributeConnNow answered")
+						}
+						return 7, "curl"
+					}
+				}})
+			c := h.connect("198.18.0.1:443")
+			req := httpGet("registry.example")
+			if _, err := c.Write(req); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
+				t.Fatalf("echo through the proxy: %v", err)
+			}
+			evs := h.waitEvents(1)
+			if len(evs) != 1 || evs[0].PID != tc.wantPID || evs[0].Cmdline != tc.wantLine {
+				t.Errorf("events = %+v, want one with pid %d %q", evs, tc.wantPID, tc.wantLine)
+			}
+		})
+	}
+}
