@@ -3,7 +3,6 @@
 package tcpproxy
 
 import (
-	"io"
 	"net"
 	"net/netip"
 	"syscall"
@@ -46,14 +45,7 @@ func TestRawAcceptSocketOptions(t *testing.T) {
 				return orig(conn)
 			}
 		}})
-	c := h.connect("198.18.0.1:443")
-	req := httpGet("registry.example")
-	if _, err := c.Write(req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
-		t.Fatalf("echo through the proxy: %v", err)
-	}
+	h.echoThrough("198.18.0.1:443")
 	o := <-got
 	if !o.raw || o.err != nil || o.keepAlive != 0 || o.noDelay == 0 {
 		t.Errorf("accepted connection: raw %v, SO_KEEPALIVE %d, TCP_NODELAY %d, err %v; want raw, 0, on, nil",

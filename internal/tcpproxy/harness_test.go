@@ -156,6 +156,22 @@ func (h *harness) connect(dst string) *net.TCPConn {
 
 // waitEvents waits (bounded) until n events were recorded and returns them
 // with their time, which the fixed clock makes uninteresting, kept.
+// echoThrough connects to dst through the proxy, sends an HTTP request
+// for registry.example and reads it back from the echo upstream; it
+// returns the client connection, still open.
+func (h *harness) echoThrough(dst string) *net.TCPConn {
+	h.t.Helper()
+	c := h.connect(dst)
+	req := httpGet("registry.example")
+	if _, err := c.Write(req); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
+		h.t.Fatalf("echo through the proxy: %v", err)
+	}
+	return c
+}
+
 func (h *harness) waitEvents(n int) []event.Event {
 	h.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -4,7 +4,6 @@ package tcpproxy
 
 import (
 	"context"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -37,14 +36,7 @@ func TestUpstreamKeepAlive(t *testing.T) {
 				return conn, err
 			}
 		}})
-	c := h.connect("198.18.0.1:443")
-	send := httpGet("registry.example")
-	if _, err := c.Write(send); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, len(send))); err != nil {
-		t.Fatalf("echo through the proxy: %v", err)
-	}
+	h.echoThrough("198.18.0.1:443")
 	mu.Lock()
 	conn := dialed
 	mu.Unlock()

@@ -619,14 +619,7 @@ func TestAttributeConnNow(t *testing.T) {
 						return 7, "curl"
 					}
 				}})
-			c := h.connect("198.18.0.1:443")
-			req := httpGet("registry.example")
-			if _, err := c.Write(req); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
-				t.Fatalf("echo through the proxy: %v", err)
-			}
+			h.echoThrough("198.18.0.1:443")
 			evs := h.waitEvents(1)
 			if len(evs) != 1 || evs[0].PID != tc.wantPID || evs[0].Cmdline != tc.wantLine {
 				t.Errorf("events = %+v, want one with pid %d %q", evs, tc.wantPID, tc.wantLine)
