@@ -76,6 +76,10 @@ func run(args []string) error {
 	case "latency":
 		return latency(fs.Args(), *n)
 	case "samples":
+		// The same scheduler as the clients measured from the host
+		// process (which hosts the proxy, see hostProcs), so that the
+		// columns differ only in the path.
+		hostProcs()
 		return samples(fs.Args(), *n)
 	case "sandbox":
 		hostProcs()
