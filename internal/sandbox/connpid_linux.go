@@ -224,22 +224,16 @@ func (c *connPIDs) lookup(src, dst netip.AddrPort) (int, bool) {
 
 func (c *connPIDs) close() error {
 	var errs []error
-	for _, x := range []interface{ Close() error }{c.link, c.prog, c.connecting, c.established} {
-		if x != nil && !isNilIface(x) {
-			errs = append(errs, x.Close())
+	if c.link != nil {
+		errs = append(errs, c.link.Close())
+	}
+	if c.prog != nil {
+		errs = append(errs, c.prog.Close())
+	}
+	for _, m := range []*ebpf.Map{c.connecting, c.established} {
+		if m != nil {
+			errs = append(errs, m.Close())
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func isNilIface(x interface{ Close() error }) bool {
-	switch v := x.(type) {
-	case *ebpf.Map:
-		return v == nil
-	case *ebpf.Program:
-		return v == nil
-	case link.Link:
-		return v == nil
-	}
-	return false
 }
