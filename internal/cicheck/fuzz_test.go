@@ -2,8 +2,6 @@ package cicheck
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 // FuzzDownloadExec checks that DownloadExec never panics and returns sorted,
@@ -74,17 +73,7 @@ func FuzzExpressions(f *testing.F) {
 // make of arbitrary bytes: no rule may panic, and every finding must carry
 // a rule ID and a position inside the file.
 func FuzzCheck(f *testing.F) {
-	paths, err := filepath.Glob("testdata/*/*.yml")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testutil.AddFileSeeds(f, "testdata/*/*.yml")
 	db := advisory.Embedded()
 	f.Fuzz(func(t *testing.T, src []byte) {
 		c := &Context{Path: "x.yml", Advisories: db}
