@@ -16,6 +16,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -103,7 +104,7 @@ func TestWalkSkipsAndFinds(t *testing.T) {
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
-	if want := len(lockcheck.Rules()) + len(cicheck.Rules()); len(res.Rules) != want {
+	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(trust.Metadata()); len(res.Rules) != want {
 		t.Errorf("Rules has %d entries, want %d", len(res.Rules), want)
 	}
 }
