@@ -143,28 +143,29 @@ func describeIgnore(ig config.Ignore) string {
 	return "an entry (" + strings.Join(parts, ", ") + ")"
 }
 
-// containsRegistry reports whether list holds the registry u, comparing
-// normalised URLs (scheme, default port and trailing slash do not matter).
+// containsRegistry reports whether the unscoped registries in list allow
+// what the registry u allows (see CoversRegistry).
 func containsRegistry(list []string, u string) bool {
-	key, ok := lockcheck.RegistryKey(u)
-	for _, x := range list {
-		if k, okx := lockcheck.RegistryKey(x); ok && okx && k == key || x == u {
-			return true
-		}
+	trusted := make([]lockcheck.Registry, len(list))
+	for i, x := range list {
+		trusted[i] = lockcheck.Registry{URL: x}
 	}
-	return false
+	return CoversRegistry(trusted, lockcheck.Registry{URL: u})
 }
 
 // CoversRegistry reports whether a trusted registry allows what the
-// branch's registry r allows: the same normalised URL, unscoped or for the
-// same scope (scopes compared case-insensitively).
+// branch's registry r allows: the same host with a path that prefixes r's
+// (as lockcheck matches URLs), unscoped or for the same scope (scopes
+// compared case-insensitively).
 func CoversRegistry(trusted []lockcheck.Registry, r lockcheck.Registry) bool {
 	key, ok := lockcheck.RegistryKey(r.URL)
 	for _, t := range trusted {
 		if t.Scope != "" && !strings.EqualFold(t.Scope, r.Scope) {
 			continue
 		}
-		if k, okt := lockcheck.RegistryKey(t.URL); ok && okt && k == key || t.URL == r.URL {
+		// Keys are host + path ending in "/", so a prefix is a parent path
+		// on the same host.
+		if k, okt := lockcheck.RegistryKey(t.URL); ok && okt && strings.HasPrefix(key, k) || t.URL == r.URL {
 			return true
 		}
 	}
