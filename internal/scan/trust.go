@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 
 	"github.com/buildwall/buildwall/internal/finding"
-	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/trust"
 )
 
@@ -43,7 +42,8 @@ func trustedRegistries(w *walker, tree *projectRegistries, t *Trust) (*projectRe
 				continue
 			}
 			seen[k] = true
-			out = append(out, trust.Weakened(finding.Location{Path: relPath(w.root, e.file)}, t.Ref, describeRegistry(e.Registry)))
+			what := filepath.Base(e.file) + " adds registry " + e.URL + " for " + registryFor(e.Scope) + ", which " + t.Ref + " does not allow"
+			out = append(out, trust.Weakened(finding.Location{Path: relPath(w.root, e.file)}, t.Ref, what))
 		}
 	}
 	if t.Apply || len(out) > 0 {
@@ -52,11 +52,11 @@ func trustedRegistries(w *walker, tree *projectRegistries, t *Trust) (*projectRe
 	return tree, out
 }
 
-func describeRegistry(r lockcheck.Registry) string {
-	if r.Scope == "" {
-		return "the file adds registry " + r.URL + " for every package"
+func registryFor(scope string) string {
+	if scope == "" {
+		return "every package"
 	}
-	return "the file adds registry " + r.URL + " for " + r.Scope + "/*"
+	return scope + "/*"
 }
 
 // relPath names the file at the absolute path abs relative to the scan root

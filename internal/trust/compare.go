@@ -29,12 +29,13 @@ var rule = finding.Rule{
 func Metadata() []finding.Rule { return []finding.Rule{rule} }
 
 // Weakened returns a gate-weakened finding at loc. ref names the trusted
-// revision; what says what the branch changed, and is escaped for output.
+// revision; what says what the branch changed compared with it, and is
+// escaped for output.
 func Weakened(loc finding.Location, ref, what string) finding.Finding {
 	return finding.Finding{
 		Rule:     RuleID,
 		Severity: rule.Severity,
-		Message:  termsafe.String(what) + ", which the configuration of " + termsafe.String(ref) + " does not allow; " + termsafe.String(ref) + "'s configuration applies",
+		Message:  termsafe.String(what) + "; the configuration of " + termsafe.String(ref) + " applies instead",
 		Location: loc,
 		Fix:      rule.Fix,
 	}
@@ -83,24 +84,24 @@ func CompareConfig(o ConfigOptions, trusted, branch *config.Config) []finding.Fi
 	if !o.FailOnFixed {
 		tf, bf := failOn(t, o.DefaultFailOn), failOn(b, o.DefaultFailOn)
 		if rank(bf) > rank(tf) {
-			out = append(out, Weakened(at(b.FailOnPos), o.Ref, fmt.Sprintf("scan.fail-on is %s here and %s in %s", bf, tf, o.Ref)))
+			out = append(out, Weakened(at(b.FailOnPos), o.Ref, fmt.Sprintf("scan.fail-on %s is more lenient than %s in %s", bf, tf, o.Ref)))
 		}
 	}
 	for _, ig := range b.Ignores {
 		if !slices.ContainsFunc(t.Ignores, func(x config.Ignore) bool {
 			return x.Rule == ig.Rule && x.Package == ig.Package && x.Path == ig.Path
 		}) {
-			out = append(out, Weakened(finding.Location{Path: o.Path, Line: ig.Line, Column: ig.Column}, o.Ref, "scan.ignore adds "+describeIgnore(ig)))
+			out = append(out, Weakened(finding.Location{Path: o.Path, Line: ig.Line, Column: ig.Column}, o.Ref, "scan.ignore adds "+describeIgnore(ig)+" that "+o.Ref+" does not have"))
 		}
 	}
 	for i, u := range b.Registries {
 		if !containsRegistry(t.Registries, u) {
-			out = append(out, Weakened(at(posAt(b.RegistryPos, i)), o.Ref, "scan.registries adds "+u))
+			out = append(out, Weakened(at(posAt(b.RegistryPos, i)), o.Ref, "scan.registries adds "+u+", which "+o.Ref+" does not allow"))
 		}
 	}
 	for i, name := range b.InstallScriptsAllow {
 		if !slices.Contains(t.InstallScriptsAllow, name) {
-			out = append(out, Weakened(at(posAt(b.InstallScriptsAllowPos, i)), o.Ref, fmt.Sprintf("scan.install-scripts.allow adds %q", name)))
+			out = append(out, Weakened(at(posAt(b.InstallScriptsAllowPos, i)), o.Ref, fmt.Sprintf("scan.install-scripts.allow adds %q, which %s does not allow", name, o.Ref)))
 		}
 	}
 	return out

@@ -43,17 +43,17 @@ func TestCompareConfig(t *testing.T) {
 		{"stricter", "scan:\n  fail-on: low\n", false, nil},
 		{"reason_changed", strings.Replace(trustedYML, "reason: reviewed", "reason: other words", 1), false, nil},
 		{"registry_respelt", strings.Replace(trustedYML, "https://npm.corp.example/", "HTTPS://NPM.corp.example:443", 1), false, nil},
-		{"fail_on_none", "scan:\n  fail-on: none\n", false, []string{"2:12 scan.fail-on is none here and medium in origin/main"}},
-		{"fail_on_high", "scan:\n  fail-on: high\n", false, []string{"2:12 scan.fail-on is high here and medium in origin/main"}},
+		{"fail_on_none", "scan:\n  fail-on: none\n", false, []string{"2:12 scan.fail-on none is more lenient than medium in origin/main"}},
+		{"fail_on_high", "scan:\n  fail-on: high\n", false, []string{"2:12 scan.fail-on high is more lenient than medium in origin/main"}},
 		{"fail_on_flag_given", "scan:\n  fail-on: none\n", true, nil},
 		{"ignore_everything", "scan:\n  fail-on: medium\n  ignore:\n    - path: \"**\"\n      reason: x\n", false,
-			[]string{"4:7 scan.ignore adds an entry (path **)"}},
+			[]string{"4:7 scan.ignore adds an entry (path **) that origin/main does not have"}},
 		{"ignore_widened", strings.Replace(trustedYML, "      package: sharp\n", "", 1), false,
-			[]string{"7:7 scan.ignore adds an entry (rule install-script)"}},
+			[]string{"7:7 scan.ignore adds an entry (rule install-script) that origin/main does not have"}},
 		{"registry_added", strings.Replace(trustedYML, "[https://npm.corp.example/]", "[https://npm.corp.example/, https://evil.example/]", 1), false,
-			[]string{"3:43 scan.registries adds https://evil.example/"}},
+			[]string{"3:43 scan.registries adds https://evil.example/, which origin/main does not allow"}},
 		{"install_allow_added", strings.Replace(trustedYML, "[esbuild]", "[esbuild, evil-pkg]", 1), false,
-			[]string{`5:22 scan.install-scripts.allow adds "evil-pkg"`}},
+			[]string{`5:22 scan.install-scripts.allow adds "evil-pkg", which origin/main does not allow`}},
 	}
 	trusted := parse(t, trustedYML)
 	for _, tt := range tests {
@@ -64,7 +64,7 @@ func TestCompareConfig(t *testing.T) {
 				if f.Rule != RuleID || f.Severity != finding.SeverityHigh || f.Path != "buildwall.yml" {
 					t.Errorf("finding %+v: want a high gate-weakened finding at buildwall.yml", f)
 				}
-				msg, _, _ := strings.Cut(f.Message, ", which the configuration of origin/main does not allow")
+				msg, _, _ := strings.Cut(f.Message, "; the configuration of origin/main applies instead")
 				lines = append(lines, fmt.Sprintf("%d:%d %s", f.Line, f.Column, msg))
 			}
 			if diff := cmp.Diff(tt.want, lines); diff != "" {
