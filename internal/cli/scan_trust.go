@@ -103,15 +103,21 @@ func compareWith(ctx context.Context, ref string, explicit bool, in trustInput) 
 			return nil, fmt.Errorf("scan path %s is outside the repository of %s (%s)", termsafe.String(r), termsafe.String(ref), termsafe.String(rev.Top))
 		}
 	}
-	trusted, err := trustedConfig(ctx, rev, dir, in)
+	trusted, trustedRel, err := trustedConfig(ctx, rev, dir, in)
 	if err != nil {
 		return nil, err
 	}
+	// A branch that deletes the file is compared too (its defaults may be
+	// more lenient); the finding then names the deleted file.
+	cfgPath := in.branchPath
+	if cfgPath == "" && trustedRel != "" {
+		cfgPath = filepath.Join(rev.Top, filepath.FromSlash(trustedRel))
+	}
 	st := &scanTrust{cfg: in.branch}
-	if in.branchPath != "" {
+	if cfgPath != "" {
 		st.findings = trust.CompareConfig(trust.ConfigOptions{
 			Ref:           ref,
-			Path:          findingPath(in, in.branchPath),
+			Path:          findingPath(in, cfgPath),
 			DefaultFailOn: finding.SeverityHigh,
 			FailOnFixed:   in.failOnFixed,
 		}, trusted, in.branch)
@@ -138,41 +144,37 @@ const maxRegistryFile = 1 << 20
 // trustedConfig loads the revision's buildwall.yml: the file at --config's
 // path inside the repository, else the nearest buildwall.yml at or above
 // the scan directory, as config.Find looks in the tree. None is an empty
-// configuration.
-func trustedConfig(ctx context.Context, rev *trust.Revision, dir string, in trustInput) (*config.Config, error) {
-	var rel string
+// configuration and rel "".
+func trustedConfig(ctx context.Context, rev *trust.Revision, dir string, in trustInput) (cfg *config.Config, rel string, err error) {
 	if in.flag.config != "" {
-		p, err := relInside(rev.Top, in.branchPath)
-		if err != nil {
-			return nil, fmt.Errorf("--config %s is outside the repository; with a trusted revision it must name a file in it", termsafe.String(in.flag.config))
+		if rel, err = relInside(rev.Top, in.branchPath); err != nil {
+			return nil, "", fmt.Errorf("--config %s is outside the repository; with a trusted revision it must name a file in it", termsafe.String(in.flag.config))
 		}
-		rel = p
 	} else {
 		d, err := relInside(rev.Top, dir)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		p, ok := rev.FindUp(d, config.FileName)
 		if !ok {
-			return &config.Config{}, nil
+			return &config.Config{}, "", nil
 		}
 		rel = p
 	}
 	data, err := rev.ReadFile(ctx, rel, config.MaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &config.Config{}, nil
+		return &config.Config{}, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	cfg, err := config.Parse(rev.Ref+":"+rel, data)
-	if err != nil {
-		return nil, err
+	if cfg, err = config.Parse(rev.Ref+":"+rel, data); err != nil {
+		return nil, "", err
 	}
 	if err := checkConfigRules(cfg); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return cfg, nil
+	return cfg, rel, nil
 }
 
 // relInside returns abs relative to top, slash-separated, or an error when

@@ -151,6 +151,7 @@ func TestGateWeakened(t *testing.T) {
 	}{
 		{"clean_branch", map[string]string{"README.md": "docs\n"}, nil},
 		{"stricter_branch", map[string]string{"buildwall.yml": "scan:\n  fail-on: low\n"}, nil},
+		{"config_deleted_same_defaults", map[string]string{"buildwall.yml": ""}, nil},
 		{"lower_fail_on", map[string]string{"buildwall.yml": lowerFailOn, "package.json": evilManifest, "package-lock.json": evilLock},
 			[]string{"buildwall.yml:2 gate-weakened", "package-lock.json:5 untrusted-registry"}},
 		{"ignore_everything", map[string]string{"buildwall.yml": ignoreAll, "package.json": evilManifest, "package-lock.json": evilLock},
@@ -216,6 +217,22 @@ func TestGateWeakenedWithoutBase(t *testing.T) {
 	got = runScanEnv(t, dir, map[string]string{"GITHUB_BASE_REF": "release"}, "--format", "json")
 	if got.code != ExitOK || !strings.Contains(got.stderr, "configuration not compared with origin/release") {
 		t.Errorf("exit code = %d, stderr %q; want 0 and a warning", got.code, got.stderr)
+	}
+}
+
+// TestConfigDeleted: deleting a strict buildwall.yml falls back to the
+// default fail-on (high), which is more lenient than the base's.
+func TestConfigDeleted(t *testing.T) {
+	useTestRegistry(t)
+	base := map[string]string{}
+	for k, v := range trustBase {
+		base[k] = v
+	}
+	base["buildwall.yml"] = "scan:\n  fail-on: low\n"
+	dir := trustRepo(t, base, map[string]string{"buildwall.yml": ""})
+	got := runScanEnv(t, dir, map[string]string{"GITHUB_BASE_REF": "main"}, "--format", "json")
+	if diff := cmp.Diff([]string{"buildwall.yml:0 gate-weakened"}, findingLines(t, got)); diff != "" || got.code != ExitFindings {
+		t.Errorf("exit code %d, findings mismatch (-want +got):\n%s", got.code, diff)
 	}
 }
 
