@@ -79,7 +79,7 @@ func resolveTrust(ctx context.Context, env *Env, in trustInput) (*scanTrust, err
 	if explicit {
 		return nil, usageError(fmt.Errorf("--config-from: %w", err))
 	}
-	fmt.Fprintf(env.Stderr, "buildwall: warning: configuration not compared with %s (the trusted base, from %s): %s; fetch it (actions/checkout with fetch-depth: 0) or pass --config-from\n",
+	fmt.Fprintf(env.Stderr, "buildwall: warning: configuration not compared with %s (the trusted base, from %s): %s; with actions/checkout set fetch-depth: 0\n",
 		termsafe.String(ref), from, termsafe.String(err.Error()))
 	return &scanTrust{cfg: in.branch}, nil
 }
@@ -179,15 +179,29 @@ func trustedConfig(ctx context.Context, rev *trust.Revision, dir string, in trus
 
 // relInside returns abs relative to top, slash-separated, or an error when
 // it is not inside top. Both are resolved through symbolic links first.
-func relInside(top, abs string) (string, error) {
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
+func relInside(top, p string) (string, error) {
+	abs, err := realAbs(p)
+	if err != nil {
+		return "", err
 	}
 	rel, err := filepath.Rel(top, abs)
 	if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
 		return "", fmt.Errorf("%s is outside the repository %s", termsafe.String(abs), termsafe.String(top))
 	}
 	return filepath.ToSlash(rel), nil
+}
+
+// realAbs returns p absolute and, when it exists, with symbolic links
+// resolved.
+func realAbs(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	return abs, nil
 }
 
 // findingPath names the file at abs as scan names paths: relative to the
@@ -197,10 +211,11 @@ func findingPath(in trustInput, abs string) string {
 	if st, err := os.Stat(root); err == nil && !st.IsDir() {
 		root = filepath.Dir(root)
 	}
-	if r, err := filepath.EvalSymlinks(root); err == nil {
-		root = r
+	root, err := realAbs(root)
+	if err != nil {
+		return filepath.ToSlash(abs)
 	}
-	if a, err := filepath.EvalSymlinks(abs); err == nil {
+	if a, err := realAbs(abs); err == nil {
 		abs = a
 	}
 	rel, err := filepath.Rel(root, abs)

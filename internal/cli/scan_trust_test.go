@@ -297,3 +297,19 @@ func TestGateWeakenedCannotBeIgnored(t *testing.T) {
 		t.Errorf("exit code = %d, stderr %q; want a configuration error at buildwall.yml:3:7", got.code, got.stderr)
 	}
 }
+
+// TestConfigFromRelativePath: the binary passes scan paths as given
+// (Env.Dir empty); "." inside the repository must work.
+func TestConfigFromRelativePath(t *testing.T) {
+	useTestRegistry(t)
+	dir := trustRepo(t, trustBase, map[string]string{"buildwall.yml": "scan:\n  fail-on: none\n"})
+	t.Chdir(dir)
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"scan", "--db", t.TempDir(), "--format", "json", "--config-from", "main", "."}, Env{
+		Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" },
+	})
+	got := scanRun{code, stdout.String(), stderr.String()}
+	if diff := cmp.Diff([]string{"buildwall.yml:2 gate-weakened"}, findingLines(t, got)); diff != "" || code != ExitFindings {
+		t.Errorf("exit code %d, findings mismatch (-want +got):\n%s\nstderr: %s", code, diff, got.stderr)
+	}
+}
