@@ -2,6 +2,7 @@ package trust
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -122,5 +123,32 @@ func TestCoversRegistry(t *testing.T) {
 		if got := CoversRegistry(trusted, tt.r); got != tt.want {
 			t.Errorf("CoversRegistry(%+v) = %v, want %v", tt.r, got, tt.want)
 		}
+	}
+}
+
+// TestCompareConfigCoversEveryScanSetting fails when config.Scan gains a
+// setting: CompareConfig must learn whether changing it weakens the gate
+// before a branch can use it to pass.
+func TestCompareConfigCoversEveryScanSetting(t *testing.T) {
+	compared := []string{"FailOn", "Registries", "InstallScriptsAllow", "Ignores", "FailOnPos", "RegistryPos", "InstallScriptsAllowPos"}
+	var fields []string
+	st := reflect.TypeFor[config.Scan]()
+	for i := range st.NumField() {
+		if f := st.Field(i); f.IsExported() {
+			fields = append(fields, f.Name)
+		}
+	}
+	if diff := cmp.Diff(compared, fields); diff != "" {
+		t.Errorf("config.Scan fields changed; teach CompareConfig about them, then update this list (-compared +fields):\n%s", diff)
+	}
+	it := reflect.TypeFor[config.Ignore]()
+	var ignoreFields []string
+	for i := range it.NumField() {
+		if f := it.Field(i); f.IsExported() {
+			ignoreFields = append(ignoreFields, f.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{"Rule", "Package", "Path", "Reason", "Line", "Column"}, ignoreFields); diff != "" {
+		t.Errorf("config.Ignore fields changed; CompareConfig compares ignores by Rule, Package and Path (-want +got):\n%s", diff)
 	}
 }
