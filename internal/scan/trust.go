@@ -1,8 +1,10 @@
 package scan
 
 import (
+	"bytes"
 	"io/fs"
 	"path/filepath"
+	"strings"
 
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/trust"
@@ -43,13 +45,32 @@ func trustedRegistries(w *walker, tree *projectRegistries, t *Trust) (*projectRe
 			}
 			seen[k] = true
 			what := filepath.Base(e.file) + " adds registry " + e.URL + " for " + registryFor(e.Scope) + ", which " + t.Ref + " does not allow"
-			out = append(out, trust.Weakened(finding.Location{Path: relPath(w.root, e.file)}, t.Ref, what))
+			loc := finding.Location{Path: relPath(w.root, e.file), Line: tree.lineOf(e)}
+			out = append(out, trust.Weakened(loc, t.Ref, what))
 		}
 	}
 	if t.Apply || len(out) > 0 {
 		return trusted, out
 	}
 	return tree, out
+}
+
+// lineOf returns the 1-based line of the file that names e's URL (the
+// first one), 0 when it cannot be found again.
+func (p *projectRegistries) lineOf(e registryEntry) int {
+	data, err := p.read(e.file)
+	if err != nil {
+		return 0
+	}
+	i := bytes.Index(data, []byte(e.URL))
+	if i < 0 {
+		// yarn's "//host/path" is read as "https://host/path".
+		i = bytes.Index(data, []byte(strings.TrimPrefix(e.URL, "https:")))
+	}
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
 }
 
 func registryFor(scope string) string {

@@ -50,10 +50,10 @@ func TestTrustedRegistries(t *testing.T) {
 		{"sub_path_of_trusted", map[string]string{"apps/web/.npmrc": "@x:registry=https://npm.corp.example/x/\n"}, trusted, ".", false,
 			[]string{"apps/web/package-lock.json:3 missing-integrity"}},
 		{"new_registry_in_workspace", map[string]string{"apps/web/.npmrc": "registry=https://evil.example/\n"}, trusted, ".", false,
-			[]string{"apps/web/.npmrc:0 gate-weakened", "apps/web/package-lock.json:3 missing-integrity"}},
+			[]string{"apps/web/.npmrc:1 gate-weakened", "apps/web/package-lock.json:3 missing-integrity"}},
 		{"root_changed_scanning_workspace", map[string]string{".npmrc": "registry=https://evil.example/\n"}, trusted, "apps/web", false,
 			// The trusted .npmrc applies: npm.corp.example stays allowed.
-			[]string{"../../.npmrc:0 gate-weakened", "package-lock.json:3 missing-integrity"}},
+			[]string{"../../.npmrc:1 gate-weakened", "package-lock.json:3 missing-integrity"}},
 		// With Apply the trusted files decide even when the tree is stricter.
 		{"apply_trusted", map[string]string{".npmrc": "registry=https://other.example/\n"},
 			map[string]string{".npmrc": "registry=https://other.example/\nregistry=https://npm.corp.example/\n"}, ".", true,
@@ -95,7 +95,7 @@ func TestGateWeakenedNotIgnored(t *testing.T) {
 	top, _ := filepath.EvalSymlinks(dir)
 	cfg := parseConfig(t, "scan:\n  ignore:\n    - path: \"**\"\n      reason: x\n")
 	res := run(t, Options{Paths: []string{top}, Config: cfg, Trust: memTrust(top, nil, false)})
-	if diff := cmp.Diff([]string{".npmrc:0 gate-weakened"}, summary(res.Findings)); diff != "" {
+	if diff := cmp.Diff([]string{".npmrc:1 gate-weakened"}, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 	if res.Suppressed != 1 {
