@@ -213,16 +213,16 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, p
 	if p == "" {
 		return &config.Config{}, "", nil
 	}
-	if p, err = filepath.Abs(p); err != nil {
-		return nil, "", err
-	}
 	if cfg, err = config.Load(p); err != nil {
 		return nil, "", err
 	}
 	if err := checkConfigRules(cfg); err != nil {
 		return nil, "", err
 	}
-	return cfg, p, nil
+	if path, err = filepath.Abs(p); err != nil {
+		return nil, "", err
+	}
+	return cfg, path, nil
 }
 
 // openDB opens the malicious-package database: --db, $BUILDWALL_DB, or the
