@@ -198,7 +198,7 @@ func (r *Registries) Describe() string {
 // registry`). Safe for concurrent use.
 type Defaults struct {
 	once    sync.Once
-	resolve func() (urls []string, note string)
+	resolve func() (list []Registry, note string)
 	list    []registry
 	note    string
 }
@@ -208,6 +208,20 @@ type Defaults struct {
 // determined, a note for finding messages ("npm's default registry is
 // unknown: ...").
 func NewDefaults(resolve func() (urls []string, note string)) *Defaults {
+	return NewScopedDefaults(func() ([]Registry, string) {
+		urls, note := resolve()
+		list := make([]Registry, len(urls))
+		for i, u := range urls {
+			list[i] = Registry{URL: u}
+		}
+		return list, note
+	})
+}
+
+// NewScopedDefaults is NewDefaults for resolvers that also know scoped
+// registries (the machine's `@scope:registry` settings), which allow only
+// their scope.
+func NewScopedDefaults(resolve func() (list []Registry, note string)) *Defaults {
 	return &Defaults{resolve: resolve}
 }
 
@@ -229,11 +243,14 @@ func (d *Defaults) get() []registry {
 		if d.resolve == nil {
 			return
 		}
-		urls, note := d.resolve()
+		list, note := d.resolve()
 		d.note = note
-		for _, u := range urls {
-			if reg, ok := parseRegistry(u); ok && !containsRegistry(d.list, reg) {
-				d.list = append(d.list, reg)
+		for _, x := range list {
+			if reg, ok := parseRegistry(x.URL); ok {
+				reg.scope = strings.ToLower(x.Scope)
+				if !containsRegistry(d.list, reg) {
+					d.list = append(d.list, reg)
+				}
 			}
 		}
 	})
