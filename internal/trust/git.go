@@ -39,8 +39,6 @@ const (
 	DefaultTimeout = 30 * time.Second
 	// maxRefLen bounds a revision name.
 	maxRefLen = 256
-	// maxEntries bounds the configuration files listed from a revision.
-	maxEntries = 100_000
 	// maxStderr bounds the git error output kept for messages.
 	maxStderr = 4 << 10
 )
@@ -67,6 +65,10 @@ type Revision struct {
 type entry struct {
 	mode, object string
 }
+
+// maxEntries bounds the configuration files listed from a revision (a
+// variable for tests).
+var maxEntries = 100_000
 
 // CheckRef reports whether ref is a revision name Open accepts: not empty,
 // at most 256 bytes, not starting with "-" (git would read it as an
@@ -167,11 +169,12 @@ func (r *Revision) list(ctx context.Context, names []string) (map[string]entry, 
 	err := r.run(ctx, r.Top, pw, -1, "ls-tree", "-r", "-z", "--full-tree", r.Commit)
 	pw.Close()
 	<-done
-	if err != nil {
-		return nil, fmt.Errorf("list files of %s: %w", r.Ref, err)
-	}
+	// A listing stopped early makes git fail too: report why it stopped.
 	if parseErr != nil {
 		return nil, fmt.Errorf("list files of %s: %w", r.Ref, parseErr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list files of %s: %w", r.Ref, err)
 	}
 	return files, nil
 }

@@ -139,3 +139,19 @@ func TestOpenCancelled(t *testing.T) {
 		t.Error("Open with a cancelled context succeeded")
 	}
 }
+
+// TestOpenBoundsListing: a revision with more configuration files than the
+// bound is an error, not an unbounded map.
+func TestOpenBoundsListing(t *testing.T) {
+	dir := gitRepo(t, map[string]string{"a/.npmrc": "x", "b/.npmrc": "x", "c/.npmrc": "x", "d/other": "x"})
+	old := maxEntries
+	maxEntries = 2
+	t.Cleanup(func() { maxEntries = old })
+	if _, err := Open(context.Background(), dir, "main", []string{".npmrc"}); err == nil || !strings.Contains(err.Error(), "more than 2 configuration files") {
+		t.Errorf("Open = %v, want the listing bound", err)
+	}
+	maxEntries = 3
+	if _, err := Open(context.Background(), dir, "main", []string{".npmrc"}); err != nil {
+		t.Errorf("Open at the bound = %v", err)
+	}
+}
