@@ -66,6 +66,9 @@ type entry struct {
 	mode, object string
 }
 
+// commandTimeout bounds each git command (a variable for tests).
+var commandTimeout = DefaultTimeout
+
 // maxEntries bounds the configuration files listed from a revision (a
 // variable for tests).
 var maxEntries = 100_000
@@ -106,7 +109,7 @@ func Open(ctx context.Context, dir, ref string, names []string) (*Revision, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoGit, err)
 	}
-	r := &Revision{Ref: ref, git: exe, timeout: DefaultTimeout}
+	r := &Revision{Ref: ref, git: exe, timeout: commandTimeout}
 	var out bytes.Buffer
 	if err := r.run(ctx, dir, &out, 1<<12, "rev-parse", "--show-toplevel"); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotRepository, dir, err)
@@ -245,7 +248,7 @@ func (r *Revision) run(ctx context.Context, dir string, stdout io.Writer, limit 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.git, append([]string{"-C", dir}, args...)...)
 	cmd.Env = gitEnv(os.Environ())
-	cmd.WaitDelay = time.Second
+	cmd.WaitDelay = 250 * time.Millisecond // a child still holding the pipes
 	lw := &limitWriter{w: stdout, left: limit}
 	cmd.Stdout = lw
 	stderr := &capWriter{max: maxStderr}

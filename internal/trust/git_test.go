@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gitRepo creates a repository in a new temp dir whose main branch holds
@@ -153,5 +154,25 @@ func TestOpenBoundsListing(t *testing.T) {
 	maxEntries = 3
 	if _, err := Open(context.Background(), dir, "main", []string{".npmrc"}); err != nil {
 		t.Errorf("Open at the bound = %v", err)
+	}
+}
+
+// TestOpenTimeout: a git that never answers is stopped by the timeout.
+func TestOpenTimeout(t *testing.T) {
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "git"), []byte("#!/bin/sh\nsleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	old := commandTimeout
+	commandTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { commandTimeout = old })
+	start := time.Now()
+	_, err := Open(context.Background(), t.TempDir(), "main", nil)
+	if err == nil {
+		t.Fatal("Open succeeded with a git that never answers")
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 5*time.Second {
+		t.Errorf("Open took %v; the timeout is 200ms (plus 250ms for the pipes)", d)
 	}
 }
