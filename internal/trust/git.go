@@ -112,7 +112,10 @@ func Open(ctx context.Context, dir, ref string, names []string) (*Revision, erro
 	r := &Revision{Ref: ref, git: exe, timeout: commandTimeout}
 	var out bytes.Buffer
 	if err := r.run(ctx, dir, &out, 1<<12, "rev-parse", "--show-toplevel"); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrNotRepository, dir, err)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotRepository, termsafe.String(dir), err)
 	}
 	top := strings.TrimSuffix(out.String(), "\n")
 	if top, err = filepath.EvalSymlinks(top); err != nil {
@@ -122,7 +125,10 @@ func Open(ctx context.Context, dir, ref string, names []string) (*Revision, erro
 	out.Reset()
 	// --end-of-options: whatever ref is, git reads it as a revision.
 	if err := r.run(ctx, top, &out, 1<<12, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}"); err != nil {
-		return nil, fmt.Errorf("%w %q in %s (fetch it first; a shallow clone has only the checked-out commit)", ErrUnknownRef, ref, top)
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w %q in %s (fetch it first; a shallow clone has only the checked-out commit)", ErrUnknownRef, ref, termsafe.String(top))
 	}
 	r.Commit = strings.TrimSpace(out.String())
 	if r.files, err = r.list(ctx, names); err != nil {
