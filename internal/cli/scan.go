@@ -13,10 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
-	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
-	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
 	"github.com/buildwall/buildwall/internal/scan"
 )
@@ -34,6 +32,8 @@ type scanFlags struct {
 	offline bool
 	online  bool
 	timeout time.Duration
+	// configFrom is the trusted git revision to read configuration from.
+	configFrom string
 }
 
 func newScanCmd(env *Env) *cobra.Command {
@@ -51,6 +51,14 @@ $GITHUB_TOKEN) and reports uses: inside it that are not pinned to a commit SHA.
 Run 'buildwall rules' for the list.
 
 Configuration is read from buildwall.yml at the repository root (or --config).
+In a pull request that file and the registry configuration (.npmrc, .yarnrc,
+.yarnrc.yml, pnpm-workspace.yaml) come from the branch's author: with
+--config-from REF they are read from the trusted git revision REF (the base
+branch) instead. With REF, or else origin/$GITHUB_BASE_REF (GitHub) or
+origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME (GitLab) when set, every change
+in the tree that weakens the gate (higher fail-on, new ignores, registries or
+install-script allows) is a gate-weakened finding that no ignore suppresses,
+and the trusted configuration applies.
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
 
@@ -64,6 +72,9 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 
   # JSON for machines; only malicious packages fail the build
   buildwall scan --format json --fail-on critical --output findings.json
+
+  # A pull request, with the base branch's configuration
+  buildwall scan --config-from origin/main
 
   # SARIF for code scanning, never failing
   buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
@@ -80,6 +91,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 	f.BoolVar(&fl.offline, "offline", false, "accepted for clarity: without --online scan never uses the network")
 	f.BoolVar(&fl.online, "online", false, "also check the actions that remote actions use (fetches their action.yml)")
 	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request with --online")
+	f.StringVar(&fl.configFrom, "config-from", "", "read buildwall.yml and registry configuration from the git revision `REF` (a pull request's base, e.g. origin/main) and report changes in the tree that weaken the gate (default: origin/$GITHUB_BASE_REF when set)")
 	return cmd
 }
 
@@ -109,10 +121,18 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	cfg, err := loadScanConfig(env, fl.config, abs[0])
+	branchCfg, cfgPath, err := loadScanConfig(env, fl.config, abs[0])
 	if err != nil {
 		return usageError(err)
 	}
+	trusted, err := resolveTrust(ctx, env, trustInput{
+		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
+		failOnFixed: cmd.Flags().Changed("fail-on"),
+	})
+	if err != nil {
+		return err
+	}
+	cfg := trusted.cfg
 	if !cmd.Flags().Changed("fail-on") && cfg.Scan.FailOn != nil {
 		failOn = *cfg.Scan.FailOn
 	}
@@ -125,12 +145,16 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Config:     cfg,
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
+		Trust:      trusted.opt,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) {
 		return usageError(err)
 	}
 	if err != nil {
 		return internalError(err)
+	}
+	if len(trusted.findings) > 0 {
+		res.Findings = finding.Sort(append(res.Findings, trusted.findings...))
 	}
 	if fl.online {
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
@@ -172,10 +196,10 @@ func (e *Env) path(p string) string {
 }
 
 // loadScanConfig reads --config, or buildwall.yml found from the first
-// scan path, and checks that its ignores name real rules. A missing
-// default file is an empty configuration; every other problem is an error
-// for the user (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, error) {
+// scan path, and checks that its ignores name real rules; path is the
+// file's absolute path ("" for none). A missing default file is an empty
+// configuration; every other problem is an error for the user (exit 2).
+func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, err error) {
 	p := flagPath
 	if p != "" {
 		p = env.path(p)
@@ -187,20 +211,18 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, error
 		p = config.Find(dir)
 	}
 	if p == "" {
-		return &config.Config{}, nil
+		return &config.Config{}, "", nil
 	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		return nil, err
+	if cfg, err = config.Load(p); err != nil {
+		return nil, "", err
 	}
-	known := map[string]bool{}
-	for _, r := range append(lockcheck.Metadata(), cicheck.Metadata()...) {
-		known[r.ID] = true
+	if err := checkConfigRules(cfg); err != nil {
+		return nil, "", err
 	}
-	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
-		return nil, err
+	if path, err = filepath.Abs(p); err != nil {
+		return nil, "", err
 	}
-	return cfg, nil
+	return cfg, path, nil
 }
 
 // openDB opens the malicious-package database: --db, $BUILDWALL_DB, or the

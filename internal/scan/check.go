@@ -72,7 +72,7 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 				Manifests:    covered(l, manifests, lockDirs),
 				Config:       cfg,
 				Advisories:   opts.Advisories,
-				Registries:   lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(l.dir), extra...)...),
+				Registries:   lockcheck.NewScopedRegistries(opts.Defaults, regs.allowed(l.dir, extra)),
 			}
 			results[i] = lockcheck.Check(c)
 			return nil

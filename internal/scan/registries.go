@@ -10,19 +10,32 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/buildwall/buildwall/internal/lockcheck"
 )
 
 // registryFiles are the project files that may name a registry, read from
 // a lockfile's directory and its ancestors up to the repository root.
 var registryFiles = []struct {
 	name string
-	// parse returns the default (unscoped) registries and the scoped ones.
-	parse func([]byte) (defaults, scoped []string)
+	// parse returns the registries the file configures, unscoped and
+	// scoped.
+	parse func([]byte) []lockcheck.Registry
 }{
 	{".npmrc", npmrcRegistries},
 	{".yarnrc.yml", yarnrcYMLRegistries},
 	{".yarnrc", yarnrcRegistries},
 	{"pnpm-workspace.yaml", pnpmWorkspaceRegistries},
+}
+
+// RegistryFileNames are the base names of the project files that configure
+// registries, as read from each lockfile's directory and its ancestors.
+func RegistryFileNames() []string {
+	names := make([]string, len(registryFiles))
+	for i, rf := range registryFiles {
+		names[i] = rf.name
+	}
+	return names
 }
 
 // maxRegistryFile bounds the size of each registry configuration file read.
@@ -33,22 +46,35 @@ const maxRegistryFile = 1 << 20
 type projectRegistries struct {
 	root string // absolute scan root
 	top  string // absolute directory where the upward search stops
+	// read returns the file at an absolute path under top; an error means
+	// it names no registry.
+	read func(abs string) ([]byte, error)
 	mu   sync.Mutex
 	dirs map[string]dirRegistries
 }
 
 // dirRegistries are the registries one directory's files name.
 type dirRegistries struct {
-	urls       []string
+	entries    []registryEntry
 	hasDefault bool // an unscoped registry is configured
+}
+
+// registryEntry is one registry a configuration file names.
+type registryEntry struct {
+	lockcheck.Registry
+	file string // absolute path of the file that names it
 }
 
 // newProjectRegistries searches from each lockfile's directory up to the
 // scan root and, when the scan root lies inside a git repository, on up to
 // the repository root (never above it, so files outside the project are
-// not read).
+// not read). The files are read from the tree.
 func newProjectRegistries(root string) *projectRegistries {
-	return &projectRegistries{root: root, top: repoTop(root), dirs: map[string]dirRegistries{}}
+	read := func(abs string) ([]byte, error) {
+		data, _, err := readLimited(abs, maxRegistryFile)
+		return data, err
+	}
+	return &projectRegistries{root: root, top: repoTop(root), read: read, dirs: map[string]dirRegistries{}}
 }
 
 // repoTop returns the nearest directory at or above root that holds .git,
@@ -67,10 +93,24 @@ func repoTop(root string) string {
 }
 
 // forDir returns the registries configured for the lockfile directory dir
-// (slash-separated, relative to the scan root).
-func (p *projectRegistries) forDir(dir string) []string {
-	var out []string
-	p.visit(dir, func(d dirRegistries) { out = append(out, d.urls...) })
+// (slash-separated, relative to the scan root), nearest file first.
+func (p *projectRegistries) forDir(dir string) []registryEntry {
+	var out []registryEntry
+	p.visit(dir, func(d dirRegistries) { out = append(out, d.entries...) })
+	return out
+}
+
+// allowed returns the registries configured for the lockfile directory dir
+// plus the unscoped extra ones (scan.registries), for lockcheck.
+func (p *projectRegistries) allowed(dir string, extra []string) []lockcheck.Registry {
+	entries := p.forDir(dir)
+	out := make([]lockcheck.Registry, 0, len(entries)+len(extra))
+	for _, e := range entries {
+		out = append(out, e.Registry)
+	}
+	for _, u := range extra {
+		out = append(out, lockcheck.Registry{URL: u})
+	}
 	return out
 }
 
@@ -107,14 +147,15 @@ func (p *projectRegistries) inDir(dir string) dirRegistries {
 	}
 	var r dirRegistries
 	for _, rf := range registryFiles {
-		data, _, err := readLimited(filepath.Join(dir, rf.name), maxRegistryFile)
+		file := filepath.Join(dir, rf.name)
+		data, err := p.read(file)
 		if err != nil {
 			continue // absent or unreadable: names no registry
 		}
-		defaults, scoped := rf.parse(data)
-		r.urls = append(r.urls, defaults...)
-		r.urls = append(r.urls, scoped...)
-		r.hasDefault = r.hasDefault || len(defaults) > 0
+		for _, reg := range rf.parse(data) {
+			r.entries = append(r.entries, registryEntry{Registry: reg, file: file})
+			r.hasDefault = r.hasDefault || reg.Scope == ""
+		}
 	}
 	p.dirs[dir] = r
 	return r
@@ -123,7 +164,8 @@ func (p *projectRegistries) inDir(dir string) dirRegistries {
 // npmrcRegistries reads `registry=` and `@scope:registry=` from .npmrc
 // (also pnpm's settings file). Values with ${ENV} references are skipped:
 // they are not known at scan time.
-func npmrcRegistries(data []byte) (defaults, scoped []string) {
+func npmrcRegistries(data []byte) []lockcheck.Registry {
+	var out []lockcheck.Registry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -136,23 +178,21 @@ func npmrcRegistries(data []byte) (defaults, scoped []string) {
 			continue
 		}
 		k = strings.TrimSpace(k)
-		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+		scope, ok := registryKey(k)
+		if !ok {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			if k == "registry" {
-				defaults = append(defaults, v)
-			} else {
-				scoped = append(scoped, v)
-			}
+			out = append(out, lockcheck.Registry{URL: v, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
 }
 
 // yarnrcRegistries reads yarn classic's .yarnrc: `registry "url"` and
 // `"@scope:registry" "url"`.
-func yarnrcRegistries(data []byte) (defaults, scoped []string) {
+func yarnrcRegistries(data []byte) []lockcheck.Registry {
+	var out []lockcheck.Registry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -165,18 +205,28 @@ func yarnrcRegistries(data []byte) (defaults, scoped []string) {
 			continue
 		}
 		k = unquote(k)
-		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+		scope, ok := registryKey(k)
+		if !ok {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			if k == "registry" {
-				defaults = append(defaults, v)
-			} else {
-				scoped = append(scoped, v)
-			}
+			out = append(out, lockcheck.Registry{URL: v, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
+}
+
+// registryKey reports whether key selects a registry: "registry" (scope
+// "") or "@scope:registry".
+func registryKey(key string) (scope string, ok bool) {
+	if key == "registry" {
+		return "", true
+	}
+	scope, ok = strings.CutSuffix(key, ":registry")
+	if !ok || len(scope) < 2 || scope[0] != '@' {
+		return "", false
+	}
+	return scope, true
 }
 
 func unquote(s string) string {
@@ -186,60 +236,65 @@ func unquote(s string) string {
 	return s
 }
 
-// yarnrcYMLRegistries reads yarn berry's npmRegistryServer, npmScopes and
-// npmRegistries keys.
-func yarnrcYMLRegistries(data []byte) (defaults, scoped []string) {
+// yarnrcYMLRegistries reads yarn berry's npmRegistryServer and npmScopes
+// (keys are scope names without the "@"). npmRegistries is not read: it
+// holds per-registry settings (auth) and makes yarn fetch nothing from the
+// registries it names, so it allows none.
+func yarnrcYMLRegistries(data []byte) []lockcheck.Registry {
 	var rc struct {
 		NpmRegistryServer string `yaml:"npmRegistryServer"`
 		NpmScopes         map[string]struct {
 			NpmRegistryServer string `yaml:"npmRegistryServer"`
 		} `yaml:"npmScopes"`
-		NpmRegistries map[string]yaml.Node `yaml:"npmRegistries"`
 	}
 	if yaml.Unmarshal(data, &rc) != nil {
-		return nil, nil
+		return nil
 	}
-	add := func(list *[]string, u string) {
+	var out []lockcheck.Registry
+	add := func(scope, u string) {
 		if strings.HasPrefix(u, "//") {
 			u = "https:" + u
 		}
 		if u != "" && !strings.Contains(u, "${") {
-			*list = append(*list, u)
+			out = append(out, lockcheck.Registry{URL: u, Scope: scope})
 		}
 	}
-	add(&defaults, rc.NpmRegistryServer)
+	add("", rc.NpmRegistryServer)
 	for _, s := range sortedKeys(rc.NpmScopes) {
-		add(&scoped, rc.NpmScopes[s].NpmRegistryServer)
+		if name := strings.TrimPrefix(s, "@"); name != "" {
+			add("@"+name, rc.NpmScopes[s].NpmRegistryServer)
+		}
 	}
-	// npmRegistries only holds per-registry settings (auth); its keys name
-	// registries the project uses but select none by default.
-	for _, u := range sortedKeys(rc.NpmRegistries) {
-		add(&scoped, u)
-	}
-	return defaults, scoped
+	return out
 }
 
-// pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL)
-// from pnpm-workspace.yaml settings.
-func pnpmWorkspaceRegistries(data []byte) (defaults, scoped []string) {
+// pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL,
+// "default" for every package) from pnpm-workspace.yaml settings.
+func pnpmWorkspaceRegistries(data []byte) []lockcheck.Registry {
 	var ws struct {
 		Registry   string            `yaml:"registry"`
 		Registries map[string]string `yaml:"registries"`
 	}
 	if yaml.Unmarshal(data, &ws) != nil {
-		return nil, nil
+		return nil
 	}
+	var out []lockcheck.Registry
 	if ws.Registry != "" {
-		defaults = append(defaults, ws.Registry)
+		out = append(out, lockcheck.Registry{URL: ws.Registry})
 	}
 	for _, k := range sortedKeys(ws.Registries) {
-		if k == "default" {
-			defaults = append(defaults, ws.Registries[k])
-		} else {
-			scoped = append(scoped, ws.Registries[k])
+		scope := k
+		switch {
+		case k == "default":
+			scope = ""
+		case len(k) < 2 || k[0] != '@':
+			continue // pnpm selects registries only by scope
+		}
+		if u := ws.Registries[k]; u != "" {
+			out = append(out, lockcheck.Registry{URL: u, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

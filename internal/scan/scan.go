@@ -29,6 +29,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 // DefaultMaxFileSize bounds each lockfile and manifest read (512 MiB).
@@ -56,6 +57,34 @@ type Options struct {
 	// ParseManifest replaces the package.json parser (tests); nil means the
 	// default.
 	ParseManifest func(path string, data []byte) (*lockfile.Manifest, error)
+	// Trust compares the tree's registry configuration files with a
+	// trusted revision's; nil reads them from the tree and compares
+	// nothing.
+	Trust *Trust
+}
+
+// Trust is a trusted revision of the repository being scanned (the base
+// branch of a pull request) for the registry configuration files
+// (RegistryFileNames). Every registry a file in the tree adds for a
+// lockfile, compared with the revision's files for the same directory and
+// its ancestors, is a gate-weakened finding; then, or always with Apply,
+// the revision's files decide which registries are allowed instead of the
+// tree's.
+type Trust struct {
+	// Ref names the revision in findings ("origin/main").
+	Ref string
+	// Top is the absolute, symlink-resolved top of the repository's work
+	// tree; paths given to ReadFile are relative to it.
+	Top string
+	// ReadFile returns the revision's file at the slash path rel; any
+	// error means the revision has no such file (it names no registry).
+	// It must be safe for concurrent use.
+	ReadFile func(rel string) ([]byte, error)
+	// Registries are allowed for every package by the trusted
+	// configuration (its scan.registries).
+	Registries []string
+	// Apply uses the revision's files even when the tree's weaken nothing.
+	Apply bool
 }
 
 // Result is the outcome of a scan. Findings are sorted with finding.Sort.
@@ -112,7 +141,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.ParseManifest == nil {
 		opts.ParseManifest = defaultManifestParser
 	}
-	res := &Result{Roots: opts.Paths, Rules: append(lockcheck.Metadata(), cicheck.Metadata()...), Findings: []finding.Finding{}}
+	res := &Result{Roots: opts.Paths, Rules: slices.Concat(lockcheck.Metadata(), cicheck.Metadata(), trust.Metadata()), Findings: []finding.Finding{}}
 	var scanCfg *config.Scan
 	if opts.Config != nil {
 		scanCfg = &opts.Config.Scan
@@ -134,7 +163,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		res.Warnings = append(res.Warnings, r.warnings...)
 	}
 	if scanCfg != nil {
-		res.Findings, res.Suppressed = scanCfg.Filter(res.Findings)
+		// gate-weakened cannot be ignored: the branch that weakens the
+		// gate could otherwise ignore the finding too.
+		kept, rest := trust.Split(res.Findings)
+		rest, res.Suppressed = scanCfg.Filter(rest)
+		res.Findings = append(rest, kept...)
 	}
 	res.Findings = finding.Sort(res.Findings)
 	slices.Sort(res.Files)
@@ -201,6 +234,11 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		out.dir = filepath.Dir(p)
 	}
 	regs := newProjectRegistries(w.root)
+	if opts.Trust != nil {
+		var weak []finding.Finding
+		regs, weak = trustedRegistries(w, regs, opts.Trust)
+		out.findings = append(out.findings, weak...)
+	}
 	prefetchDefaults(w, regs, opts)
 	all := make([]*file, 0, len(w.locks)+len(w.manifests))
 	all = append(all, w.locks...)
