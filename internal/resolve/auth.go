@@ -32,9 +32,15 @@ var ErrForbiddenHost = errors.New("forbidden host")
 // redirect target (the realm rules for token requests).
 type redirectCheckKey struct{}
 
-// guardKey marks, in a dial's context, a connection that must not reach a
-// loopback, link-local or private address.
+// guardKey carries, in a request's context, the host:port (default port
+// explicit) that the connect-time check exempts: the registry's own, which
+// may well be private. Every other connection the request makes (its
+// redirects included) must reach a public address.
 type guardKey struct{}
+
+// checkDialKey marks, in a dial's context, a connection that must reach a
+// public address.
+type checkDialKey struct{}
 
 // checkRedirect is the CheckRedirect of the resolver's clients: at most 10
 // hops, the Authorization header dropped on a change of origin, and the
@@ -62,13 +68,15 @@ func withRedirectCheck(c *http.Client) *http.Client {
 	return &cc
 }
 
-// guardedClient is an http.Client with its own connection pool whose dials
-// are refused when their context carries guardKey and the address is not
-// public. Resolution happens before the check, so a name that resolves to
-// an internal address (DNS rebinding included) is refused at connect time.
+// guardedClient is an http.Client with its own connection pool for token
+// requests: when a request's context carries guardKey, a connection to any
+// host:port but the exempt one is refused unless the address it resolved
+// to is public. The check runs after resolution, on the address actually
+// dialed, so a name that resolves to an internal address (DNS rebinding
+// included) is refused.
 func guardedClient() *http.Client {
 	d := &net.Dialer{ControlContext: func(ctx context.Context, network, address string, _ syscall.RawConn) error {
-		if ctx.Value(guardKey{}) == nil {
+		if ctx.Value(checkDialKey{}) == nil {
 			return nil
 		}
 		ap, err := netip.ParseAddrPort(address)
@@ -81,7 +89,12 @@ func guardedClient() *http.Client {
 		return nil
 	}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = d.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if exempt, ok := ctx.Value(guardKey{}).(string); ok && !strings.EqualFold(addr, exempt) {
+			ctx = context.WithValue(ctx, checkDialKey{}, true)
+		}
+		return d.DialContext(ctx, network, addr)
+	}
 	tr.Proxy = nil // the dial check must see the real destination
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 }

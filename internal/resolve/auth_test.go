@@ -146,27 +146,59 @@ func TestCheckRealmSameSite(t *testing.T) {
 	}
 }
 
-// The default client's token path refuses, at connect time, a name that
-// resolves to a non-public address.
+// The default client's token path refuses, at connect time, every host
+// but the exempt one (the registry's) when it resolves to a non-public
+// address.
 func TestGuardedClientRefusesLoopback(t *testing.T) {
 	srv, calls := countingServer(t)
+	su, _ := url.Parse(srv.URL)
 	c := guardedClient()
-	ctx := context.WithValue(context.Background(), guardKey{}, true)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
-	_, err := c.Do(req)
-	if !errors.Is(err, ErrForbiddenHost) {
+	get := func(exempt any) error {
+		ctx := context.Background()
+		if exempt != nil {
+			ctx = context.WithValue(ctx, guardKey{}, exempt)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get("registry.example:443"); !errors.Is(err, ErrForbiddenHost) {
 		t.Errorf("guarded GET %s = %v, want ErrForbiddenHost", srv.URL, err)
 	}
 	if calls.Load() != 0 {
 		t.Errorf("server got %d requests", calls.Load())
 	}
-	// Without the mark the same client connects.
-	req, _ = http.NewRequestWithContext(context.Background(), http.MethodGet, srv.URL, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatalf("unguarded GET: %v", err)
+	// The registry's own host:port is exempt, and without the mark the
+	// same client connects.
+	if err := get(su.Host); err != nil {
+		t.Errorf("GET of the exempt host: %v", err)
 	}
-	resp.Body.Close()
+	if err := get(nil); err != nil {
+		t.Errorf("unguarded GET: %v", err)
+	}
+}
+
+// A realm on the registry's origin that redirects to a loopback service
+// listed with --registry-auth-host is still refused without
+// --allow-private-registry (the default client, no injected dialer).
+func TestRealmRedirectToListedLoopback(t *testing.T) {
+	internal := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("internal service got %s", r.URL)
+	}))
+	defer internal.Close()
+	iu, _ := url.Parse(internal.URL)
+	reg, tokens := hostileRegistry(t, func(self string) string { return self + "/redirect" }, internal.URL+"/token")
+	r := New(Options{Registry: reg.URL, GitBase: "-", Retries: -1, AuthHosts: []string{iu.Host}})
+	_, err := r.Digest(context.Background(), "registry.example/team/app", "1")
+	if !errors.Is(err, ErrForbiddenHost) {
+		t.Errorf("Digest = %v, want ErrForbiddenHost", err)
+	}
+	if tokens.Load() != 0 {
+		t.Errorf("token endpoint got %d requests", tokens.Load())
+	}
 }
 
 func TestPublicAddr(t *testing.T) {

@@ -150,7 +150,8 @@ func (r *Resolver) manifest(ctx context.Context, method, u, token string) (*http
 // registryToken runs the anonymous Bearer token flow for a 401 challenge
 // `Bearer realm="…",service="…",scope="…"` of registry, after checkRealm
 // accepted the realm; redirects of the token request are checked the same
-// way, and a realm off the registry's origin is asked through authClient.
+// way, and every connection but to the registry itself must reach a public
+// address (authClient).
 func (r *Resolver) registryToken(ctx context.Context, registry *url.URL, challenge string) (string, error) {
 	scheme, params, _ := strings.Cut(challenge, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
@@ -172,15 +173,11 @@ func (r *Resolver) registryToken(ctx context.Context, registry *url.URL, challen
 		}
 	}
 	ru.RawQuery = q.Encode()
-	c := r.client
 	ctx = context.WithValue(ctx, redirectCheckKey{}, func(u *url.URL) error { return r.checkRealm(registry, u) })
-	if !sameOrigin(ru, registry) {
-		c = r.authClient
-		if !r.opts.AllowPrivate {
-			ctx = context.WithValue(ctx, guardKey{}, true)
-		}
+	if !r.opts.AllowPrivate {
+		ctx = context.WithValue(ctx, guardKey{}, canonicalHost(registry))
 	}
-	_, body, err := r.do(ctx, c, func(ctx context.Context) (*http.Request, error) {
+	_, body, err := r.do(ctx, r.authClient, func(ctx context.Context) (*http.Request, error) {
 		return http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
 	})
 	if err != nil {

@@ -40,10 +40,10 @@ type Options struct {
 	// kept (docker.io/library/node → /v2/library/node/...). Tests and
 	// pull-through mirrors use it.
 	Registry string
-	// HTTPClient sends every request (default: a client of its own whose
-	// token requests to hosts other than the registry refuse, at connect
-	// time, loopback, link-local and private addresses unless
-	// AllowPrivate). A given client is copied with the resolver's redirect
+	// HTTPClient sends every request (default: http.DefaultClient, and for
+	// token requests a client of its own that refuses, at connect time,
+	// loopback, link-local and private addresses of any host but the
+	// registry's unless AllowPrivate). A given client is copied with the resolver's redirect
 	// rules (Authorization dropped on a change of origin, realm rules
 	// applied to token redirects); the connect-time check is then up to it.
 	HTTPClient *http.Client
@@ -69,8 +69,8 @@ type Options struct {
 // (successes and failures) are cached for its lifetime.
 type Resolver struct {
 	opts Options
-	// client sends every request but token requests to a host other than
-	// the registry's, which go through authClient.
+	// client sends every request but token requests, which go through
+	// authClient (its own pool; see guardedClient).
 	client, authClient *http.Client
 
 	mu    sync.Mutex
