@@ -326,6 +326,9 @@ func writeAtomic(path string, data []byte) (err error) {
 	return nil
 }
 
+// maxReason bounds the reason String prints for an unpinned reference.
+const maxReason = 1024
+
 // String renders an outcome as "file:line:col: old -> new" or
 // "file:line:col: old left unpinned: reason", every part from the file or a
 // server escaped (termsafe), so the line is safe to print in a CI log.
@@ -335,10 +338,16 @@ func (o Outcome) String() string {
 		loc = fmt.Sprintf("%s:%d:%d", loc, o.Pos.Line, o.Pos.Column)
 	}
 	if o.Err != nil {
-		if o.Old == "" {
-			return loc + ": " + termsafe.String(o.Err.Error())
+		msg := o.Err.Error()
+		if len(msg) > maxReason {
+			// Redirect targets and realms come from servers; the resolver
+			// cuts bodies, this cuts whatever else a message quotes.
+			msg = strings.ToValidUTF8(msg[:maxReason], "") + "…"
 		}
-		return fmt.Sprintf("%s: %s left unpinned: %s", loc, termsafe.String(o.Old), termsafe.String(o.Err.Error()))
+		if o.Old == "" {
+			return loc + ": " + termsafe.String(msg)
+		}
+		return fmt.Sprintf("%s: %s left unpinned: %s", loc, termsafe.String(o.Old), termsafe.String(msg))
 	}
 	return fmt.Sprintf("%s: %s -> %s", loc, termsafe.String(o.Old), termsafe.String(strings.TrimSpace(o.New)))
 }
