@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	pathpkg "path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -137,4 +139,48 @@ func TestCommitAndFileRefuseTraversal(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Errorf("the server got %d requests, want none", n)
 	}
+}
+
+// FuzzValidateUses: whatever ValidateUses accepts builds API paths that a
+// server normalising dot segments or decoding once more would read the
+// same way: no "." or ".." segment, no encoded separator, no control
+// character.
+func FuzzValidateUses(f *testing.F) {
+	f.Add("octo", "act", "sub/dir", "v1.2")
+	f.Add("o", "r", "", "../../../../user/keys")
+	f.Add("o", "..", "a/../b", "%2e%2e/x")
+	f.Fuzz(func(t *testing.T, owner, repo, p, ref string) {
+		if ValidateUses(owner, repo, p, ref) != nil {
+			return
+		}
+		base := "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(repo)
+		for _, raw := range []string{base + "/git/ref/tags/" + escapeRef(ref), base + "/contents/" + escapeRef(p) + "?ref=" + url.QueryEscape(ref)} {
+			u, err := url.Parse("https://api.test" + raw)
+			if err != nil {
+				t.Fatalf("accepted %q %q %q %q but %q does not parse: %v", owner, repo, p, ref, raw, err)
+			}
+			for _, decoded := range []string{u.Path, mustUnescape(u.EscapedPath())} {
+				for seg := range strings.SplitSeq(decoded, "/") {
+					if seg == "." || seg == ".." {
+						t.Fatalf("accepted %q %q %q %q: path %q has a dot segment", owner, repo, p, ref, decoded)
+					}
+				}
+				if pathpkg.Clean(decoded) != strings.TrimSuffix(decoded, "/") && decoded != "/" {
+					t.Fatalf("accepted %q %q %q %q: path %q is not clean", owner, repo, p, ref, decoded)
+				}
+			}
+			dd, _ := url.PathUnescape(u.Path) // a server decoding twice
+			if strings.Contains(dd, "/../") || strings.Contains(dd, `\`) || strings.ContainsAny(dd, "\x00\n\r") {
+				t.Fatalf("accepted %q %q %q %q: double-decoded path %q", owner, repo, p, ref, dd)
+			}
+		}
+	})
+}
+
+func mustUnescape(s string) string {
+	d, err := url.PathUnescape(s)
+	if err != nil {
+		return s
+	}
+	return d
 }
