@@ -326,7 +326,7 @@ func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 		RuleID:              f.Rule,
 		RuleIndex:           ruleIndex,
 		Level:               sarifLevel(f.Severity),
-		Message:             sarifText{Text: termsafe.Lines(msg)},
+		Message:             sarifText{Text: termsafe.Lines(strings.ReplaceAll(msg, "\r\n", "\n"))},
 		PartialFingerprints: map[string]string{sarifFingerprintKey: f.Fingerprint()},
 		Properties:          &sarifResultProps{Severity: f.Severity.String()},
 	}
