@@ -153,10 +153,13 @@ func TestPinRealmToInternal(t *testing.T) {
 	}))
 	defer internal.Close()
 	iu, _ := url.Parse(internal.URL)
-	var sawInternalToken atomic.Bool
+	var sawInternalToken, sawGitHubToken atomic.Bool
 	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "Bearer internal-secret" {
 			sawInternalToken.Store(true)
+		}
+		if strings.Contains(r.Header.Get("Authorization"), "gh-test-token") {
+			sawGitHubToken.Store(true)
 		}
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+internal.URL+`/latest/meta-data",service="x",scope="repository:library/node:pull"`)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -183,6 +186,36 @@ func TestPinRealmToInternal(t *testing.T) {
 	}
 	if sawInternalToken.Load() {
 		t.Error("a token from the internal service was relayed to the registry")
+	}
+	if sawGitHubToken.Load() {
+		t.Error("the registry got the GitHub token")
+	}
+}
+
+// GITHUB_TOKEN goes to the API host only: an API answer that redirects to
+// another port is followed without it.
+func TestPinTokenNotForwardedOnRedirect(t *testing.T) {
+	var otherAuth atomic.Value
+	otherAuth.Store("unset")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth.Store(r.Header.Get("Authorization"))
+		w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv5 + `"}}`))
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer gh-test-token" {
+			t.Errorf("API request without the token: %s", r.URL)
+		}
+		http.Redirect(w, r, other.URL+"/moved"+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	defer api.Close()
+	dir := writeTree(t, map[string]string{"action.yml": "runs:\n  using: composite\n  steps:\n    - uses: actions/setup-go@v5\n"})
+	code, _, stderr := runPinCLI(t, api.URL, dir)
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if got := otherAuth.Load(); got != "" {
+		t.Errorf("the redirect target got Authorization %q", got)
 	}
 }
 
