@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/net/publicsuffix"
@@ -73,8 +74,11 @@ func withRedirectCheck(c *http.Client) *http.Client {
 // host:port but the exempt one is refused unless the address it resolved
 // to is public. The check runs after resolution, on the address actually
 // dialed, so a name that resolves to an internal address (DNS rebinding
-// included) is refused.
-func guardedClient() *http.Client {
+// included) is refused. Through a proxy (proxy, normally
+// http.ProxyFromEnvironment), the destination's name is resolved and
+// checked before the request is handed to the proxy, and connections to
+// the proxy itself are not checked: it is the user's.
+func guardedClient(proxy func(*http.Request) (*url.URL, error)) *http.Client {
 	d := &net.Dialer{ControlContext: func(ctx context.Context, network, address string, _ syscall.RawConn) error {
 		if ctx.Value(checkDialKey{}) == nil {
 			return nil
@@ -83,20 +87,54 @@ func guardedClient() *http.Client {
 		if err != nil {
 			return fmt.Errorf("%w: cannot check address %q", ErrForbiddenHost, address)
 		}
-		if !publicAddr(ap.Addr()) {
-			return fmt.Errorf("%w: %s is a loopback, link-local or private address (allow with --allow-private-registry)", ErrForbiddenHost, ap.Addr())
-		}
-		return nil
+		return checkAddr(ap.Addr())
 	}}
+	var proxies sync.Map // canonical host:port of every proxy used -> true
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = func(req *http.Request) (*url.URL, error) {
+		if proxy == nil {
+			return nil, nil
+		}
+		pu, err := proxy(req)
+		if err != nil || pu == nil {
+			return pu, err
+		}
+		proxies.Store(strings.ToLower(canonicalHost(pu)), true)
+		if guarded(req.Context(), canonicalHost(req.URL)) {
+			ips, err := net.DefaultResolver.LookupNetIP(req.Context(), "ip", req.URL.Hostname())
+			if err != nil {
+				return nil, fmt.Errorf("resolve %s: %w", clip(req.URL.Hostname()), err)
+			}
+			for _, ip := range ips {
+				if err := checkAddr(ip); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return pu, nil
+	}
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if exempt, ok := ctx.Value(guardKey{}).(string); ok && !strings.EqualFold(addr, exempt) {
+		if _, isProxy := proxies.Load(strings.ToLower(addr)); !isProxy && guarded(ctx, addr) {
 			ctx = context.WithValue(ctx, checkDialKey{}, true)
 		}
 		return d.DialContext(ctx, network, addr)
 	}
-	tr.Proxy = nil // the dial check must see the real destination
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+}
+
+// guarded reports whether ctx asks for the connect-time check and hostport
+// is not the exempt registry.
+func guarded(ctx context.Context, hostport string) bool {
+	exempt, ok := ctx.Value(guardKey{}).(string)
+	return ok && !strings.EqualFold(hostport, exempt)
+}
+
+// checkAddr refuses non-public addresses.
+func checkAddr(a netip.Addr) error {
+	if !publicAddr(a) {
+		return fmt.Errorf("%w: %s is a loopback, link-local or private address (allow with --allow-private-registry)", ErrForbiddenHost, a)
+	}
+	return nil
 }
 
 // publicAddr reports whether a is a global unicast address outside the
@@ -119,7 +157,12 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),  // IETF protocol assignments
 	netip.MustParsePrefix("198.18.0.0/15"), // benchmarking
 	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("64:ff9b::/96"), // NAT64 of any IPv4 address
+	netip.MustParsePrefix("192.0.2.0/24"),    // documentation (TEST-NET-1)
+	netip.MustParsePrefix("198.51.100.0/24"), // documentation (TEST-NET-2)
+	netip.MustParsePrefix("203.0.113.0/24"),  // documentation (TEST-NET-3)
+	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, broadcast
+	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	netip.MustParsePrefix("64:ff9b::/96"),    // NAT64 of any IPv4 address
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("2002::/16"), // 6to4 of any IPv4 address
 }

@@ -152,7 +152,7 @@ func TestCheckRealmSameSite(t *testing.T) {
 func TestGuardedClientRefusesLoopback(t *testing.T) {
 	srv, calls := countingServer(t)
 	su, _ := url.Parse(srv.URL)
-	c := guardedClient()
+	c := guardedClient(nil)
 	get := func(exempt any) error {
 		ctx := context.Background()
 		if exempt != nil {
@@ -279,5 +279,53 @@ func TestErrorBodyEscaped(t *testing.T) {
 	}
 	if len(msg) > 600 {
 		t.Errorf("error is %d bytes long, want the body cut", len(msg))
+	}
+}
+
+// Through a proxy, the destination is resolved and checked before the
+// request is handed over; the proxy's own (private) address is not
+// checked, and the exempt registry goes through unchecked.
+func TestGuardedClientProxy(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1) // an HTTP proxy gets absolute-form requests
+		w.Write([]byte("via proxy " + r.URL.String()))
+	}))
+	defer proxy.Close()
+	pu, _ := url.Parse(proxy.URL)
+	c := guardedClient(func(*http.Request) (*url.URL, error) { return pu, nil })
+	get := func(target string, exempt any) error {
+		ctx := context.Background()
+		if exempt != nil {
+			ctx = context.WithValue(ctx, guardKey{}, exempt)
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	for _, target := range []string{"http://127.0.0.1:9/token", "http://localhost:9/token", "http://[::1]:9/", "http://169.254.169.254/latest"} {
+		if err := get(target, "registry.example:443"); !errors.Is(err, ErrForbiddenHost) {
+			t.Errorf("guarded GET %s via proxy = %v, want ErrForbiddenHost", target, err)
+		}
+	}
+	if n := proxied.Load(); n != 0 {
+		t.Errorf("the proxy got %d requests for internal destinations", n)
+	}
+	// Public destination (an IP literal: no DNS): handed to the proxy,
+	// whose loopback address is not refused.
+	if err := get("http://192.0.2.1/token", "registry.example:443"); !errors.Is(err, ErrForbiddenHost) {
+		t.Errorf("TEST-NET-1 = %v, want refused (documentation range is not public)", err)
+	}
+	if err := get("http://1.2.3.4/token", "registry.example:443"); err != nil {
+		t.Errorf("public destination via proxy: %v", err)
+	}
+	if err := get("http://127.0.0.1:9/token", "127.0.0.1:9"); err != nil {
+		t.Errorf("exempt registry via proxy: %v", err)
+	}
+	if n := proxied.Load(); n != 2 {
+		t.Errorf("the proxy got %d requests, want 2", n)
 	}
 }

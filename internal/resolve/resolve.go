@@ -115,7 +115,7 @@ func New(opts Options) *Resolver {
 	r := &Resolver{opts: opts, cache: map[string]*entry{}}
 	if opts.HTTPClient == nil {
 		r.client = withRedirectCheck(http.DefaultClient)
-		r.authClient = guardedClient()
+		r.authClient = guardedClient(http.ProxyFromEnvironment)
 	} else {
 		r.client = withRedirectCheck(opts.HTTPClient)
 		r.authClient = r.client
