@@ -61,7 +61,10 @@ func TestPinNeverRequestsTraversal(t *testing.T) {
 		wf += "      - uses: '" + h + "'\n"
 	}
 	wf += "      - uses: actions/setup-go@v5\n"
-	dir := writeTree(t, map[string]string{".github/workflows/ci.yml": wf})
+	dir := writeTree(t, map[string]string{
+		".github/workflows/ci.yml": wf,
+		"Dockerfile":               "FROM registry.example/../../../v2/x:1\nFROM registry.example/a%2f..%2fb:1\nFROM node:..\n",
+	})
 	code, _, stderr := runPinCLI(t, srv.URL, dir)
 	if code != ExitFindings {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
@@ -76,10 +79,10 @@ func TestPinNeverRequestsTraversal(t *testing.T) {
 	if len(paths) != 1 {
 		t.Errorf("API requests = %q, want only the valid reference's", paths)
 	}
-	if got := strings.Count(stderr, "invalid name"); got != len(hostile) {
-		t.Errorf("%d references reported as invalid names, want %d; stderr:\n%s", got, len(hostile), stderr)
+	if got := strings.Count(stderr, "invalid name"); got != len(hostile)+3 {
+		t.Errorf("%d references reported as invalid names, want %d; stderr:\n%s", got, len(hostile)+3, stderr)
 	}
-	if !strings.Contains(stderr, "pinned 1 reference in 1 of 1 file; 7 left unpinned") {
+	if !strings.Contains(stderr, "pinned 1 reference in 1 of 2 files; 10 left unpinned") {
 		t.Errorf("stderr lacks the summary:\n%s", stderr)
 	}
 	assertCleanLog(t, "stderr", stderr)
