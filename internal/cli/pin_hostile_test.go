@@ -259,3 +259,29 @@ func TestPinOutputEscaped(t *testing.T) {
 		t.Errorf("stderr is %d bytes: the server body was not cut", len(stderr))
 	}
 }
+
+// A dry run's diff shows lines of a file the attacker wrote, under a name
+// the attacker chose: both come out escaped (tabs kept).
+func TestPinDryRunDiffEscaped(t *testing.T) {
+	srv, _ := fakePinServer(t)
+	name := "Dockerfile.\x1b[2J\n::error::x"
+	content := "# \x1b]0;title\x07\u202e\nFROM node:20\n::error::x\nRUN\tmake\n"
+	dir := writeTree(t, map[string]string{name: content})
+	code, stdout, stderr := runPinCLI(t, srv.URL, dir, "--dry-run")
+	if code != ExitFindings { // the unknown instruction is reported
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	assertCleanLog(t, "stdout", stdout)
+	assertCleanLog(t, "stderr", stderr)
+	for _, want := range []string{
+		`--- a/Dockerfile.\x1b[2J\n::error::x`,
+		` # \x1b]0;title\x07\u202e`,
+		"+FROM node:20@" + pinDigest,
+		"\n \\x3a:error::x\n",
+		"\n RUN\tmake\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("diff lacks %q:\n%s", want, stdout)
+		}
+	}
+}
