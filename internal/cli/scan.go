@@ -17,6 +17,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/output"
 	"github.com/buildwall/buildwall/internal/scan"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // scanDefaults resolves the package managers' default registries; tests
@@ -160,12 +161,12 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	if len(res.Files) == 0 {
 		// Most often a CI job pointed at the wrong directory: say so rather
 		// than pass silently.
-		fmt.Fprintf(env.Stderr, "buildwall: warning: nothing to scan under %s (no lockfile, package.json or CI configuration found)\n", strings.Join(paths, ", "))
+		fmt.Fprintf(env.Stderr, "buildwall: warning: nothing to scan under %s (no lockfile, package.json or CI configuration found)\n", termsafe.String(strings.Join(paths, ", ")))
 	}
 	report := output.Report{
 		ToolVersion: Version,
