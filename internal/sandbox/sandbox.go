@@ -62,6 +62,27 @@ type Config struct {
 	OnDrop func(Drop)
 	// SetupTimeout bounds the namespace setup; default 10s.
 	SetupTimeout time.Duration
+
+	// Terminal says that Stdin is a terminal (a pty) that the caller owns
+	// for this run: it becomes the command's controlling terminal. Without
+	// it the command has none. Never pass the caller's own terminal.
+	Terminal bool
+	// Hide are absolute paths of files (the run's report, events and step
+	// summary) that the command must not touch: inside the sandbox each is
+	// covered by an empty read-only file. Creating the sandbox fails when
+	// one cannot be covered.
+	Hide []string
+	// UnixSockets are the sockets under /run and /var/run the command may
+	// reach; the rest of /run and /var/run is an empty tmpfs inside.
+	UnixSockets []string
+	// OnKernel, if set, is called for every syscall the sandbox refused or
+	// observed (see KernelEvent), from one goroutine.
+	OnKernel func(KernelEvent)
+	// StopGrace is how long the command may stay stopped (SIGSTOP, SIGTSTP,
+	// ...) before every process in the sandbox is killed: inside the
+	// sandbox nothing but the build could continue it, so it would hang the
+	// run; default 5s.
+	StopGrace time.Duration
 }
 
 // Drop is one packet that the sandbox's firewall rejected (it never left).
@@ -99,6 +120,9 @@ func (c *Config) defaults() {
 	}
 	if c.SetupTimeout == 0 {
 		c.SetupTimeout = 10 * time.Second
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = 5 * time.Second
 	}
 }
 
