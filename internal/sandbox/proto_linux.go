@@ -34,8 +34,8 @@ type message struct {
 	StopGrace   int64    `json:"stop_grace,omitempty"` // nanoseconds
 	// ready
 	Warnings  []string `json:"warnings,omitempty"`
-	ProxyPort uint16 `json:"proxy_port,omitempty"`
-	DNSPort   uint16 `json:"dns_port,omitempty"`
+	ProxyPort uint16   `json:"proxy_port,omitempty"`
+	DNSPort   uint16   `json:"dns_port,omitempty"`
 	// started
 	PID int `json:"pid,omitempty"`
 	// exit
