@@ -39,19 +39,6 @@ type seccompNotifResp struct {
 	Flags uint32
 }
 
-// KernelEvent is one syscall of the build that the sandbox refused
-// (Refused) or observed and let through (a kill aimed at a process group
-// or at every process), or a decision the sandbox took about the command
-// (e.g. killing a build that stopped itself).
-type KernelEvent struct {
-	Time    time.Time
-	What    string // e.g. "socket(AF_VSOCK)", "io_uring_setup", "kill(0, SIGKILL)"
-	Refused bool
-	Errno   string // the errno the build got ("" when let through)
-	PID     int    // as the sandbox sees it (0 when unknown)
-	Cmdline string
-}
-
 // classify says what a notified syscall is and how to answer it; it
 // mirrors sandboxFilter. cont means the syscall proceeds unchanged.
 func classify(d seccompData) (what string, errno unix.Errno, cont bool) {
@@ -102,12 +89,19 @@ func classify(d seccompData) (what string, errno unix.Errno, cont bool) {
 			return "ioctl(TIOCLINUX)", unix.EPERM, false
 		}
 	case nr == s.kl:
-		pid, sig := int32(d.Args[0]), unix.Signal(d.Args[1])
+		sig := unix.Signal(d.Args[1])
 		name := unix.SignalName(sig)
 		if name == "" {
 			name = fmt.Sprint(int(sig))
 		}
-		return fmt.Sprintf("kill(%d, %s)", pid, name), 0, true
+		target := "-PGRP" // a process group: the number says nothing more
+		switch int32(d.Args[0]) {
+		case 0:
+			target = "0"
+		case -1:
+			target = "-1"
+		}
+		return fmt.Sprintf("kill(%s, %s)", target, name), 0, true
 	}
 	return fmt.Sprintf("syscall %d", nr), unix.ENOSYS, false
 }
@@ -165,7 +159,7 @@ func (s *Sandbox) answer(rc interface {
 	Control(func(uintptr)) error
 }, n seccompNotif) {
 	what, errno, cont := classify(n.Data)
-	ev := KernelEvent{Time: time.Now(), What: what, Refused: !cont}
+	ev := KernelEvent{Time: time.Now(), What: what, Refused: !cont, Fallback: errno == unix.EPROTONOSUPPORT}
 	if !cont {
 		ev.Errno = unix.ErrnoName(errno)
 	}

@@ -102,6 +102,22 @@ type Drop struct {
 	Cmdline string
 }
 
+// KernelEvent is one syscall of the build that the sandbox refused
+// (Refused) or observed and let through (a kill aimed at a process group
+// or at every process), or a decision the sandbox took about the command
+// (e.g. killing a build that stopped itself).
+type KernelEvent struct {
+	Time    time.Time
+	What    string // e.g. "socket(AF_VSOCK)", "io_uring_setup", "kill(0, SIGKILL)"
+	Refused bool
+	// Fallback: the refusal makes a well-behaved client fall back to an
+	// allowed equivalent (MPTCP to TCP).
+	Fallback bool
+	Errno    string // the errno the build got ("" when let through)
+	PID      int    // as the sandbox sees it (0 when unknown)
+	Cmdline  string
+}
+
 // DropSummary aggregates drops with the same protocol and destination.
 type DropSummary struct {
 	Proto   string
