@@ -1,8 +1,11 @@
 package session
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,6 +30,11 @@ type OutputFile struct {
 	// rewrite: the whole content is written at the end (the report), so
 	// the held file is emptied first.
 	rewrite bool
+	// start is the size at open (an appended file keeps what it had);
+	// written and sum cover what buildwall wrote after it.
+	start   int64
+	written int64
+	sum     hash.Hash
 }
 
 // CreateOutput creates (truncates) the file at path for the report or the
@@ -65,14 +73,42 @@ func openOutput(path string, flag int, rewrite bool) (*OutputFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: not a regular file", abs)
 	}
-	return &OutputFile{path: abs, f: f, dev: uint64(st.Dev), ino: st.Ino, rewrite: rewrite}, nil
+	o := &OutputFile{path: abs, f: f, dev: uint64(st.Dev), ino: st.Ino, rewrite: rewrite, sum: sha256.New()}
+	if flag&os.O_APPEND != 0 {
+		o.start = st.Size
+	}
+	return o, nil
 }
 
 // Path is the absolute path the file was opened at.
 func (o *OutputFile) Path() string { return o.path }
 
-// Write writes to the held file.
-func (o *OutputFile) Write(p []byte) (int, error) { return o.f.Write(p) }
+// Write writes to the held file. Not safe for concurrent use.
+func (o *OutputFile) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	o.sum.Write(p[:n])
+	o.written += int64(n)
+	return n, err
+}
+
+// modified reports whether the file holds anything but what buildwall
+// wrote after start: the build reached the very file through another
+// path (another mount of the same file system) and changed it in place.
+// Call it once nothing writes any more.
+func (o *OutputFile) modified() bool {
+	if o.rewrite {
+		return false // emptied and written again at the end
+	}
+	st, err := o.f.Stat()
+	if err != nil || st.Size() != o.start+o.written {
+		return true
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(o.f, o.start, o.written)); err != nil {
+		return true
+	}
+	return !bytes.Equal(h.Sum(nil), o.sum.Sum(nil))
+}
 
 // Close closes the held file.
 func (o *OutputFile) Close() error { return o.f.Close() }

@@ -223,6 +223,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// The build is gone: whatever it did to the run's own files is done.
 	tampered := checkOutputs(rec, o.Protect, now)
 	stopErr = errors.Join(stopErr, rec.Close())
+	// Changed in place, through another path: the events file cannot be
+	// made whole again, but the report says so (the event is not streamed).
+	for _, f := range o.Protect {
+		if f.modified() {
+			rec.Emit(event.Event{
+				Time: now(), Kind: event.KindProcess, Verdict: event.VerdictBlock, Name: f.Path(),
+				Reason: "report path tampered: the file was changed in place during the run (through another path to it); its content is not buildwall's alone",
+			})
+		}
+	}
 
 	// 5. The report: every event, a summary, and the exit code.
 	events := rec.Events()
