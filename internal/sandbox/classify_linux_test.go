@@ -51,11 +51,11 @@ func runFilter(t *testing.T, prog []unix.SockFilter, d seccompData) uint32 {
 // without a supervisor, and the notifying filter hands exactly those
 // calls (and group kills) to the supervisor.
 func TestClassifyMatchesFilter(t *testing.T) {
-	notify, err := sandboxFilter(true)
+	notify, err := sandboxFilter(true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	errno, err := sandboxFilter(false)
+	errno, err := sandboxFilter(false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

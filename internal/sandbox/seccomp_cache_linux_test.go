@@ -71,7 +71,7 @@ func constAllow(prog []unix.SockFilter, arch, nr uint32) bool {
 // architectures the filter does not know are left alone.
 func TestSandboxFilterIsCacheable(t *testing.T) {
 	for _, notify := range []bool{true, false} {
-		prog, err := sandboxFilter(notify)
+		prog, err := sandboxFilter(notify, true)
 		if err != nil {
 			t.Fatal(err)
 		}

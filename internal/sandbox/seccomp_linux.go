@@ -94,11 +94,13 @@ func label(name string, i bpfInsn) bpfInsn {
 	return i
 }
 
-// sandboxFilter is the program. With notify, every refusal and every kill
-// of a group returns SECCOMP_RET_USER_NOTIF; without, refusals return their
-// errno (the same one the supervisor answers with, see classify) and kills
-// are allowed.
-func sandboxFilter(notify bool) ([]unix.SockFilter, error) {
+// sandboxFilter is the program. With notify, every refusal returns
+// SECCOMP_RET_USER_NOTIF, and so does every kill of a group when
+// notifyKills is set too (the supervisor lets those proceed, which needs
+// SECCOMP_USER_NOTIF_FLAG_CONTINUE, Linux 5.5); without, refusals return
+// their errno (the same one the supervisor answers with, see classify) and
+// kills are allowed.
+func sandboxFilter(notify, notifyKills bool) ([]unix.SockFilter, error) {
 	allow := ret(unix.SECCOMP_RET_ALLOW)
 	deny := func(errno unix.Errno) bpfInsn {
 		if notify {
@@ -107,7 +109,7 @@ func sandboxFilter(notify bool) ([]unix.SockFilter, error) {
 		return ret(unix.SECCOMP_RET_ERRNO | uint32(errno))
 	}
 	killAction := allow
-	if notify {
+	if notify && notifyKills {
 		killAction = ret(unix.SECCOMP_RET_USER_NOTIF)
 	}
 	prog := []bpfInsn{
@@ -213,7 +215,7 @@ func installSandboxFilter() (*os.File, error) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return nil, fmt.Errorf("set no_new_privs: %w", err)
 	}
-	filter, err := sandboxFilter(true)
+	filter, err := sandboxFilter(true, kernelAtLeast(5, 5))
 	if err != nil {
 		return nil, err
 	}
@@ -227,9 +229,7 @@ func installSandboxFilter() (*os.File, error) {
 		return os.NewFile(uintptr(fd), "seccomp-listener"), nil
 	}
 	// Kernels before 5.0 lack the listener (EINVAL), before 4.17 the
-	// SPEC_ALLOW flag (EINVAL) and before 3.17 seccomp(2) (ENOSYS); the
-	// supervisor also needs SECCOMP_USER_NOTIF_FLAG_CONTINUE (5.5), which
-	// the parent checks with a probe (see notifySupported).
+	// SPEC_ALLOW flag (EINVAL) and before 3.17 seccomp(2) (ENOSYS).
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return nil, fmt.Errorf("install seccomp filter: %w", err)
 	}
@@ -239,7 +239,7 @@ func installSandboxFilter() (*os.File, error) {
 // installErrnoFilter installs the filter that answers refusals itself
 // (no_new_privs must be set already).
 func installErrnoFilter() error {
-	filter, err := sandboxFilter(false)
+	filter, err := sandboxFilter(false, false)
 	if err != nil {
 		return err
 	}
@@ -265,4 +265,18 @@ func seccompSetFilter(flags uintptr, filter []unix.SockFilter) (int, error) {
 		return -1, errno
 	}
 	return int(r), nil
+}
+
+// kernelAtLeast reports whether the running kernel's version is at least
+// major.minor.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
 }
