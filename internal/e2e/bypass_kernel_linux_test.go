@@ -43,7 +43,8 @@ type bypassCase struct {
 	// the ABI probes, $S a unix socket the test serves under /run.
 	args []string
 	pty  bool
-	// needs names a prerequisite: "abi" (gcc built the ABI probes).
+	// needs names a prerequisite: "abi" (gcc built the ABI probes) or
+	// "unshare" (util-linux's unshare(1)).
 	needs string
 	// wantExit is buildwall's exit status: 1 when something was blocked
 	// and the command exited 0, the command's own status otherwise.
@@ -104,6 +105,11 @@ var bypassCases = []bypassCase{
 	{name: "report_rm_and_write", args: sh("rm -f " + reportPath + " || echo rm-failed; echo '{}' > " + reportPath + " || echo write-failed; cat " + reportPath + "; echo end"),
 		wantExit: 0, wantOut: out("rm-failed", "write-failed")},
 	{name: "events_and_summary_rm", args: sh("rm -f " + eventsPath + " " + summaryPath + " || echo rm-failed"), wantExit: 0, wantOut: out("rm-failed")},
+	// A nested user and mount namespace gives the build every capability
+	// over a copy of the sandbox's mounts, but the copies are locked: the
+	// covers cannot be taken off.
+	{name: "nested_namespace_unmount", needs: "unshare", args: sh(`unshare -Urm sh -c 'umount ` + reportPath + `; echo umount-report=$?; umount /run; echo umount-run=$?; echo x > ` + reportPath + `; echo write=$?'`),
+		wantExit: 0, wantOut: out("umount-report=32", "umount-run=32", "write=2")},
 	// ... and getting around the hiding (the directory above swapped) is
 	// detected, recorded and undone.
 	{name: "report_deleted", args: sh("mv out/r out/r.old && mkdir out/r && echo swapped"), wantExit: 1, wantOut: out("swapped"),
@@ -199,6 +205,11 @@ func TestKernelBypassTable(t *testing.T) {
 			for _, tc := range bypassCases {
 				t.Run(tc.name, func(t *testing.T) {
 					abi := ""
+					if tc.needs == "unshare" {
+						if _, err := exec.LookPath("unshare"); err != nil {
+							t.Skip("no unshare(1)")
+						}
+					}
 					if tc.needs == "abi" {
 						d, err := abiProbes()
 						if err != nil {
