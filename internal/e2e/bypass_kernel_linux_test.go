@@ -100,6 +100,8 @@ var bypassCases = []bypassCase{
 		wantReason: "command stopped by SIGSTOP for 5s", wantVerdict: event.VerdictBlock},
 	{name: "kill_TERM_all", args: sh("kill -TERM -1; echo survived"), wantExit: 0, wantOut: out("survived"),
 		wantReason: "kill(-1, SIGTERM)", wantVerdict: event.VerdictAllow},
+	{name: "kill_KILL_all", args: sh("kill -KILL -1; echo survived"), wantExit: 0, wantOut: out("survived"),
+		wantReason: "kill(-1, SIGKILL)", wantVerdict: event.VerdictAllow},
 	{name: "kill_TERM_init", args: sh("kill -TERM 1; kill -ABRT 1; kill -SEGV 1; echo init-alive"), wantExit: 0, wantOut: out("init-alive")},
 	// The run's own files: direct attempts fail inside the sandbox...
 	{name: "report_rm_and_write", args: sh("rm -f " + reportPath + " || echo rm-failed; echo '{}' > " + reportPath + " || echo write-failed; cat " + reportPath + "; echo end"),

@@ -47,7 +47,7 @@ func (r *Report) Text(w io.Writer) error {
 		ew.printf("  warning: %s\n", wn)
 	}
 	switch {
-	case s.Counts.Blocked > 0:
+	case len(s.Blocked) > 0:
 		ew.printf("  hint: if a blocked destination is legitimate, add it under run.allow in buildwall.yml\n")
 	case s.Counts.Audited > 0:
 		ew.printf("  hint: 'buildwall policy suggest --report FILE' writes a policy that allows what this run reached\n")
