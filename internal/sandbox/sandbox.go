@@ -76,7 +76,9 @@ type Config struct {
 	// reach; the rest of /run and /var/run is an empty tmpfs inside.
 	UnixSockets []string
 	// OnKernel, if set, is called for every syscall the sandbox refused or
-	// observed (see KernelEvent), from one goroutine.
+	// observed (see KernelEvent), as it happens, and once from Wait when
+	// the sandbox killed a stopped command: it must be safe for concurrent
+	// use. A refused syscall waits in the build until the call returns.
 	OnKernel func(KernelEvent)
 	// StopGrace is how long the command may stay stopped (SIGSTOP, SIGTSTP,
 	// ...) before every process in the sandbox is killed: inside the
