@@ -78,7 +78,7 @@ type Config struct {
 	// OnKernel, if set, is called for every syscall the sandbox refused or
 	// observed (see KernelEvent), as it happens, and once from Wait when
 	// the sandbox killed a stopped command: it must be safe for concurrent
-	// use. A refused syscall waits in the build until the call returns.
+	// use. It is called after the build's syscall has been answered.
 	OnKernel func(KernelEvent)
 	// StopGrace is how long the command may stay stopped (SIGSTOP, SIGTSTP,
 	// ...) before every process in the sandbox is killed: inside the
