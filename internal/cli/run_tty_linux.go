@@ -31,6 +31,7 @@ type runTerminal struct {
 	master   *os.File
 	slave    *os.File
 	winch    chan os.Signal
+	resized  chan struct{} // closed when the resizer has stopped
 	drained  chan struct{}
 	once     sync.Once
 	slaveOne sync.Once
@@ -68,9 +69,10 @@ func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 		slave.Close()
 		return nil, fmt.Errorf("set terminal to raw mode: %w", err)
 	}
-	t.winch = make(chan os.Signal, 1)
+	t.winch, t.resized = make(chan os.Signal, 1), make(chan struct{})
 	signal.Notify(t.winch, unix.SIGWINCH)
 	go func() {
+		defer close(t.resized)
 		for range t.winch {
 			t.resize()
 		}
@@ -113,10 +115,12 @@ func (t *runTerminal) closeSlave() {
 	})
 }
 
-// resize gives the pty our window size.
+// resize gives the pty our window size (set through the master: our copy
+// of the slave is closed once the command runs); the kernel sends the
+// command SIGWINCH.
 func (t *runTerminal) resize() {
 	if ws, err := unix.IoctlGetWinsize(int(t.in.Fd()), unix.TIOCGWINSZ); err == nil {
-		unix.IoctlSetWinsize(int(t.slave.Fd()), unix.TIOCSWINSZ, ws)
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
 	}
 }
 
@@ -128,6 +132,7 @@ func (t *runTerminal) restore() {
 		}
 		signal.Stop(t.winch)
 		close(t.winch)
+		<-t.resized
 		t.closeSlave()
 		select {
 		case <-t.drained:

@@ -358,3 +358,42 @@ func buildwallPTY(t *testing.T, dir string, cred *syscall.Credential, env []stri
 	t.Logf("buildwall %s (on a terminal) → exit %d\n%s", strings.Join(args, " "), code, s)
 	return result{code: code, stdout: s}
 }
+
+// TestTerminalSizeFollowsCaller: on a terminal, the command's pty starts
+// with the caller's window size and follows it when it changes.
+func TestTerminalSizeFollowsCaller(t *testing.T) {
+	skipWithoutUserns(t)
+	master, slave := openPTY(t)
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--", probeHelper(t), "winsize")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), helperEnv+"=probe")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(master)
+		for sc.Scan() {
+			lines <- strings.TrimRight(sc.Text(), "\r")
+		}
+	}()
+	var got []string
+	for l := range lines {
+		got = append(got, l)
+		if strings.HasSuffix(l, "ready") {
+			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 120})
+		}
+	}
+	cmd.Wait()
+	text := strings.Join(got, "\n")
+	if !strings.Contains(text, "size 40x100") || !strings.Contains(text, "size 50x120") {
+		t.Errorf("the command saw other sizes than 40x100 then 50x120:\n%s", text)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -89,6 +91,27 @@ func try(name, arg string) error {
 		_, _, e := unix.Syscall(unix.SYS_IOCTL, 0, unix.TIOCLINUX, uintptr(unsafe.Pointer(&sub)))
 		if e != 0 {
 			return e
+		}
+		return nil
+	case "winsize":
+		// Print the terminal's size, then the new one after a SIGWINCH.
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, unix.SIGWINCH)
+		show := func() {
+			ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+			if err != nil {
+				fmt.Printf("size: %v\n", err)
+				return
+			}
+			fmt.Printf("size %dx%d\n", ws.Row, ws.Col)
+		}
+		show()
+		fmt.Println("ready")
+		select {
+		case <-ch:
+			show()
+		case <-time.After(5 * time.Second):
+			fmt.Println("no SIGWINCH")
 		}
 		return nil
 	case "sysctl":
