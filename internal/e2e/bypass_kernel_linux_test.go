@@ -360,10 +360,15 @@ func buildwallPTY(t *testing.T, dir string, cred *syscall.Credential, env []stri
 }
 
 // TestTerminalSizeFollowsCaller: on a terminal, the command's pty starts
-// with the caller's window size and follows it when it changes.
+// with the caller's window size and follows it when it changes; the
+// caller's terminal is in raw mode meanwhile and back as it was after.
 func TestTerminalSizeFollowsCaller(t *testing.T) {
 	skipWithoutUserns(t)
 	master, slave := openPTY(t)
+	before, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100}); err != nil {
 		t.Fatal(err)
 	}
@@ -388,10 +393,17 @@ func TestTerminalSizeFollowsCaller(t *testing.T) {
 	for l := range lines {
 		got = append(got, l)
 		if strings.HasSuffix(l, "ready") {
+			if raw, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS); err != nil || raw.Lflag&(unix.ICANON|unix.ECHO|unix.ISIG) != 0 {
+				t.Errorf("caller's terminal not in raw mode during the run: lflag %#x (%v)", raw.Lflag, err)
+			}
 			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 120})
 		}
 	}
 	cmd.Wait()
+	after, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+	if err != nil || after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
+		t.Errorf("caller's terminal not restored: before %+v after %+v (%v)", before, after, err)
+	}
 	text := strings.Join(got, "\n")
 	if !strings.Contains(text, "size 40x100") || !strings.Contains(text, "size 50x120") {
 		t.Errorf("the command saw other sizes than 40x100 then 50x120:\n%s", text)
