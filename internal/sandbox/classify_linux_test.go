@@ -95,6 +95,7 @@ func TestClassifyMatchesFilter(t *testing.T) {
 		{"tiocsti_high_bits", x(16, 0, 1<<32|unix.TIOCSTI), "ioctl(TIOCSTI)", unix.EPERM, false},
 		{"tioclinux", x(16, 0, unix.TIOCLINUX), "ioctl(TIOCLINUX)", unix.EPERM, false},
 		{"tcgets", x(16, 0, unix.TCGETS), "", 0, false},
+		{"cancelled_by_tracer", x(0xffffffff), "", 0, false},
 		{"x32_socket", x(x32SyscallBit | 41), "x32 syscall 41", unix.ENOSYS, false},
 		{"i386_socketcall", seccompData{Nr: 102, Arch: unix.AUDIT_ARCH_I386}, "i386 socketcall", unix.ENOSYS, false},
 		{"i386_getpid", seccompData{Nr: 20, Arch: unix.AUDIT_ARCH_I386}, "i386 syscall 20", unix.ENOSYS, false},

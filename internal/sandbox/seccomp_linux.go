@@ -126,7 +126,9 @@ func sandboxFilter(notify, notifyKills bool) ([]unix.SockFilter, error) {
 	}{{"x86_64", sysX8664}, {"aarch64", sysAarch64}} {
 		first := ldAbs(seccompDataNr)
 		if s.name == "x86_64" {
-			prog = append(prog, label(s.name, first), jset(x32SyscallBit, "abi"))
+			// nr -1 is a syscall a tracer has cancelled (the kernel
+			// answers ENOSYS unless the tracer sets the result): not x32.
+			prog = append(prog, label(s.name, first), jeq(0xffffffff, "allow"), jset(x32SyscallBit, "abi"))
 		} else {
 			prog = append(prog, label(s.name, first))
 		}
