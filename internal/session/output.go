@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -25,8 +26,7 @@ import (
 type OutputFile struct {
 	path string
 	f    *os.File
-	dev  uint64
-	ino  uint64
+	info os.FileInfo // of the file as opened
 	// rewrite: the whole content is written at the end (the report), so
 	// the held file is emptied first.
 	rewrite bool
@@ -60,22 +60,22 @@ func openOutput(path string, flag int, rewrite bool) (*OutputFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(abs, flag|syscall.O_NOFOLLOW, 0o644)
+	f, err := os.OpenFile(abs, flag|oNoFollow, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("stat %s: %w", abs, err)
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+	if !st.Mode().IsRegular() {
 		f.Close()
 		return nil, fmt.Errorf("%s: not a regular file", abs)
 	}
-	o := &OutputFile{path: abs, f: f, dev: uint64(st.Dev), ino: st.Ino, rewrite: rewrite, sum: sha256.New()}
+	o := &OutputFile{path: abs, f: f, info: st, rewrite: rewrite, sum: sha256.New()}
 	if flag&os.O_APPEND != 0 {
-		o.start = st.Size
+		o.start = st.Size()
 	}
 	return o, nil
 }
@@ -116,20 +116,20 @@ func (o *OutputFile) Close() error { return o.f.Close() }
 // tampered says how the path or the file changed behind buildwall's back,
 // or "" when it did not.
 func (o *OutputFile) tampered() string {
-	var held, now syscall.Stat_t
-	if err := syscall.Fstat(int(o.f.Fd()), &held); err != nil {
+	held, err := o.f.Stat()
+	if err != nil {
 		return "could not be checked: " + err.Error()
 	}
-	err := syscall.Lstat(o.path, &now)
+	now, err := os.Lstat(o.path)
 	switch {
-	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ENOTDIR):
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 		return "deleted"
 	case err != nil:
 		return "made unreadable (" + err.Error() + ")"
-	case uint64(now.Dev) != o.dev || now.Ino != o.ino:
+	case !os.SameFile(now, o.info):
 		return "replaced"
-	case held.Nlink != 1:
-		return fmt.Sprintf("given %d other names (hard links)", held.Nlink-1)
+	case linkCount(held) > 1:
+		return fmt.Sprintf("given %d other names (hard links)", linkCount(held)-1)
 	}
 	return ""
 }
