@@ -26,8 +26,9 @@ const drainWait = 2 * time.Second
 // still end where they should), so Ctrl-C, Ctrl-Z and the like reach the
 // command through its pty, once; the window size follows ours.
 type runTerminal struct {
-	in       *os.File
-	saved    *unix.Termios
+	model    *os.File      // the terminal whose size the pty follows
+	in       *os.File      // our stdin, when input is relayed
+	saved    *unix.Termios // its modes before raw mode
 	master   *os.File
 	slave    *os.File
 	winch    chan os.Signal
@@ -37,16 +38,31 @@ type runTerminal struct {
 	slaveOne sync.Once
 }
 
-// attachTerminal sets o up for a relayed pty when env's stdin is a terminal
-// in whose foreground buildwall runs; otherwise it leaves o alone (the
-// command then has no controlling terminal at all).
+// attachTerminal sets o up for a relayed pty when any of env's stdin,
+// stdout and stderr is a terminal; otherwise it leaves o alone (the
+// command then has no controlling terminal at all). Input is relayed, and
+// our terminal put in raw mode, only when stdin is a terminal in whose
+// foreground buildwall runs (from the background, changing its modes or
+// reading it would stop buildwall); the command's stdin is then the pty.
 func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 	t := &runTerminal{}
-	in, ok := env.Stdin.(*os.File)
-	if !ok || !isForegroundTerminal(in) {
+	in, _ := env.Stdin.(*os.File)
+	stdout, _ := env.Stdout.(*os.File)
+	stderr, _ := env.Stderr.(*os.File)
+	outTTY := func(f *os.File) bool { return f != nil && isTTY(f) }
+	relayIn := in != nil && isForegroundTerminal(in)
+	var model *os.File // the terminal the pty is made like
+	switch {
+	case relayIn:
+		model = in
+	case outTTY(stdout):
+		model = stdout
+	case outTTY(stderr):
+		model = stderr
+	default:
 		return t, nil
 	}
-	saved, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS)
+	saved, err := unix.IoctlGetTermios(int(model.Fd()), unix.TCGETS)
 	if err != nil {
 		return t, nil
 	}
@@ -56,18 +72,21 @@ func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 	}
 	// The command's terminal starts as ours was.
 	unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, saved)
-	t.in, t.saved, t.master, t.slave = in, saved, master, slave
+	t.model, t.master, t.slave = model, master, slave
 	t.resize()
-	raw := *saved
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, &raw); err != nil {
-		master.Close()
-		slave.Close()
-		return nil, fmt.Errorf("set terminal to raw mode: %w", err)
+	if relayIn {
+		raw := *saved
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+		if err := unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, &raw); err != nil {
+			master.Close()
+			slave.Close()
+			return nil, fmt.Errorf("set terminal to raw mode: %w", err)
+		}
+		t.in, t.saved = in, saved
 	}
 	t.winch, t.resized = make(chan os.Signal, 1), make(chan struct{})
 	signal.Notify(t.winch, unix.SIGWINCH)
@@ -81,15 +100,18 @@ func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 	// Output: the command's terminal output goes to whichever of our
 	// stdout and stderr is a terminal.
 	var out io.Writer = io.Discard
-	o.Stdin = slave
-	if f, ok := env.Stdout.(*os.File); ok && isTTY(f) {
-		o.Stdout, out = slave, f
+	if outTTY(stdout) {
+		o.Stdout, out = slave, stdout
 	}
-	if f, ok := env.Stderr.(*os.File); ok && isTTY(f) {
+	if outTTY(stderr) {
 		o.Stderr = slave
 		if out == io.Discard {
-			out = f
+			out = stderr
 		}
+	}
+	if relayIn {
+		o.Stdin = slave
+		go io.Copy(master, in) // ends when buildwall exits
 	}
 	o.Terminal = true
 	t.drained = make(chan struct{})
@@ -97,7 +119,6 @@ func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 		defer close(t.drained)
 		io.Copy(out, master) // ends with EIO once the sandbox is gone
 	}()
-	go io.Copy(master, in) // ends when buildwall exits
 	// buildwall's copy of the pty's slave end is closed once the sandbox
 	// holds its own, so the relay sees the end of the command's output.
 	o.OnStart = t.closeSlave
@@ -119,7 +140,7 @@ func (t *runTerminal) closeSlave() {
 // of the slave is closed once the command runs); the kernel sends the
 // command SIGWINCH.
 func (t *runTerminal) resize() {
-	if ws, err := unix.IoctlGetWinsize(int(t.in.Fd()), unix.TIOCGWINSZ); err == nil {
+	if ws, err := unix.IoctlGetWinsize(int(t.model.Fd()), unix.TIOCGWINSZ); err == nil {
 		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
 	}
 }
@@ -127,7 +148,7 @@ func (t *runTerminal) resize() {
 // restore puts our terminal back as it was.
 func (t *runTerminal) restore() {
 	t.once.Do(func() {
-		if t.in == nil {
+		if t.master == nil {
 			return
 		}
 		signal.Stop(t.winch)
@@ -138,7 +159,9 @@ func (t *runTerminal) restore() {
 		case <-t.drained:
 		case <-time.After(drainWait):
 		}
-		unix.IoctlSetTermios(int(t.in.Fd()), unix.TCSETS, t.saved)
+		if t.in != nil {
+			unix.IoctlSetTermios(int(t.in.Fd()), unix.TCSETS, t.saved)
+		}
 		t.master.Close()
 	})
 }

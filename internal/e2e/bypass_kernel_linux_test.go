@@ -409,3 +409,39 @@ func TestTerminalSizeFollowsCaller(t *testing.T) {
 		t.Errorf("the command saw other sizes than 40x100 then 50x120:\n%s", text)
 	}
 }
+
+// TestOutputTerminalIsRelayed: with stdin not a terminal but stdout one
+// (`buildwall run -- cmd < /dev/null` in a shell), the command still never
+// holds the caller's terminal: its stdout is buildwall's pty, relayed.
+func TestOutputTerminalIsRelayed(t *testing.T) {
+	skipWithoutUserns(t)
+	master, slave := openPTY(t)
+	callers, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", slave.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--", probeHelper(t), "stdout-tty", "tiocsti")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), helperEnv+"=probe")
+	cmd.Stdout, cmd.Stderr = slave, slave // stdin: /dev/null
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var buf bytes.Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		io.Copy(&buf, master)
+	}()
+	cmd.Wait()
+	<-done
+	text := strings.ReplaceAll(buf.String(), "\r", "")
+	if !strings.Contains(text, "stdout is /dev/pts/") || strings.Contains(text, "stdout is "+callers+"\n") {
+		t.Errorf("the command's stdout is not a pty of buildwall's (caller's is %s):\n%s", callers, text)
+	}
+	if !strings.Contains(text, "tiocsti: EPERM") {
+		t.Errorf("TIOCSTI on stdin not refused:\n%s", text)
+	}
+}

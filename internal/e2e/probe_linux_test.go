@@ -114,6 +114,14 @@ func try(name, arg string) error {
 			fmt.Println("no SIGWINCH")
 		}
 		return nil
+	case "stdout-tty":
+		// Which terminal fd 1 is, and whether it is ours to control.
+		name, err := os.Readlink("/proc/self/fd/1")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("stdout is %s\n", name)
+		return nil
 	case "sysctl":
 		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0)
 	case "unix":

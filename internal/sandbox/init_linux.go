@@ -211,6 +211,17 @@ func startCommand(setup message) (int, *os.File, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// The caller's pty (Terminal) becomes the controlling terminal through
+	// the first of the command's stdin, stdout and stderr that it is.
+	ctty := -1
+	if setup.Terminal {
+		for i, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+			if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+				ctty = i
+				break
+			}
+		}
+	}
 	type result struct {
 		pid      int
 		listener *os.File
@@ -249,7 +260,7 @@ func startCommand(setup message) (int, *os.File, error) {
 			Dir:   setup.Dir,
 			Env:   setup.Env,
 			Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
-			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: setup.Terminal, Ctty: 0},
+			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: ctty >= 0, Ctty: max(ctty, 0)},
 		})
 		if err != nil {
 			if listener != nil {

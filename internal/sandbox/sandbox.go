@@ -63,9 +63,10 @@ type Config struct {
 	// SetupTimeout bounds the namespace setup; default 10s.
 	SetupTimeout time.Duration
 
-	// Terminal says that Stdin is a terminal (a pty) that the caller owns
-	// for this run: it becomes the command's controlling terminal. Without
-	// it the command has none. Never pass the caller's own terminal.
+	// Terminal says that the terminal among Stdin, Stdout and Stderr is a
+	// pty the caller owns for this run: it becomes the command's
+	// controlling terminal. Without it the command has none. Never pass the
+	// caller's own terminal.
 	Terminal bool
 	// Hide are absolute paths of files (the run's report, events and step
 	// summary) that the command must not touch: inside the sandbox each is

@@ -66,9 +66,9 @@ type Options struct {
 	// at their paths when the build got at them (see OutputFile).
 	Protect []*OutputFile
 
-	// Terminal says that Stdin is a pseudo-terminal the caller created for
-	// this run (never the caller's own terminal): it becomes the command's
-	// controlling terminal.
+	// Terminal says that the terminal among the stdio is a pseudo-terminal
+	// the caller created for this run (never the caller's own terminal): it
+	// becomes the command's controlling terminal.
 	Terminal bool
 	// OnStart, if set, is called once the command has started.
 	OnStart func()
