@@ -43,17 +43,18 @@ type runTerminal struct {
 // command then has no controlling terminal at all). Input is relayed, and
 // our terminal put in raw mode, only when stdin is a terminal in whose
 // foreground buildwall runs (from the background, changing its modes or
-// reading it would stop buildwall); the command's stdin is then the pty.
+// reading it would stop buildwall); a terminal stdin is the pty either way.
 func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 	t := &runTerminal{}
 	in, _ := env.Stdin.(*os.File)
 	stdout, _ := env.Stdout.(*os.File)
 	stderr, _ := env.Stderr.(*os.File)
 	outTTY := func(f *os.File) bool { return f != nil && isTTY(f) }
-	relayIn := in != nil && isForegroundTerminal(in)
+	inTTY := in != nil && isTTY(in)
+	relayIn := inTTY && isForegroundTerminal(in)
 	var model *os.File // the terminal the pty is made like
 	switch {
-	case relayIn:
+	case inTTY:
 		model = in
 	case outTTY(stdout):
 		model = stdout
@@ -109,9 +110,15 @@ func attachTerminal(env *Env, o *session.Options) (*runTerminal, error) {
 			out = stderr
 		}
 	}
-	if relayIn {
+	switch {
+	case relayIn:
 		o.Stdin = slave
 		go io.Copy(master, in) // ends when buildwall exits
+	case inTTY:
+		// From the background nothing is relayed: a command reading its
+		// terminal waits, as a background job would, and cannot read
+		// what is typed into the caller's shell.
+		o.Stdin = slave
 	}
 	o.Terminal = true
 	t.drained = make(chan struct{})
