@@ -231,8 +231,11 @@ func installSandboxFilter() (*os.File, error) {
 		return os.NewFile(uintptr(fd), "seccomp-listener"), nil
 	}
 	// Kernels before 5.0 lack the listener (EINVAL), before 4.17 the
-	// SPEC_ALLOW flag (EINVAL) and before 3.17 seccomp(2) (ENOSYS).
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+	// SPEC_ALLOW flag (EINVAL) and before 3.17 seccomp(2) (ENOSYS); a
+	// process already under a filter with a listener (a container runtime
+	// that supervises syscalls, buildwall run inside buildwall run) cannot
+	// have a second one (EBUSY). The refusals then go unreported.
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EBUSY) {
 		return nil, fmt.Errorf("install seccomp filter: %w", err)
 	}
 	return nil, installErrnoFilter()
