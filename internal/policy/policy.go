@@ -116,6 +116,12 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.addHostPort(port, "host-ports: "+strconv.Itoa(int(port)))
 	}
+	for _, u := range s.UnixSockets {
+		if err := checkUnixSocket(u); err != nil {
+			errs = append(errs, &Error{File: s.File, Msg: fmt.Sprintf("unix-sockets entry %q: %s", u, err)})
+		}
+	}
+	p.spec.UnixSockets = slices.Clone(s.UnixSockets)
 	if s.DNS.Upstream != "" {
 		u, err := normalizeUpstream(s.DNS.Upstream)
 		if err != nil {
@@ -161,11 +167,16 @@ func (p *Policy) Upstream() string { return p.upstream }
 // including those a preset added (a registry configured on loopback).
 func (p *Policy) HostPorts() []uint16 { return slices.Clone(p.ports) }
 
+// UnixSockets are the host sockets under /run and /var/run the build may
+// reach, as listed.
+func (p *Policy) UnixSockets() []string { return slices.Clone(p.spec.UnixSockets) }
+
 // Spec returns a copy of the Spec the policy was compiled from.
 func (p *Policy) Spec() Spec {
 	s := p.spec
 	s.Allow = slices.Clone(s.Allow)
 	s.HostPorts = slices.Clone(s.HostPorts)
+	s.UnixSockets = slices.Clone(s.UnixSockets)
 	return s
 }
 

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,9 @@ type Spec struct {
 	HostPorts []uint16 `json:"host_ports,omitempty" yaml:"host-ports,omitempty,flow"`
 	// DNS configures the upstream resolver.
 	DNS DNSSpec `json:"dns,omitzero" yaml:"dns,omitempty"`
+	// UnixSockets are the host's sockets under /run and /var/run the
+	// build may reach (absolute, clean paths); the rest is hidden.
+	UnixSockets []string `json:"unix_sockets,omitempty" yaml:"unix-sockets,omitempty"`
 
 	// File is the name the Spec was parsed from ("" when built in code).
 	File string `json:"file,omitempty" yaml:"-"`
@@ -210,8 +214,10 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			p.hostPorts(s, v)
 		case "dns":
 			p.dns(s, v)
+		case "unix-sockets":
+			p.unixSockets(s, v)
 		default:
-			p.errorf(k, "unknown key %q (want mode, allow, host-ports or dns)", k.Value)
+			p.errorf(k, "unknown key %q (want mode, allow, host-ports, unix-sockets or dns)", k.Value)
 		}
 	}
 	return s
@@ -277,6 +283,35 @@ func (p *parser) hostPorts(s *Spec, n *yaml.Node) {
 		}
 		s.HostPorts = append(s.HostPorts, port)
 	}
+}
+
+func (p *parser) unixSockets(s *Spec, n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "unix-sockets: expected a list of socket paths under /run or /var/run, got %s", kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		item = resolveAlias(item)
+		if v, ok := p.scalar(item, "unix-sockets entry"); ok {
+			if err := checkUnixSocket(v); err != nil {
+				p.errorf(item, "unix-sockets entry %q: %s", v, err)
+				continue
+			}
+			s.UnixSockets = append(s.UnixSockets, v)
+		}
+	}
+}
+
+// checkUnixSocket accepts an absolute, clean path under /run or /var/run
+// (elsewhere nothing is hidden, so there is nothing to list).
+func checkUnixSocket(v string) error {
+	if !path.IsAbs(v) || path.Clean(v) != v {
+		return errors.New("want an absolute path without . or .. elements")
+	}
+	if !strings.HasPrefix(v, "/run/") && !strings.HasPrefix(v, "/var/run/") {
+		return errors.New("only sockets under /run and /var/run are hidden; other paths need no entry")
+	}
+	return nil
 }
 
 func (p *parser) dns(s *Spec, n *yaml.Node) {

@@ -22,6 +22,7 @@ func (r *Report) Text(w io.Writer) error {
 	ew.printf("  %d events: %d allowed, %d blocked, %d audited\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited)
 	textList(ew, "blocked", s.Blocked)
 	textList(ew, "would be blocked in block mode", s.Audited)
+	textSandbox(ew, r.Events)
 	if len(s.DNSSuspicious) > 0 {
 		ew.printf("  suspicious DNS names (%d):\n", len(s.DNSSuspicious)+s.SuspiciousOmitted)
 		for i, x := range s.DNSSuspicious {
@@ -46,7 +47,7 @@ func (r *Report) Text(w io.Writer) error {
 		ew.printf("  warning: %s\n", wn)
 	}
 	switch {
-	case s.Counts.Blocked > 0:
+	case len(s.Blocked) > 0:
 		ew.printf("  hint: if a blocked destination is legitimate, add it under run.allow in buildwall.yml\n")
 	case s.Counts.Audited > 0:
 		ew.printf("  hint: 'buildwall policy suggest --report FILE' writes a policy that allows what this run reached\n")
@@ -115,6 +116,7 @@ func (r *Report) Markdown(w io.Writer) error {
 	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited, s.Counts.Suspicious)
 	mdList(ew, "Blocked", s.Blocked, false)
 	mdList(ew, "Would be blocked in block mode", s.Audited, false)
+	mdSandbox(ew, r.Events)
 	if len(s.DNSSuspicious) > 0 {
 		ew.printf("#### Suspicious DNS\n\n| name | verdict | count | reason |\n|---|---|---:|---|\n")
 		for i, x := range s.DNSSuspicious {

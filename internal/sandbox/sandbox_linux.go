@@ -35,6 +35,11 @@ type Sandbox struct {
 	dnsUDP net.PacketConn
 	dnsTCP net.Listener
 	nflog  *os.File
+	// notify is the seccomp listener, once the command runs (nil when the
+	// kernel has none); superviseDone is closed when its reader ends.
+	notify        *os.File
+	superviseDone chan struct{}
+	warnings      []string
 
 	pidNS  uint64 // inode of the sandbox's PID namespace
 	netNS  uint64 // inode of the sandbox's network namespace
@@ -133,7 +138,7 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		ctrl.Close()
 		return nil, explainStartError(err)
 	}
-	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{}), kernDone: make(chan struct{})}
+	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{}), kernDone: make(chan struct{}), superviseDone: make(chan struct{})}
 	// Loaded beside the set-up, used once loaded; the command makes no
 	// connection before Start.
 	go s.loadKern()
@@ -178,7 +183,10 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	if env == nil {
 		env = os.Environ()
 	}
-	if err := send(s.ctrl, message{Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts}); err != nil {
+	if err := send(s.ctrl, message{
+		Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts,
+		Terminal: s.cfg.Terminal, Hide: s.cfg.Hide, UnixSockets: s.cfg.UnixSockets, StopGrace: int64(s.cfg.StopGrace),
+	}); err != nil {
 		return fmt.Errorf("set up sandbox: %w", err)
 	}
 	m, files, err := recv(s.ctrl)
@@ -193,6 +201,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 		closeAll(files)
 		return fmt.Errorf("set up sandbox: unexpected %q message with %d fds", m.Type, len(files))
 	}
+	s.warnings = m.Warnings
 	defer files[0].Close()
 	defer files[1].Close()
 	defer files[2].Close()
@@ -317,15 +326,24 @@ func (s *Sandbox) Start() error {
 	if err != nil {
 		return fmt.Errorf("start sandboxed command: %w", err)
 	}
-	m, _, err := recv(s.ctrl)
+	m, files, err := recv(s.ctrl)
 	if err != nil {
 		return fmt.Errorf("start sandboxed command: init exited: %w", err)
 	}
-	if m.Type == msgError {
-		return fmt.Errorf("start sandboxed command: %s", m.Err)
+	if m.Type != msgStarted || len(files) > 1 {
+		closeAll(files)
+		if m.Type == msgError {
+			return fmt.Errorf("start sandboxed command: %s", m.Err)
+		}
+		return fmt.Errorf("start sandboxed command: unexpected %q message with %d fds", m.Type, len(files))
 	}
-	if m.Type != msgStarted {
-		return fmt.Errorf("start sandboxed command: unexpected %q message", m.Type)
+	if len(files) == 1 {
+		s.mu.Lock()
+		s.notify = files[0]
+		s.mu.Unlock()
+		go s.supervise(files[0])
+	} else {
+		close(s.superviseDone)
 	}
 	return nil
 }
@@ -346,6 +364,9 @@ func (s *Sandbox) Wait() (exitCode int, err error) {
 	switch {
 	case err == nil && m.Type == msgExit:
 		code = m.Code
+		if m.Stopped != "" && s.cfg.OnKernel != nil {
+			s.cfg.OnKernel(KernelEvent{Time: time.Now(), What: m.Stopped, Refused: true})
+		}
 	case err == nil:
 		werr = fmt.Errorf("wait for sandboxed command: unexpected %q message", m.Type)
 	default:
@@ -433,6 +454,13 @@ func (s *Sandbox) Close() error {
 			s.nflog.Close()
 			<-s.nflogEnd
 		}
+		s.mu.Lock()
+		notify := s.notify
+		s.mu.Unlock()
+		if notify != nil {
+			notify.Close() // a syscall still waiting gets ENOSYS
+			<-s.superviseDone
+		}
 		if s.attrib != nil {
 			if s.attrib.diag != nil {
 				s.attrib.diag.close()
@@ -473,6 +501,10 @@ func (s *Sandbox) Drops() []DropSummary {
 	})
 	return out
 }
+
+// Warnings are what the sandbox's set-up could not do as asked and did
+// not need to fail for (e.g. a listed unix socket that does not exist).
+func (s *Sandbox) Warnings() []string { return s.warnings }
 
 // NetNS returns the inode number of the sandbox's network namespace (for
 // tests that check it is gone after Close).

@@ -285,7 +285,7 @@ func TestOtherTrafficIsRejectedAndReported(t *testing.T) {
 	if !strings.Contains(out, "write: operation not permitted") || !strings.Contains(out, "connection refused") {
 		t.Errorf("output %q: want the udp datagram refused and the ipv6 connection refused at once", out)
 	}
-	if !strings.Contains(out, "raw:operation not permitted packet:operation not permitted") {
+	if !strings.Contains(out, "raw:operation not permitted packet:address family not supported by protocol") {
 		t.Errorf("output %q: want raw and packet sockets refused", out)
 	}
 	sb.Close() // waits for the drop reader

@@ -25,6 +25,7 @@ import (
 	"github.com/buildwall/buildwall/internal/report"
 	"github.com/buildwall/buildwall/internal/sandbox"
 	"github.com/buildwall/buildwall/internal/tcpproxy"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // ErrSandbox wraps every error that kept the sandbox from being created;
@@ -60,6 +61,17 @@ type Options struct {
 	// StepSummary, if set, receives the Markdown summary
 	// ($GITHUB_STEP_SUMMARY, opened for append by the caller).
 	StepSummary io.Writer
+	// Protect are the run's own files (usually also Events, Report and
+	// StepSummary): hidden from the build, checked after it, and put back
+	// at their paths when the build got at them (see OutputFile).
+	Protect []*OutputFile
+
+	// Terminal says that the terminal among the stdio is a pseudo-terminal
+	// the caller created for this run (never the caller's own terminal): it
+	// becomes the command's controlling terminal.
+	Terminal bool
+	// OnStart, if set, is called once the command has started.
+	OnStart func()
 
 	// Signals are forwarded to the command. When ctx is cancelled the
 	// command gets SIGTERM, and after GracePeriod everything is killed.
@@ -125,17 +137,27 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	// 1. The sandbox: namespaces, firewall, listeners; the command waits.
 	drops := newDropAggregator(rec, now)
+	kern := newKernelAggregator(rec, now)
+	hide := make([]string, len(o.Protect))
+	for i, f := range o.Protect {
+		hide[i] = f.Path()
+	}
 	sb, err := sandbox.Create(ctx, sandbox.Config{
 		Args: o.Args, Dir: o.Dir, Env: o.Env,
-		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr,
-		HostPorts: o.Policy.HostPorts(),
-		OnDrop:    drops.add,
-		Exe:       o.SandboxExe, InitArgs: o.SandboxInitArgs,
+		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Terminal: o.Terminal,
+		HostPorts: o.Policy.HostPorts(), UnixSockets: o.Policy.UnixSockets(), Hide: hide,
+		OnDrop: drops.add, OnKernel: kern.add,
+		Exe: o.SandboxExe, InitArgs: o.SandboxInitArgs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
 	defer sb.Close()
+	if o.Summary != nil {
+		for _, w := range sb.Warnings() {
+			fmt.Fprintf(o.Summary, "buildwall: warning: %s\n", termsafe.String(w))
+		}
+	}
 
 	// 2. The interceptors: DNS answers with names bound to synthetic
 	// addresses; the proxy maps them back, checks SNI/Host, asks the
@@ -181,6 +203,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := sb.Start(); err != nil {
 		code, runErr = 127, err
 	} else {
+		if o.OnStart != nil {
+			o.OnStart()
+		}
 		stopForwarding := forwardSignals(ctx, sb, o.Signals, o.GracePeriod)
 		code, runErr = sb.Wait()
 		stopForwarding()
@@ -194,7 +219,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		stopErr = errors.Join(stopErr, err)
 	}
 	drops.flush()
+	kern.flush()
+	// The build is gone: whatever it did to the run's own files is done.
+	tampered := checkOutputs(rec, o.Protect, now)
 	stopErr = errors.Join(stopErr, rec.Close())
+	// Changed in place, through another path: the events file cannot be
+	// made whole again, but the report says so (the event is not streamed).
+	for _, f := range o.Protect {
+		if f.modified() {
+			rec.Emit(event.Event{
+				Time: now(), Kind: event.KindProcess, Verdict: event.VerdictBlock, Name: f.Path(),
+				Reason: "report path tampered: the file was changed in place during the run (through another path to it); its content is not buildwall's alone",
+			})
+		}
+	}
 
 	// 5. The report: every event, a summary, and the exit code.
 	events := rec.Events()
@@ -210,11 +248,37 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := writeOutputs(o, res.Report); err != nil {
 		stopErr = errors.Join(stopErr, err)
 	}
+	for _, f := range tampered {
+		stopErr = errors.Join(stopErr, f.restore())
+	}
 	return res, errors.Join(runErr, stopErr)
+}
+
+// checkOutputs records each protected file the build got at and returns
+// them, to be put back once written.
+func checkOutputs(sink event.Sink, files []*OutputFile, now func() time.Time) []*OutputFile {
+	var out []*OutputFile
+	for _, f := range files {
+		how := f.tampered()
+		if how == "" {
+			continue
+		}
+		sink.Emit(event.Event{
+			Time: now(), Kind: event.KindProcess, Verdict: event.VerdictBlock, Name: f.Path(),
+			Reason: "report path tampered: " + how + " during the run; buildwall wrote its own file at the path again",
+		})
+		out = append(out, f)
+	}
+	return out
 }
 
 func writeOutputs(o Options, r *report.Report) error {
 	var errs []error
+	for _, f := range o.Protect {
+		if err := f.reset(); err != nil {
+			errs = append(errs, fmt.Errorf("write %s: %w", f.Path(), err))
+		}
+	}
 	if o.Report != nil {
 		if err := r.WriteJSON(o.Report); err != nil {
 			errs = append(errs, fmt.Errorf("write report: %w", err))
