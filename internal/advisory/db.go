@@ -62,6 +62,9 @@ type Status struct {
 	// Newest is the newest `modified` time of any record: how fresh the
 	// data is.
 	Newest time.Time
+	// Conflicts are the local records that tried to withdraw, narrow or
+	// rename a built-in record; the built-in records stay in force.
+	Conflicts []Conflict
 }
 
 // EcosystemCount is the number of records for one ecosystem.
@@ -123,8 +126,10 @@ func DefaultDir() (string, error) {
 }
 
 // Open loads the local index in dir and merges it with the embedded
-// records; when the same id is in both, the newer `modified` wins. A
-// missing index is not an error: the DB then holds the embedded records
+// records. Built-in records cannot be withdrawn or replaced by the index:
+// a local record with a built-in id (in any case) only adds affected
+// packages to it, whatever its `modified` time, and the attempts to
+// withdraw or narrow one are listed in Status().Conflicts. A missing index is not an error: the DB then holds the embedded records
 // only (Status().EmbeddedOnly). A corrupt index is an error wrapping
 // ErrCorruptIndex.
 func Open(dir string) (*DB, error) {
@@ -139,12 +144,13 @@ func Open(dir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs := mergeRecords(emb.records, idx.records)
+	recs, conflicts := overlay(emb.records, idx.records)
 	return newDB(recs, Status{
 		IndexPath:       path,
 		UpdatedAt:       idx.updatedAt,
 		Source:          idx.source,
 		EmbeddedRecords: len(emb.records),
+		Conflicts:       conflicts,
 	}), nil
 }
 
@@ -227,7 +233,7 @@ func mergeSorted(a, b []*Record) []*Record {
 // of st.
 func newDB(recs []*Record, st Status) *DB {
 	db := &DB{records: recs, byKey: make(map[pkgKey][]entry, len(recs))}
-	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil
+	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil // recomputed below
 	perEco := map[string]int{}
 	var slab []entry
 	for _, r := range recs {
@@ -291,6 +297,7 @@ func key(eco, name string) pkgKey {
 func (db *DB) Status() Status {
 	st := db.status
 	st.Ecosystems = slices.Clone(st.Ecosystems)
+	st.Conflicts = slices.Clone(st.Conflicts)
 	return st
 }
 

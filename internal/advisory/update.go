@@ -64,6 +64,9 @@ type UpdateResult struct {
 	Ecosystems []EcosystemCount
 	// Downloaded is the archive size in bytes when From is a URL.
 	Downloaded int64
+	// Conflicts are the records that try to withdraw, narrow or rename a
+	// built-in record: Open keeps the built-in records in force.
+	Conflicts []Conflict
 }
 
 // Errors Update may return (wrapped).
@@ -175,6 +178,7 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	}
 	st := newDB(recs, Status{}).status
 	res.Records, res.Withdrawn, res.Ecosystems = len(recs), st.Withdrawn, st.Ecosystems
+	_, res.Conflicts = overlay(Embedded().records, recs)
 	idx := &index{updatedAt: opts.Now().UTC(), source: res.Source, records: recs}
 	if err := writeIndexFile(res.Path, idx); err != nil {
 		return res, err

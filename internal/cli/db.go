@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // dbNow is the clock `db status` measures data age with; tests replace it.
@@ -107,6 +108,7 @@ func printUpdate(w io.Writer, res advisory.UpdateResult) {
 	if res.NotMalicious > 0 {
 		fmt.Fprintf(w, "  left out: %d ordinary vulnerabilities (not malicious)\n", res.NotMalicious)
 	}
+	writeConflicts(w, res.Conflicts)
 	if res.Skipped > 0 {
 		fmt.Fprintf(w, "  skipped:  %d entries that are not usable OSV records\n", res.Skipped)
 		for _, r := range res.SkipReasons {
@@ -168,6 +170,9 @@ type statusJSON struct {
 	Ecosystems      []advisory.EcosystemCount `json:"ecosystems"`
 	NewestModified  *time.Time                `json:"newest_modified,omitempty"`
 	AgeDays         *int                      `json:"age_days,omitempty"`
+	// Conflicts lists local records that tried to withdraw, narrow or
+	// rename a built-in record (which stays in force).
+	Conflicts []advisory.Conflict `json:"conflicts"`
 }
 
 func writeStatusJSON(w io.Writer, st advisory.Status, now time.Time) error {
@@ -178,6 +183,10 @@ func writeStatusJSON(w io.Writer, st advisory.Status, now time.Time) error {
 	}
 	if out.Ecosystems == nil {
 		out.Ecosystems = []advisory.EcosystemCount{}
+	}
+	out.Conflicts = st.Conflicts
+	if out.Conflicts == nil {
+		out.Conflicts = []advisory.Conflict{}
 	}
 	if !st.UpdatedAt.IsZero() {
 		t := st.UpdatedAt.UTC()
@@ -223,6 +232,26 @@ func writeStatusText(w io.Writer, st advisory.Status, now time.Time) {
 	}
 	if !st.Newest.IsZero() {
 		fmt.Fprintf(w, "  newest:   %s (%s)\n", st.Newest.UTC().Format("2006-01-02"), ageText(st.Newest, now))
+	}
+	writeConflicts(w, st.Conflicts)
+}
+
+// maxConflictLines bounds the conflicts listed in text output; the JSON
+// output lists all of them.
+const maxConflictLines = 20
+
+// writeConflicts lists local records that tried to change built-in ones.
+func writeConflicts(w io.Writer, cs []advisory.Conflict) {
+	if len(cs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  conflicts: %d attempts by local records to change built-in records (the built-in records stay in force):\n", len(cs))
+	for i, c := range cs {
+		if i == maxConflictLines {
+			fmt.Fprintf(w, "            ... and %d more (see --format json)\n", len(cs)-i)
+			break
+		}
+		fmt.Fprintf(w, "            %s\n", termsafe.String(c.Describe()))
 	}
 }
 

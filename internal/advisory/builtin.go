@@ -1,0 +1,223 @@
+package advisory
+
+import (
+	"slices"
+	"strings"
+)
+
+// Built-in records are the curated set compiled into the binary. Local data
+// (an index built from an OSV export, which whoever controls the export or
+// the database directory can write) may add to them but never take away:
+// a local record with a built-in record's id is folded into it, its
+// affected packages added to the built-in ones, and a local record that
+// would withdraw or narrow a built-in one is ignored for that purpose and
+// reported as a Conflict.
+
+// Conflict reasons, as `db status --format json` spells them.
+const (
+	// ConflictWithdrawn: the local record withdraws a built-in record.
+	ConflictWithdrawn = "withdrawn"
+	// ConflictNarrowed: the local record does not cover a package or
+	// version the built-in record lists (fewer packages, other versions,
+	// ranges that leave the listed versions out).
+	ConflictNarrowed = "narrowed"
+	// ConflictIDCase: the local record's id is a built-in id in another
+	// case or with surrounding spaces.
+	ConflictIDCase = "id-case"
+	// ConflictWithdrawnAlias: a withdrawn local record names a built-in
+	// record as an alias, or is named by one.
+	ConflictWithdrawnAlias = "withdrawn-alias"
+)
+
+// Conflict is a local record that tried to change a built-in record. The
+// built-in record stays in force whatever the local one says.
+type Conflict struct {
+	// ID is the local record's id, Builtin the built-in record's.
+	ID      string `json:"id"`
+	Builtin string `json:"builtin"`
+	// Reason is one of the Conflict* constants.
+	Reason string `json:"reason"`
+}
+
+// Describe renders the conflict for people.
+func (c Conflict) Describe() string {
+	switch c.Reason {
+	case ConflictWithdrawn:
+		return "local record " + c.ID + " withdraws built-in record " + c.Builtin + "; the built-in record still applies"
+	case ConflictNarrowed:
+		return "local record " + c.ID + " leaves out versions built-in record " + c.Builtin + " lists; the built-in versions still apply"
+	case ConflictIDCase:
+		return "local record " + c.ID + " reuses built-in id " + c.Builtin + " in another spelling; merged into the built-in record"
+	case ConflictWithdrawnAlias:
+		return "withdrawn local record " + c.ID + " is an alias of built-in record " + c.Builtin + "; the built-in record still applies"
+	}
+	return "local record " + c.ID + " conflicts with built-in record " + c.Builtin
+}
+
+// builtinSet finds built-in records by id without allocating for the ids of
+// an ordinary OSV export.
+type builtinSet struct {
+	exact map[string]*Record   // by id
+	byLen map[int][]*Record    // by byte length of the id, for case-folded lookups
+	alias map[string][]*Record // by upper-cased alias
+}
+
+func newBuiltinSet(builtins []*Record) *builtinSet {
+	s := &builtinSet{exact: map[string]*Record{}, byLen: map[int][]*Record{}, alias: map[string][]*Record{}}
+	for _, b := range builtins {
+		s.exact[b.ID] = b
+		s.byLen[len(b.ID)] = append(s.byLen[len(b.ID)], b)
+		for _, a := range b.Aliases {
+			k := strings.ToUpper(strings.TrimSpace(a))
+			s.alias[k] = append(s.alias[k], b)
+		}
+	}
+	return s
+}
+
+// find returns the built-in record whose id is id, compared without case
+// and surrounding spaces.
+func (s *builtinSet) find(id string) *Record {
+	if b, ok := s.exact[id]; ok {
+		return b
+	}
+	t := strings.TrimSpace(id)
+	for _, b := range s.byLen[len(t)] {
+		if strings.EqualFold(b.ID, t) {
+			return b
+		}
+	}
+	return nil
+}
+
+// aliased returns the built-in records that r names as an alias or that
+// name r.
+func (s *builtinSet) aliased(r *Record) []*Record {
+	var out []*Record
+	for _, a := range r.Aliases {
+		if b := s.find(a); b != nil && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	for _, b := range s.alias[strings.ToUpper(strings.TrimSpace(r.ID))] {
+		if !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// overlay merges local records (sorted by id, unique) over the built-in
+// ones and returns the records in force, sorted by id, and the conflicts,
+// sorted by local id, built-in id and reason. A local record with a
+// built-in id (in any case) never replaces the built-in record: unless it
+// is withdrawn its affected packages and aliases are added to a copy of
+// it. Every other local record is kept as it is.
+func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
+	set := newBuiltinSet(builtins)
+	merged := map[*Record]*Record{}
+	var conflicts []Conflict
+	var rest []*Record // nil until a local record is folded into a built-in one
+	for i, r := range local {
+		b := set.find(r.ID)
+		if b == nil {
+			if !r.Withdrawn.IsZero() {
+				for _, a := range set.aliased(r) {
+					conflicts = append(conflicts, Conflict{ID: r.ID, Builtin: a.ID, Reason: ConflictWithdrawnAlias})
+				}
+			}
+			if rest != nil {
+				rest = append(rest, r)
+			}
+			continue
+		}
+		if rest == nil {
+			rest = make([]*Record, i, len(local))
+			copy(rest, local[:i])
+		}
+		if r.ID != b.ID {
+			conflicts = append(conflicts, Conflict{ID: r.ID, Builtin: b.ID, Reason: ConflictIDCase})
+		}
+		if !r.Withdrawn.IsZero() {
+			conflicts = append(conflicts, Conflict{ID: r.ID, Builtin: b.ID, Reason: ConflictWithdrawn})
+			continue
+		}
+		if narrows(b, r) {
+			conflicts = append(conflicts, Conflict{ID: r.ID, Builtin: b.ID, Reason: ConflictNarrowed})
+		}
+		m := merged[b]
+		if m == nil {
+			c := *b
+			c.Affected = slices.Clip(b.Affected)
+			c.Aliases = slices.Clip(b.Aliases)
+			m = &c
+			merged[b] = m
+		}
+		m.Affected = append(m.Affected, r.Affected...)
+		for _, a := range r.Aliases {
+			if a != m.ID && !slices.Contains(m.Aliases, a) {
+				m.Aliases = append(m.Aliases, a)
+			}
+		}
+	}
+	if rest == nil {
+		rest = local // nothing taken out: keep the sorted list as it is
+	}
+	bs := builtins
+	if len(merged) > 0 {
+		bs = make([]*Record, len(builtins))
+		for i, b := range builtins {
+			bs[i] = b
+			if m := merged[b]; m != nil {
+				slices.Sort(m.Aliases)
+				bs[i] = m
+			}
+		}
+	}
+	slices.SortFunc(conflicts, func(a, b Conflict) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Builtin, b.Builtin); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Reason, b.Reason)
+	})
+	return mergeRecords(bs, rest), slices.Compact(conflicts)
+}
+
+// narrows reports whether local, in place of b, would leave out a package
+// version b names: every version b lists and every bound its ranges start
+// or end at must also be affected according to local.
+func narrows(b, local *Record) bool {
+	probe := newDB([]*Record{{ID: local.ID, Modified: local.Modified, Affected: local.Affected}}, Status{})
+	for i := range b.Affected {
+		a := &b.Affected[i]
+		eco := CanonicalEcosystem(a.Package.Ecosystem)
+		for _, v := range probeVersions(a) {
+			if len(probe.Lookup(eco, a.Package.Name, v)) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// probeVersions lists the versions a built-in affected entry certainly
+// covers: its listed versions and the introduced and last_affected bounds
+// of its ranges (other than the open "0").
+func probeVersions(a *Affected) []string {
+	out := slices.Clone(a.Versions)
+	for _, g := range a.Ranges {
+		if g.Type == "GIT" {
+			continue
+		}
+		for _, e := range g.Events {
+			switch k, v := e.kind(); {
+			case k == eventIntroduced && v != "0", k == eventLastAffected:
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
