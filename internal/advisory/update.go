@@ -21,10 +21,16 @@ type UpdateOptions struct {
 	// Dir is the database directory; empty means DefaultDir().
 	Dir string
 	// From is a local .zip (an OSV ecosystem all.zip export), a local
-	// directory tree of *.json OSV records, or an http(s) URL of a zip.
+	// directory tree of *.json OSV records, or an https URL of a zip.
+	// Plain http and other schemes are refused (ErrInsecureSource).
 	From string
+	// SHA256 is the expected SHA-256 of the archive, 64 hex digits; empty
+	// means use the checksum published beside it (From + ".sha256"), if
+	// any. It cannot be used with a directory.
+	SHA256 string
 	// Client downloads URLs; nil means a client with connection and
 	// response-header timeouts (the body may take as long as ctx allows).
+	// Whatever the client, redirects to anything but https are refused.
 	Client *http.Client
 	// Progress receives human-readable progress; nil means quiet. When it
 	// is a terminal the download shows a single updating line.
@@ -64,6 +70,11 @@ type UpdateResult struct {
 	Ecosystems []EcosystemCount
 	// Downloaded is the archive size in bytes when From is a URL.
 	Downloaded int64
+	// SHA256 is the archive's SHA-256 (hex) when From is an archive;
+	// ChecksumFrom says what it was verified against: "--sha256", or the
+	// URL or path of the published checksum file; empty when it was not
+	// verified (nothing published).
+	SHA256, ChecksumFrom string
 	// Conflicts are the records that try to withdraw, narrow or rename a
 	// built-in record: Open keeps the built-in records in force.
 	Conflicts []Conflict
@@ -82,6 +93,15 @@ var (
 	// ErrDownload: the URL could not be fetched completely after all
 	// attempts.
 	ErrDownload = errors.New("download failed")
+	// ErrInsecureSource: From is a plain http URL (or another scheme
+	// than https), or a redirect led to one.
+	ErrInsecureSource = errors.New("insecure source")
+	// ErrInvalidOptions: UpdateOptions that cannot work (a malformed
+	// SHA256, SHA256 with a directory).
+	ErrInvalidOptions = errors.New("invalid update options")
+	// ErrChecksumMismatch: the archive's SHA-256 is not the expected one,
+	// or the published checksum file is malformed.
+	ErrChecksumMismatch = errors.New("checksum mismatch")
 )
 
 const (
@@ -125,6 +145,7 @@ func (o *UpdateOptions) setDefaults() error {
 	if o.Client == nil {
 		o.Client = defaultClient()
 	}
+	o.Client = httpsOnly(o.Client)
 	return nil
 }
 
@@ -146,24 +167,39 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	if opts.From == "" {
 		return UpdateResult{}, errors.New("update advisory database: no source given")
 	}
+	if err := checkSource(opts.From); err != nil {
+		return UpdateResult{}, err
+	}
+	if opts.SHA256 != "" {
+		sum, ok := parseSHA256(opts.SHA256)
+		if !ok {
+			return UpdateResult{}, fmt.Errorf("%w: --sha256 wants 64 hex digits", ErrInvalidOptions)
+		}
+		opts.SHA256 = sum
+	}
+	res := UpdateResult{Path: filepath.Join(opts.Dir, IndexFile), Source: displaySource(opts.From)}
+	var fi os.FileInfo
+	if !isURL(opts.From) {
+		var err error
+		if fi, err = os.Stat(opts.From); err != nil {
+			return res, fmt.Errorf("open source: %w", err)
+		}
+		if fi.IsDir() && opts.SHA256 != "" {
+			return res, fmt.Errorf("%w: --sha256 verifies an archive; %s is a directory", ErrInvalidOptions, opts.From)
+		}
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return UpdateResult{}, fmt.Errorf("create database directory: %w", err)
 	}
-	res := UpdateResult{Path: filepath.Join(opts.Dir, IndexFile), Source: displaySource(opts.From)}
 	col := newCollector(&opts)
 	var err error
 	switch {
 	case isURL(opts.From):
-		res.Downloaded, err = updateFromURL(ctx, &opts, col)
+		res.Downloaded, err = updateFromURL(ctx, &opts, col, &res)
+	case fi.IsDir():
+		err = col.readDir(ctx, opts.From)
 	default:
-		var fi os.FileInfo
-		fi, err = os.Stat(opts.From)
-		if err != nil {
-			return res, fmt.Errorf("open source: %w", err)
-		}
-		if fi.IsDir() {
-			err = col.readDir(ctx, opts.From)
-		} else {
+		if err = verifyLocal(&opts, &res); err == nil {
 			err = col.readZip(ctx, opts.From)
 		}
 	}
@@ -187,14 +223,29 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	return res, nil
 }
 
+// isURL reports whether s is an https URL (the only kind Update fetches).
 func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+	return len(s) > len("https://") && strings.EqualFold(s[:len("https://")], "https://")
+}
+
+// checkSource refuses sources that would be fetched without TLS: plain
+// http and every scheme other than https. A local path never contains
+// "://" before its first slash.
+func checkSource(s string) error {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || strings.ContainsAny(scheme, "/\\") || isURL(s) {
+		return nil
+	}
+	if strings.EqualFold(scheme, "http") {
+		return fmt.Errorf("%w: refusing plain http source %s: use https, or download the archive and pass its path", ErrInsecureSource, displaySource(s))
+	}
+	return fmt.Errorf("%w: unsupported source scheme %q: use https or a local path", ErrInsecureSource, scheme)
 }
 
 // displaySource drops credentials and query strings from a URL so that
 // they are not stored in the index or printed.
 func displaySource(s string) string {
-	if !isURL(s) {
+	if !strings.Contains(s, "://") {
 		return s
 	}
 	u, err := url.Parse(s)
@@ -354,8 +405,15 @@ func readZipEntry(f *zip.File, max int64) ([]byte, error) {
 }
 
 // updateFromURL downloads the zip to a temporary file next to the index,
-// then reads it like a local zip.
-func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector) (int64, error) {
+// verifies its checksum, then reads it like a local zip.
+func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector, res *UpdateResult) (int64, error) {
+	want, from := o.SHA256, "--sha256"
+	if want == "" {
+		var err error
+		if want, from, err = publishedChecksum(ctx, o); err != nil {
+			return 0, err
+		}
+	}
 	tmp, err := os.CreateTemp(o.Dir, ".download-*.zip")
 	if err != nil {
 		return 0, fmt.Errorf("create download file: %w", err)
@@ -370,6 +428,9 @@ func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector) (int64
 	}
 	if err := tmp.Sync(); err != nil {
 		return n, fmt.Errorf("write download file: %w", err)
+	}
+	if err := verifyFile(tmp.Name(), want, from, res); err != nil {
+		return n, err
 	}
 	return n, col.readZip(ctx, tmp.Name())
 }
