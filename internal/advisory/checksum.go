@@ -135,6 +135,30 @@ func verifyLocal(o *UpdateOptions, res *UpdateResult) error {
 	return verifyFile(o.From, want, from, res)
 }
 
+// readBounded reads a small regular file, at most max bytes.
+func readBounded(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: %w: over %d bytes", path, ErrTooLarge, max)
+	}
+	return data, nil
+}
+
 // verifyFile hashes the archive at p into res.SHA256 and, when want is
 // not empty, compares: a mismatch wraps ErrChecksumMismatch.
 func verifyFile(p, want, from string, res *UpdateResult) error {

@@ -1,12 +1,10 @@
 package advisory
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,13 +36,22 @@ type UpdateOptions struct {
 	// Now stamps the index; nil means time.Now.
 	Now func() time.Time
 
-	// MaxDownloadBytes bounds a downloaded archive (default 2 GiB).
+	// MaxDownloadBytes bounds an archive, downloaded or local (default
+	// 2 GiB).
 	MaxDownloadBytes int64
 	// MaxTotalBytes bounds the uncompressed size of all records read
-	// (default 8 GiB): a zip bomb fails with ErrTooLarge.
+	// (default 8 GiB). Besides, no zip entry may inflate to more than 100
+	// times its compressed size plus 4 KiB: a zip bomb fails with
+	// ErrTooLarge before it is inflated.
 	MaxTotalBytes int64
-	// MaxRecordBytes bounds one record (default 16 MiB).
+	// MaxRecordBytes bounds one record (default 4 MiB).
 	MaxRecordBytes int64
+	// MaxEntries bounds the entries of an archive, or the *.json files of
+	// a directory (default 5,000,000).
+	MaxEntries int64
+	// MaxKeptBytes bounds the memory the kept records take, as estimated
+	// from their strings and lists (default 1 GiB).
+	MaxKeptBytes int64
 	// Attempts is how many times a download is tried (default 4); Backoff
 	// is the first wait between attempts, doubling each time (default 1s).
 	Attempts int
@@ -107,7 +114,9 @@ var (
 const (
 	defaultMaxDownload = 2 << 30
 	defaultMaxTotal    = 8 << 30
-	defaultMaxRecord   = 16 << 20
+	defaultMaxRecord   = 4 << 20
+	defaultMaxEntries  = 5_000_000
+	defaultMaxKept     = 1 << 30
 	defaultAttempts    = 4
 	defaultBackoff     = time.Second
 	maxSkipReasons     = 5
@@ -135,6 +144,12 @@ func (o *UpdateOptions) setDefaults() error {
 	}
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = defaultMaxRecord
+	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = defaultMaxEntries
+	}
+	if o.MaxKeptBytes <= 0 {
+		o.MaxKeptBytes = defaultMaxKept
 	}
 	if o.Attempts <= 0 {
 		o.Attempts = defaultAttempts
@@ -183,6 +198,9 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 		var err error
 		if fi, err = os.Stat(opts.From); err != nil {
 			return res, fmt.Errorf("open source: %w", err)
+		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return res, fmt.Errorf("open source: %s is neither a regular file nor a directory", opts.From)
 		}
 		if fi.IsDir() && opts.SHA256 != "" {
 			return res, fmt.Errorf("%w: --sha256 verifies an archive; %s is a directory", ErrInvalidOptions, opts.From)
@@ -254,154 +272,6 @@ func displaySource(s string) string {
 	}
 	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	return u.String()
-}
-
-// collector parses records and keeps the malicious ones.
-type collector struct {
-	opts         *UpdateOptions
-	records      []*Record
-	total        int64
-	entries      int
-	skipped      int
-	notMalicious int
-	reasons      []string
-}
-
-func newCollector(o *UpdateOptions) *collector { return &collector{opts: o} }
-
-// progressEvery is how many entries pass between "read N entries" lines.
-const progressEvery = 50000
-
-func (c *collector) add(name string, data []byte) {
-	c.entries++
-	if c.entries%progressEvery == 0 {
-		fmt.Fprintf(c.opts.Progress, "read %d entries\n", c.entries)
-	}
-	r, err := ParseRecord(data)
-	if err != nil {
-		c.skipped++
-		if len(c.reasons) < maxSkipReasons {
-			c.reasons = append(c.reasons, fmt.Sprintf("%s: %v", name, err))
-		}
-		return
-	}
-	if !r.IsMalicious() {
-		c.notMalicious++
-		return
-	}
-	r.Details, r.References, r.DatabaseSpecific = "", nil, nil // not indexed
-	for i := range r.Affected {
-		r.Affected[i].DatabaseSpecific = nil
-	}
-	c.records = append(c.records, r)
-}
-
-func (c *collector) account(name string, n int64) error {
-	if n > c.opts.MaxRecordBytes {
-		return fmt.Errorf("record %s: %w: over %d bytes", name, ErrTooLarge, c.opts.MaxRecordBytes)
-	}
-	c.total += n
-	if c.total > c.opts.MaxTotalBytes {
-		return fmt.Errorf("records: %w: over %d bytes uncompressed in total", ErrTooLarge, c.opts.MaxTotalBytes)
-	}
-	return nil
-}
-
-func isRecordName(name string) bool {
-	return strings.EqualFold(filepath.Ext(name), ".json")
-}
-
-func (c *collector) readDir(ctx context.Context, root string) error {
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !d.Type().IsRegular() || !isRecordName(path) {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if err := c.account(path, fi.Size()); err != nil {
-			return err
-		}
-		data, err := readBounded(path, c.opts.MaxRecordBytes)
-		if err != nil {
-			return err
-		}
-		c.add(path, data)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read records from %s: %w", root, err)
-	}
-	return nil
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("record %s: %w: over %d bytes", path, ErrTooLarge, max)
-	}
-	return data, nil
-}
-
-func (c *collector) readZip(ctx context.Context, path string) error {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return fmt.Errorf("open archive %s: %w: %w", path, ErrCorruptArchive, err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if f.FileInfo().IsDir() || !isRecordName(f.Name) {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// The declared size is checked first, and the real one while
-		// reading: a crafted header may lie.
-		if f.UncompressedSize64 > uint64(c.opts.MaxRecordBytes) {
-			return fmt.Errorf("archive %s: record %s: %w: declares %d bytes, limit %d", path, f.Name, ErrTooLarge, f.UncompressedSize64, c.opts.MaxRecordBytes)
-		}
-		data, err := readZipEntry(f, c.opts.MaxRecordBytes)
-		if err != nil {
-			return fmt.Errorf("archive %s: %w", path, err)
-		}
-		if err := c.account(f.Name, int64(len(data))); err != nil {
-			return fmt.Errorf("archive %s: %w", path, err)
-		}
-		c.add(f.Name, data)
-	}
-	return nil
-}
-
-func readZipEntry(f *zip.File, max int64) ([]byte, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open record %s: %w: %w", f.Name, ErrCorruptArchive, err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read record %s: %w: %w", f.Name, ErrCorruptArchive, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("record %s: %w: over %d bytes", f.Name, ErrTooLarge, max)
-	}
-	return data, nil
 }
 
 // updateFromURL downloads the zip to a temporary file next to the index,
