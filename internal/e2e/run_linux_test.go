@@ -24,6 +24,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "sigcount" {
 		os.Exit(sigcount())
 	}
+	if os.Getenv(helperEnv) == "measure" {
+		os.Exit(measureHelper())
+	}
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "buildwall-e2e-")
 		if err != nil {
