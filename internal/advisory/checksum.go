@@ -16,11 +16,17 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // maxChecksumBytes bounds a published checksum file: one line of
 // sha256sum output, or a few for an archive published with others.
 const maxChecksumBytes = 64 << 10
+
+// checksumTimeout bounds the fetch of a published checksum.
+const checksumTimeout = time.Minute
 
 // parseSHA256 returns s in lower case when it is 64 hex digits.
 func parseSHA256(s string) (string, bool) {
@@ -68,7 +74,7 @@ func parseChecksumFile(data []byte, base string) (string, bool) {
 // or it cannot be fetched. A checksum file that is there but malformed is
 // an error wrapping ErrChecksumMismatch: a server that publishes one must
 // publish a usable one.
-func publishedChecksum(ctx context.Context, o *UpdateOptions) (sum, from string, err error) {
+func publishedChecksum(parent context.Context, o *UpdateOptions) (sum, from string, err error) {
 	u, err := url.Parse(o.From)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: parse source URL: %w", ErrInvalidOptions, err)
@@ -76,6 +82,10 @@ func publishedChecksum(ctx context.Context, o *UpdateOptions) (sum, from string,
 	u.Path += ".sha256"
 	u.RawPath = ""
 	src := displaySource(u.String())
+	// A checksum is a few bytes: a server that trickles it must not hold
+	// the update for as long as the archive may take.
+	ctx, cancel := context.WithTimeout(parent, checksumTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return "", "", fmt.Errorf("%w: build checksum request: %w", ErrInvalidOptions, err)
@@ -83,8 +93,8 @@ func publishedChecksum(ctx context.Context, o *UpdateOptions) (sum, from string,
 	resp, err := o.Client.Do(req)
 	if err != nil {
 		err = withoutURL(err)
-		if ctx.Err() != nil {
-			return "", "", fmt.Errorf("fetch checksum %s: %w", src, ctx.Err())
+		if parent.Err() != nil {
+			return "", "", fmt.Errorf("fetch checksum %s: %w", src, parent.Err())
 		}
 		if errors.Is(err, ErrInsecureSource) {
 			return "", "", fmt.Errorf("fetch checksum %s: %w", src, err)
@@ -103,7 +113,7 @@ func publishedChecksum(ctx context.Context, o *UpdateOptions) (sum, from string,
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxChecksumBytes+1))
 	if err != nil {
-		return "", "", fmt.Errorf("fetch checksum %s: %w", src, err)
+		return "", "", fmt.Errorf("fetch checksum %s: %w", src, withoutURL(err))
 	}
 	sum, ok := parseChecksumFile(data, path.Base(u.Path[:len(u.Path)-len(".sha256")]))
 	if !ok || len(data) > maxChecksumBytes {
@@ -183,14 +193,15 @@ func verifyFile(p, want, from string, res *UpdateResult) error {
 	return nil
 }
 
-// oneLine keeps the first line of s, at most 200 bytes: error texts from
-// the network end up on stderr.
+// oneLine keeps the first line of s, at most 200 bytes, with control
+// characters escaped: error texts from the network and from archive
+// entries end up on stderr.
 func oneLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	if len(s) > 200 {
 		s = strings.ToValidUTF8(s[:200], "") + "..."
 	}
-	return s
+	return termsafe.String(s)
 }
 
 // statusText renders an HTTP status from its code alone: the reason

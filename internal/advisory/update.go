@@ -202,6 +202,9 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 		if !fi.IsDir() && !fi.Mode().IsRegular() {
 			return res, fmt.Errorf("open source: %s is neither a regular file nor a directory", opts.From)
 		}
+		if !fi.IsDir() && fi.Size() > opts.MaxDownloadBytes {
+			return res, fmt.Errorf("archive %s: %w: %d bytes, limit %d", opts.From, ErrTooLarge, fi.Size(), opts.MaxDownloadBytes)
+		}
 		if fi.IsDir() && opts.SHA256 != "" {
 			return res, fmt.Errorf("%w: --sha256 verifies an archive; %s is a directory", ErrInvalidOptions, opts.From)
 		}
