@@ -110,9 +110,9 @@ old index still in use.`,
 			})
 			switch {
 			case errors.Is(err, advisory.ErrInsecureSource), errors.Is(err, advisory.ErrInvalidOptions):
-				return usageError(fmt.Errorf("db update: %w", err))
+				return usageError(fmt.Errorf("db update: %w", escapedError{err}))
 			case err != nil:
-				return internalError(fmt.Errorf("db update: %w; the previous index is still in use", err))
+				return internalError(fmt.Errorf("db update: %w; the previous index is still in use", escapedError{err}))
 			}
 			printUpdate(env.Stdout, res)
 			return nil
@@ -123,6 +123,14 @@ old index still in use.`,
 	cmd.Flags().StringVar(&dir, "db", "", "database directory (default $BUILDWALL_DB, else the user cache directory)")
 	return cmd
 }
+
+// escapedError prints err with control characters escaped: its text
+// carries what servers and archives chose (certificate names, entry
+// names). It unwraps to err.
+type escapedError struct{ err error }
+
+func (e escapedError) Error() string { return termsafe.String(e.err.Error()) }
+func (e escapedError) Unwrap() error { return e.err }
 
 func printUpdate(w io.Writer, res advisory.UpdateResult) {
 	fmt.Fprintf(w, "Updated %s from %s\n", termsafe.String(res.Path), termsafe.String(res.Source))
@@ -174,7 +182,7 @@ func newDBStatusCmd(env *Env) *cobra.Command {
 			if err != nil {
 				db = advisory.Embedded() // no cache directory: nothing else can exist
 			} else if db, err = advisory.Open(d); err != nil {
-				return internalError(fmt.Errorf("db status: %w", err))
+				return internalError(fmt.Errorf("db status: %w", escapedError{err}))
 			}
 			st := db.Status()
 			if format == "json" {

@@ -326,3 +326,24 @@ func TestDBUpdatePublishedChecksum(t *testing.T) {
 		t.Errorf("stdout does not say the archive was not verified:\n%s", r.stdout)
 	}
 }
+
+// TestDBUpdateEscapesHostileText: an archive entry name with escape
+// sequences and a workflow command reaches stderr escaped.
+func TestDBUpdateEscapesHostileText(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("\x1b[2J\n::error::pwned.json")
+	w.Write(bytes.Repeat([]byte(" "), 5<<20))
+	zw.Close()
+	zp := filepath.Join(t.TempDir(), "all.zip")
+	if err := os.WriteFile(zp, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runDB(t, nil, "db", "update", "--from", zp, "--db", t.TempDir())
+	if r.code != ExitInternal || !strings.Contains(r.stderr, "too large") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.ContainsRune(r.stderr, 0x1b) || strings.Contains(r.stderr, "\n::") {
+		t.Errorf("stderr carries the entry name raw: %q", r.stderr)
+	}
+}
