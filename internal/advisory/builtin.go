@@ -149,16 +149,12 @@ func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
 		if m == nil {
 			c := *b
 			c.Affected = slices.Clip(b.Affected)
-			c.Aliases = slices.Clip(b.Aliases)
+			c.Aliases = slices.Clone(b.Aliases) // sorted below: never the built-in's own array
 			m = &c
 			merged[b] = m
 		}
 		m.Affected = append(m.Affected, r.Affected...)
-		for _, a := range r.Aliases {
-			if a != m.ID && !slices.Contains(m.Aliases, a) {
-				m.Aliases = append(m.Aliases, a)
-			}
-		}
+		m.Aliases = append(m.Aliases, r.Aliases...) // deduplicated below
 	}
 	if rest == nil {
 		rest = local // nothing taken out: keep the sorted list as it is
@@ -170,6 +166,7 @@ func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
 			bs[i] = b
 			if m := merged[b]; m != nil {
 				slices.Sort(m.Aliases)
+				m.Aliases = slices.DeleteFunc(slices.Compact(m.Aliases), func(a string) bool { return a == m.ID })
 				bs[i] = m
 			}
 		}
@@ -190,14 +187,25 @@ func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
 // version b names: every version b lists and every bound its ranges start
 // or end at must also be affected according to local.
 func narrows(b, local *Record) bool {
-	probe := newDB([]*Record{{ID: local.ID, Modified: local.Modified, Affected: local.Affected}}, Status{})
 	for i := range b.Affected {
 		a := &b.Affected[i]
-		eco := CanonicalEcosystem(a.Package.Ecosystem)
+		k := key(a.Package.Ecosystem, a.Package.Name)
 		for _, v := range probeVersions(a) {
-			if len(probe.Lookup(eco, a.Package.Name, v)) == 0 {
+			if !localAffects(local, k, v) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// localAffects reports whether an affected entry of r for the package k
+// covers version v.
+func localAffects(r *Record, k pkgKey, v string) bool {
+	for j := range r.Affected {
+		l := &r.Affected[j]
+		if key(l.Package.Ecosystem, l.Package.Name) == k && affects(k.eco, l, v) {
+			return true
 		}
 	}
 	return false

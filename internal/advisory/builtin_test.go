@@ -2,6 +2,8 @@ package advisory
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +148,30 @@ func TestOverlayKeepsOtherRecords(t *testing.T) {
 	plain := []*Record{mkRec("MAL-2030-1", nil, aff("npm", "x", []string{"1.0.0"}))}
 	if recs, conflicts := overlay(emb, plain); len(recs) != len(emb)+1 || conflicts != nil {
 		t.Errorf("overlay of an unrelated record: %d records, conflicts %+v", len(recs), conflicts)
+	}
+}
+
+// TestOverlayLinearInVariants: many spellings of a built-in id, each with
+// its own alias, are merged in linear time and leave the embedded record
+// untouched.
+func TestOverlayLinearInVariants(t *testing.T) {
+	emb := Embedded().records
+	before := fmt.Sprint(Embedded().Lookup("npm", "axios", "1.14.1"))
+	var local []*Record
+	for i := range 20000 {
+		id := strings.Repeat(" ", i%1000) + "MAL-2026-2307" + strings.Repeat(" ", i/1000)
+		r := mkRec(id, []string{fmt.Sprintf("GHSA-%d", i)}, aff("npm", "axios", []string{"0.30.4", "1.14.1"}))
+		local = append(local, r)
+	}
+	start := time.Now()
+	recs, conflicts := overlay(emb, mergeRecords(local))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("overlay of 20,000 variants took %v", d)
+	}
+	if len(recs) != len(emb) || len(conflicts) != 20000-1 {
+		t.Errorf("%d records, %d conflicts; want %d, %d", len(recs), len(conflicts), len(emb), 20000-1)
+	}
+	if after := fmt.Sprint(Embedded().Lookup("npm", "axios", "1.14.1")); after != before {
+		t.Errorf("embedded record changed: %s, was %s", after, before)
 	}
 }

@@ -163,7 +163,7 @@ func (z *zipReader) each(fn func(*zipEntry) error) error {
 		if err := e.zip64(rest[nameLen:]); err != nil {
 			return fmt.Errorf("%w: entry %q: %w", ErrCorruptArchive, e.name, err)
 		}
-		if e.offset >= uint64(z.dirOff) {
+		if e.offset >= uint64(z.dirOff) || e.csize > uint64(z.dirOff) {
 			return fmt.Errorf("%w: entry %q: data outside the archive", ErrCorruptArchive, e.name)
 		}
 		if err := fn(e); err != nil {
