@@ -167,10 +167,12 @@ func readIndexFile(path string) (*index, error) {
 		return nil, fmt.Errorf("open advisory index: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxIndexFile+1))
-	if err != nil {
+	var b bytes.Buffer
+	b.Grow(int(fi.Size()) + bytes.MinRead) // read in one go, as os.ReadFile does
+	if _, err := b.ReadFrom(io.LimitReader(f, maxIndexFile+1)); err != nil {
 		return nil, fmt.Errorf("read advisory index %s: %w", path, err)
 	}
+	data := b.Bytes()
 	if int64(len(data)) > maxIndexFile {
 		return nil, fmt.Errorf("read advisory index %s: %w: over %d bytes", path, ErrCorruptIndex, maxIndexFile)
 	}
