@@ -213,9 +213,11 @@ func localAffects(r *Record, k pkgKey, v string) bool {
 
 // probeVersions lists the versions a built-in affected entry certainly
 // covers: its listed versions and the introduced and last_affected bounds
-// of its ranges (other than the open "0").
+// of its ranges (other than the open "0"). Commit SHAs of actions are left
+// out: buildwall lists them where advisories usually do not, so an honest
+// update would always seem to narrow them (they stay in force anyway).
 func probeVersions(a *Affected) []string {
-	out := slices.Clone(a.Versions)
+	out := slices.DeleteFunc(slices.Clone(a.Versions), isCommitSHA)
 	for _, g := range a.Ranges {
 		if g.Type == "GIT" {
 			continue

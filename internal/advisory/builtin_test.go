@@ -175,3 +175,12 @@ func TestOverlayLinearInVariants(t *testing.T) {
 		t.Errorf("embedded record changed: %s, was %s", after, before)
 	}
 }
+
+// TestHonestAdvisoryIsNoConflict: the published form of an embedded
+// advisory (a range, no commit SHAs) narrows nothing.
+func TestHonestAdvisoryIsNoConflict(t *testing.T) {
+	local := mkRec("GHSA-mrrh-fwg8-r2c3", nil, aff("GitHub Actions", "tj-actions/changed-files", nil, rng("ECOSYSTEM", intro("0"), fixed("46.0.1"))))
+	if _, conflicts := overlay(Embedded().records, []*Record{local}); len(conflicts) != 0 {
+		t.Errorf("conflicts = %+v, want none", conflicts)
+	}
+}
