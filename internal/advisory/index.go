@@ -38,7 +38,7 @@ const indexMagic = "buildwall-advisory-index\t1"
 var ErrCorruptIndex = errors.New("corrupt advisory index")
 
 const (
-	maxIndexBytes = 4 << 30 // decompressed bound, against a planted gzip bomb
+	maxIndexBytes = 1 << 30 // decompressed bound, against a planted gzip bomb (a 500k-record index is ~70 MB)
 	maxIndexRatio = 128     // decompressed bytes per compressed byte, likewise
 	maxIndexLine  = 1 << 20
 	maxSummaryLen = 400
