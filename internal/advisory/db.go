@@ -65,6 +65,11 @@ type Status struct {
 	// Conflicts are the local records that tried to withdraw, narrow or
 	// rename a built-in record; the built-in records stay in force.
 	Conflicts []Conflict
+	// FutureDated counts local records modified more than a day after the
+	// index was written (and after the newest built-in record): data
+	// cannot be newer than its export, so they are left out of Newest
+	// rather than let them make stale data look fresh.
+	FutureDated int
 }
 
 // EcosystemCount is the number of records for one ecosystem.
@@ -145,13 +150,36 @@ func Open(dir string) (*DB, error) {
 		return nil, err
 	}
 	recs, conflicts := overlay(emb.records, idx.records)
-	return newDB(recs, Status{
+	db := newDB(recs, Status{
 		IndexPath:       path,
 		UpdatedAt:       idx.updatedAt,
 		Source:          idx.source,
 		EmbeddedRecords: len(emb.records),
 		Conflicts:       conflicts,
-	}), nil
+	})
+	db.status.Newest, db.status.FutureDated = freshness(recs, maxTime(idx.updatedAt, emb.status.Newest).Add(24*time.Hour))
+	return db, nil
+}
+
+// freshness returns the newest modified time of recs no later than
+// cutoff, and how many records are dated after it.
+func freshness(recs []*Record, cutoff time.Time) (newest time.Time, future int) {
+	for _, r := range recs {
+		switch {
+		case r.Modified.After(cutoff):
+			future++
+		case r.Modified.After(newest):
+			newest = r.Modified
+		}
+	}
+	return newest, future
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // mergeRecords dedupes by id, keeping the record with the newer modified

@@ -210,6 +210,9 @@ type statusJSON struct {
 	Ecosystems      []advisory.EcosystemCount `json:"ecosystems"`
 	NewestModified  *time.Time                `json:"newest_modified,omitempty"`
 	AgeDays         *int                      `json:"age_days,omitempty"`
+	// FutureDated counts records dated after the index was written,
+	// left out of newest_modified.
+	FutureDated int `json:"future_dated"`
 	// Conflicts lists local records that tried to withdraw, narrow or
 	// rename a built-in record (which stays in force).
 	Conflicts []advisory.Conflict `json:"conflicts"`
@@ -220,6 +223,7 @@ func writeStatusJSON(w io.Writer, st advisory.Status, now time.Time) error {
 		Schema: "buildwall.db-status/v1", Index: st.IndexPath, EmbeddedOnly: st.EmbeddedOnly,
 		Source: st.Source, Records: st.Records, Withdrawn: st.Withdrawn,
 		EmbeddedRecords: st.EmbeddedRecords, Ecosystems: st.Ecosystems,
+		FutureDated: st.FutureDated,
 	}
 	if out.Ecosystems == nil {
 		out.Ecosystems = []advisory.EcosystemCount{}
@@ -272,6 +276,9 @@ func writeStatusText(w io.Writer, st advisory.Status, now time.Time) {
 	}
 	if !st.Newest.IsZero() {
 		fmt.Fprintf(w, "  newest:   %s (%s)\n", st.Newest.UTC().Format("2006-01-02"), ageText(st.Newest, now))
+	}
+	if st.FutureDated > 0 {
+		fmt.Fprintf(w, "  future:   %d records dated after the index was written (not counted as fresh data)\n", st.FutureDated)
 	}
 	writeConflicts(w, st.Conflicts)
 }

@@ -33,6 +33,8 @@ func TestDBPoisonedRecordCannotSilenceBuiltin(t *testing.T) {
 	for name, data := range map[string]string{
 		"MAL-2026-2307.json": `{"id":"MAL-2026-2307","modified":"2099-01-01T00:00:00Z","withdrawn":"2099-01-01T00:00:00Z",
 			"affected":[{"package":{"ecosystem":"npm","name":"axios"},"versions":["1.14.1"]}]}`,
+		"MAL-2099-1.json": `{"id":"MAL-2099-1","modified":"2099-01-01T00:00:00Z",
+			"affected":[{"package":{"ecosystem":"npm","name":"left-pad"},"versions":["0.0.0"]}]}`,
 		"mal-2026-2307.json": `{"id":"mal-2026-2307","summary":"Malicious code in axios","modified":"2099-01-01T00:00:00Z","withdrawn":"2099-01-01T00:00:00Z",
 			"affected":[{"package":{"ecosystem":"npm","name":"axios"},"versions":["1.14.1"]}]}`,
 	} {
@@ -55,6 +57,10 @@ func TestDBPoisonedRecordCannotSilenceBuiltin(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("db status does not say %q:\n%s", want, r.stdout)
 		}
+	}
+	// A record dated in the future does not make the data look fresh.
+	if !strings.Contains(r.stdout, "  future:   1 records dated after the index was written") || strings.Contains(r.stdout, "newest:   2099") {
+		t.Errorf("db status lets a future-dated record pass for fresh data:\n%s", r.stdout)
 	}
 	r = runDB(t, nil, "db", "status", "--db", dir, "--format", "json")
 	if !strings.Contains(r.stdout, `"reason": "withdrawn"`) {
