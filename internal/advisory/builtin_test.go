@@ -66,6 +66,18 @@ func TestBuiltinsCannotBeWithdrawn(t *testing.T) {
 			alsoAffected:  "999.1.0",
 		},
 		{
+			// Not a usable OSV record: skipped by Update, so no conflict.
+			name: "affected_emptied",
+			files: map[string][]byte{"a.json": osvJSON(t, "MAL-2026-2307", "npm", "axios", nil, map[string]any{
+				"modified": future, "affected": []any{}})},
+		},
+		{
+			name: "affected_without_versions_or_ranges",
+			files: map[string][]byte{"a.json": osvJSON(t, "MAL-2026-2307", "npm", "axios", nil, map[string]any{
+				"modified": future, "affected": []any{map[string]any{"package": map[string]any{"ecosystem": "npm", "name": "axios"}}}})},
+			wantConflicts: []Conflict{{"MAL-2026-2307", "MAL-2026-2307", ConflictNarrowed}},
+		},
+		{
 			name: "versions_replaced",
 			files: map[string][]byte{"a.json": osvJSON(t, "MAL-2026-2307", "npm", "axios", []string{"9.9.9"}, map[string]any{
 				"modified": future})},
