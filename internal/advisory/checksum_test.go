@@ -209,3 +209,21 @@ func TestUpdateNeverEchoesServerText(t *testing.T) {
 		t.Errorf("error %q does not name the status", err)
 	}
 }
+
+// TestUpdateUntrustedCertificateNotRetried: a server whose certificate
+// does not verify fails at once, without retries.
+func TestUpdateUntrustedCertificateNotRetried(t *testing.T) {
+	var requests atomic.Int32
+	srv := zipServer(t, func(w http.ResponseWriter, r *http.Request) { requests.Add(1) })
+	start := time.Now()
+	_, err := Update(context.Background(), UpdateOptions{Dir: t.TempDir(), From: srv.URL + "/all.zip", Backoff: time.Second})
+	if !errors.Is(err, ErrDownload) || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Update error = %v, want a certificate ErrDownload", err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("took %v: the certificate error was retried", d)
+	}
+	if requests.Load() != 0 {
+		t.Errorf("%d requests reached the handler", requests.Load())
+	}
+}

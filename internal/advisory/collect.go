@@ -123,11 +123,11 @@ func (c *collector) readDir(ctx context.Context, root string) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() || !isRecordName(path) {
-			return nil
-		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() || !isRecordName(path) {
+			return nil
 		}
 		if files++; files > c.opts.MaxEntries {
 			return fmt.Errorf("%w: over %d record files", ErrTooLarge, c.opts.MaxEntries)
@@ -209,11 +209,11 @@ func (c *collector) readZip(ctx context.Context, path string) error {
 		return fmt.Errorf("open archive %s: %w", path, err)
 	}
 	err = z.each(func(e *zipEntry) error {
-		if e.isDir() || !isRecordName(e.name) {
-			return nil
-		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if e.isDir() || !isRecordName(e.name) {
+			return nil
 		}
 		if e.usize > uint64(c.opts.MaxRecordBytes) {
 			return fmt.Errorf("record %q: %w: declares %d bytes, limit %d", e.name, ErrTooLarge, e.usize, c.opts.MaxRecordBytes)

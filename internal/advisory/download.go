@@ -2,6 +2,7 @@ package advisory
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -95,8 +96,9 @@ func downloadOnce(ctx context.Context, o *UpdateOptions, dst io.Writer) (int64, 
 	resp, err := o.Client.Do(req)
 	if err != nil {
 		err = withoutURL(err)
-		if errors.Is(err, ErrInsecureSource) {
-			return 0, &permanentError{err}
+		var cert *tls.CertificateVerificationError
+		if errors.Is(err, ErrInsecureSource) || errors.As(err, &cert) {
+			return 0, &permanentError{err} // retrying cannot fix either
 		}
 		return 0, err
 	}
