@@ -111,8 +111,8 @@ func (s *builtinSet) aliased(r *Record) []*Record {
 // ones and returns the records in force, sorted by id, and the conflicts,
 // sorted by local id, built-in id and reason. A local record with a
 // built-in id (in any case) never replaces the built-in record: unless it
-// is withdrawn its affected packages and aliases are added to a copy of
-// it. Every other local record is kept as it is.
+// is withdrawn its affected packages, aliases and indicators are added to
+// a copy of it. Every other local record is kept as it is.
 func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
 	set := newBuiltinSet(builtins)
 	merged := map[*Record]*Record{}
@@ -150,11 +150,15 @@ func overlay(builtins, local []*Record) ([]*Record, []Conflict) {
 			c := *b
 			c.Affected = slices.Clip(b.Affected)
 			c.Aliases = slices.Clone(b.Aliases) // sorted below: never the built-in's own array
+			c.IOCs = IOCs{Domains: slices.Clip(b.IOCs.Domains), IPs: slices.Clip(b.IOCs.IPs), URLs: slices.Clip(b.IOCs.URLs)}
 			m = &c
 			merged[b] = m
 		}
 		m.Affected = append(m.Affected, r.Affected...)
 		m.Aliases = append(m.Aliases, r.Aliases...) // deduplicated below
+		m.IOCs.Domains = append(m.IOCs.Domains, r.IOCs.Domains...)
+		m.IOCs.IPs = append(m.IOCs.IPs, r.IOCs.IPs...)
+		m.IOCs.URLs = append(m.IOCs.URLs, r.IOCs.URLs...)
 	}
 	if rest == nil {
 		rest = local // nothing taken out: keep the sorted list as it is

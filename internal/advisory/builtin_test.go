@@ -153,6 +153,16 @@ func TestOverlayKeepsOtherRecords(t *testing.T) {
 	if want := []Conflict{{"MAL-2026-2306", "MAL-2026-2306", ConflictNarrowed}}; !cmp.Equal(want, conflicts) {
 		t.Errorf("conflicts = %+v, want %+v", conflicts, want)
 	}
+	// Indicators of the local copy are added; the built-in ones stay.
+	local2 := []*Record{mkRec("MAL-2026-2306", nil, aff("npm", "plain-crypto-js", []string{"4.2.1"}))}
+	local2[0].IOCs = IOCs{Domains: []string{"c2.example"}}
+	recs2, _ := overlay(emb, local2)
+	iocs := fmt.Sprint(newDB(recs2, Status{}).IOCs())
+	for _, want := range []string{"{domain c2.example MAL-2026-2306}", "{domain sfrclak.com MAL-2026-2306}"} {
+		if !strings.Contains(iocs, want) {
+			t.Errorf("IOCs = %s, want %s among them", iocs, want)
+		}
+	}
 	// The built-in record itself is not modified.
 	if n := len(Embedded().Lookup("npm", "plain-crypto-js", "9.9.9")); n != 0 {
 		t.Error("overlay modified the embedded record")
