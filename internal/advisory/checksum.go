@@ -124,7 +124,7 @@ func publishedChecksum(parent context.Context, o *UpdateOptions) (sum, from stri
 
 // verifyLocal checks a local archive against o.SHA256, or against
 // FILE.sha256 beside it when that exists.
-func verifyLocal(o *UpdateOptions, res *UpdateResult) error {
+func verifyLocal(ctx context.Context, o *UpdateOptions, res *UpdateResult) error {
 	want, from := o.SHA256, "--sha256"
 	if want == "" {
 		side := o.From + ".sha256"
@@ -142,7 +142,7 @@ func verifyLocal(o *UpdateOptions, res *UpdateResult) error {
 			want, from = sum, side
 		}
 	}
-	return verifyFile(o.From, want, from, res)
+	return verifyFile(ctx, o.From, want, from, res)
 }
 
 // readBounded reads a small regular file, at most max bytes.
@@ -170,15 +170,16 @@ func readBounded(path string, max int64) ([]byte, error) {
 }
 
 // verifyFile hashes the archive at p into res.SHA256 and, when want is
-// not empty, compares: a mismatch wraps ErrChecksumMismatch.
-func verifyFile(p, want, from string, res *UpdateResult) error {
+// not empty, compares: a mismatch wraps ErrChecksumMismatch. Hashing
+// stops when ctx is done.
+func verifyFile(ctx context.Context, p, want, from string, res *UpdateResult) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("open archive: %w", err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
 		return fmt.Errorf("hash archive: %w", err)
 	}
 	got := hex.EncodeToString(h.Sum(nil))
@@ -191,6 +192,19 @@ func verifyFile(p, want, from string, res *UpdateResult) error {
 	}
 	res.ChecksumFrom = from
 	return nil
+}
+
+// ctxReader fails its reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // oneLine keeps the first line of s, at most 200 bytes, with control

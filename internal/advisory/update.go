@@ -220,7 +220,7 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	case fi.IsDir():
 		err = col.readDir(ctx, opts.From)
 	default:
-		if err = verifyLocal(&opts, &res); err == nil {
+		if err = verifyLocal(ctx, &opts, &res); err == nil {
 			err = col.readZip(ctx, opts.From)
 		}
 	}
@@ -302,7 +302,7 @@ func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector, res *U
 	if err := tmp.Sync(); err != nil {
 		return n, fmt.Errorf("write download file: %w", err)
 	}
-	if err := verifyFile(tmp.Name(), want, from, res); err != nil {
+	if err := verifyFile(ctx, tmp.Name(), want, from, res); err != nil {
 		return n, err
 	}
 	return n, col.readZip(ctx, tmp.Name())
