@@ -24,15 +24,20 @@ import (
 // documented outcome, without a crash, within a memory cap enforced by a
 // watchdog, and with time and memory growing at most linearly.
 //
-// RLIMIT_AS is not used: the Go runtime reserves address space at start
-// and, under limits of 1 to 2 GiB, fails to start at random. The watchdog
-// reads the child's resident set from /proc and kills it past the cap;
-// rusage gives the peak.
+// The binary runs under RLIMIT_DATA (dataCap), which counts the writable
+// memory the Go heap commits: a runaway allocation ends in "out of
+// memory", which the test reports as a crash. RLIMIT_AS is not used: the
+// Go runtime reserves address space at start and, under limits of 1 to
+// 2 GiB, fails to start at random. Besides, a watchdog reads the child's
+// resident set from /proc and kills it past rssCap; rusage gives the peak.
 
 const (
 	mib = 1 << 20
 	// rssCap is what any run may take; the old code took 4.8 GB.
 	rssCap = 512 * mib
+	// dataCap is the binary's RLIMIT_DATA (the runtime alone needs about
+	// 128 MiB of it).
+	dataCap = 1024 * mib
 )
 
 // measured is one run of the binary.
@@ -86,10 +91,16 @@ func runMeasured(t *testing.T, args ...string) measured {
 }
 
 // measureHelper is the test binary acting as a launcher (helperEnv=measure):
-// it runs os.Args[1:], kills it when its resident set passes rssCap, and
+// it runs os.Args[1:] under RLIMIT_DATA dataCap, kills it when its
+// resident set passes rssCap, and
 // writes "cpu-ns max-rss-bytes killed" to file descriptor 3. It returns
 // the child's exit code.
 func measureHelper() int {
+	// Inherited by the child; this helper allocates next to nothing.
+	if err := syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: dataCap, Max: dataCap}); err != nil {
+		fmt.Fprintln(os.Stderr, "set RLIMIT_DATA:", err)
+		return 120
+	}
 	cmd := exec.Command(os.Args[1], os.Args[2:]...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
