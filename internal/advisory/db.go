@@ -346,6 +346,9 @@ func (db *DB) Lookup(ecosystem, name, version string) []Match {
 	if len(entries) == 0 {
 		return nil
 	}
+	if len(entries) > manyEntries {
+		return lookupMany(entries, version)
+	}
 	var hits []*Record
 	for _, e := range entries {
 		if !e.rec.Withdrawn.IsZero() || slices.Contains(hits, e.rec) {
@@ -363,6 +366,30 @@ func (db *DB) Lookup(ecosystem, name, version string) []Match {
 		}
 		return nil
 	})
+}
+
+// manyEntries is where Lookup switches from scanning its few entries to
+// maps: a database (hostile or not) with thousands of records for one
+// name must not make a lookup quadratic.
+const manyEntries = 16
+
+func lookupMany(entries []entry, version string) []Match {
+	first := make(map[*Record]*Affected, len(entries))
+	hit := map[*Record]bool{}
+	var hits []*Record
+	for _, e := range entries {
+		if _, ok := first[e.rec]; !ok {
+			first[e.rec] = e.aff
+		}
+		if !e.rec.Withdrawn.IsZero() || hit[e.rec] {
+			continue
+		}
+		if affects(e.eco, e.aff, version) {
+			hit[e.rec] = true
+			hits = append(hits, e.rec)
+		}
+	}
+	return groupMatches(hits, func(r *Record) *Affected { return first[r] })
 }
 
 // groupMatches merges records connected through ids and aliases into one
