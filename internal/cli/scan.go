@@ -246,6 +246,9 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open malicious-package database: %w", err)
 	}
+	if n := len(db.Status().Conflicts); n > 0 {
+		fmt.Fprintf(env.Stderr, "buildwall: note: %d records in the local malicious-package database try to withdraw or change built-in records; the built-in records stay in force (see 'buildwall db status')\n", n)
+	}
 	return db, nil
 }
 
