@@ -132,6 +132,9 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 			if u := p.Upstream(); u != "" {
 				fmt.Fprintf(w, "  dns upstream: %s\n", u)
 			}
+			if l := p.TunnelLimit(); l != 0 {
+				fmt.Fprintf(w, "  dns tunnel-limit: %d bytes of unique query names per domain per minute\n", l)
+			}
 			warns := p.Warnings()
 			slices.Sort(warns)
 			for _, wn := range warns {
@@ -191,8 +194,15 @@ func writePolicyJSON(w io.Writer, spec *policy.Spec) error {
 	if len(spec.HostPorts) > 0 {
 		run["host-ports"] = spec.HostPorts
 	}
-	if spec.DNS.Upstream != "" {
-		run["dns"] = map[string]string{"upstream": spec.DNS.Upstream}
+	if spec.DNS.Upstream != "" || spec.DNS.TunnelLimit != 0 {
+		dns := map[string]any{}
+		if spec.DNS.Upstream != "" {
+			dns["upstream"] = spec.DNS.Upstream
+		}
+		if spec.DNS.TunnelLimit != 0 {
+			dns["tunnel-limit"] = spec.DNS.TunnelLimit
+		}
+		run["dns"] = dns
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

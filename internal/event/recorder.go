@@ -493,11 +493,24 @@ func (r *Recorder) writeBuffered(out []byte) []byte {
 }
 
 // Events returns a copy of the events held so far, in the order they were
-// recorded (a line with a Count comes when its repeats were added up).
+// recorded (a line with a Count comes when its repeats were added up);
+// before Close, repeats still being added up come last, one event each.
 func (r *Recorder) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
+	out := append([]Event(nil), r.events...)
+	var keys []Event
+	for k, st := range r.agg {
+		if st.pending > 0 {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range r.sortedAgg(keys) {
+		e := k
+		e.Time, e.Count = r.agg[k].last, r.agg[k].pending
+		out = append(out, e)
+	}
+	return out
 }
 
 // Stats returns the counts of what the bounds left out. StreamBytes and

@@ -104,7 +104,10 @@ func TestParseErrors(t *testing.T) {
 		{"space", "allow:\n  - \"a.example \"\n", `p.yml:2:5: allow entry "a.example ": leading or trailing space`},
 		{"host_port_text", "host-ports: [db]\n", `p.yml:1:14: host-ports entry "db": port must be a number from 1 to 65535`},
 		{"host_ports_scalar", "host-ports: 5432\n", `p.yml:1:13: host-ports: expected a list of port numbers, got "5432"`},
-		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream)`},
+		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream or tunnel-limit)`},
+		{"dns_tunnel_limit_word", "dns:\n  tunnel-limit: lots\n", `p.yml:2:17: dns tunnel-limit "lots": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_small", "dns:\n  upstream: 1.1.1.1\n  tunnel-limit: 10\n", `p.yml:3:17: dns tunnel-limit "10": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_list", "dns:\n  tunnel-limit: [1]\n", `p.yml:2:17: dns tunnel-limit: expected a string, got a list`},
 		{"dns_name", "dns:\n  upstream: resolver.example:53\n", `p.yml:2:13: dns upstream "resolver.example:53": must be an IP address with an optional port, as in 127.0.0.53:53 (a resolver cannot be found by name)`},
 		{
 			"all_errors_reported",

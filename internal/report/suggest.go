@@ -338,9 +338,14 @@ func (s *Suggestion) WriteYAML(w io.Writer) error {
 		}
 		run.Content = append(run.Content, str("host-ports"), hp)
 	}
-	if s.Spec.DNS.Upstream != "" {
+	if s.Spec.DNS.Upstream != "" || s.Spec.DNS.TunnelLimit != 0 {
 		dns := &yaml.Node{Kind: yaml.MappingNode}
-		dns.Content = append(dns.Content, str("upstream"), str(s.Spec.DNS.Upstream))
+		if s.Spec.DNS.Upstream != "" {
+			dns.Content = append(dns.Content, str("upstream"), str(s.Spec.DNS.Upstream))
+		}
+		if s.Spec.DNS.TunnelLimit != 0 {
+			dns.Content = append(dns.Content, str("tunnel-limit"), &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(s.Spec.DNS.TunnelLimit)})
+		}
 		run.Content = append(run.Content, str("dns"), dns)
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, HeadComment: hdr.String()}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package dnsproxy
+
+import (
+	"net"
+	"sync/atomic"
+)
+
+// newUDPReader returns pc.ReadFrom: kernel drops are not reported here.
+func newUDPReader(pc net.PacketConn, _ *atomic.Int64) func([]byte) (int, net.Addr, error) {
+	return pc.ReadFrom
+}
