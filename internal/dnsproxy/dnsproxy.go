@@ -105,8 +105,9 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	queueDropped  atomic.Int64
+	queueDropped  atomic.Int64 // UDP queries to a full queue, TCP connections over maxTCPConns
 	kernelDropped atomic.Int64
+	tcpConns      atomic.Int64
 
 	mu      sync.Mutex
 	closers []func() error
@@ -240,9 +241,10 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 	}
 }
 
-// Dropped returns how many UDP queries were lost unanswered so far: those
-// that found the queue full, and those the kernel dropped because the
-// socket's receive buffer was full (where the system reports them).
+// Dropped returns how many queries were lost unanswered so far: UDP
+// queries that found the queue full, those the kernel dropped because the
+// socket's receive buffer was full (where the system reports them), and
+// TCP connections refused over maxTCPConns.
 func (s *Server) Dropped() int {
 	return int(s.queueDropped.Load() + s.kernelDropped.Load())
 }
@@ -267,15 +269,27 @@ func (s *Server) ServeTCP(l net.Listener) error {
 			}
 			return fmt.Errorf("accept dns connection: %w", err)
 		}
+		if s.tcpConns.Add(1) > maxTCPConns {
+			// Each connection holds a descriptor: refuse, and count it
+			// like a dropped query.
+			s.tcpConns.Add(-1)
+			s.queueDropped.Add(1)
+			c.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.tcpConns.Add(-1)
 			s.serveConn(c)
 		}()
 	}
 }
 
 const tcpIdle = 10 * time.Second
+
+// maxTCPConns bounds the DNS-over-TCP connections served at once.
+const maxTCPConns = 256
 
 func (s *Server) serveConn(c net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { c.Close() })
