@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -164,6 +165,9 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 
 	if os.Getenv("GOMAXPROCS") == "" {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(session.Procs))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(session.MemoryLimit))
 	}
 	res, err := session.Run(context.WithoutCancel(ctx), opts)
 	if errors.Is(err, session.ErrSandbox) {

@@ -20,7 +20,7 @@ import (
 const (
 	// DefaultMaxHeldBytes bounds the memory the events held for the
 	// report take (estimated: the Event struct and its strings).
-	DefaultMaxHeldBytes = 32 << 20
+	DefaultMaxHeldBytes = 16 << 20
 	// DefaultMaxStreamBytes bounds the events file.
 	DefaultMaxStreamBytes = 256 << 20
 	// DefaultAggregateWindow is how long repeats of an identical event are
@@ -34,6 +34,8 @@ const (
 	truncatedReserve = 512
 	// internedCmdlines bounds the command lines shared between events.
 	internedCmdlines = 64
+	// chunkLen is how many held events share one allocation.
+	chunkLen = 1024
 )
 
 // Options configures a Recorder. The zero value is valid: no stream, the
@@ -137,7 +139,8 @@ type Recorder struct {
 	window time.Duration
 
 	mu        sync.Mutex
-	events    []Event
+	events    [][]Event // held events in chunks of chunkLen: growing never copies
+	nheld     int
 	held      int64 // estimated bytes of events
 	maxHeld   int64
 	buf       bytes.Buffer // encoded lines not yet handed to the writer
@@ -260,7 +263,12 @@ func (r *Recorder) record(e Event) {
 	}
 	if r.maxHeld < 0 || r.held+size <= r.maxHeld {
 		r.held += size
-		r.events = append(r.events, e)
+		if len(r.events) == 0 || len(r.events[len(r.events)-1]) == chunkLen {
+			r.events = append(r.events, make([]Event, 0, chunkLen))
+		}
+		last := &r.events[len(r.events)-1]
+		*last = append(*last, e)
+		r.nheld++
 	} else {
 		r.stats.NotHeld.Add(e)
 	}
@@ -498,7 +506,10 @@ func (r *Recorder) writeBuffered(out []byte) []byte {
 func (r *Recorder) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := append([]Event(nil), r.events...)
+	out := make([]Event, 0, r.nheld)
+	for _, c := range r.events {
+		out = append(out, c...)
+	}
 	var keys []Event
 	for k, st := range r.agg {
 		if st.pending > 0 {
@@ -510,6 +521,21 @@ func (r *Recorder) Events() []Event {
 		e.Time, e.Count = r.agg[k].last, r.agg[k].pending
 		out = append(out, e)
 	}
+	return out
+}
+
+// TakeEvents returns the events held, like Events, and lets the Recorder
+// forget them: it copies one chunk at a time, so the events are in memory
+// about once, not twice. Call it after Close; later calls return none.
+func (r *Recorder) TakeEvents() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Event, 0, r.nheld)
+	for i, c := range r.events {
+		out = append(out, c...)
+		r.events[i] = nil
+	}
+	r.events, r.nheld, r.held = nil, 0, 0
 	return out
 }
 

@@ -119,6 +119,15 @@ type Result struct {
 // copying in the kernel (bench/README.md, relay section).
 const Procs = 1
 
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
+// process that hosts a session should run with (`buildwall run` sets it
+// unless GOMEMLIMIT is in the environment). What a run keeps is bounded
+// (event.DefaultMaxHeldBytes of events, bounded summaries and tables);
+// the limit makes the garbage collector return what it can before the
+// heap doubles past that, so a run that records 100,000 events stays
+// under 100 MiB of RSS (internal/e2e TestHundredThousandEventsHugeArgv).
+const MemoryLimit = 64 << 20
+
 // Run runs the command in the sandbox under the policy and writes the
 // report. Errors wrapping ErrSandbox mean the command never ran; other
 // errors come after it ran (the Result is then still filled as far as
@@ -229,7 +238,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Start: start, End: end, Policy: &spec, Warnings: o.Policy.Warnings(),
 		EventsSHA256: st.StreamSHA256, Limits: limits,
 	}
-	res.Report = report.Build(meta, rec.Events())
+	res.Report = report.Build(meta, rec.TakeEvents())
 	res.Blocked = res.Report.Summary.Counts.Blocked
 	if o.Policy.Mode() == policy.ModeBlock && o.FailOnBlock && res.Blocked > 0 && code == 0 {
 		res.ExitCode = ExitBlocked
