@@ -401,11 +401,15 @@ func TestTwentyThousandConnections(t *testing.T) {
 			if reset == 0 {
 				t.Errorf("nothing refused: the cap (%d) was never reached", l.MaxConnections)
 			}
-			if l.ConnectionsRefused != reset {
-				t.Errorf("report counts %d refusals, the build saw %d", l.ConnectionsRefused, reset)
-			}
-			inEvents := 0
+			inEvents, otherResets := 0, 0
 			for _, e := range rep.Events {
+				if e.Kind == event.KindConnect && strings.Contains(e.Reason, "upstream unreachable") {
+					// The proxy served it but could not reach the
+					// runner's port in time (a loaded machine): reset
+					// too, recorded with its own reason.
+					t.Logf("reset for another reason: %+v", e)
+					otherResets += max(e.Count, 1)
+				}
 				if strings.HasPrefix(e.Reason, "connection limit") {
 					if e.Verdict != event.VerdictBlock {
 						t.Errorf("refusal event with verdict %s", e.Verdict)
@@ -413,8 +417,11 @@ func TestTwentyThousandConnections(t *testing.T) {
 					inEvents += max(e.Count, 1)
 				}
 			}
-			if inEvents+l.NotHeld.Blocked < reset {
-				t.Errorf("refusal events add up to %d, want %d", inEvents, reset)
+			if l.ConnectionsRefused+otherResets != reset {
+				t.Errorf("report counts %d refusals at the cap and %d other resets, the build saw %d resets", l.ConnectionsRefused, otherResets, reset)
+			}
+			if inEvents+l.NotHeld.Blocked < l.ConnectionsRefused {
+				t.Errorf("refusal events add up to %d, want %d", inEvents, l.ConnectionsRefused)
 			}
 			if l.NoFile <= l.CommandNoFile {
 				t.Errorf("buildwall's RLIMIT_NOFILE %d is not above the command's %d", l.NoFile, l.CommandNoFile)
