@@ -201,7 +201,17 @@ type udpQuery struct {
 // (then it returns nil). The Server closes pc on Close. One goroutine
 // reads as fast as it can into a bounded queue; udpWorkers answer.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
-	if !s.track(pc.Close) {
+	closeUDP := func() error {
+		// What is still queued in the socket at Close would be lost
+		// without a trace: count it, with the kernel's final drop count.
+		left, drops, ok := drainUDP(pc)
+		s.queueDropped.Add(int64(left))
+		if ok {
+			storeMax(&s.kernelDropped, drops)
+		}
+		return pc.Close()
+	}
+	if !s.track(closeUDP) {
 		pc.Close()
 		return nil
 	}
@@ -237,6 +247,16 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 		case queue <- udpQuery{pkt: append([]byte(nil), buf[:n]...), src: addrPortOf(addr), addr: addr}:
 		default:
 			s.queueDropped.Add(1)
+		}
+	}
+}
+
+// storeMax raises a to v unless it is already higher.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
 		}
 	}
 }

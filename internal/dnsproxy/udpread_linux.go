@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net"
 	"sync/atomic"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,7 +36,7 @@ func newUDPReader(pc net.PacketConn, dropped *atomic.Int64) func([]byte) (int, n
 			return n, nil, err
 		}
 		if total, ok := rxqOverflow(oob[:oobn]); ok {
-			dropped.Store(int64(total))
+			storeMax(dropped, int64(total))
 		}
 		return n, addr, nil
 	}
@@ -52,4 +54,38 @@ func rxqOverflow(oob []byte) (uint32, bool) {
 		}
 	}
 	return 0, false
+}
+
+// drainUDP empties pc's receive queue without blocking and returns how
+// many datagrams it held, and the socket's count of dropped datagrams
+// (SO_MEMINFO), which also covers drops after the last datagram read;
+// ok is false when pc offers neither.
+func drainUDP(pc net.PacketConn) (left int, drops int64, ok bool) {
+	sc, isSC := pc.(syscall.Conn)
+	if !isSC {
+		return 0, 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, 0, false
+	}
+	buf := make([]byte, 512)
+	cerr := rc.Control(func(fd uintptr) {
+		for {
+			if _, _, err := unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT|unix.MSG_TRUNC); err != nil {
+				break
+			}
+			left++
+		}
+		var mem [unix.SK_MEMINFO_VARS]uint32
+		size := uint32(unsafe.Sizeof(mem))
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, fd, unix.SOL_SOCKET, unix.SO_MEMINFO, uintptr(unsafe.Pointer(&mem[0])), uintptr(unsafe.Pointer(&size)), 0)
+		if e == 0 {
+			drops, ok = int64(mem[unix.SK_MEMINFO_DROPS]), true
+		}
+	})
+	if cerr != nil {
+		return 0, 0, false
+	}
+	return left, drops, ok
 }

@@ -11,3 +11,6 @@ import (
 func newUDPReader(pc net.PacketConn, _ *atomic.Int64) func([]byte) (int, net.Addr, error) {
 	return pc.ReadFrom
 }
+
+// drainUDP is not supported here.
+func drainUDP(net.PacketConn) (left int, drops int64, ok bool) { return 0, 0, false }
