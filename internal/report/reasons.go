@@ -26,6 +26,9 @@ var unsuggestable = []struct {
 	{"rebind", "rebinding target", true},
 	{"mismatch", "name mismatch on the connection (possible fronting)", false},
 	{"cannot verify", "server name not verified", false},
+	{"unverified", "server name not verified", false},
+	{"no sni", "server name not verified (no sni)", false},
+	{"encrypted client hello", "server name not verified (encrypted client hello)", false},
 }
 
 // tunnelPrefix starts the reason of every event flagged as suspected DNS
