@@ -293,7 +293,8 @@ func TestHundredThousandEventsHugeArgv(t *testing.T) {
 			for range 8 {
 				args = append(args, strings.Repeat("A", 128<<10-1))
 			}
-			r, rss := runMeasured(t, helper, dir, cred, []string{resEnv + "=dns " + strconv.Itoa(queries)}, args...)
+			md := filepath.Join(dir, "summary.md")
+			r, rss := runMeasured(t, helper, dir, cred, []string{resEnv + "=dns " + strconv.Itoa(queries), "GITHUB_STEP_SUMMARY=" + md}, args...)
 			if r.code != 1 {
 				t.Errorf("exit %d, want 1 (blocked in block mode)", r.code)
 			}
@@ -304,9 +305,18 @@ func TestHundredThousandEventsHugeArgv(t *testing.T) {
 			if rss > 100<<20 {
 				t.Errorf("max RSS %d MiB, want under 100 MiB", rss>>20)
 			}
-			for i, line := range strings.Split(r.stderr, "\n") {
-				if strings.Contains(line, "\x1b") || strings.HasPrefix(strings.TrimSpace(line), "::") {
-					t.Errorf("stderr line %d not escaped: %q", i+1, line)
+			mdText, err := os.ReadFile(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, out := range map[string]string{"stderr": r.stderr, "step summary": string(mdText)} {
+				if !strings.Contains(out, `\x1b[31mred`) {
+					t.Errorf("%s does not show the argv escaped", what)
+				}
+				for i, line := range strings.Split(out, "\n") {
+					if strings.ContainsAny(line, "\x1b\r") || strings.HasPrefix(strings.TrimLeft(line, " |>`"), "::") {
+						t.Errorf("%s line %d not escaped: %q", what, i+1, line)
+					}
 				}
 			}
 			rep := readReport(t, filepath.Join(dir, "run.json"))
