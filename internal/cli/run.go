@@ -20,6 +20,7 @@ import (
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/sandbox"
 	"github.com/buildwall/buildwall/internal/session"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 type runFlags struct {
@@ -180,7 +181,7 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 		return internalError(err)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+		fmt.Fprintf(env.Stderr, "buildwall: %s\n", termsafe.String(err.Error()))
 	}
 	if res.ExitCode != 0 {
 		return withCode(res.ExitCode, nil)
@@ -234,7 +235,7 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		return nil, usageError(err)
 	}
 	for _, w := range p.Warnings() {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	return p, nil
 }
