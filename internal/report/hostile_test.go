@@ -116,6 +116,18 @@ func TestSuggestStaysHonest(t *testing.T) {
 	}
 }
 
+func TestSuggestSaysWhenIncomplete(t *testing.T) {
+	r := hostileReport()
+	r.Limits.EventsNotHeld = 12345
+	var b bytes.Buffer
+	if err := Suggest(r, testEnv).WriteYAML(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "# Incomplete: 12345 events") {
+		t.Errorf("no incompleteness note:\n%s", b.String())
+	}
+}
+
 func TestInvalidHost(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"registry.example": true, "a-b.c_d.example": true, "x.example.co.uk": true,

@@ -29,6 +29,9 @@ type Suggestion struct {
 	// Command and Mode describe the run the suggestion came from.
 	Command []string
 	Mode    policy.Mode
+	// NotHeld counts the run's events that the report does not list
+	// (Limits.EventsNotHeld): what they reached is not suggested.
+	NotHeld int
 }
 
 // NotSuggested is a name or address a run saw that Suggest left out, and
@@ -156,6 +159,9 @@ func Suggest(r *Report, env policy.Env) *Suggestion {
 	}
 	if r.Policy != nil {
 		sug.Spec.DNS = r.Policy.DNS
+	}
+	if r.Limits != nil {
+		sug.NotHeld = r.Limits.EventsNotHeld
 	}
 	presetOf := presetsCovering(names, env)
 	for _, n := range sortedNames(names) {
@@ -303,6 +309,9 @@ func (s *Suggestion) WriteYAML(w io.Writer) error {
 	fmt.Fprintf(&hdr, "  %s\n", termsafe.String(truncate(strings.Join(s.Command, " "), 100)))
 	fmt.Fprintf(&hdr, "(that run was in %s mode). It allows exactly the names the run connected to.\n", s.Mode)
 	hdr.WriteString("Review every entry before committing; then run in block mode.")
+	if s.NotHeld > 0 {
+		fmt.Fprintf(&hdr, "\nIncomplete: %d events of that run were past the report's memory bound and are\nnot in it; what they reached is not suggested (see the --events file).", s.NotHeld)
+	}
 	if len(s.NotSuggested) > 0 {
 		fmt.Fprintf(&hdr, "\nSeen, not suggested (%d):", len(s.NotSuggested))
 		for i, n := range s.NotSuggested {
