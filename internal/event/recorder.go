@@ -48,7 +48,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxHeldBytes bounds the memory of the events kept for Events
 	// (estimated); past it, events are streamed and counted (Stats) but
-	// not kept. 0: DefaultMaxHeldBytes; negative: no bound.
+	// not kept. Allowed events are kept only up to three quarters of it,
+	// so the last quarter is for what was refused or flagged. 0:
+	// DefaultMaxHeldBytes; negative: no bound.
 	MaxHeldBytes int64
 	// MaxStreamBytes bounds what is written to W; the last line written
 	// is then a KindTruncated record, and later events are counted
@@ -261,7 +263,13 @@ func (r *Recorder) record(e Event) {
 	if _, shared := r.interned[e.Cmdline]; !shared {
 		size += int64(len(e.Cmdline))
 	}
-	if r.maxHeld < 0 || r.held+size <= r.maxHeld {
+	limit := r.maxHeld
+	if e.Verdict == VerdictAllow {
+		// Allowed traffic may fill three quarters: a flood of it cannot
+		// crowd what was refused or flagged out of the report.
+		limit -= limit / 4
+	}
+	if r.maxHeld < 0 || r.held+size <= limit {
 		r.held += size
 		if len(r.events) == 0 || len(r.events[len(r.events)-1]) == chunkLen {
 			r.events = append(r.events, make([]Event, 0, chunkLen))

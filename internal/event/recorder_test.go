@@ -164,3 +164,19 @@ func TestRecorderIgnoresForgedTruncationRecords(t *testing.T) {
 		t.Errorf("a truncation record emitted from outside was recorded: %q", buf.String())
 	}
 }
+
+func TestRecorderMemoryCapKeepsRoomForRefusals(t *testing.T) {
+	r := New(Options{MaxHeldBytes: 64 << 10, AggregateWindow: -1})
+	for i := range 10000 {
+		r.Emit(Event{Kind: KindConnect, Verdict: VerdictAllow, Name: "n" + strconv.Itoa(i) + ".example", Port: 443})
+	}
+	r.Emit(Event{Kind: KindConnect, Verdict: VerdictBlock, Name: "c2.attacker.example", Port: 443, Reason: "not in policy"})
+	r.Close()
+	found := false
+	for _, e := range r.Events() {
+		found = found || e.Name == "c2.attacker.example"
+	}
+	if !found || r.Stats().NotHeld.Blocked != 0 {
+		t.Errorf("a refusal after a flood of allowed events was not held (not held: %+v)", r.Stats().NotHeld)
+	}
+}
