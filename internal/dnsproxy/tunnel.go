@@ -42,6 +42,7 @@ type tunnelDetector struct {
 type volume struct {
 	start time.Time
 	bytes int
+	prev  int // bytes of the window before start
 	names map[uint64]struct{}
 }
 
@@ -148,8 +149,12 @@ func (d *tunnelDetector) pruneDomains(now time.Time) {
 }
 
 // addVolume adds weight payload bytes to dom's window unless name was
-// already counted in it, and returns the window's total. Memory is bounded
-// like count's: maxVolumeNames names per domain, maxDomains domains.
+// already counted in it, and returns the volume over the last window: the
+// current window's bytes plus the previous window's, weighted by how much
+// of it still lies within one window of now (a sliding estimate, so a
+// burst split across a window boundary is not let through twice).
+// Memory is bounded like count's: maxVolumeNames names per domain,
+// maxDomains domains.
 func (d *tunnelDetector) addVolume(dom, name string, weight int, now time.Time) int {
 	h := fnv.New64a()
 	h.Write([]byte(name))
@@ -157,10 +162,11 @@ func (d *tunnelDetector) addVolume(dom, name string, weight int, now time.Time) 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	v := d.volumes[dom]
-	if v == nil || now.Sub(v.start) >= d.window {
-		if v == nil && len(d.volumes) >= maxDomains {
+	switch {
+	case v == nil:
+		if len(d.volumes) >= maxDomains {
 			for k, o := range d.volumes {
-				if now.Sub(o.start) >= d.window {
+				if now.Sub(o.start) >= 2*d.window {
 					delete(d.volumes, k)
 				}
 			}
@@ -170,15 +176,19 @@ func (d *tunnelDetector) addVolume(dom, name string, weight int, now time.Time) 
 		}
 		v = &volume{start: now, names: map[uint64]struct{}{}}
 		d.volumes[dom] = v
+	case now.Sub(v.start) >= 2*d.window:
+		*v = volume{start: now, names: map[uint64]struct{}{}}
+	case now.Sub(v.start) >= d.window:
+		*v = volume{start: v.start.Add(d.window), prev: v.bytes, names: map[uint64]struct{}{}}
 	}
-	if _, seen := v.names[key]; seen {
-		return v.bytes
+	if _, seen := v.names[key]; !seen {
+		if len(v.names) < maxVolumeNames {
+			v.names[key] = struct{}{}
+		}
+		v.bytes += weight
 	}
-	if len(v.names) < maxVolumeNames {
-		v.names[key] = struct{}{}
-	}
-	v.bytes += weight
-	return v.bytes
+	left := d.window - now.Sub(v.start) // of the previous window, still within one window
+	return v.bytes + int(int64(v.prev)*int64(max(left, 0))/int64(d.window))
 }
 
 // highEntropy reports whether a query's payload (the labels below the
