@@ -154,7 +154,8 @@ type Recorder struct {
 	closed    bool
 	stats     Stats
 	agg       map[Event]*aggState
-	sweeping  bool // a sweep of agg is scheduled
+	pruned    time.Time // when a full agg was last pruned
+	sweeping  bool      // a sweep of agg is scheduled
 	interned  map[string]string
 	wake      chan struct{} // capacity 1: lines are waiting in buf
 	quit      chan struct{} // closed by Close
@@ -244,8 +245,17 @@ func (r *Recorder) Emit(e Event) {
 			}
 			r.flushAgg(k, st)
 			st.first = e.Time
-		} else if len(r.agg) < maxAggKeys {
-			r.agg[k] = &aggState{first: e.Time}
+		} else {
+			if len(r.agg) >= maxAggKeys && e.Time.Sub(r.pruned) >= r.window {
+				// Full of events seen once long ago: forget those (at
+				// most once a window, so a full map of fresh events
+				// costs no scan per event).
+				r.pruneAgg(e.Time)
+				r.pruned = e.Time
+			}
+			if len(r.agg) < maxAggKeys {
+				r.agg[k] = &aggState{first: e.Time}
+			}
 		}
 	}
 	r.record(e)
@@ -346,8 +356,15 @@ func (r *Recorder) sweep() {
 	if r.closed {
 		return
 	}
-	now := r.now()
-	pending := false
+	if r.pruneAgg(r.now()) {
+		r.scheduleSweep()
+	}
+}
+
+// pruneAgg writes the repeats whose window has passed and forgets the
+// events first seen more than a window before now; it reports whether
+// repeats are still pending. r.mu is held.
+func (r *Recorder) pruneAgg(now time.Time) (pending bool) {
 	var due []Event
 	for k, st := range r.agg {
 		if now.Sub(st.first) < r.window {
@@ -360,9 +377,7 @@ func (r *Recorder) sweep() {
 		r.flushAgg(k, r.agg[k])
 		delete(r.agg, k)
 	}
-	if pending {
-		r.scheduleSweep()
-	}
+	return pending
 }
 
 // sortedAgg orders keys of r.agg by when their latest repeat happened

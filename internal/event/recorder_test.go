@@ -180,3 +180,23 @@ func TestRecorderMemoryCapKeepsRoomForRefusals(t *testing.T) {
 		t.Errorf("a refusal after a flood of allowed events was not held (not held: %+v)", r.Stats().NotHeld)
 	}
 }
+
+func TestRecorderAggregatesAfterManyDistinctEvents(t *testing.T) {
+	r := New(Options{Now: stepClock(time.Millisecond), AggregateWindow: time.Second})
+	for i := range 3 * maxAggKeys { // 12 s of distinct events fill the table
+		r.Emit(Event{Kind: KindDNS, Verdict: VerdictBlock, Name: "n" + strconv.Itoa(i) + ".example"})
+	}
+	for range 1000 {
+		r.Emit(Event{Kind: KindConnect, Verdict: VerdictBlock, Port: 443, Reason: "connection limit: 3 connections open"})
+	}
+	r.Close()
+	lines := 0
+	for _, e := range r.Events() {
+		if e.Port == 443 {
+			lines++
+		}
+	}
+	if lines > 4 {
+		t.Errorf("%d lines for 1000 repeats after the table filled up, want them aggregated", lines)
+	}
+}
