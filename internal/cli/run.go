@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ import (
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/sandbox"
 	"github.com/buildwall/buildwall/internal/session"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 type runFlags struct {
@@ -176,6 +178,9 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(session.Procs))
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(session.MemoryLimit))
+	}
 	res, err := session.Run(context.WithoutCancel(ctx), opts)
 	if errors.Is(err, session.ErrSandbox) {
 		if fl.unsafeNoSandbox {
@@ -187,7 +192,7 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 		return internalError(err)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+		fmt.Fprintf(env.Stderr, "buildwall: %s\n", termsafe.String(err.Error()))
 	}
 	if res.ExitCode != 0 {
 		return withCode(res.ExitCode, nil)
@@ -241,7 +246,7 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		return nil, usageError(err)
 	}
 	for _, w := range p.Warnings() {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	return p, nil
 }

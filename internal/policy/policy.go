@@ -19,8 +19,10 @@ type Policy struct {
 	hostPorts map[uint16]string // port → rule text
 	ports     []uint16          // sorted keys of hostPorts
 	upstream  string
-	warnings  []string
-	expanded  map[string][]string
+	// tunnelLimit is dns.tunnel-limit (0: the DNS server's default).
+	tunnelLimit int
+	warnings    []string
+	expanded    map[string][]string
 }
 
 type rule struct {
@@ -129,6 +131,10 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.upstream = u
 	}
+	if l := s.DNS.TunnelLimit; l != 0 && (l < MinTunnelLimit || l > MaxTunnelLimit) {
+		errs = append(errs, &Error{File: s.File, Msg: fmt.Sprintf("dns tunnel-limit %d: must be from %d to %d bytes per minute", l, MinTunnelLimit, MaxTunnelLimit)})
+	}
+	p.tunnelLimit = s.DNS.TunnelLimit
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -159,6 +165,10 @@ func (p *Policy) addHostPort(port uint16, text string) {
 
 // Mode is the policy's mode (block when the Spec left it empty).
 func (p *Policy) Mode() Mode { return p.mode }
+
+// TunnelLimit is dns.tunnel-limit in bytes per minute, or 0 for the
+// default.
+func (p *Policy) TunnelLimit() int { return p.tunnelLimit }
 
 // Upstream is the DNS upstream from the policy as "ip:port", or "".
 func (p *Policy) Upstream() string { return p.upstream }

@@ -68,7 +68,17 @@ type DNSSpec struct {
 	// "ip:port" (a bare IP means port 53). Empty: --dns-upstream or the
 	// host's resolv.conf.
 	Upstream string `json:"upstream,omitempty" yaml:"upstream,omitempty"`
+	// TunnelLimit bounds the unique query payload bytes per registrable
+	// domain and minute before its queries are flagged (audit) or
+	// refused (block) as DNS tunnelling; 0 means the default (4096).
+	TunnelLimit int `json:"tunnel_limit,omitempty" yaml:"tunnel-limit,omitempty"`
 }
+
+// Bounds of dns.tunnel-limit.
+const (
+	MinTunnelLimit = 256
+	MaxTunnelLimit = 1 << 20
+)
 
 type pos struct{ line, col int }
 
@@ -316,26 +326,47 @@ func checkUnixSocket(v string) error {
 
 func (p *parser) dns(s *Spec, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "dns: expected a mapping with upstream, got %s", kindName(n))
+		p.errorf(n, "dns: expected a mapping with upstream or tunnel-limit, got %s", kindName(n))
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
-		if k.Value != "upstream" {
-			p.errorf(k, "dns: unknown key %q (want upstream)", k.Value)
-			continue
+		switch k.Value {
+		case "upstream":
+			u, ok := p.scalar(v, "dns upstream")
+			if !ok {
+				continue
+			}
+			norm, err := normalizeUpstream(u)
+			if err != nil {
+				p.errorf(v, "dns upstream %q: %s", u, err)
+				continue
+			}
+			s.DNS.Upstream = norm
+		case "tunnel-limit":
+			lim, ok := p.scalar(v, "dns tunnel-limit")
+			if !ok {
+				continue
+			}
+			n, err := parseTunnelLimit(lim)
+			if err != nil {
+				p.errorf(v, "dns tunnel-limit %q: %s", lim, err)
+				continue
+			}
+			s.DNS.TunnelLimit = n
+		default:
+			p.errorf(k, "dns: unknown key %q (want upstream or tunnel-limit)", k.Value)
 		}
-		u, ok := p.scalar(v, "dns upstream")
-		if !ok {
-			continue
-		}
-		norm, err := normalizeUpstream(u)
-		if err != nil {
-			p.errorf(v, "dns upstream %q: %s", u, err)
-			continue
-		}
-		s.DNS.Upstream = norm
 	}
+}
+
+// parseTunnelLimit parses dns.tunnel-limit: bytes per minute.
+func parseTunnelLimit(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < MinTunnelLimit || n > MaxTunnelLimit {
+		return 0, fmt.Errorf("must be a number of bytes per minute from %d to %d", MinTunnelLimit, MaxTunnelLimit)
+	}
+	return n, nil
 }
 
 // parsePort parses a TCP port number, 1 to 65535.

@@ -111,7 +111,10 @@ func TestParseErrors(t *testing.T) {
 		{"unix_sockets_dotdot", "unix-sockets: [/run/../home/x.sock]\n", `p.yml:1:16: unix-sockets entry "/run/../home/x.sock": want an absolute path without . or .. elements`},
 		{"unix_sockets_elsewhere", "unix-sockets: [/tmp/x.sock]\n", `p.yml:1:16: unix-sockets entry "/tmp/x.sock": only sockets under /run and /var/run are hidden; other paths need no entry`},
 		{"unix_sockets_map", "unix-sockets: [{a: b}]\n", `p.yml:1:16: unix-sockets entry: expected a string, got a mapping`},
-		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream)`},
+		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream or tunnel-limit)`},
+		{"dns_tunnel_limit_word", "dns:\n  tunnel-limit: lots\n", `p.yml:2:17: dns tunnel-limit "lots": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_small", "dns:\n  upstream: 1.1.1.1\n  tunnel-limit: 10\n", `p.yml:3:17: dns tunnel-limit "10": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_list", "dns:\n  tunnel-limit: [1]\n", `p.yml:2:17: dns tunnel-limit: expected a string, got a list`},
 		{"dns_name", "dns:\n  upstream: resolver.example:53\n", `p.yml:2:13: dns upstream "resolver.example:53": must be an IP address with an optional port, as in 127.0.0.53:53 (a resolver cannot be found by name)`},
 		{
 			"all_errors_reported",

@@ -5,6 +5,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,6 +94,12 @@ type Options struct {
 	SandboxInitArgs []string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Recorder bounds the events kept for the report and written to
+	// Events (its W and Now are ignored); zero: event's defaults.
+	Recorder event.Options
+	// MaxConns bounds the proxy's connections handled at once; 0: sized
+	// from buildwall's RLIMIT_NOFILE (see maxConns).
+	MaxConns int
 }
 
 // ExitBlocked is the exit status of a block-mode run that refused
@@ -106,7 +113,8 @@ type Result struct {
 	ExitCode int
 	// CommandExit is the command's own status (128+signal when killed).
 	CommandExit int
-	// Blocked counts events with verdict block.
+	// Blocked counts events with verdict block (occurrences, including
+	// events past the memory bound).
 	Blocked int
 	Report  *report.Report
 }
@@ -123,6 +131,15 @@ type Result struct {
 // copying in the kernel (bench/README.md, relay section).
 const Procs = 1
 
+// MemoryLimit is the soft memory limit (runtime/debug.SetMemoryLimit) a
+// process that hosts a session should run with (`buildwall run` sets it
+// unless GOMEMLIMIT is in the environment). What a run keeps is bounded
+// (event.DefaultMaxHeldBytes of events, bounded summaries and tables);
+// the limit makes the garbage collector return what it can before the
+// heap doubles past that, so a run that records 100,000 events stays
+// under 100 MiB of RSS (internal/e2e TestHundredThousandEventsHugeArgv).
+const MemoryLimit = 64 << 20
+
 // Run runs the command in the sandbox under the policy and writes the
 // report. Errors wrapping ErrSandbox mean the command never ran; other
 // errors come after it ran (the Result is then still filled as far as
@@ -133,15 +150,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		now = time.Now
 	}
 	start := now()
-	rec := event.NewRecorder(o.Events, now)
+	ro := o.Recorder
+	ro.W, ro.Now = o.Events, now
+	rec := event.New(ro)
 
 	// 1. The sandbox: namespaces, firewall, listeners; the command waits.
+	// The command starts with half of the descriptors buildwall may
+	// open; buildwall takes them all once the init has started.
 	drops := newDropAggregator(rec, now)
 	kern := newKernelAggregator(rec, now)
 	hide := make([]string, len(o.Protect))
 	for i, f := range o.Protect {
 		hide[i] = f.Path()
 	}
+	cmdNoFile, raiseNoFile := splitNoFile()
 	sb, err := sandbox.Create(ctx, sandbox.Config{
 		Args: o.Args, Dir: o.Dir, Env: o.Env,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Terminal: o.Terminal,
@@ -149,6 +171,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		OnDrop: drops.add, OnKernel: kern.add,
 		Exe: o.SandboxExe, InitArgs: o.SandboxInitArgs,
 	})
+	noFile := raiseNoFile()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSandbox, err)
 	}
@@ -175,6 +198,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Policy: o.Policy, Upstream: upstream, Exchange: o.Exchange,
 		Sink: rec, Attribute: sb.Attribute, Now: now,
 		AllowLoopbackAnswers: o.AllowLoopbackAnswers,
+		TunnelLimit:          o.Policy.TunnelLimit(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: start dns server: %w", ErrSandbox, err)
@@ -187,6 +211,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		Policy: o.Policy, Names: dnsSrv, Dial: dial,
 		Sink: rec, Attribute: sb.Attribute, AttributeConn: sb.AttributeConn,
 		AttributeConnNow: sb.AttributeConnNow, Now: now,
+		MaxConns: cmp.Or(o.MaxConns, maxConns(noFile)),
 	})
 	if err != nil {
 		dnsSrv.Close()
@@ -234,17 +259,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
-	// 5. The report: every event, a summary, and the exit code.
-	events := rec.Events()
-	res := &Result{CommandExit: code, ExitCode: code, Blocked: countBlocked(events)}
+	// 5. The report: the events held, a summary, what the bounds left
+	// out, the events file's hash, and the exit code.
+	st := rec.Stats()
+	limits := &report.Limits{
+		EventsAggregated: st.Aggregated, EventsNotHeld: st.NotHeld.Events, NotHeld: st.NotHeld,
+		EventsFileTruncated: st.StreamTruncated, EventsNotWritten: st.NotWritten, EventsFileBytes: st.StreamBytes,
+		FieldsTruncated: st.Truncated, DNSDropped: dnsSrv.Dropped(),
+		MaxConnections: proxy.MaxConns(), ConnectionsRefused: proxy.Refused(),
+		NoFile: noFile, CommandNoFile: cmdNoFile,
+	}
+	res := &Result{CommandExit: code, ExitCode: code}
+	spec := o.Policy.Spec()
+	meta := report.Meta{
+		Command: o.Args, Mode: o.Policy.Mode(), CommandExitCode: res.CommandExit,
+		Start: start, End: end, Policy: &spec, Warnings: o.Policy.Warnings(),
+		EventsSHA256: st.StreamSHA256, Limits: limits,
+	}
+	res.Report = report.Build(meta, rec.TakeEvents())
+	res.Blocked = res.Report.Summary.Counts.Blocked
 	if o.Policy.Mode() == policy.ModeBlock && o.FailOnBlock && res.Blocked > 0 && code == 0 {
 		res.ExitCode = ExitBlocked
 	}
-	spec := o.Policy.Spec()
-	res.Report = report.Build(report.Meta{
-		Command: o.Args, Mode: o.Policy.Mode(), ExitCode: res.ExitCode, CommandExitCode: res.CommandExit,
-		Start: start, End: end, Policy: &spec, Warnings: o.Policy.Warnings(),
-	}, events)
+	res.Report.ExitCode = res.ExitCode
 	if err := writeOutputs(o, res.Report); err != nil {
 		stopErr = errors.Join(stopErr, err)
 	}
@@ -297,14 +334,19 @@ func writeOutputs(o Options, r *report.Report) error {
 	return errors.Join(errs...)
 }
 
-func countBlocked(events []event.Event) int {
-	n := 0
-	for _, e := range events {
-		if e.Verdict == event.VerdictBlock {
-			n++
-		}
+// fdsPerConn is what one proxied connection costs buildwall in file
+// descriptors at most: the client's, the upstream's and relay pipes.
+const fdsPerConn = 6
+
+// maxConns sizes the proxy's connection cap from buildwall's
+// RLIMIT_NOFILE (0: unknown), keeping 1024 descriptors for everything
+// else (listeners, DNS, the sandbox's own).
+func maxConns(noFile uint64) int {
+	if noFile == 0 {
+		return tcpproxy.DefaultMaxConns
 	}
-	return n
+	n := (int64(min(noFile, 1<<24)) - 1024) / fdsPerConn
+	return int(max(min(n, tcpproxy.DefaultMaxConns), 32))
 }
 
 // forwardSignals passes signals to the command until stop is called. When
