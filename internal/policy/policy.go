@@ -11,16 +11,19 @@ import (
 
 // Policy is a compiled Spec. It is immutable and safe for concurrent use.
 type Policy struct {
-	spec      Spec
-	mode      Mode
-	exact     map[string][]rule // host → rules, in policy order
-	wild      map[string][]rule // suffix of "*.suffix" → rules
-	cidrs     []cidrRule
-	hostPorts map[uint16]string // port → rule text
-	ports     []uint16          // sorted keys of hostPorts
-	upstream  string
-	warnings  []string
-	expanded  map[string][]string
+	spec  Spec
+	mode  Mode
+	exact map[string][]rule // host → rules, in policy order
+	wild  map[string][]rule // suffix of "*.suffix" → rules
+	cidrs []cidrRule
+	// opaqueExact and opaqueWild are the `tcp:` entries (opaque.go).
+	opaqueExact map[string][]rule
+	opaqueWild  map[string][]rule
+	hostPorts   map[uint16]string // port → rule text
+	ports       []uint16          // sorted keys of hostPorts
+	upstream    string
+	warnings    []string
+	expanded    map[string][]string
 }
 
 type rule struct {
@@ -109,6 +112,7 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.add(e, raw)
 	}
+	errs = append(errs, p.compileTCP(s)...)
 	for _, port := range s.HostPorts {
 		if port == 0 {
 			errs = append(errs, &Error{File: s.File, Msg: "host-ports: port must be a number from 1 to 65535"})
@@ -166,6 +170,7 @@ func (p *Policy) Spec() Spec {
 	s := p.spec
 	s.Allow = slices.Clone(s.Allow)
 	s.HostPorts = slices.Clone(s.HostPorts)
+	s.TCP = slices.Clone(s.TCP)
 	return s
 }
 

@@ -49,6 +49,10 @@ type Spec struct {
 	Allow []string `json:"allow" yaml:"allow"`
 	// HostPorts are TCP ports on the runner's loopback the build may reach.
 	HostPorts []uint16 `json:"host_ports,omitempty" yaml:"host-ports,omitempty,flow"`
+	// TCP opts destinations in to opaque TCP ("db.example.com:5432"):
+	// allowed, and relayed without verifying their first bytes as TLS or
+	// HTTP. See docs/policy.md.
+	TCP []string `json:"tcp,omitempty" yaml:"tcp,omitempty"`
 	// DNS configures the upstream resolver.
 	DNS DNSSpec `json:"dns,omitzero" yaml:"dns,omitempty"`
 
@@ -56,6 +60,7 @@ type Spec struct {
 	File string `json:"file,omitempty" yaml:"-"`
 
 	allowPos []pos // parallel to Allow when parsed from YAML
+	tcpPos   []pos // parallel to TCP
 }
 
 // DNSSpec is the `dns:` mapping.
@@ -210,8 +215,10 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			p.hostPorts(s, v)
 		case "dns":
 			p.dns(s, v)
+		case "tcp":
+			p.tcp(s, v)
 		default:
-			p.errorf(k, "unknown key %q (want mode, allow, host-ports or dns)", k.Value)
+			p.errorf(k, "unknown key %q (want mode, allow, tcp, host-ports or dns)", k.Value)
 		}
 	}
 	return s
