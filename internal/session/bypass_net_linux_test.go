@@ -75,7 +75,7 @@ func netCases() []netCase {
 		{name: "connect_lower_case", args: sendArgs("proxy.test:3128", 0, "connect cdn-evil.test:443 HTTP/1.1\r\nHost: proxy.test\r\n\r\n"),
 			want: conn("proxy.test", "connect mismatch"), server: func(w *netWorld) *fakeServer { return w.proxy }, exit: 3},
 		{name: "keep_alive_second_request", args: sendArgs("cdn-allowed.test:80", 0, get("cdn-allowed.test"), get(evil)),
-			want: event.Event{Kind: event.KindConnect, Name: "cdn-allowed.test", Host: evil, Reason: "second request host mismatch"},
+			want:   event.Event{Kind: event.KindConnect, Name: "cdn-allowed.test", Host: evil, Reason: "second request host mismatch"},
 			server: cdn, mayRead: true, forbiddenHost: evil, exit: 3},
 		{name: "pipelined_request", args: sendArgs("cdn-allowed.test:80", 0, get("cdn-allowed.test")+get(evil)),
 			want: conn("cdn-allowed.test", "second request host mismatch"), server: cdn, exit: 3},
