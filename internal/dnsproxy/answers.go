@@ -105,6 +105,25 @@ func (s *Server) CheckDialAddr(name string, a netip.Addr) error {
 	return nil
 }
 
+// CheckLiteralAddr reports whether the proxy may dial the literal address
+// a: a connection the build made to an IP that the policy let through (a
+// CIDR entry, host-ports, or audit mode). Metadata and link-local
+// addresses are refused unless a CIDR entry lists them, so the runner's
+// metadata service is not reached even in audit mode. The error wraps
+// ErrAnswerRefused.
+func (s *Server) CheckLiteralAddr(a netip.Addr) error {
+	a = a.Unmap()
+	r := limitReason(a)
+	if r != "metadata answer" && r != "link-local answer" {
+		return nil
+	}
+	if _, ok := s.c.Policy.CIDRAllows(a); ok {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s (not allowed unless a CIDR allow entry lists it)",
+		ErrAnswerRefused, strings.TrimSuffix(r, " answer")+" address", a)
+}
+
 // filterAnswers splits addrs into those that may be dialled and the error
 // describing the rest (nil when none was dropped).
 func (s *Server) filterAnswers(name string, addrs []netip.Addr) ([]netip.Addr, *AnswerError) {

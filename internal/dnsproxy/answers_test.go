@@ -96,6 +96,22 @@ func TestResolutionLimits(t *testing.T) {
 			}
 		})
 	}
+	for _, tc := range []struct {
+		addr   string
+		reason string // "" allowed
+	}{
+		{"169.254.169.254", "metadata address"},
+		{"fd00:ec2::254", "metadata address"},
+		{"169.254.1.1", "link-local address"},
+		{"10.0.0.1", ""}, // literal private addresses are the policy's to decide
+		{"10.1.2.3", ""},
+		{"192.0.2.1", ""},
+	} {
+		err := srv.CheckLiteralAddr(netip.MustParseAddr(tc.addr))
+		if tc.reason == "" && err != nil || tc.reason != "" && (!errors.Is(err, ErrAnswerRefused) || !strings.Contains(err.Error(), tc.reason)) {
+			t.Errorf("CheckLiteralAddr(%s) = %v, want %q", tc.addr, err, tc.reason)
+		}
+	}
 	if err := srv.CheckDialAddr("x.example", srv.Synthetic().Addr().Next()); !errors.Is(err, ErrAnswerRefused) {
 		t.Errorf("CheckDialAddr of a synthetic address = %v, want refused", err)
 	}

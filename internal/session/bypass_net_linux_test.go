@@ -127,6 +127,8 @@ func netCases() []netCase {
 			want: event.Event{Kind: event.KindConnect, Verdict: event.VerdictAudit, Name: "cdn-allowed.test", Host: evil, Reason: "absolute-form mismatch"}, server: cdn, mayRead: true},
 		{name: "audit_metadata_answer_still_blocked", mode: "audit", args: sendArgs("metadata.test:80", 0, get("metadata.test")),
 			want: conn("metadata.test", "metadata answer"), server: func(w *netWorld) *fakeServer { return w.metadata }, exit: 3},
+		{name: "audit_literal_metadata_address", mode: "audit", args: helperArgs("tcp", "169.254.169.254:80"),
+			want: event.Event{Kind: event.KindConnect, IP: "169.254.169.254", Reason: "metadata address"}, server: func(w *netWorld) *fakeServer { return w.metadata }, exit: 3},
 		// What the policy allows still works.
 		{name: "allowed_keep_alive", args: sendArgs("cdn-allowed.test:80", 0, get("cdn-allowed.test"), get("cdn-allowed.test")),
 			want: event.Event{Kind: event.KindConnect, Verdict: event.VerdictAllow, Name: "cdn-allowed.test", Host: "cdn-allowed.test"}, server: cdn, mayRead: true, forbiddenHost: evil},

@@ -15,7 +15,8 @@ import (
 // hostDialer is the production dialer of the proxy: a name is resolved
 // through the upstream resolver (never through the sandbox's synthetic
 // answers) and dialed from the host network namespace, address by address;
-// a literal IP is dialed as is. Every address dialled for a name is
+// a literal IP is dialed as is unless it is a metadata or link-local
+// address (dnsproxy.CheckLiteralAddr). Every address dialled for a name is
 // checked against the resolution limits (dnsproxy.CheckDialAddr) right
 // before the dial, whatever resolved it; a name left with no address it
 // may dial fails with tcpproxy.ErrDialRefused, so the connection is a
@@ -32,7 +33,10 @@ func hostDialer(srv *dnsproxy.Server, dialAddr func(ctx context.Context, network
 		if err != nil {
 			return nil, fmt.Errorf("dial %s: %w", address, err)
 		}
-		if _, err := netip.ParseAddr(host); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			if err := srv.CheckLiteralAddr(a); err != nil {
+				return nil, fmt.Errorf("%w: %w", tcpproxy.ErrDialRefused, err)
+			}
 			return dialAddr(ctx, network, address)
 		}
 		addrs, err := srv.Resolve(ctx, host)

@@ -273,6 +273,19 @@ func joinComma(a, b string) string {
 // target classifies the request target and records its authority.
 func (h *requestHead) target(t string) error {
 	switch {
+	case strings.HasPrefix(t, "//"):
+		// Not a valid origin-form, but some servers (Go's among them)
+		// read it as a network-path reference naming a host.
+		auth := t[2:]
+		if j := strings.IndexAny(auth, "/?#"); j >= 0 {
+			auth = auth[:j]
+		}
+		host, err := hostOnly(auth)
+		if err != nil || host == "" {
+			return malformed("bad authority in a //host target")
+		}
+		h.Form, h.Authority = formAbsolute, host
+		return nil
 	case strings.HasPrefix(t, "/"):
 		h.Form = formOrigin
 		return nil
