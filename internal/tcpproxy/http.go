@@ -50,6 +50,9 @@ type requestHead struct {
 	Authority string
 	// Upgrade is the Upgrade header, lower-cased ("" when absent).
 	Upgrade string
+	// ForwardedHost is an X-Forwarded-Host or X-Host header, normalised
+	// like Host: some front ends route by it.
+	ForwardedHost string
 	// Chunked: Transfer-Encoding chunked. ContentLength is the
 	// Content-Length header, -1 when absent.
 	Chunked       bool
@@ -57,6 +60,8 @@ type requestHead struct {
 	// Len is the length of the head in bytes, leading empty lines and
 	// the final empty line included.
 	Len int
+
+	http10 bool
 }
 
 // tchar reports whether c is a token character (RFC 9110 section 5.6.2).
@@ -184,7 +189,9 @@ func (h *requestHead) requestLine(line []byte) (string, error) {
 	switch v := parts[2]; {
 	case v == "HTTP/2.0" && parts[0] == "PRI" && parts[1] == "*":
 		return "", errH2C
-	case v != "HTTP/1.1" && v != "HTTP/1.0":
+	case v == "HTTP/1.0":
+		h.http10 = true
+	case v != "HTTP/1.1":
 		return "", errNotHTTP
 	}
 	for i := 0; i < len(parts[1]); i++ {
@@ -245,10 +252,24 @@ func (h *requestHead) headers(block []byte) error {
 			seenTE, h.Chunked = true, true
 		case strings.EqualFold(k, "Upgrade"):
 			h.Upgrade = strings.ToLower(joinComma(h.Upgrade, v))
+		case strings.EqualFold(k, "X-Forwarded-Host") || strings.EqualFold(k, "X-Host"):
+			if h.ForwardedHost != "" {
+				return malformed("more than one forwarded host header")
+			}
+			host, err := hostOnly(v)
+			if err != nil || host == "" {
+				return malformed("invalid forwarded host header")
+			}
+			h.ForwardedHost = host
 		}
 	}
 	if seenCL && seenTE {
 		return malformed("both content-length and transfer-encoding")
+	}
+	if seenTE && h.http10 {
+		// An HTTP/1.0 server may ignore Transfer-Encoding and read the
+		// chunks as the next request.
+		return malformed("transfer-encoding in an http/1.0 request")
 	}
 	return nil
 }

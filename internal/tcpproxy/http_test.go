@@ -58,6 +58,8 @@ func TestParseRequestHead(t *testing.T) {
 		{"two_cl", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", head{}, errAny},
 		{"signed_cl", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\n", head{}, errAny},
 		{"te_gzip", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", head{}, errAny},
+		{"te_in_http10", "POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n", head{}, errAny},
+		{"two_forwarded_hosts", "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-Host: a.test\r\nX-Host: b.test\r\n\r\n", head{}, errAny},
 		{"target_without_scheme", "GET evil.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n", head{}, errAny},
 		{"absolute_userinfo", "GET http://a.test@evil.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", head{}, errAny},
 	}
@@ -106,6 +108,7 @@ func TestHTTPStream(t *testing.T) {
 		{"second_request_other_host", get("a.test") + get("b.test"), get("a.test"), "second request host mismatch: request 2: host mismatch", false},
 		{"first_request_other_host", get("b.test"), "", "host mismatch", false},
 		{"network_path_other", "GET //b.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "absolute-form mismatch", false},
+		{"forwarded_host_other", "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-Host: b.test\r\n\r\n", "", "host mismatch: forwarded host", false},
 		{"absolute_form_other", "GET http://b.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "absolute-form mismatch", false},
 		{"connect_other", "CONNECT b.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "connect mismatch", false},
 		{"no_host", "GET / HTTP/1.0\r\n\r\n", "", "no host", false},

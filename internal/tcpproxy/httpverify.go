@@ -225,6 +225,8 @@ func headMismatch(name string, h requestHead) (reason, seen string) {
 		return fmt.Sprintf("absolute-form mismatch: target %q on a connection to %q", h.Authority, name), h.Authority
 	case h.HasHost && h.Host != name:
 		return fmt.Sprintf("host mismatch: host %q on a connection to %q", h.Host, name), h.Host
+	case h.ForwardedHost != "" && h.ForwardedHost != name:
+		return fmt.Sprintf("host mismatch: forwarded host %q on a connection to %q", h.ForwardedHost, name), h.ForwardedHost
 	case !h.HasHost && h.Form != formAbsolute && h.Form != formAuthority:
 		return fmt.Sprintf("no host: the request names no host on a connection to %q", name), ""
 	case strings.Contains(h.Upgrade, "h2c"):
