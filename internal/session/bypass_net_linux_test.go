@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -151,6 +152,10 @@ func netCases() []netCase {
 // Each case asserts the event, that the forbidden server read nothing,
 // and the run's exit code. TestBypassNetRootless runs it again as nobody.
 func TestBypassNet(t *testing.T) {
+	if want := os.Getenv("BUILDWALL_TEST_UID"); want != "" && want != strconv.Itoa(os.Getuid()) {
+		t.Fatalf("running as uid %d, want %s", os.Getuid(), want)
+	}
+	t.Logf("running as uid %d", os.Getuid())
 	for _, tc := range netCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newNetWorld(t)
@@ -237,14 +242,14 @@ func TestBypassNetRootless(t *testing.T) {
 	}
 	cmd := exec.Command(exe, "-test.run", "^TestBypassNet$", "-test.count", "1", "-test.v")
 	cmd.Dir = home
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + home}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + home, "TMPDIR=" + home, "BUILDWALL_TEST_UID=65534"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	t.Logf("as nobody:\n%s", lastLines(string(out), 60))
 	if err != nil {
 		t.Fatalf("TestBypassNet as nobody: %v", err)
 	}
-	if !strings.Contains(string(out), "--- PASS: TestBypassNet ") {
+	if !strings.Contains(string(out), "--- PASS: TestBypassNet ") || !strings.Contains(string(out), "running as uid 65534") {
 		t.Fatal("TestBypassNet did not run as nobody")
 	}
 }
