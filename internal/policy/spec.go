@@ -12,7 +12,8 @@
 // dot ignored and IDNA (punycode) labels compared as bytes; a rule without a
 // port allows every port; a CIDR rule applies to literal IP destinations
 // only, never to names; the runner's loopback is reachable only on
-// host-ports.
+// host-ports; a `tcp:` entry (host:port) allows a destination as opaque
+// TCP, relayed without verifying its first bytes as TLS or HTTP.
 package policy
 
 import (
