@@ -36,6 +36,9 @@ var answerLimits = []struct {
 	{netip.MustParsePrefix("255.255.255.255/32"), "broadcast answer"},
 }
 
+// nat64 is the well-known NAT64 prefix (RFC 6052).
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // ErrAnswerRefused is wrapped by the errors of Resolve and CheckDialAddr
 // when every address of a name falls under the resolution limits.
 var ErrAnswerRefused = errors.New("answer refused")
@@ -64,6 +67,12 @@ func (e *AnswerError) Unwrap() error { return ErrAnswerRefused }
 // counting what the policy or Config.AllowLoopbackAnswers lets through.
 func limitReason(a netip.Addr) string {
 	a = a.Unmap()
+	if nat64.Contains(a) {
+		// The well-known NAT64 prefix embeds an IPv4 address that a
+		// NAT64 gateway would reach: judge that one.
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte(b[12:]))
+	}
 	for _, l := range answerLimits {
 		if l.prefix.Contains(a) {
 			return l.reason
