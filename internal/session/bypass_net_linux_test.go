@@ -84,6 +84,8 @@ func netCases() []netCase {
 			want: conn("cdn-allowed.test", "second request host mismatch"), server: cdn, exit: 3},
 		{name: "chunked_and_content_length", args: sendArgs("cdn-allowed.test:80", 0, "POST / HTTP/1.1\r\nHost: cdn-allowed.test\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+get(evil)),
 			want: conn("cdn-allowed.test", "cannot verify the server name"), server: cdn, exit: 3},
+		{name: "request_in_get_body", args: sendArgs("cdn-allowed.test:80", 0, "GET / HTTP/1.1\r\nHost: cdn-allowed.test\r\nContent-Length: 39\r\n\r\n"+get(evil)),
+			want: conn("cdn-allowed.test", "cannot verify the server name"), server: cdn, exit: 3},
 		{name: "chunked_in_http10", args: sendArgs("cdn-allowed.test:80", 0, "POST / HTTP/1.0\r\nHost: cdn-allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n26\r\n"+get(evil)+"\r\n0\r\n\r\n"),
 			want: conn("cdn-allowed.test", "cannot verify the server name"), server: cdn, exit: 3},
 		{name: "network_path_target", args: sendArgs("cdn-allowed.test:80", 0, "GET //cdn-evil.test/ HTTP/1.1\r\nHost: cdn-allowed.test\r\n\r\n"),

@@ -266,6 +266,11 @@ func (h *requestHead) headers(block []byte) error {
 	if seenCL && seenTE {
 		return malformed("both content-length and transfer-encoding")
 	}
+	if (seenTE || h.ContentLength > 0) && (strings.EqualFold(h.Method, "GET") || strings.EqualFold(h.Method, "HEAD")) {
+		// Some servers ignore the body of a GET or HEAD ("CL.0") and
+		// would read a request hidden in it as the next one.
+		return malformed("body on a get or head request")
+	}
 	if seenTE && h.http10 {
 		// An HTTP/1.0 server may ignore Transfer-Encoding and read the
 		// chunks as the next request.
