@@ -58,3 +58,23 @@ func TestKeepAliveSecondRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestSniffWaitsForLineEnds: classification is skipped while an HTTP head
+// has no new line end, but never for bytes that are not HTTP.
+func TestSniffWaitsForLineEnds(t *testing.T) {
+	for _, tc := range []struct {
+		buf  string
+		n    int
+		want bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a", 1, false},
+		{"GET / HTTP/1.1\r\nHost: a.test\r\n", 1, true},
+		{"GE", 2, true},
+		{"GE" + "T\x00" + strings.Repeat("x", 100), 102, true},
+		{"\x16\x03\x01", 1, true},
+	} {
+		if got := mayComplete([]byte(tc.buf), tc.n); got != tc.want {
+			t.Errorf("mayComplete(%q, %d) = %v, want %v", tc.buf, tc.n, got, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package tcpproxy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -71,7 +72,7 @@ func (p *Proxy) sniff(c net.Conn, buf []byte, name string, verify bool) sniffRes
 		}
 		n, err := c.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if len(buf) > 0 {
+		if len(buf) > 0 && mayComplete(buf, n) {
 			r, done := classify(name, buf)
 			if done {
 				r.data = buf
@@ -98,6 +99,16 @@ func (p *Proxy) sniff(c net.Conn, buf []byte, name string, verify bool) sniffRes
 			_ = c.SetReadDeadline(start.Add(p.c.SniffTimeout))
 		}
 	}
+}
+
+// mayComplete reports whether the n bytes just added to buf can change
+// what classify says: always for TLS and for what does not start like an
+// HTTP request line, and for HTTP only when they hold a line end (a head
+// cannot end without one). A client dripping a head byte by byte thus
+// costs one parse per line, not one per byte.
+func mayComplete(buf []byte, n int) bool {
+	return buf[0] == recordTypeHandshake || looksLikeHTTP(buf) != nil ||
+		bytes.IndexByte(buf[len(buf)-n:], '\n') >= 0
 }
 
 // sniffNow classifies what the client has already sent, with one
