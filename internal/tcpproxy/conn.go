@@ -176,7 +176,11 @@ func (p *Proxy) handle(c net.Conn) {
 			opaque, ev.Rule = true, rule
 		}
 	}
-	verify := name != "" && !opaque && (d.Allow || !block)
+	// A name the policy refuses is not verified, only recorded (block
+	// mode refuses it anyway; audit mode records it as audit already):
+	// an audit run does not stall 10 s on each server-speaks-first
+	// connection to a name not yet in the policy.
+	verify := name != "" && !opaque && d.Allow
 	var s sniffResult
 	var bufp *[]byte
 	release := func() {
