@@ -126,6 +126,9 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 					fmt.Fprintf(w, "  preset %s: %s\n", name, strings.Join(eps, ", "))
 				}
 			}
+			if len(spec.TCP) > 0 {
+				fmt.Fprintf(w, "  tcp (opaque, unverified): %s\n", strings.Join(spec.TCP, ", "))
+			}
 			if hp := p.HostPorts(); len(hp) > 0 {
 				fmt.Fprintf(w, "  host-ports: %s\n", strings.Trim(fmt.Sprint(hp), "[]"))
 			}
@@ -191,6 +194,9 @@ func writePolicyOutput(env *Env, output string, write func(io.Writer) error) err
 // the output is itself a valid policy file (YAML is a superset of JSON).
 func writePolicyJSON(w io.Writer, spec *policy.Spec) error {
 	run := map[string]any{"mode": spec.Mode, "allow": spec.Allow}
+	if len(spec.TCP) > 0 {
+		run["tcp"] = spec.TCP
+	}
 	if len(spec.HostPorts) > 0 {
 		run["host-ports"] = spec.HostPorts
 	}

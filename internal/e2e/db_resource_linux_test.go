@@ -49,11 +49,11 @@ type measured struct {
 	killed         bool          // by the watchdog
 }
 
-// runMeasured runs the binary through measureHelper: a fresh, small
+// runDBMeasured runs the binary through measureHelper: a fresh, small
 // process whose child's rusage is the binary's alone (ru_maxrss survives
 // execve, so a child started straight from this test would report this
 // test's own resident set).
-func runMeasured(t *testing.T, args ...string) measured {
+func runDBMeasured(t *testing.T, args ...string) measured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -284,7 +284,7 @@ func TestDBUpdateHostileArchivesBounded(t *testing.T) {
 					t.Fatal(err)
 				}
 				db := t.TempDir()
-				if m := runMeasured(t, "db", "update", "--from", seed, "--db", db); m.code != 0 {
+				if m := runDBMeasured(t, "db", "update", "--from", seed, "--db", db); m.code != 0 {
 					t.Fatalf("seeding the index: exit %d\n%s", m.code, m.stderr)
 				}
 				old, err := os.ReadFile(filepath.Join(db, "index.bwdb"))
@@ -292,7 +292,7 @@ func TestDBUpdateHostileArchivesBounded(t *testing.T) {
 					t.Fatal(err)
 				}
 
-				m := runMeasured(t, "db", "update", "--from", zp, "--db", db)
+				m := runDBMeasured(t, "db", "update", "--from", zp, "--db", db)
 				t.Logf("%d MiB (%d bytes): exit %d, cpu %v, max RSS %.1f MiB", n, len(archive), m.code, m.cpu.Round(time.Millisecond), float64(m.maxRSS)/mib)
 				if m.killed {
 					t.Fatalf("%d MiB: resident set passed %d MiB; killed", n, rssCap/mib)
@@ -319,7 +319,7 @@ func TestDBUpdateHostileArchivesBounded(t *testing.T) {
 					if err != nil || !bytes.Equal(now, old) {
 						t.Errorf("%d MiB: the failed update changed the old index", n)
 					}
-					if s := runMeasured(t, "db", "status", "--db", db); s.code != 0 || !strings.Contains(s.stdout, "records:") {
+					if s := runDBMeasured(t, "db", "status", "--db", db); s.code != 0 || !strings.Contains(s.stdout, "records:") {
 						t.Errorf("%d MiB: old index unusable after the failed update: exit %d\n%s", n, s.code, s.stderr)
 					}
 				}

@@ -11,14 +11,17 @@ import (
 
 // Policy is a compiled Spec. It is immutable and safe for concurrent use.
 type Policy struct {
-	spec      Spec
-	mode      Mode
-	exact     map[string][]rule // host → rules, in policy order
-	wild      map[string][]rule // suffix of "*.suffix" → rules
-	cidrs     []cidrRule
-	hostPorts map[uint16]string // port → rule text
-	ports     []uint16          // sorted keys of hostPorts
-	upstream  string
+	spec  Spec
+	mode  Mode
+	exact map[string][]rule // host → rules, in policy order
+	wild  map[string][]rule // suffix of "*.suffix" → rules
+	cidrs []cidrRule
+	// opaqueExact and opaqueWild are the `tcp:` entries (opaque.go).
+	opaqueExact map[string][]rule
+	opaqueWild  map[string][]rule
+	hostPorts   map[uint16]string // port → rule text
+	ports       []uint16          // sorted keys of hostPorts
+	upstream    string
 	// tunnelLimit is dns.tunnel-limit (0: the DNS server's default).
 	tunnelLimit int
 	warnings    []string
@@ -111,6 +114,7 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.add(e, raw)
 	}
+	errs = append(errs, p.compileTCP(s)...)
 	for _, port := range s.HostPorts {
 		if port == 0 {
 			errs = append(errs, &Error{File: s.File, Msg: "host-ports: port must be a number from 1 to 65535"})
@@ -187,6 +191,7 @@ func (p *Policy) Spec() Spec {
 	s.Allow = slices.Clone(s.Allow)
 	s.HostPorts = slices.Clone(s.HostPorts)
 	s.UnixSockets = slices.Clone(s.UnixSockets)
+	s.TCP = slices.Clone(s.TCP)
 	return s
 }
 

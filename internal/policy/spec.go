@@ -12,7 +12,8 @@
 // dot ignored and IDNA (punycode) labels compared as bytes; a rule without a
 // port allows every port; a CIDR rule applies to literal IP destinations
 // only, never to names; the runner's loopback is reachable only on
-// host-ports.
+// host-ports; a `tcp:` entry (host:port) allows a destination as opaque
+// TCP, relayed without verifying its first bytes as TLS or HTTP.
 package policy
 
 import (
@@ -50,6 +51,10 @@ type Spec struct {
 	Allow []string `json:"allow" yaml:"allow"`
 	// HostPorts are TCP ports on the runner's loopback the build may reach.
 	HostPorts []uint16 `json:"host_ports,omitempty" yaml:"host-ports,omitempty,flow"`
+	// TCP opts destinations in to opaque TCP ("db.example.com:5432"):
+	// allowed, and relayed without verifying their first bytes as TLS or
+	// HTTP. See docs/policy.md.
+	TCP []string `json:"tcp,omitempty" yaml:"tcp,omitempty"`
 	// DNS configures the upstream resolver.
 	DNS DNSSpec `json:"dns,omitzero" yaml:"dns,omitempty"`
 	// UnixSockets are the host's sockets under /run and /var/run the
@@ -60,6 +65,7 @@ type Spec struct {
 	File string `json:"file,omitempty" yaml:"-"`
 
 	allowPos []pos // parallel to Allow when parsed from YAML
+	tcpPos   []pos // parallel to TCP
 }
 
 // DNSSpec is the `dns:` mapping.
@@ -224,10 +230,12 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			p.hostPorts(s, v)
 		case "dns":
 			p.dns(s, v)
+		case "tcp":
+			p.tcp(s, v)
 		case "unix-sockets":
 			p.unixSockets(s, v)
 		default:
-			p.errorf(k, "unknown key %q (want mode, allow, host-ports, unix-sockets or dns)", k.Value)
+			p.errorf(k, "unknown key %q (want mode, allow, tcp, host-ports, unix-sockets or dns)", k.Value)
 		}
 	}
 	return s

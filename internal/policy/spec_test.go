@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad_yaml", "run: [", `p.yml: parse yaml: line 1: did not find expected node content`},
 		{"no_run_section", "scan:\n  fail-on: high\n", `p.yml:1:1: no run: section (the egress policy goes under run:)`},
 		{"not_a_mapping", "run: npm\n", `p.yml:1:6: run policy: expected a mapping with mode and allow, got "npm"`},
-		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow" (want mode, allow, host-ports, unix-sockets or dns)`},
+		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow" (want mode, allow, tcp, host-ports, unix-sockets or dns)`},
 		{"duplicate_key", "mode: block\nmode: audit\n", `p.yml:2:1: duplicate key "mode"`},
 		{"bad_mode", "mode: enforce\n", `p.yml:1:7: mode: "enforce" is not audit or block`},
 		{"mode_list", "mode: [block]\n", `p.yml:1:7: mode: expected a string, got a list`},
@@ -119,7 +119,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"all_errors_reported",
 			"mode: x\nallow:\n  - ok.example\n  - bad..example\nfoo: 1\n",
-			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, host-ports, unix-sockets or dns)",
+			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, tcp, host-ports, unix-sockets or dns)",
 		},
 	}
 	for _, tt := range tests {

@@ -85,6 +85,12 @@ type Options struct {
 	// upstream resolver and dial from the host network namespace.
 	Dial     func(ctx context.Context, network, address string) (net.Conn, error)
 	Exchange func(ctx context.Context, m *dns.Msg) (*dns.Msg, error)
+	// DialAddr, when Dial is nil, replaces only the last step of the
+	// production dialer: connecting to one "ip:port" from the host
+	// (tests map real-looking addresses to fake servers). Names are still
+	// resolved upstream and every address is checked against the
+	// resolution limits before DialAddr sees it. Nil: a net.Dialer.
+	DialAddr func(ctx context.Context, network, address string) (net.Conn, error)
 	// AllowLoopbackAnswers lets upstream answers point at loopback (tests
 	// whose fake servers listen there); see dnsproxy.Config.
 	AllowLoopbackAnswers bool
@@ -205,10 +211,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	dial := o.Dial
 	if dial == nil {
-		dial = hostDialer(dnsSrv)
+		dial = hostDialer(dnsSrv, o.DialAddr)
 	}
+	// Synthetic: a synthetic address the DNS server never handed out is
+	// refused, not dialled as a literal IP.
 	proxy, err := tcpproxy.New(tcpproxy.Config{
-		Policy: o.Policy, Names: dnsSrv, Dial: dial,
+		Policy: o.Policy, Names: dnsSrv, Dial: dial, Synthetic: dnsSrv.Synthetic(),
 		Sink: rec, Attribute: sb.Attribute, AttributeConn: sb.AttributeConn,
 		AttributeConnNow: sb.AttributeConnNow, Now: now,
 		MaxConns: cmp.Or(o.MaxConns, maxConns(noFile)),

@@ -19,12 +19,21 @@ import (
 // on systems without conntrack (everything but Linux).
 var ErrNotSupported = errors.New("transparent proxying is not supported on this system")
 
+// ErrDialRefused is wrapped by a Config.Dial error that refuses the
+// destination itself (a name that resolved only to addresses the run may
+// not reach, such as cloud metadata or private ranges). The connection is
+// then recorded as "block" in every mode, with the error as reason.
+var ErrDialRefused = errors.New("destination refused")
+
 // Defaults for the Config durations left zero.
 const (
 	DefaultPeekTimeout  = 250 * time.Millisecond
 	DefaultSniffTimeout = 5 * time.Second
-	DefaultDialTimeout  = 30 * time.Second
-	DefaultCloseWait    = 5 * time.Second
+	// DefaultOpeningTimeout bounds the wait for a name-bound
+	// connection's ClientHello or request head.
+	DefaultOpeningTimeout = 10 * time.Second
+	DefaultDialTimeout    = 30 * time.Second
+	DefaultCloseWait      = 5 * time.Second
 	// DefaultAttributionGrace is how long an allowed connection's first
 	// answer may wait for attribution.
 	DefaultAttributionGrace = 25 * time.Millisecond
@@ -52,7 +61,8 @@ type Config struct {
 	// honour ctx (Close cancels it). The proxy turns TCP keep-alive on
 	// for the connection itself once the relay runs, so a dialer need
 	// not spend the system calls on the path of the first bytes
-	// (net.Dialer{KeepAlive: -1}).
+	// (net.Dialer{KeepAlive: -1}). An error wrapping ErrDialRefused
+	// blocks the connection in every mode.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Sink receives one "connect" event per accepted connection. Nil:
 	// events are dropped.
@@ -81,10 +91,15 @@ type Config struct {
 	// Now stamps events. Nil: time.Now.
 	Now func() time.Time
 
-	// PeekTimeout is how long the proxy waits for the client's first
-	// bytes before assuming a server-speaks-first protocol and relaying
-	// without sniffing. Zero: DefaultPeekTimeout.
+	// PeekTimeout is how long the proxy waits for the first bytes of a
+	// connection it refuses (or relays unverified: a literal IP in audit
+	// mode), only to record what it was after. Zero: DefaultPeekTimeout.
 	PeekTimeout time.Duration
+	// OpeningTimeout bounds the wait for the complete opening (TLS
+	// ClientHello or HTTP/1.x request head) of a connection bound to a
+	// name; one without is refused ("opening timeout"). Zero:
+	// DefaultOpeningTimeout.
+	OpeningTimeout time.Duration
 	// SniffTimeout bounds reading a complete ClientHello or HTTP header
 	// block once it has started. Zero: DefaultSniffTimeout.
 	SniffTimeout time.Duration
@@ -151,6 +166,9 @@ func New(c Config) (*Proxy, error) {
 	}
 	if c.PeekTimeout <= 0 {
 		c.PeekTimeout = DefaultPeekTimeout
+	}
+	if c.OpeningTimeout <= 0 {
+		c.OpeningTimeout = DefaultOpeningTimeout
 	}
 	if c.SniffTimeout <= 0 {
 		c.SniffTimeout = DefaultSniffTimeout
