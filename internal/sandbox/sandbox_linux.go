@@ -49,6 +49,8 @@ type Sandbox struct {
 	kern     atomic.Pointer[connPIDs]
 	kernDone chan struct{}
 	kernErr  error // why it was not loaded; read after kernDone
+	// kernLate is set when the command started before the record loaded.
+	kernLate atomic.Bool
 
 	// sendMu orders the parent's messages to the init: start, then the
 	// signals (pending holds those sent before start).
@@ -232,6 +234,9 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	return nil
 }
 
+// kernWait bounds how long Start waits for the kernel's connection record.
+const kernWait = 250 * time.Millisecond
+
 // loadKern loads the kernel's connection record where buildwall may (as
 // root); attribution falls back to /proc without it.
 func (s *Sandbox) loadKern() {
@@ -315,6 +320,16 @@ func (s *Sandbox) Start() error {
 	}
 	s.started = true
 	s.mu.Unlock()
+	// The command starts once the kernel's connection record is loaded
+	// (it usually is by now: it loads beside the set-up), so its first
+	// connections are named by the kernel too, even when their process
+	// exits at once; a slow load delays the start by at most kernWait and
+	// those connections are then attributed through /proc.
+	select {
+	case <-s.kernDone:
+	case <-time.After(kernWait):
+		s.kernLate.Store(true)
+	}
 	err := send(s.ctrl, message{Type: msgStart})
 	if err == nil {
 		for _, sig := range s.pending {
