@@ -121,6 +121,7 @@ func Rules() []Rule {
 		excessivePermissions,
 		dangerousTrigger,
 		templateInjection,
+		expressionTooComplex,
 		credentialPersistence,
 		secretsInherit,
 		selfHostedOnPR,

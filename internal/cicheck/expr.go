@@ -18,6 +18,47 @@ type expr struct {
 	// such fields (toJSON(github.event)) is listed as its path followed by
 	// " (whole object)".
 	Untrusted []string
+	// TooComplex is set when the expression is longer than
+	// maxExprLen or nests deeper than maxExprDepth: it was not parsed,
+	// so Untrusted is nil whatever it holds (rule
+	// expression-too-complex reports it).
+	TooComplex bool
+}
+
+// Limits on one expression, GitHub's own (the runner rejects longer or
+// deeper expressions). They are checked before parsing: actionlint's
+// parser recurses once per nesting level, and a million nested
+// parentheses overflow the stack.
+const (
+	maxExprLen   = 21_000
+	maxExprDepth = 50
+)
+
+// tooComplex reports whether expression text exceeds maxExprLen bytes or
+// nests parentheses and brackets deeper than maxExprDepth (string
+// literals skipped). It is linear in text and stops at the first excess.
+func tooComplex(text string) bool {
+	if len(text) > maxExprLen {
+		return true
+	}
+	if len(text) <= maxExprDepth {
+		return false
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '\'':
+			inString = !inString
+		case inString:
+		case c == '(' || c == '[':
+			if depth++; depth > maxExprDepth {
+				return true
+			}
+		case c == ')' || c == ']':
+			depth = max(0, depth-1)
+		}
+	}
+	return false
 }
 
 // wholeObject marks an untrusted path that names an object holding
@@ -31,7 +72,8 @@ const wholeObject = " (whole object)"
 // that is a plain context path (github.event.issue.title, matrix.os) is
 // looked up without parsing, and only an expression that mentions "event"
 // or "head_ref" in some other form is parsed, with actionlint's
-// expression parser.
+// expression parser, and only when it is within maxExprLen and
+// maxExprDepth (else it is marked TooComplex).
 func expressions(s string) []expr {
 	var out []expr
 	for at := 0; ; {
@@ -51,14 +93,18 @@ func nextExpression(s string, start int) expr {
 	j := closingBraces(body)
 	if j < 0 {
 		// Not closed: the expression runs to the end of the value.
-		e := expr{Start: start, End: len(s)}
-		if mayBeUntrusted(body) {
+		e := expr{Start: start, End: len(s), TooComplex: tooComplex(body)}
+		if !e.TooComplex && mayBeUntrusted(body) {
 			e.Untrusted = parseUntrusted(body)
 		}
 		return e
 	}
 	e := expr{Start: start, End: start + 3 + j + 2}
 	inner := body[:j]
+	if tooComplex(inner) {
+		e.TooComplex = true
+		return e
+	}
 	if p, ok := plainPath(inner); ok {
 		if n := untrustedTree.lookup(p); n != nil {
 			e.Untrusted = []string{n.describe()}

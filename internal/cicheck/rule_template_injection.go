@@ -109,18 +109,22 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
-	n := 0
+	type hit struct {
+		e     expr
+		paths []string
+	}
+	var hits []hit
 	for _, e := range expressions(script.Value) {
-		if n == maxFindingsPerScalar {
-			return
-		}
 		paths := e.Untrusted
 		if len(paths) == 0 && len(env) > 0 {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
 		}
-		if len(paths) == 0 {
-			continue
+		if len(paths) > 0 {
+			hits = append(hits, hit{e, paths})
 		}
+	}
+	reportCapped(len(hits), func(i int) finding.Finding {
+		e, paths := hits[i].e, hits[i].paths
 		text := script.Value[e.Start:e.End]
 		if strings.ContainsAny(text, "\n\r\t") {
 			text = strings.Join(strings.Fields(text), " ") // one line in messages
@@ -133,11 +137,10 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			env := envName(paths[0])
 			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(lang, env) + "\" instead of the expression."
 		}
-		n++
-		report(c.at(&templateInjectionRule, src.Locate(script, e.Start),
+		return c.at(&templateInjectionRule, src.Locate(script, e.Start),
 			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
-			fix))
-	}
+			fix)
+	}, report)
 }
 
 // envName derives an environment variable name from a context path:

@@ -43,6 +43,10 @@ func (e *ParseError) Error() string {
 type Source struct {
 	b     []byte
 	lines []int // byte offset of the start of each line
+	// last is the previous PosOf answer: a later offset on the same line
+	// counts runes from there, so that many positions on one long line
+	// cost time linear in the line rather than quadratic.
+	last struct{ line, off, col int }
 }
 
 // NewSource wraps b; b must not be modified afterwards.
@@ -93,7 +97,15 @@ func (s *Source) PosOf(off int) Pos {
 			hi = mid - 1
 		}
 	}
-	return Pos{Line: lo + 1, Column: utf8.RuneCount(s.b[s.lines[lo]:off]) + 1}
+	from, col := s.lines[lo], 1
+	if l := s.last; l.line == lo+1 && l.off <= off {
+		from, col = l.off, l.col
+	}
+	col += utf8.RuneCount(s.b[from:off])
+	if off == len(s.b) || utf8.RuneStart(s.b[off]) {
+		s.last.line, s.last.off, s.last.col = lo+1, off, col
+	}
+	return Pos{Line: lo + 1, Column: col}
 }
 
 // Locate returns the file position of byte offset off inside the decoded
