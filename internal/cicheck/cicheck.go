@@ -129,6 +129,7 @@ func Rules() []Rule {
 		cacheInRelease,
 		unpinnedInclude,
 		unparseableConfig,
+		onlineIncomplete,
 	}
 }
 
