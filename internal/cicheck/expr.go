@@ -74,28 +74,50 @@ const wholeObject = " (whole object)"
 // or "head_ref" in some other form is parsed, with actionlint's
 // expression parser, and only when it is within maxExprLen and
 // maxExprDepth (else it is marked TooComplex).
+//
+// An expression text repeated in s is parsed once.
 func expressions(s string) []expr {
 	var out []expr
+	p := exprParser{}
 	for at := 0; ; {
 		i := strings.Index(s[at:], "${{")
 		if i < 0 {
 			return out
 		}
-		e := nextExpression(s, at+i)
+		e := p.next(s, at+i)
 		out = append(out, e)
 		at = e.End
 	}
 }
 
-// nextExpression reads the expression whose "${{" is at start.
-func nextExpression(s string, start int) expr {
+// exprParser parses the expressions of one value, remembering what each
+// text it parsed expands.
+type exprParser struct {
+	memo map[string][]string
+}
+
+// parse returns parseUntrusted(text), once per distinct text.
+func (p *exprParser) parse(text string) []string {
+	if u, ok := p.memo[text]; ok {
+		return u
+	}
+	u := parseUntrusted(text)
+	if p.memo == nil {
+		p.memo = map[string][]string{}
+	}
+	p.memo[text] = u
+	return u
+}
+
+// next reads the expression whose "${{" is at start.
+func (p *exprParser) next(s string, start int) expr {
 	body := s[start+3:]
 	j := closingBraces(body)
 	if j < 0 {
 		// Not closed: the expression runs to the end of the value.
 		e := expr{Start: start, End: len(s), TooComplex: tooComplex(body)}
 		if !e.TooComplex && mayBeUntrusted(body) {
-			e.Untrusted = parseUntrusted(body)
+			e.Untrusted = p.parse(body)
 		}
 		return e
 	}
@@ -112,7 +134,7 @@ func nextExpression(s string, start int) expr {
 		return e
 	}
 	if mayBeUntrusted(inner) {
-		e.Untrusted = parseUntrusted(body[:j+2])
+		e.Untrusted = p.parse(body[:j+2])
 	}
 	return e
 }

@@ -1,7 +1,6 @@
 package cicheck
 
 import (
-	"maps"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
@@ -42,11 +41,34 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 	}
 }
 
-// taintedEnv returns the environment variables set from untrusted input:
-// those of parent, overridden or extended by env. The result maps a name
-// to the untrusted context it carries; parent is never modified.
-func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string {
-	out, cloned := parent, false
+// taintScope is the environment variables set from untrusted input at one
+// level (workflow, job, step) over its parent's. A level keeps only its own
+// env: entries, so that many steps under a job with many variables do not
+// copy the job's set each.
+type taintScope struct {
+	parent *taintScope
+	// vars maps a name set at this level to the untrusted context it
+	// carries, or to "" when this level overrides it with a safe value.
+	vars map[string]string
+	// tainted is false when no level sets a variable from untrusted input
+	// (a cheap filter; an override may still hide all of them).
+	tainted bool
+}
+
+// lookup returns the untrusted context variable name carries, if any.
+func (e *taintScope) lookup(name string) (string, bool) {
+	for ; e != nil; e = e.parent {
+		if from, ok := e.vars[name]; ok {
+			return from, from != ""
+		}
+	}
+	return "", false
+}
+
+// taintedEnv returns the scope of env's entries over parent (nil at the
+// top); parent is never modified.
+func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
+	out := &taintScope{parent: parent, tainted: parent != nil && parent.tainted}
 	for _, p := range env {
 		var tainted string
 		if p.Value != nil && strings.Contains(p.Value.Value, "${{") {
@@ -57,25 +79,19 @@ func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string
 				}
 			}
 		}
-		if _, had := out[p.Name.Value]; tainted == "" && !had {
-			continue
+		if tainted == "" && !out.tainted {
+			continue // nothing to override
 		}
-		if !cloned {
-			out, cloned = maps.Clone(parent), true
-			if out == nil {
-				out = map[string]string{}
-			}
+		if out.vars == nil {
+			out.vars = map[string]string{}
 		}
-		if tainted == "" {
-			delete(out, p.Name.Value) // overridden with a safe value
-		} else {
-			out[p.Name.Value] = tainted
-		}
+		out.vars[p.Name.Value] = tainted
+		out.tainted = out.tainted || tainted != ""
 	}
 	return out
 }
 
-func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env map[string]string, report func(finding.Finding)) {
+func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taintScope, report func(finding.Finding)) {
 	if s.Run != nil {
 		checkInjectedScript(c, src, s.Run, "run:", shellLang(s.Shell), env, report)
 	}
@@ -105,7 +121,7 @@ var codeInputs = []struct{ action, input, lang string }{
 	{"mikefarah/yq", "cmd", "sh"},
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env map[string]string, report func(finding.Finding)) {
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taintScope, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
@@ -116,7 +132,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 	var hits []hit
 	for _, e := range expressions(script.Value) {
 		paths := e.Untrusted
-		if len(paths) == 0 && len(env) > 0 {
+		if len(paths) == 0 && env.tainted {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
 		}
 		if len(paths) > 0 {
@@ -203,7 +219,7 @@ func shellRef(lang, env string) string {
 
 // taintedEnvRefs returns "env.NAME (from <context>)" for every env.NAME in
 // expression text that names a tainted variable.
-func taintedEnvRefs(text string, env map[string]string) []string {
+func taintedEnvRefs(text string, env *taintScope) []string {
 	var out []string
 	for at := 0; ; {
 		i := strings.Index(text[at:], "env.")
@@ -219,7 +235,7 @@ func taintedEnvRefs(text string, env map[string]string) []string {
 		for j < len(text) && (isWordByte(text[j]) && text[j] != '.') {
 			j++
 		}
-		if from, ok := env[text[at:j]]; ok {
+		if from, ok := env.lookup(text[at:j]); ok {
 			out = append(out, "env."+text[at:j]+" set from "+from)
 		}
 	}
