@@ -77,8 +77,24 @@ const wholeObject = " (whole object)"
 //
 // An expression text repeated in s is parsed once.
 func expressions(s string) []expr {
+	return (&exprParser{}).all(s)
+}
+
+// tooComplexExpressions returns the expressions of s that exceed the
+// limits, without looking at what the others expand.
+func tooComplexExpressions(s string) []expr {
 	var out []expr
-	p := exprParser{}
+	for _, e := range (&exprParser{limitsOnly: true}).all(s) {
+		if e.TooComplex {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// all returns the expressions of s in order.
+func (p *exprParser) all(s string) []expr {
+	var out []expr
 	for at := 0; ; {
 		i := strings.Index(s[at:], "${{")
 		if i < 0 {
@@ -93,19 +109,33 @@ func expressions(s string) []expr {
 // exprParser parses the expressions of one value, remembering what each
 // text it parsed expands.
 type exprParser struct {
-	memo map[string][]string
+	// limitsOnly skips the analysis of untrusted inputs.
+	limitsOnly bool
+	// first is the first text parsed and what it expands; memo holds the
+	// others (most values have one expression to parse, and no map).
+	first     string
+	firstUsed bool
+	firstU    []string
+	memo      map[string][]string
 }
 
 // parse returns parseUntrusted(text), once per distinct text.
 func (p *exprParser) parse(text string) []string {
+	if p.firstUsed && p.first == text {
+		return p.firstU
+	}
 	if u, ok := p.memo[text]; ok {
 		return u
 	}
 	u := parseUntrusted(text)
-	if p.memo == nil {
-		p.memo = map[string][]string{}
+	switch {
+	case !p.firstUsed:
+		p.first, p.firstU, p.firstUsed = text, u, true
+	case p.memo == nil:
+		p.memo = map[string][]string{text: u}
+	default:
+		p.memo[text] = u
 	}
-	p.memo[text] = u
 	return u
 }
 
@@ -116,7 +146,7 @@ func (p *exprParser) next(s string, start int) expr {
 	if j < 0 {
 		// Not closed: the expression runs to the end of the value.
 		e := expr{Start: start, End: len(s), TooComplex: tooComplex(body)}
-		if !e.TooComplex && mayBeUntrusted(body) {
+		if !e.TooComplex && !p.limitsOnly && mayBeUntrusted(body) {
 			e.Untrusted = p.parse(body)
 		}
 		return e
@@ -125,6 +155,9 @@ func (p *exprParser) next(s string, start int) expr {
 	inner := body[:j]
 	if tooComplex(inner) {
 		e.TooComplex = true
+		return e
+	}
+	if p.limitsOnly {
 		return e
 	}
 	if p, ok := plainPath(inner); ok {

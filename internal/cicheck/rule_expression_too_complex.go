@@ -55,12 +55,7 @@ func checkExpressionValue(c *Context, src *ciconfig.Source, v *ciconfig.String, 
 	if v == nil || len(v.Value) <= maxExprDepth || !strings.Contains(v.Value, "${{") {
 		return // too short to exceed either limit
 	}
-	var bad []expr
-	for _, e := range expressions(v.Value) {
-		if e.TooComplex {
-			bad = append(bad, e)
-		}
-	}
+	bad := tooComplexExpressions(v.Value)
 	reportCapped(len(bad), func(i int) finding.Finding {
 		e := bad[i]
 		return c.at(&expressionTooComplexRule, src.Locate(v, e.Start),

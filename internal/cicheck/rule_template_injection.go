@@ -55,6 +55,10 @@ type taintScope struct {
 	tainted bool
 }
 
+// any reports whether some variable in scope may carry untrusted input;
+// a nil scope has none.
+func (e *taintScope) any() bool { return e != nil && e.tainted }
+
 // lookup returns the untrusted context variable name carries, if any.
 func (e *taintScope) lookup(name string) (string, bool) {
 	for ; e != nil; e = e.parent {
@@ -68,6 +72,9 @@ func (e *taintScope) lookup(name string) (string, bool) {
 // taintedEnv returns the scope of env's entries over parent (nil at the
 // top); parent is never modified.
 func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
+	if len(env) == 0 {
+		return parent
+	}
 	out := &taintScope{parent: parent, tainted: parent != nil && parent.tainted}
 	for _, p := range env {
 		var tainted string
@@ -87,6 +94,9 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 		}
 		out.vars[p.Name.Value] = tainted
 		out.tainted = out.tainted || tainted != ""
+	}
+	if out.vars == nil {
+		return parent // nothing set or overridden here
 	}
 	return out
 }
@@ -132,7 +142,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 	var hits []hit
 	for _, e := range expressions(script.Value) {
 		paths := e.Untrusted
-		if len(paths) == 0 && env.tainted {
+		if len(paths) == 0 && env.any() {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
 		}
 		if len(paths) > 0 {
