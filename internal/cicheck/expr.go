@@ -84,12 +84,18 @@ func expressions(s string) []expr {
 // limits, without looking at what the others expand.
 func tooComplexExpressions(s string) []expr {
 	var out []expr
-	for _, e := range (&exprParser{limitsOnly: true}).all(s) {
+	p := exprParser{limitsOnly: true}
+	for at := 0; ; {
+		i := strings.Index(s[at:], "${{")
+		if i < 0 {
+			return out
+		}
+		e := p.next(s, at+i)
 		if e.TooComplex {
 			out = append(out, e)
 		}
+		at = e.End
 	}
-	return out
 }
 
 // all returns the expressions of s in order.

@@ -52,8 +52,11 @@ func checkExpressionPairs(c *Context, src *ciconfig.Source, ps []ciconfig.Pair, 
 }
 
 func checkExpressionValue(c *Context, src *ciconfig.Source, v *ciconfig.String, report func(finding.Finding)) {
-	if v == nil || len(v.Value) <= maxExprDepth || !strings.Contains(v.Value, "${{") {
-		return // too short to exceed either limit
+	if v == nil || len(v.Value) <= maxExprLen && strings.Count(v.Value, "(")+strings.Count(v.Value, "[") <= maxExprDepth {
+		return // too short, or too few brackets, to exceed either limit (counted fast)
+	}
+	if !strings.Contains(v.Value, "${{") {
+		return
 	}
 	bad := tooComplexExpressions(v.Value)
 	reportCapped(len(bad), func(i int) finding.Finding {

@@ -75,7 +75,7 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 	if len(env) == 0 {
 		return parent
 	}
-	out := &taintScope{parent: parent, tainted: parent != nil && parent.tainted}
+	var out *taintScope // allocated at the first entry to record
 	for _, p := range env {
 		var tainted string
 		if p.Value != nil && strings.Contains(p.Value.Value, "${{") {
@@ -86,16 +86,16 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 				}
 			}
 		}
-		if tainted == "" && !out.tainted {
+		if tainted == "" && !out.any() && !parent.any() {
 			continue // nothing to override
 		}
-		if out.vars == nil {
-			out.vars = map[string]string{}
+		if out == nil {
+			out = &taintScope{parent: parent, vars: map[string]string{}, tainted: parent.any()}
 		}
 		out.vars[p.Name.Value] = tainted
 		out.tainted = out.tainted || tainted != ""
 	}
-	if out.vars == nil {
+	if out == nil {
 		return parent // nothing set or overridden here
 	}
 	return out
@@ -139,7 +139,8 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 		e     expr
 		paths []string
 	}
-	var hits []hit
+	var buf [4]hit
+	hits := buf[:0]
 	for _, e := range expressions(script.Value) {
 		paths := e.Untrusted
 		if len(paths) == 0 && env.any() {

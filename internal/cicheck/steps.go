@@ -18,6 +18,9 @@ const maxFindingsPerScalar = 50
 // script, instruction or value, built by mk(i) for i in [0, n). When some
 // are left out, the last one reported says how many, so the cap is never
 // silent.
+//
+// Callers on hot paths test n > 0 first: the closure mk costs an
+// allocation even when nothing is reported.
 func reportCapped(n int, mk func(i int) finding.Finding, report func(finding.Finding)) {
 	for i := range min(n, maxFindingsPerScalar) {
 		f := mk(i)
