@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 func TestScanOnline(t *testing.T) {
@@ -64,6 +66,9 @@ func TestScanOnline(t *testing.T) {
 // memory). Now each action is fetched once, each inner reference reported
 // once per outer uses:, and the run stays small.
 func TestScanOnlineAmplification(t *testing.T) {
+	if !testutil.UnderMemoryLimit(t, 1<<30) {
+		return
+	}
 	useTestRegistry(t)
 	const n = 40
 	var steps strings.Builder
