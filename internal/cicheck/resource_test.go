@@ -73,6 +73,16 @@ func TestResourceWorkflow(t *testing.T) {
 				return fmt.Sprintf("  j%d:\n    runs-on: [self-hosted]\n    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n      - run: npm ci\n", i)
 			}, "")
 		}},
+		{Name: "privileged_checkouts_and_builds_one_job", Gen: func(n int) []byte {
+			return testutil.Fill(n, "on: [pull_request_target, workflow_run, issue_comment]\npermissions: write-all\njobs:\n  a:\n    runs-on: [self-hosted]\n    steps:\n", func(i int) string {
+				return fmt.Sprintf("      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n          path: p%d\n      - run: cd p%d && npm ci && make\n", i, i)
+			}, "")
+		}},
+		{Name: "release_with_many_caches", Gen: func(n int) []byte {
+			return testutil.Fill(n, "on:\n  push:\n    tags: ['v*']\npermissions:\n  contents: write\n  packages: write\n  id-token: write\njobs:\n  a:\n    runs-on: x\n    steps:\n", func(i int) string {
+				return fmt.Sprintf("      - uses: actions/cache@v4\n        with:\n          path: p%d\n          key: k%d\n      - uses: actions/setup-node@v4\n        with:\n          cache: npm\n      - run: npm publish && gh release create v%d\n", i, i, i)
+			}, "")
+		}},
 		{Name: "tainted_env_many_steps", Gen: func(n int) []byte {
 			// A job env of many tainted variables, and many steps that each
 			// add one: each step's environment must not copy the job's.
