@@ -91,6 +91,11 @@ type transEntry struct {
 	err  error
 }
 
+// maxRefsPerAction bounds the uses: followed inside one fetched action
+// or reusable workflow (real ones have a few dozen), so that a few large
+// hostile files cannot make every walk through them long.
+const maxRefsPerAction = 500
+
 // errFetchLimit is the memoized result of an action not fetched because
 // MaxFetches was reached.
 var errFetchLimit = errors.New("fetch limit reached")
@@ -121,7 +126,7 @@ func (t *Transitive) check(ctx context.Context, c *Context, refs []usesRef) ([]f
 	var out []finding.Finding
 	var errs []error
 	seenErr := map[string]bool{}
-	w := &walk{t: t, ctx: ctx, read: map[string]bool{}}
+	w := &walk{t: t, ctx: ctx, read: map[string]bool{}, done: map[string]walkResult{}}
 	seenTop := map[string]bool{}
 	for _, u := range refs {
 		if u.uses.Kind != ciconfig.UsesRemote {
@@ -132,7 +137,12 @@ func (t *Transitive) check(ctx context.Context, c *Context, refs []usesRef) ([]f
 			continue // matrix values listed twice at one place
 		}
 		seenTop[at] = true
-		items, limits, es := w.below(u.uses)
+		r, ok := w.done[actionKey(u.uses)]
+		if !ok {
+			r.items, r.limits, r.errs = w.below(u.uses)
+			w.done[actionKey(u.uses)] = r
+		}
+		items, limits, es := r.items, r.limits, r.errs
 		for _, e := range es {
 			if !seenErr[e.Error()] {
 				seenErr[e.Error()] = true
@@ -183,6 +193,15 @@ type walk struct {
 	t    *Transitive
 	ctx  context.Context
 	read map[string]bool
+	// done holds the result below each outer action@ref walked already:
+	// the same action used on many lines is walked once per file.
+	done map[string]walkResult
+}
+
+type walkResult struct {
+	items  []innerUses
+	limits []string
+	errs   []error
 }
 
 // below lists, breadth first, the unpinned references inside u and below
@@ -199,6 +218,7 @@ func (w *walk) below(top ciconfig.Uses) (items []innerUses, limits []string, err
 	visited := map[string]bool{actionKey(top): true}
 	reported := map[string]bool{}
 	var deepCut, wideCut, fetchCut int
+	var fullCut []string // actions with more uses: than maxRefsPerAction
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
@@ -211,6 +231,10 @@ func (w *walk) below(top ciconfig.Uses) (items []innerUses, limits []string, err
 			w.read[k] = true
 		}
 		refs, err := w.t.refs(w.ctx, n.uses)
+		if len(refs) > maxRefsPerAction {
+			refs = refs[:maxRefsPerAction]
+			fullCut = append(fullCut, n.uses.FullName()+"@"+n.uses.Ref)
+		}
 		if errors.Is(err, errFetchLimit) {
 			fetchCut++
 			continue
@@ -251,6 +275,9 @@ func (w *walk) below(top ciconfig.Uses) (items []innerUses, limits []string, err
 	if wideCut > 0 {
 		limits = append(limits, fmt.Sprintf("%d actions were not fetched after %d distinct actions for this file", wideCut, maxActions))
 	}
+	if len(fullCut) > 0 {
+		limits = append(limits, fmt.Sprintf("%s has more than %d uses:, the rest were not followed", fullCut[0], maxRefsPerAction))
+	}
 	if fetchCut > 0 {
 		limits = append(limits, fmt.Sprintf("%d actions were not fetched after %d fetches in this scan", fetchCut, cmp.Or(max(w.t.MaxFetches, 0), DefaultTransitiveFetches)))
 	}
@@ -289,6 +316,9 @@ func (t *Transitive) refs(ctx context.Context, u ciconfig.Uses) ([]usesRef, erro
 		return nil, e.err
 	}
 	e.refs, e.err = t.fetchUses(ctx, u)
+	if len(e.refs) > maxRefsPerAction+1 {
+		e.refs = e.refs[: maxRefsPerAction+1 : maxRefsPerAction+1] // one more marks the cut
+	}
 	return e.refs, e.err
 }
 

@@ -223,3 +223,38 @@ func TestTransitiveActionAndFetchBounds(t *testing.T) {
 		t.Errorf("fetched %d, last finding %q; want 12 and the fetch bound reported", n, last)
 	}
 }
+
+func TestTransitiveLargeAction(t *testing.T) {
+	// One remote action with 5,000 uses:, used on 200 lines: the walk
+	// below it is done once, and follows at most maxRefsPerAction.
+	refs := make([]string, 5000)
+	for i := range refs {
+		refs[i] = fmt.Sprintf("o/x%d@%s", i, sha1a)
+	}
+	files := map[string]string{"o/big/action.yml@v1": composite(refs...)}
+	for i := range refs {
+		files[fmt.Sprintf("o/x%d/action.yml@%s", i, sha1a)] = "runs:\n  using: node20\n  main: x.js\n"
+	}
+	f := &mapFetcher{files: files}
+	top := make([]string, 200)
+	for i := range top {
+		top[i] = "o/big@v1"
+	}
+	tr := &Transitive{Fetch: f, MaxActions: 1000, MaxFetches: 10000}
+	got := runTransitive(t, tr, top...)
+	incomplete := 0
+	for _, l := range got {
+		if strings.HasPrefix(l, "online-check-incomplete: ") {
+			incomplete++
+			if !strings.Contains(l, fmt.Sprintf("o/big@v1 has more than %d uses:, the rest were not followed", maxRefsPerAction)) {
+				t.Errorf("limit finding %q does not name the cut", l)
+			}
+		}
+	}
+	if incomplete != 200 {
+		t.Errorf("%d online-check-incomplete findings, want 200 (one per line)", incomplete)
+	}
+	if n := f.calls.Load(); n != 1+maxRefsPerAction {
+		t.Errorf("fetched %d files, want %d (the action and the uses: followed in it)", n, 1+maxRefsPerAction)
+	}
+}
