@@ -39,11 +39,12 @@ const (
 var onlineIncompleteRule = finding.Rule{
 	ID:       "online-check-incomplete",
 	Severity: finding.SeverityHigh,
-	Summary:  "scan --online stopped following the actions below a uses: at a bound (depth, actions per file or fetches per scan), so what runs further down was not checked.",
+	Summary:  "scan --online stopped following the actions below a uses: at a bound (depth, actions per file, uses: per action or fetches per scan), so what runs further down was not checked.",
 	Fix:      "Review the actions below the reported uses: by hand, or replace an action whose dependencies nest this deep or this wide.",
 	Help: "--online fetches the metadata of every action a uses: runs, and of the actions those use in turn, each action@ref once (loops are cut). " +
 		"So that a hostile action graph cannot make the scan fetch or report without end, it follows at most " +
-		"4 levels, 100 distinct actions per scanned file and 1,000 per scan; reaching a bound is reported here rather than passed silently.",
+		"4 levels, 100 distinct actions per scanned file, 500 uses: inside one action and 1,000 fetches per scan; " +
+		"reaching a bound is reported here rather than passed silently.",
 }
 
 var onlineIncomplete = Rule{Rule: onlineIncompleteRule}
