@@ -121,6 +121,7 @@ func Rules() []Rule {
 		excessivePermissions,
 		dangerousTrigger,
 		templateInjection,
+		expressionTooComplex,
 		credentialPersistence,
 		secretsInherit,
 		selfHostedOnPR,
@@ -128,6 +129,7 @@ func Rules() []Rule {
 		cacheInRelease,
 		unpinnedInclude,
 		unparseableConfig,
+		onlineIncomplete,
 	}
 }
 
@@ -219,13 +221,22 @@ func workflowUses(w *ciconfig.Workflow) []usesRef {
 		if j.Uses != nil {
 			out = append(out, usesRef{str: j.Uses, uses: ciconfig.ParseUses(j.Uses.Value), job: j})
 		}
+		var expanded map[*ciconfig.String]bool // matrix rows listed already
 		for _, s := range j.Steps {
 			if s.Uses == nil {
 				continue
 			}
 			if vals, ok := matrixExpansion(j, s.Uses.Value); ok {
 				// uses: ${{ matrix.x }}: check each value where the
-				// matrix lists it.
+				// matrix lists it, once per job however many steps
+				// use the row (else steps × values refs).
+				if expanded[&vals[0]] {
+					continue
+				}
+				if expanded == nil {
+					expanded = map[*ciconfig.String]bool{}
+				}
+				expanded[&vals[0]] = true
 				for i := range vals {
 					out = append(out, usesRef{str: &vals[i], uses: ciconfig.ParseUses(vals[i].Value), step: s, job: j})
 				}

@@ -18,6 +18,47 @@ type expr struct {
 	// such fields (toJSON(github.event)) is listed as its path followed by
 	// " (whole object)".
 	Untrusted []string
+	// TooComplex is set when the expression is longer than
+	// maxExprLen or nests deeper than maxExprDepth: it was not parsed,
+	// so Untrusted is nil whatever it holds (rule
+	// expression-too-complex reports it).
+	TooComplex bool
+}
+
+// Limits on one expression, GitHub's own (the runner rejects longer or
+// deeper expressions). They are checked before parsing: actionlint's
+// parser recurses once per nesting level, and a million nested
+// parentheses overflow the stack.
+const (
+	maxExprLen   = 21_000
+	maxExprDepth = 50
+)
+
+// tooComplex reports whether expression text exceeds maxExprLen bytes or
+// nests parentheses and brackets deeper than maxExprDepth (string
+// literals skipped). It is linear in text and stops at the first excess.
+func tooComplex(text string) bool {
+	if len(text) > maxExprLen {
+		return true
+	}
+	if len(text) <= maxExprDepth {
+		return false
+	}
+	depth, inString := 0, false
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '\'':
+			inString = !inString
+		case inString:
+		case c == '(' || c == '[':
+			if depth++; depth > maxExprDepth {
+				return true
+			}
+		case c == ')' || c == ']':
+			depth = max(0, depth-1)
+		}
+	}
+	return false
 }
 
 // wholeObject marks an untrusted path that names an object holding
@@ -31,34 +72,100 @@ const wholeObject = " (whole object)"
 // that is a plain context path (github.event.issue.title, matrix.os) is
 // looked up without parsing, and only an expression that mentions "event"
 // or "head_ref" in some other form is parsed, with actionlint's
-// expression parser.
+// expression parser, and only when it is within maxExprLen and
+// maxExprDepth (else it is marked TooComplex).
+//
+// An expression text repeated in s is parsed once.
 func expressions(s string) []expr {
+	return (&exprParser{}).all(s)
+}
+
+// tooComplexExpressions returns the expressions of s that exceed the
+// limits, without looking at what the others expand.
+func tooComplexExpressions(s string) []expr {
+	var out []expr
+	p := exprParser{limitsOnly: true}
+	for at := 0; ; {
+		i := strings.Index(s[at:], "${{")
+		if i < 0 {
+			return out
+		}
+		e := p.next(s, at+i)
+		if e.TooComplex {
+			out = append(out, e)
+		}
+		at = e.End
+	}
+}
+
+// all returns the expressions of s in order.
+func (p *exprParser) all(s string) []expr {
 	var out []expr
 	for at := 0; ; {
 		i := strings.Index(s[at:], "${{")
 		if i < 0 {
 			return out
 		}
-		e := nextExpression(s, at+i)
+		e := p.next(s, at+i)
 		out = append(out, e)
 		at = e.End
 	}
 }
 
-// nextExpression reads the expression whose "${{" is at start.
-func nextExpression(s string, start int) expr {
+// exprParser parses the expressions of one value, remembering what each
+// text it parsed expands.
+type exprParser struct {
+	// limitsOnly skips the analysis of untrusted inputs.
+	limitsOnly bool
+	// first is the first text parsed and what it expands; memo holds the
+	// others (most values have one expression to parse, and no map).
+	first     string
+	firstUsed bool
+	firstU    []string
+	memo      map[string][]string
+}
+
+// parse returns parseUntrusted(text), once per distinct text.
+func (p *exprParser) parse(text string) []string {
+	if p.firstUsed && p.first == text {
+		return p.firstU
+	}
+	if u, ok := p.memo[text]; ok {
+		return u
+	}
+	u := parseUntrusted(text)
+	switch {
+	case !p.firstUsed:
+		p.first, p.firstU, p.firstUsed = text, u, true
+	case p.memo == nil:
+		p.memo = map[string][]string{text: u}
+	default:
+		p.memo[text] = u
+	}
+	return u
+}
+
+// next reads the expression whose "${{" is at start.
+func (p *exprParser) next(s string, start int) expr {
 	body := s[start+3:]
 	j := closingBraces(body)
 	if j < 0 {
 		// Not closed: the expression runs to the end of the value.
-		e := expr{Start: start, End: len(s)}
-		if mayBeUntrusted(body) {
-			e.Untrusted = parseUntrusted(body)
+		e := expr{Start: start, End: len(s), TooComplex: tooComplex(body)}
+		if !e.TooComplex && !p.limitsOnly && mayBeUntrusted(body) {
+			e.Untrusted = p.parse(body)
 		}
 		return e
 	}
 	e := expr{Start: start, End: start + 3 + j + 2}
 	inner := body[:j]
+	if tooComplex(inner) {
+		e.TooComplex = true
+		return e
+	}
+	if p.limitsOnly {
+		return e
+	}
 	if p, ok := plainPath(inner); ok {
 		if n := untrustedTree.lookup(p); n != nil {
 			e.Untrusted = []string{n.describe()}
@@ -66,7 +173,7 @@ func nextExpression(s string, start int) expr {
 		return e
 	}
 	if mayBeUntrusted(inner) {
-		e.Untrusted = parseUntrusted(body[:j+2])
+		e.Untrusted = p.parse(body[:j+2])
 	}
 	return e
 }

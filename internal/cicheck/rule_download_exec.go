@@ -39,11 +39,11 @@ func checkDownloadExecAction(c *Context, a *ciconfig.Action, report func(finding
 
 func checkDownloadExecScript(c *Context, src *ciconfig.Source, run *ciconfig.String, report func(finding.Finding)) {
 	spans := DownloadExec(run.Value)
-	for _, sp := range spans[:min(len(spans), maxFindingsPerScalar)] {
-		report(c.at(&downloadExecRule, src.Locate(run, sp.Start),
-			"run: downloads and executes code without checking it: "+DownloadExecSnippet(run.Value, sp),
-			downloadExecRule.Fix))
-	}
+	reportCapped(len(spans), func(i int) finding.Finding {
+		return c.at(&downloadExecRule, src.Locate(run, spans[i].Start),
+			"run: downloads and executes code without checking it: "+DownloadExecSnippet(run.Value, spans[i]),
+			downloadExecRule.Fix)
+	}, report)
 }
 
 // DownloadExecSnippet renders a span of script for a finding message: one

@@ -25,19 +25,21 @@ func checkDownloadExecDockerfile(c *Context, d *ciconfig.Dockerfile, report func
 		if in.Cmd != "RUN" {
 			continue
 		}
-		for _, a := range added {
-			for _, e := range executions(in.Script, 0, a.file) {
-				report(c.at(&downloadExecRule, d.PosOf(in.ArgsOffset+e.Start),
+		for _, a := range added[:min(len(added), maxDownloadedNames)] {
+			es := executions(in.Script, 0, a.file)
+			reportCapped(len(es), func(i int) finding.Finding {
+				return c.at(&downloadExecRule, d.PosOf(in.ArgsOffset+es[i].Start),
 					"RUN executes "+a.file+", downloaded from "+a.url+" by ADD at line "+strconv.Itoa(a.pos.Line)+" without a checksum",
-					"Give the ADD a digest (ADD --checksum=sha256:<digest> URL DEST) or download and verify the file in the RUN (sha256sum -c) before running it."))
-			}
+					"Give the ADD a digest (ADD --checksum=sha256:<digest> URL DEST) or download and verify the file in the RUN (sha256sum -c) before running it.")
+			}, report)
 		}
 		scan := func(script string, base int) {
-			for _, sp := range DownloadExec(script) {
-				report(c.at(&downloadExecRule, d.PosOf(base+sp.Start),
-					"RUN downloads and executes code without checking it: "+DownloadExecSnippet(script, sp),
-					downloadExecRule.Fix))
-			}
+			spans := DownloadExec(script)
+			reportCapped(len(spans), func(i int) finding.Finding {
+				return c.at(&downloadExecRule, d.PosOf(base+spans[i].Start),
+					"RUN downloads and executes code without checking it: "+DownloadExecSnippet(script, spans[i]),
+					downloadExecRule.Fix)
+			}, report)
 		}
 		scan(in.Script, in.ArgsOffset)
 		for _, h := range in.Heredocs {
@@ -60,11 +62,12 @@ func checkDownloadExecGitLab(c *Context, g *ciconfig.GitLabCI, report func(findi
 				continue
 			}
 			seen[s.Pos] = true
-			for _, sp := range DownloadExec(s.Value) {
-				report(c.at(&downloadExecRule, g.Locate(s, sp.Start),
-					"job "+j.Name.Value+" script downloads and executes code without checking it: "+DownloadExecSnippet(s.Value, sp),
-					downloadExecRule.Fix))
-			}
+			spans := DownloadExec(s.Value)
+			reportCapped(len(spans), func(i int) finding.Finding {
+				return c.at(&downloadExecRule, g.Locate(s, spans[i].Start),
+					"job "+j.Name.Value+" script downloads and executes code without checking it: "+DownloadExecSnippet(s.Value, spans[i]),
+					downloadExecRule.Fix)
+			}, report)
 		}
 	}
 }

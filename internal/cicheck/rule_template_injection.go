@@ -1,7 +1,6 @@
 package cicheck
 
 import (
-	"maps"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
@@ -42,11 +41,41 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 	}
 }
 
-// taintedEnv returns the environment variables set from untrusted input:
-// those of parent, overridden or extended by env. The result maps a name
-// to the untrusted context it carries; parent is never modified.
-func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string {
-	out, cloned := parent, false
+// taintScope is the environment variables set from untrusted input at one
+// level (workflow, job, step) over its parent's. A level keeps only its own
+// env: entries, so that many steps under a job with many variables do not
+// copy the job's set each.
+type taintScope struct {
+	parent *taintScope
+	// vars maps a name set at this level to the untrusted context it
+	// carries, or to "" when this level overrides it with a safe value.
+	vars map[string]string
+	// tainted is false when no level sets a variable from untrusted input
+	// (a cheap filter; an override may still hide all of them).
+	tainted bool
+}
+
+// any reports whether some variable in scope may carry untrusted input;
+// a nil scope has none.
+func (e *taintScope) any() bool { return e != nil && e.tainted }
+
+// lookup returns the untrusted context variable name carries, if any.
+func (e *taintScope) lookup(name string) (string, bool) {
+	for ; e != nil; e = e.parent {
+		if from, ok := e.vars[name]; ok {
+			return from, from != ""
+		}
+	}
+	return "", false
+}
+
+// taintedEnv returns the scope of env's entries over parent (nil at the
+// top); parent is never modified.
+func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
+	if len(env) == 0 {
+		return parent
+	}
+	var out *taintScope // allocated at the first entry to record
 	for _, p := range env {
 		var tainted string
 		if p.Value != nil && strings.Contains(p.Value.Value, "${{") {
@@ -57,25 +86,22 @@ func taintedEnv(parent map[string]string, env []ciconfig.Pair) map[string]string
 				}
 			}
 		}
-		if _, had := out[p.Name.Value]; tainted == "" && !had {
-			continue
+		if tainted == "" && !out.any() && !parent.any() {
+			continue // nothing to override
 		}
-		if !cloned {
-			out, cloned = maps.Clone(parent), true
-			if out == nil {
-				out = map[string]string{}
-			}
+		if out == nil {
+			out = &taintScope{parent: parent, vars: map[string]string{}, tainted: parent.any()}
 		}
-		if tainted == "" {
-			delete(out, p.Name.Value) // overridden with a safe value
-		} else {
-			out[p.Name.Value] = tainted
-		}
+		out.vars[p.Name.Value] = tainted
+		out.tainted = out.tainted || tainted != ""
+	}
+	if out == nil {
+		return parent // nothing set or overridden here
 	}
 	return out
 }
 
-func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env map[string]string, report func(finding.Finding)) {
+func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taintScope, report func(finding.Finding)) {
 	if s.Run != nil {
 		checkInjectedScript(c, src, s.Run, "run:", shellLang(s.Shell), env, report)
 	}
@@ -105,22 +131,27 @@ var codeInputs = []struct{ action, input, lang string }{
 	{"mikefarah/yq", "cmd", "sh"},
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env map[string]string, report func(finding.Finding)) {
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taintScope, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
-	n := 0
+	type hit struct {
+		e     expr
+		paths []string
+	}
+	var buf [4]hit
+	hits := buf[:0]
 	for _, e := range expressions(script.Value) {
-		if n == maxFindingsPerScalar {
-			return
-		}
 		paths := e.Untrusted
-		if len(paths) == 0 && len(env) > 0 {
+		if len(paths) == 0 && env.any() {
 			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
 		}
-		if len(paths) == 0 {
-			continue
+		if len(paths) > 0 {
+			hits = append(hits, hit{e, paths})
 		}
+	}
+	reportCapped(len(hits), func(i int) finding.Finding {
+		e, paths := hits[i].e, hits[i].paths
 		text := script.Value[e.Start:e.End]
 		if strings.ContainsAny(text, "\n\r\t") {
 			text = strings.Join(strings.Fields(text), " ") // one line in messages
@@ -133,11 +164,10 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			env := envName(paths[0])
 			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(lang, env) + "\" instead of the expression."
 		}
-		n++
-		report(c.at(&templateInjectionRule, src.Locate(script, e.Start),
+		return c.at(&templateInjectionRule, src.Locate(script, e.Start),
 			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
-			fix))
-	}
+			fix)
+	}, report)
 }
 
 // envName derives an environment variable name from a context path:
@@ -200,7 +230,7 @@ func shellRef(lang, env string) string {
 
 // taintedEnvRefs returns "env.NAME (from <context>)" for every env.NAME in
 // expression text that names a tainted variable.
-func taintedEnvRefs(text string, env map[string]string) []string {
+func taintedEnvRefs(text string, env *taintScope) []string {
 	var out []string
 	for at := 0; ; {
 		i := strings.Index(text[at:], "env.")
@@ -216,7 +246,7 @@ func taintedEnvRefs(text string, env map[string]string) []string {
 		for j < len(text) && (isWordByte(text[j]) && text[j] != '.') {
 			j++
 		}
-		if from, ok := env[text[at:j]]; ok {
+		if from, ok := env.lookup(text[at:j]); ok {
 			out = append(out, "env."+text[at:j]+" set from "+from)
 		}
 	}

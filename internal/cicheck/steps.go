@@ -1,9 +1,11 @@
 package cicheck
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // maxFindingsPerScalar bounds the findings one rule reports for one
@@ -11,6 +13,23 @@ import (
 // hostile file with thousands of matches in one block must not make the
 // scan quadratic. Fifty are plenty to fix the script.
 const maxFindingsPerScalar = 50
+
+// reportCapped reports the first maxFindingsPerScalar of n findings of one
+// script, instruction or value, built by mk(i) for i in [0, n). When some
+// are left out, the last one reported says how many, so the cap is never
+// silent.
+//
+// Callers on hot paths test n > 0 first: the closure mk costs an
+// allocation even when nothing is reported.
+func reportCapped(n int, mk func(i int) finding.Finding, report func(finding.Finding)) {
+	for i := range min(n, maxFindingsPerScalar) {
+		f := mk(i)
+		if i == maxFindingsPerScalar-1 && n > maxFindingsPerScalar {
+			f.Message += " (and " + strconv.Itoa(n-maxFindingsPerScalar) + " more like it in the same script or value, not reported one by one)"
+		}
+		report(f)
+	}
+}
 
 // stepRef is a step with the job it belongs to (nil inside an action).
 type stepRef struct {

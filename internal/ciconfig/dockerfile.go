@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -499,41 +500,64 @@ func (d *Dockerfile) argDefaults() map[string]*string {
 
 var varRef = regexp.MustCompile(`\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))`)
 
+// MaxExpandedLen bounds what ExpandVars produces: one long default used
+// many times would make the result quadratic in the input (a 128 KB
+// Dockerfile expanded to gigabytes). Image references are far shorter.
+const MaxExpandedLen = 64 << 10
+
 // ExpandVars substitutes $VAR and ${VAR[:-+]word} in s, looking each name
 // up with lookup (declared reports whether the variable exists; a nil value
 // is one declared without a value), and lists the variables that had no
-// value (they expand to ""), as Dockerfile ARG and GitLab variables
-// expansion do.
+// value (they expand to ""), each once, as Dockerfile ARG and GitLab
+// variables expansion do. When the result would exceed MaxExpandedLen
+// bytes, it returns s unexpanded and no missing names: callers then see
+// the references themselves, which never resolve to a pinned image.
 func ExpandVars(s string, lookup func(name string) (value *string, declared bool)) (string, []string) {
 	if !strings.Contains(s, "$") {
 		return s, nil
 	}
 	var missing []string
-	out := varRef.ReplaceAllStringFunc(s, func(ref string) string {
-		m := varRef.FindStringSubmatch(ref)
-		name, op, word := m[1], m[2], m[3]
+	var b strings.Builder
+	last := 0
+	for _, m := range varRef.FindAllStringSubmatchIndex(s, -1) {
+		group := func(g int) string {
+			if m[2*g] < 0 {
+				return ""
+			}
+			return s[m[2*g]:m[2*g+1]]
+		}
+		b.WriteString(s[last:m[0]])
+		last = m[1]
+		name, op, word := group(1), group(2), group(3)
 		if name == "" {
-			name = m[4]
+			name = group(4)
 		}
 		v, declared := lookup(name)
 		set := declared && v != nil
 		switch op {
 		case ":-", "-":
 			if set && (op == "-" || *v != "") {
-				return *v
+				word = *v
 			}
-			return word
+			b.WriteString(word)
 		case ":+", "+":
 			if set && (op == "+" || *v != "") {
-				return word
+				b.WriteString(word)
 			}
-			return ""
+		default:
+			if set {
+				b.WriteString(*v)
+			} else if !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
 		}
-		if !set {
-			missing = append(missing, name)
-			return ""
+		if b.Len() > MaxExpandedLen {
+			return s, nil
 		}
-		return *v
-	})
-	return out, missing
+	}
+	b.WriteString(s[last:])
+	if b.Len() > MaxExpandedLen {
+		return s, nil
+	}
+	return b.String(), missing
 }

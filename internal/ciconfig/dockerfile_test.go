@@ -180,7 +180,7 @@ func TestParseDockerfileErrors(t *testing.T) {
 
 func TestExpandVars(t *testing.T) {
 	s := func(v string) *string { return &v }
-	vars := map[string]*string{"A": s("a"), "EMPTY": s(""), "NOVAL": nil}
+	vars := map[string]*string{"A": s("a"), "EMPTY": s(""), "NOVAL": nil, "LONG": s(strings.Repeat("x", 4<<10))}
 	tests := []struct {
 		in, want string
 		missing  []string
@@ -192,6 +192,10 @@ func TestExpandVars(t *testing.T) {
 		{"$NOVAL:${UNSET}", ":", []string{"NOVAL", "UNSET"}},
 		{"${UNSET:-x}", "x", nil},
 		{"cost $5", "cost $5", nil},
+		{"$UNSET$UNSET$NOVAL$UNSET", "", []string{"UNSET", "NOVAL"}},
+		{strings.Repeat("$LONG", 16), strings.Repeat("x", MaxExpandedLen), nil},
+		// Beyond MaxExpandedLen the references stay as written.
+		{strings.Repeat("$LONG", 17), strings.Repeat("$LONG", 17), nil},
 	}
 	for _, tt := range tests {
 		got, missing := ExpandVars(tt.in, func(name string) (*string, bool) {
@@ -199,7 +203,7 @@ func TestExpandVars(t *testing.T) {
 			return v, ok
 		})
 		if got != tt.want || !cmp.Equal(missing, tt.missing) {
-			t.Errorf("ExpandVars(%q) = %q, %v; want %q, %v", tt.in, got, missing, tt.want, tt.missing)
+			t.Errorf("ExpandVars(%.40q) = %.40q (%d bytes), %v; want %.40q (%d bytes), %v", tt.in, got, len(got), missing, tt.want, len(tt.want), tt.missing)
 		}
 	}
 }

@@ -43,6 +43,13 @@ func (e *ParseError) Error() string {
 type Source struct {
 	b     []byte
 	lines []int // byte offset of the start of each line
+	// last is the previous PosOf answer: a later offset on the same line
+	// counts runes from there, so that many positions on one long line
+	// cost time linear in the line rather than quadratic.
+	last struct{ line, off, col int }
+	// located is the previous Locate answer, continued from by the next
+	// one on the same scalar.
+	located locateState
 }
 
 // NewSource wraps b; b must not be modified afterwards.
@@ -93,7 +100,15 @@ func (s *Source) PosOf(off int) Pos {
 			hi = mid - 1
 		}
 	}
-	return Pos{Line: lo + 1, Column: utf8.RuneCount(s.b[s.lines[lo]:off]) + 1}
+	from, col := s.lines[lo], 1
+	if l := s.last; l.line == lo+1 && l.off <= off {
+		from, col = l.off, l.col
+	}
+	col += utf8.RuneCount(s.b[from:off])
+	if off == len(s.b) || utf8.RuneStart(s.b[off]) {
+		s.last.line, s.last.off, s.last.col = lo+1, off, col
+	}
+	return Pos{Line: lo + 1, Column: col}
 }
 
 // Locate returns the file position of byte offset off inside the decoded
@@ -116,30 +131,47 @@ func (s *Source) Locate(str *String, off int) Pos {
 	} else if i == 0 {
 		return str.Pos
 	}
-	k := strings.Count(str.Value[:off], word)
 	if strings.HasPrefix(word, "${{") {
 		// Expressions may contain spaces; anchor on "${{" only.
 		word = "${{"
-		k = strings.Count(str.Value[:off], word)
 	}
 	start := s.Offset(str.Pos)
 	if start < 0 {
 		return str.Pos
 	}
+	// Continue from the previous answer for the same word of the same
+	// scalar, so that many findings in one long script cost time linear
+	// in it.
+	c := &s.located
+	from, k0, at := 0, 0, 0
+	if c.str == str && c.word == word && c.off <= off {
+		from, k0, at = c.off, c.k, c.at
+	}
+	k := k0 + strings.Count(str.Value[from:off], word)
 	rest := s.b[start:]
 	w := []byte(word)
-	at := 0
-	for ; k >= 0; k-- {
+	for j := k0; j <= k; j++ {
 		i := bytes.Index(rest[at:], w)
 		if i < 0 {
 			return str.Pos
 		}
-		if k == 0 {
+		if j == k {
+			*c = locateState{str: str, word: word, off: off, k: k, at: at + i}
 			return s.PosOf(start + at + i)
 		}
 		at += i + len(w)
 	}
 	return str.Pos
+}
+
+// locateState is where the last Locate found its word: occurrence k
+// (counting from 0 in str.Value before off) at byte at after the scalar's
+// start in the file.
+type locateState struct {
+	str    *String
+	word   string
+	off, k int
+	at     int
 }
 
 // TrailingComment returns the text of the comment that follows the

@@ -182,3 +182,29 @@ func TestIsCommitSHA(t *testing.T) {
 		}
 	}
 }
+
+// TestLocateIncremental checks that Locate, which continues from its
+// previous answer on the same scalar, gives the answers of a fresh Source
+// whatever the order of the calls.
+func TestLocateIncremental(t *testing.T) {
+	src := []byte("job:\n  script:\n    - \"curl a | sh && curl \\u0062 | sh && ${{ x }} curl c | sh && ${{ y }}\"\n")
+	value := "curl a | sh && curl b | sh && ${{ x }} curl c | sh && ${{ y }}"
+	str := &String{Value: value, Pos: Pos{Line: 3, Column: 7}}
+	var offs []int
+	for i := 0; i+4 <= len(value); i++ {
+		if value[i:i+4] == "curl" || value[i:i+3] == "${{" {
+			offs = append(offs, i)
+		}
+	}
+	order := append(append(append([]int{}, offs...), offs[2], offs[0]), offs...)
+	shared := NewSource(src)
+	for _, off := range order {
+		want := NewSource(src).Locate(str, off)
+		if got := shared.Locate(str, off); got != want {
+			t.Errorf("Locate(%d) = %v after other calls, %v fresh", off, got, want)
+		}
+	}
+	if got := shared.Locate(str, offs[1]); got.Line != 3 || got.Column != 23 {
+		t.Errorf("second curl at %v, want 3:23", got)
+	}
+}

@@ -3,11 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 func TestScanOnline(t *testing.T) {
@@ -52,5 +57,73 @@ func TestScanOnline(t *testing.T) {
 	}
 	if code, _, _ := run("--online", "--offline"); code != ExitUsage {
 		t.Errorf("--online --offline: exit %d, want 2", code)
+	}
+}
+
+// TestScanOnlineAmplification is the regression test for an action.yml of
+// about 1.3 KB whose 40 uses: name remote actions that each use all 40: every
+// chain used to be followed and reported (2.6 million findings, 6.6 GB of
+// memory). Now each action is fetched once, each inner reference reported
+// once per outer uses:, and the run stays small.
+func TestScanOnlineAmplification(t *testing.T) {
+	if !testutil.UnderMemoryLimit(t, 1<<30) {
+		return
+	}
+	useTestRegistry(t)
+	const n = 40
+	var steps strings.Builder
+	steps.WriteString("runs:\n  using: composite\n  steps:\n")
+	for i := range n {
+		fmt.Fprintf(&steps, "    - uses: octo/a%d@v1\n", i)
+	}
+	var requests atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		var i int
+		if _, err := fmt.Sscanf(r.URL.Path, "/repos/octo/a%d/contents/action.yml", &i); err == nil && r.URL.Query().Get("ref") == "v1" {
+			w.Write([]byte(steps.String()))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer api.Close()
+	dir := writeTree(t, map[string]string{"action.yml": steps.String()})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"scan", "--format", "json", "--online"}, Env{
+		Stdout: &out, Stderr: &errb, Dir: dir,
+		Getenv: func(k string) string {
+			if k == "GITHUB_API_URL" {
+				return api.URL
+			}
+			return ""
+		},
+	})
+	runtime.ReadMemStats(&after)
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, errb.String())
+	}
+	if got := requests.Load(); got != n {
+		t.Errorf("%d requests, want %d (each action once)", got, n)
+	}
+	var report struct {
+		Findings []struct {
+			Rule string `json:"rule"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, f := range report.Findings {
+		counts[f.Rule]++
+	}
+	// 40 local unpinned uses:, and 40 inner references below each.
+	if counts["unpinned-action"] != n+n*n {
+		t.Errorf("findings by rule %v, want %d unpinned-action", counts, n+n*n)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<20 || out.Len() > 4<<20 {
+		t.Errorf("allocated %d MB and wrote %d KB of JSON, want under 256 MB and 4 MB", alloc>>20, out.Len()>>10)
 	}
 }
