@@ -6,11 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -44,47 +41,44 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 		extra = cfg.Registries
 	}
 	results := make([][]finding.Finding, len(w.locks))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, l := range w.locks {
+	crashes := make([]error, len(w.locks))
+	done, err := forEach(ctx, len(w.locks), func(i int) {
+		l := w.locks[i]
 		if l.lock == nil {
+			return
+		}
+		// A rule bug must fail the scan loudly (exit 3), not crash it or
+		// silently drop the lockfile's findings.
+		defer func() {
+			if r := recover(); r != nil {
+				crashes[i] = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
+			}
+		}()
+		var built map[string]string
+		if l.lock.Format == "pnpm" {
+			built = pnpmBuildAllowed(ctx, regs, l.dir)
+		}
+		c := &lockcheck.Context{
+			BuildAllowed: built,
+			Lockfile:     l.lock,
+			Path:         l.rel,
+			Manifests:    covered(l, manifests, lockDirs),
+			Config:       cfg,
+			Advisories:   opts.Advisories,
+			Registries:   lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(ctx, l.dir), extra...)...),
+		}
+		results[i] = lockcheck.Check(c)
+	})
+	for i, r := range results {
+		if !done[i] {
 			continue
 		}
-		g.Go(func() (err error) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			// A rule bug must fail the scan loudly (exit 3), not crash it or
-			// silently drop the lockfile's findings.
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
-				}
-			}()
-			var built map[string]string
-			if l.lock.Format == "pnpm" {
-				built = pnpmBuildAllowed(filepath.Dir(l.abs))
-			}
-			c := &lockcheck.Context{
-				BuildAllowed: built,
-				Lockfile:     l.lock,
-				Path:         l.rel,
-				Manifests:    covered(l, manifests, lockDirs),
-				Config:       cfg,
-				Advisories:   opts.Advisories,
-				Registries:   lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(l.dir), extra...)...),
-			}
-			results[i] = lockcheck.Check(c)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, r := range results {
+		if crashes[i] != nil {
+			return nil, crashes[i]
+		}
 		out = append(out, r...)
 	}
-	return out, nil
+	return out, err
 }
 
 // lockAbove reports whether dir or one of its ancestors (up to the root)

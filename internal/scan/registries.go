@@ -3,6 +3,9 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +13,9 @@ import (
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // registryFiles are the project files that may name a registry, read from
@@ -33,8 +39,12 @@ const maxRegistryFile = 1 << 20
 type projectRegistries struct {
 	root string // absolute scan root
 	top  string // absolute directory where the upward search stops
+	tree *treefs.Root
 	mu   sync.Mutex
 	dirs map[string]dirRegistries
+	// unscanned are unscanned-path findings for configuration files that
+	// exist but could not be read, by absolute path.
+	unscanned map[string]finding.Finding
 }
 
 // dirRegistries are the registries one directory's files name.
@@ -45,11 +55,17 @@ type dirRegistries struct {
 
 // newProjectRegistries searches from each lockfile's directory up to the
 // scan root and, when the scan root lies inside a git repository, on up to
-// the repository root (never above it, so files outside the project are
-// not read).
-func newProjectRegistries(root string) *projectRegistries {
-	return &projectRegistries{root: root, top: repoTop(root), dirs: map[string]dirRegistries{}}
+// the repository root top (never above it, so files outside the project are
+// not read). Files are read through a treefs.Root at top.
+func newProjectRegistries(root, top string) (*projectRegistries, error) {
+	tree, err := treefs.Open(top)
+	if err != nil {
+		return nil, err
+	}
+	return &projectRegistries{root: root, top: tree.Dir(), tree: tree, dirs: map[string]dirRegistries{}, unscanned: map[string]finding.Finding{}}, nil
 }
+
+func (p *projectRegistries) close() error { return p.tree.Close() }
 
 // repoTop returns the nearest directory at or above root that holds .git,
 // or root itself when there is none.
@@ -68,26 +84,26 @@ func repoTop(root string) string {
 
 // forDir returns the registries configured for the lockfile directory dir
 // (slash-separated, relative to the scan root).
-func (p *projectRegistries) forDir(dir string) []string {
+func (p *projectRegistries) forDir(ctx context.Context, dir string) []string {
 	var out []string
-	p.visit(dir, func(d dirRegistries) { out = append(out, d.urls...) })
+	p.visit(ctx, dir, func(d dirRegistries) { out = append(out, d.urls...) })
 	return out
 }
 
 // hasDefault reports whether the project configures an unscoped registry
 // for the lockfile directory dir, so that the package managers' default
 // registry is probably not needed.
-func (p *projectRegistries) hasDefault(dir string) bool {
+func (p *projectRegistries) hasDefault(ctx context.Context, dir string) bool {
 	found := false
-	p.visit(dir, func(d dirRegistries) { found = found || d.hasDefault })
+	p.visit(ctx, dir, func(d dirRegistries) { found = found || d.hasDefault })
 	return found
 }
 
 // visit calls fn for dir and each ancestor up to the search's top.
-func (p *projectRegistries) visit(dir string, fn func(dirRegistries)) {
+func (p *projectRegistries) visit(ctx context.Context, dir string, fn func(dirRegistries)) {
 	d := filepath.Join(p.root, filepath.FromSlash(dir))
 	for {
-		fn(p.inDir(d))
+		fn(p.inDir(ctx, d))
 		if d == p.top || !strings.HasPrefix(d, p.top) {
 			return
 		}
@@ -99,7 +115,7 @@ func (p *projectRegistries) visit(dir string, fn func(dirRegistries)) {
 	}
 }
 
-func (p *projectRegistries) inDir(dir string) dirRegistries {
+func (p *projectRegistries) inDir(ctx context.Context, dir string) dirRegistries {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r, ok := p.dirs[dir]; ok {
@@ -107,8 +123,8 @@ func (p *projectRegistries) inDir(dir string) dirRegistries {
 	}
 	var r dirRegistries
 	for _, rf := range registryFiles {
-		data, _, err := readLimited(filepath.Join(dir, rf.name), maxRegistryFile)
-		if err != nil {
+		data := p.readLocked(ctx, filepath.Join(dir, rf.name))
+		if data == nil {
 			continue // absent or unreadable: names no registry
 		}
 		defaults, scoped := rf.parse(data)
@@ -118,6 +134,74 @@ func (p *projectRegistries) inDir(dir string) dirRegistries {
 	}
 	p.dirs[dir] = r
 	return r
+}
+
+// read returns the configuration file at abs (inside top), nil when it is
+// absent; one that exists but cannot be read (outside the tree through a
+// link, not a regular file, too large, unreadable) is recorded as an
+// unscanned-path finding and returns nil.
+func (p *projectRegistries) read(ctx context.Context, abs string) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readLocked(ctx, abs)
+}
+
+func (p *projectRegistries) readLocked(ctx context.Context, abs string) []byte {
+	rel, ok := p.tree.Rel(abs)
+	if !ok {
+		return nil
+	}
+	data, err := p.tree.ReadFile(ctx, rel, maxRegistryFile)
+	switch {
+	case err == nil:
+		return data
+	case errors.Is(err, fs.ErrNotExist) && !isLink(abs), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil
+	}
+	shown, ok := within(p.root, abs)
+	if !ok {
+		shown = filepath.ToSlash(abs)
+		if r, err := filepath.Rel(p.root, abs); err == nil {
+			shown = filepath.ToSlash(r)
+		}
+	}
+	if _, seen := p.unscanned[abs]; !seen {
+		var se *treefs.SizeError
+		if errors.As(err, &se) {
+			err = se
+		} else {
+			err = readReason(err)
+		}
+		p.unscanned[abs] = unscanned(shown, err)
+	}
+	return nil
+}
+
+// findings returns the unscanned-path findings of configuration files.
+func (p *projectRegistries) findings() []finding.Finding {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]finding.Finding, 0, len(p.unscanned))
+	for _, k := range sortedKeys(p.unscanned) {
+		out = append(out, p.unscanned[k])
+	}
+	return out
+}
+
+// isLink reports whether abs is a symbolic link (a dangling one is
+// reported; a missing file is not).
+func isLink(abs string) bool {
+	st, err := os.Lstat(abs)
+	return err == nil && st.Mode()&fs.ModeSymlink != 0
+}
+
+// within returns abs relative to dir, slash-separated, when it lies inside.
+func within(dir, abs string) (string, bool) {
+	rel, ok := relTo(filepath.ToSlash(dir), filepath.ToSlash(abs))
+	if !ok && dir == "/" {
+		return strings.TrimPrefix(filepath.ToSlash(abs), "/"), true
+	}
+	return rel, ok
 }
 
 // npmrcRegistries reads `registry=` and `@scope:registry=` from .npmrc

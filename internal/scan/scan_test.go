@@ -99,11 +99,17 @@ func TestWalkSkipsAndFinds(t *testing.T) {
 	if diff := cmp.Diff(wantFiles, res.Files); diff != "" {
 		t.Errorf("files mismatch (-want +got):\n%s", diff)
 	}
-	want := []string{"apps/web/package-lock.json:3 missing-integrity", "package-lock.json:3 missing-integrity"}
+	// Links leaving the tree are reported, never read.
+	want := []string{
+		"apps/package-lock.json:0 unscanned-path",
+		"apps/web/package-lock.json:3 missing-integrity",
+		"linked:0 unscanned-path",
+		"package-lock.json:3 missing-integrity",
+	}
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
-	if want := len(lockcheck.Rules()) + len(cicheck.Rules()); len(res.Rules) != want {
+	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(Rules()); len(res.Rules) != want {
 		t.Errorf("Rules has %d entries, want %d", len(res.Rules), want)
 	}
 }
