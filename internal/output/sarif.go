@@ -46,12 +46,25 @@ type sarifRun struct {
 	Tool               sarifTool                `json:"tool"`
 	OriginalURIBaseIDs map[string]sarifArtifact `json:"originalUriBaseIds"` // one key: sorted by encoding/json anyway
 	Results            []sarifResult            `json:"results"`            // never nil
+	Invocations        []sarifInvocation        `json:"invocations,omitempty"`
 	Properties         *sarifRunProperties      `json:"properties,omitempty"`
 }
 
 type sarifRunProperties struct {
-	FilesScanned int `json:"filesScanned"`
-	Suppressed   int `json:"suppressed"`
+	FilesScanned int  `json:"filesScanned"`
+	Suppressed   int  `json:"suppressed"`
+	Incomplete   bool `json:"incomplete,omitempty"`
+}
+
+// sarifInvocation is written only for an interrupted scan.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -177,7 +190,13 @@ func writeSARIF(w io.Writer, r Report) error {
 			Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
 		}},
 		Results:    []sarifResult{},
-		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
+		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed, Incomplete: r.Incomplete},
+	}
+	if r.Incomplete {
+		run.Invocations = []sarifInvocation{{
+			ExecutionSuccessful:        false,
+			ToolExecutionNotifications: []sarifNotification{{Level: "error", Message: sarifText{Text: incompleteNote}}},
+		}}
 	}
 	if len(r.Findings) == 0 {
 		return encodeJSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
