@@ -11,6 +11,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
+	"github.com/buildwall/buildwall/internal/scan"
 )
 
 // allRules returns the metadata of every rule buildwall has, in the order
@@ -25,7 +26,7 @@ func allRules() []finding.Rule {
 	for _, r := range cicheck.Rules() {
 		out = append(out, r.Rule)
 	}
-	return out
+	return append(out, scan.Rules()...)
 }
 
 // rulesOptions are the flags of `buildwall rules`.

@@ -13,12 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
-	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
-	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
 	"github.com/buildwall/buildwall/internal/scan"
+	"github.com/buildwall/buildwall/internal/termsafe"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // scanDefaults resolves the package managers' default registries; tests
@@ -109,7 +109,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	cfg, err := loadScanConfig(env, fl.config, abs[0])
+	cfg, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
 	if err != nil {
 		return usageError(err)
 	}
@@ -129,19 +129,24 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) {
 		return usageError(err)
 	}
-	if err != nil {
+	interrupted := err != nil && res != nil && res.Incomplete && ctx.Err() != nil
+	if err != nil && !interrupted {
 		return internalError(err)
 	}
-	if fl.online {
+	if len(cfgFindings) > 0 {
+		res.Findings = finding.Sort(append(res.Findings, cfgFindings...))
+	}
+	if fl.online && !interrupted {
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
+		interrupted = ctx.Err() != nil
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
-	if len(res.Files) == 0 {
-		// Most often a CI job pointed at the wrong directory: say so rather
-		// than pass silently.
-		fmt.Fprintf(env.Stderr, "buildwall: warning: nothing to scan under %s (no lockfile, package.json or CI configuration found)\n", strings.Join(paths, ", "))
+	if len(res.Files) == 0 && len(res.Findings) == 0 && !interrupted {
+		// Most often a CI job pointed at the wrong directory: a gate that
+		// checked nothing must not pass.
+		return usageError(fmt.Errorf("nothing to scan under %s: no lockfile, package.json or CI configuration found", termsafe.String(strings.Join(paths, ", "))))
 	}
 	report := output.Report{
 		ToolVersion: Version,
@@ -150,9 +155,13 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Findings:    res.Findings,
 		Rules:       res.Rules,
 		Suppressed:  res.Suppressed,
+		Incomplete:  interrupted,
 	}
 	if err := writeReport(env, fl.output, format, report); err != nil {
 		return internalError(err)
+	}
+	if interrupted {
+		return internalError(errors.New("scan interrupted: the report is partial (marked incomplete)"))
 	}
 	if format != output.FormatText || fl.output != "" {
 		fmt.Fprintln(env.Stderr, summaryLine(res, failOn))
@@ -173,34 +182,61 @@ func (e *Env) path(p string) string {
 
 // loadScanConfig reads --config, or buildwall.yml found from the first
 // scan path, and checks that its ignores name real rules. A missing
-// default file is an empty configuration; every other problem is an error
-// for the user (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, error) {
+// default file is an empty configuration. A found file that cannot be read
+// safely (a link out of the repository, a FIFO, a device, unreadable) is
+// not read: the scan runs without it and reports it as unscanned-path, one
+// of the returned findings. Every other problem is an error for the user
+// (exit 2).
+func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, []finding.Finding, error) {
 	p := flagPath
-	if p != "" {
-		p = env.path(p)
-	} else {
-		dir := firstPath
-		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-			dir = filepath.Dir(dir)
+	dir := firstPath
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		dir = filepath.Dir(dir)
+	}
+	var cfg *config.Config
+	var err error
+	switch {
+	case p != "":
+		cfg, err = config.Load(env.path(p))
+	default:
+		if p = config.Find(dir); p == "" {
+			return &config.Config{}, nil, nil
 		}
-		p = config.Find(dir)
+		cfg, err = config.LoadFound(p)
+		var ce *config.Error
+		if err != nil && !errors.As(err, &ce) {
+			rel, rerr := filepath.Rel(dir, p)
+			if rerr != nil {
+				rel = p
+			}
+			return &config.Config{}, []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
+		}
 	}
-	if p == "" {
-		return &config.Config{}, nil
-	}
-	cfg, err := config.Load(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	known := map[string]bool{}
-	for _, r := range append(lockcheck.Metadata(), cicheck.Metadata()...) {
+	for _, r := range allRules() {
 		known[r.ID] = true
 	}
 	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, nil
+	return cfg, nil, nil
+}
+
+// configReason explains why buildwall.yml was not read.
+func configReason(err error) error {
+	switch {
+	case errors.Is(err, treefs.ErrOutside):
+		return errors.New("it is a symbolic link whose target is outside the repository; the target was not read and the scan ran without this configuration")
+	case errors.Is(err, treefs.ErrNotRegular):
+		return errors.New("it is not a regular file (FIFO, device or directory); it was not opened and the scan ran without this configuration")
+	}
+	if u := errors.Unwrap(err); u != nil {
+		err = u // the system error, without the absolute path
+	}
+	return fmt.Errorf("it cannot be read (%w); the scan ran without this configuration", err)
 }
 
 // openDB opens the malicious-package database: --db, $BUILDWALL_DB, or the

@@ -22,8 +22,11 @@ var unscannedPathRule = finding.Rule{
 // lockcheck or cicheck).
 func Rules() []finding.Rule { return []finding.Rule{unscannedPathRule} }
 
-// unscanned returns the unscanned-path finding for rel (slash-separated,
-// relative to the scan root). reason never carries file content.
+// Unscanned returns the unscanned-path finding for rel (slash-separated,
+// relative to the scan root), for files scan does not read itself (the
+// configuration file). reason must never carry file content.
+func Unscanned(rel string, reason error) finding.Finding { return unscanned(rel, reason) }
+
 func unscanned(rel string, reason error) finding.Finding {
 	return finding.Finding{
 		Rule:     unscannedPathRule.ID,
