@@ -260,3 +260,4 @@ func TestReadMatchesNPM(t *testing.T) {
 		})
 	}
 }
+
