@@ -260,4 +260,3 @@ func TestReadMatchesNPM(t *testing.T) {
 		})
 	}
 }
-
