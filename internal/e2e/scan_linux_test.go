@@ -1,0 +1,258 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scanRun is one buildwall scan run as a subprocess.
+type scanRun struct {
+	code           int
+	stdout, stderr string
+	maxRSS         int64 // bytes
+}
+
+// scanEnv keeps a scan from reading the machine's npm configuration or
+// starting npm, and gives it an empty cache.
+func scanEnv(t *testing.T) []string {
+	home := t.TempDir()
+	return []string{
+		"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
+		"npm_config_registry=https://registry.example/", "YARN_REGISTRY=https://registry.example/",
+		"BUILDWALL_DB=" + filepath.Join(home, "db"), "GITHUB_TOKEN=",
+	}
+}
+
+// runScan runs the binary with stdout and stderr as pipes (as in CI, so a
+// link to /proc/self/fd/1 is the scan's own output pipe), kills it after
+// limit and fails the test if it had to.
+func runScan(t *testing.T, dir string, cred *syscall.Credential, env []string, limit time.Duration, args ...string) scanRun {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(limit, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !timer.Stop() {
+		t.Fatalf("buildwall %s did not finish in %v (killed)", strings.Join(args, " "), limit)
+	}
+	r := scanRun{stdout: stdout.String(), stderr: stderr.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.maxRSS = ru.Maxrss * 1024
+	}
+	return r
+}
+
+type scanReport struct {
+	Findings []struct {
+		Rule, Path, Message string
+	}
+	Incomplete bool
+}
+
+func decodeReport(t *testing.T, out string) scanReport {
+	t.Helper()
+	var rep scanReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("scan output is not JSON: %v\n%s", err, out)
+	}
+	return rep
+}
+
+// cleanText reports the first control character other than newline in s.
+func cleanText(s string) (rune, bool) {
+	for _, r := range s {
+		if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return r, false
+		}
+	}
+	return 0, true
+}
+
+const outsideSecret = "OUTSIDE-SECRET-9c1e"
+
+// TestScanHostileFiles runs the binary over trees where one file the scan
+// reads (registry configuration, buildwall.yml, the lockfile) is a link to
+// the scan's own stdout, to a FIFO, to /dev/zero or to a file outside the
+// tree: no hang (each run is bounded), no crash, at most 256 MB of memory,
+// the documented unscanned-path finding in JSON and text, nothing of the
+// outside file printed, no control characters.
+func TestScanHostileFiles(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("registry=https://"+outsideSecret+".example/\nscan:\n  fail-on: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{".npmrc", ".yarnrc", ".yarnrc.yml", "pnpm-workspace.yaml", "buildwall.yml", "package-lock.json"}
+	targets := map[string]string{"stdout": "/proc/self/fd/1", "fifo": "fifo", "devzero": "/dev/zero", "outside": outside}
+	env := scanEnv(t)
+	for _, name := range names {
+		for kind, target := range targets {
+			t.Run(strings.TrimPrefix(name, ".")+"_"+kind, func(t *testing.T) {
+				dir := t.TempDir()
+				files := map[string]string{"package.json": `{"name": "app", "dependencies": {"left-pad": "^1.3.0"}}`}
+				if name != "package-lock.json" {
+					files["package-lock.json"] = `{"lockfileVersion": 3, "packages": {"": {"name": "app", "dependencies": {"left-pad": "^1.3.0"}}, "node_modules/left-pad": {"version": "1.3.0", "resolved": "https://registry.example/left-pad/-/left-pad-1.3.0.tgz", "integrity": "sha512-AAAA"}}}`
+				}
+				for n, c := range files {
+					if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+				for _, format := range []string{"json", "text"} {
+					r := runScan(t, dir, nil, env, 20*time.Second, "scan", "--format", format, ".")
+					if r.code != 1 {
+						t.Errorf("%s: exit %d, want 1 (an unscanned-path finding is high)\nstdout:\n%s\nstderr:\n%s", format, r.code, r.stdout, r.stderr)
+					}
+					if r.maxRSS > 256<<20 {
+						t.Errorf("%s: max RSS %d MB, want under 256 MB", format, r.maxRSS>>20)
+					}
+					if strings.Contains(r.stdout+r.stderr, outsideSecret) {
+						t.Errorf("%s: output quotes the file outside the tree:\n%s%s", format, r.stdout, r.stderr)
+					}
+					if c, ok := cleanText(r.stdout + r.stderr); !ok {
+						t.Errorf("%s: output holds control character %U", format, c)
+					}
+					if !strings.Contains(r.stdout, "unscanned-path") || !strings.Contains(r.stdout, name+" was not scanned: ") {
+						t.Errorf("%s: no unscanned-path finding for %s:\n%s", format, name, r.stdout)
+					}
+					if format == "json" {
+						rep := decodeReport(t, r.stdout)
+						if rep.Incomplete {
+							t.Error("complete scan marked incomplete")
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestScanUnreadableDirectoryAsNobody: a directory the scanning user
+// cannot list is an unscanned-path finding and fails the gate (it used to
+// be a warning on stderr and exit 0).
+func TestScanUnreadableDirectoryAsNobody(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the scan as nobody")
+	}
+	dir, err := os.MkdirTemp("", "buildwall-scan-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "hidden"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"package.json", "hidden/package.json"} {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(`{"name": "app"}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := append(scanEnv(t), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "BUILDWALL_DB="+filepath.Join(dir, "nodb"))
+	r := runScan(t, dir, &syscall.Credential{Uid: 65534, Gid: 65534}, env, 20*time.Second, "scan", "--format", "json", ".")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	rep := decodeReport(t, r.stdout)
+	found := false
+	for _, f := range rep.Findings {
+		found = found || (f.Rule == "unscanned-path" && f.Path == "hidden" && strings.Contains(f.Message, "permission denied"))
+	}
+	if !found {
+		t.Errorf("no unscanned-path finding for hidden (permission denied):\n%s", r.stdout)
+	}
+}
+
+// TestScanSIGTERM: a scan waiting on a server that never answers (--online
+// against a hanging API) ends within a second of SIGTERM with exit 3 and
+// the partial report marked incomplete, the offline findings in it.
+func TestScanSIGTERM(t *testing.T) {
+	hung := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hung)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	workflow := "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/tool@v1\n"
+	if err := os.WriteFile(filepath.Join(wf, "ci.yml"), []byte(workflow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"json", "text"} {
+		cmd := exec.Command(bin, "scan", "--online", "--timeout", "10m", "--format", format, ".")
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), scanEnv(t)...), "GITHUB_API_URL="+srv.URL)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // the scan is now waiting on the server
+		sent := time.Now()
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		timer := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+		err := cmd.Wait()
+		took := time.Since(sent)
+		if !timer.Stop() {
+			t.Fatalf("%s: scan still running 10 s after SIGTERM", format)
+		}
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		t.Logf("%s: exit %d %v after SIGTERM", format, code, took)
+		if code != 3 {
+			t.Errorf("%s: exit %d after SIGTERM, want 3\nstdout:\n%s\nstderr:\n%s", format, code, stdout.String(), stderr.String())
+		}
+		if took > time.Second {
+			t.Errorf("%s: exited %v after SIGTERM, want within a second", format, took)
+		}
+		if format == "json" {
+			rep := decodeReport(t, stdout.String())
+			if !rep.Incomplete || len(rep.Findings) == 0 {
+				t.Errorf("partial report: incomplete=%v with %d findings, want incomplete with the offline findings\n%s", rep.Incomplete, len(rep.Findings), stdout.String())
+			}
+		} else if !strings.Contains(stdout.String(), "INCOMPLETE") {
+			t.Errorf("text report does not say it is incomplete:\n%s", stdout.String())
+		}
+	}
+}
