@@ -84,7 +84,11 @@ the old index in place. Download progress goes to standard error.`,
 			if !strings.HasPrefix(src, "http://") && !strings.HasPrefix(src, "https://") {
 				src = env.path(src)
 			}
-			res, err := advisory.Update(cmd.Context(), advisory.UpdateOptions{Dir: d, From: src, Progress: env.Stderr})
+			var res advisory.UpdateResult
+			err = interruptible(cmd.Context(), func() (err error) {
+				res, err = advisory.Update(cmd.Context(), advisory.UpdateOptions{Dir: d, From: src, Progress: env.Stderr})
+				return err
+			})
 			if err != nil {
 				return internalError(fmt.Errorf("db update: %w", err))
 			}

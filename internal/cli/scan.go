@@ -68,7 +68,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
   # SARIF for code scanning, never failing
   buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), env, cmd, fl, args)
+			return interruptible(cmd.Context(), func() error { return runScan(cmd.Context(), env, cmd, fl, args) })
 		},
 	}
 	f := cmd.Flags()
@@ -161,7 +161,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		return internalError(err)
 	}
 	if interrupted {
-		return internalError(errors.New("scan interrupted: the report is partial (marked incomplete)"))
+		return internalError(fmt.Errorf("%w: the report is partial (marked incomplete)", errInterrupted))
 	}
 	if format != output.FormatText || fl.output != "" {
 		fmt.Fprintln(env.Stderr, summaryLine(res, failOn))

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -197,15 +198,7 @@ func TestScanUnreadableDirectoryAsNobody(t *testing.T) {
 // against a hanging API) ends within a second of SIGTERM with exit 3 and
 // the partial report marked incomplete, the offline findings in it.
 func TestScanSIGTERM(t *testing.T) {
-	hung := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hung:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(hung)
+	apiURL, certFile := hangingServer(t)
 	dir := t.TempDir()
 	wf := filepath.Join(dir, ".github", "workflows")
 	if err := os.MkdirAll(wf, 0o755); err != nil {
@@ -218,7 +211,7 @@ func TestScanSIGTERM(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		cmd := exec.Command(bin, "scan", "--online", "--timeout", "10m", "--format", format, ".")
 		cmd.Dir = dir
-		cmd.Env = append(append(os.Environ(), scanEnv(t)...), "GITHUB_API_URL="+srv.URL)
+		cmd.Env = append(append(os.Environ(), scanEnv(t)...), "GITHUB_API_URL="+apiURL, "SSL_CERT_FILE="+certFile)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
@@ -255,4 +248,83 @@ func TestScanSIGTERM(t *testing.T) {
 			t.Errorf("text report does not say it is incomplete:\n%s", stdout.String())
 		}
 	}
+}
+
+// TestPinAndDBUpdateSIGTERM: pin waiting on a GitHub API and db update
+// waiting on a download, both hanging, end within a second of SIGTERM with
+// exit 3, saying they were interrupted, and change nothing.
+func TestPinAndDBUpdateSIGTERM(t *testing.T) {
+	apiURL, certFile := hangingServer(t)
+	dir := t.TempDir()
+	wf := filepath.Join(dir, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	workflow := "on: push\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/tool@v1\n"
+	if err := os.WriteFile(filepath.Join(wf, "ci.yml"), []byte(workflow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "db")
+	cases := map[string][]string{
+		"pin":       {"pin", "--timeout", "10m", "."},
+		"db_update": {"db", "update", "--db", db, "--from", apiURL + "/all.zip"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			cmd := exec.Command(bin, args...)
+			cmd.Dir = dir
+			cmd.Env = append(append(os.Environ(), scanEnv(t)...), "GITHUB_API_URL="+apiURL, "SSL_CERT_FILE="+certFile)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			sent := time.Now()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			timer := time.AfterFunc(10*time.Second, func() { cmd.Process.Kill() })
+			err := cmd.Wait()
+			took := time.Since(sent)
+			if !timer.Stop() {
+				t.Fatalf("still running 10 s after SIGTERM")
+			}
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			t.Logf("exit %d %v after SIGTERM; stderr:\n%s", code, took, stderr.String())
+			if code != 3 || took > time.Second {
+				t.Errorf("exit %d %v after SIGTERM, want 3 within a second", code, took)
+			}
+			if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("stderr does not say the command was interrupted:\n%s", stderr.String())
+			}
+			if got, _ := os.ReadFile(filepath.Join(wf, "ci.yml")); string(got) != workflow {
+				t.Errorf("workflow changed by an interrupted command:\n%s", got)
+			}
+		})
+	}
+}
+
+// hangingServer starts an HTTPS server on loopback that never answers and
+// returns its URL and a file holding its certificate for SSL_CERT_FILE, so
+// that commands get as far as waiting for it even where they require https.
+func hangingServer(t *testing.T) (url, certFile string) {
+	t.Helper()
+	hung := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hung) })
+	certFile = filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, certFile
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // Resolver answers what mutable references point at;
@@ -98,6 +99,9 @@ type pinFile struct {
 	parseErr   error
 }
 
+// maxFile bounds each CI configuration file pin reads (64 MiB).
+const maxFile = 64 << 20
+
 // Run finds, resolves and rewrites references. Resolution failures and
 // unpinnable references are outcomes, not errors; the error is for I/O
 // failures, a missing path and cancellation.
@@ -119,7 +123,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var files []*pinFile
 	total := 0
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		// Only a regular file, never blocking (a FIFO named like a
+		// workflow), bounded.
+		data, err := treefs.ReadFile(ctx, p, maxFile)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
