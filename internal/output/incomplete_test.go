@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // TestIncompleteInEveryFormat: an interrupted scan says so in every format,
@@ -24,6 +26,24 @@ func TestIncompleteInEveryFormat(t *testing.T) {
 			if got := strings.Contains(b.String(), want[f]); got != incomplete {
 				t.Errorf("%s, incomplete=%v: output contains %q = %v\n%s", f, incomplete, want[f], got, b.String())
 			}
+		}
+	}
+}
+
+// TestSARIFUnscannedNotification: an unscanned path is a result and a tool
+// execution notification of an unsuccessful invocation.
+func TestSARIFUnscannedNotification(t *testing.T) {
+	var b bytes.Buffer
+	r := Report{ToolVersion: "dev", Findings: []finding.Finding{{
+		Rule: "unscanned-path", Severity: finding.SeverityHigh, Message: "secret was not scanned: permission denied",
+		Location: finding.Location{Path: "secret"},
+	}}}
+	if err := Write(&b, FormatSARIF, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"executionSuccessful": false`, `"toolExecutionNotifications"`, `"ruleId": "unscanned-path"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("SARIF lacks %s:\n%s", want, b.String())
 		}
 	}
 }
