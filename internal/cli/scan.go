@@ -54,8 +54,14 @@ Configuration is read from buildwall.yml at the repository root (or --config).
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
 
+Only regular files inside each PATH are read: a symbolic link leading
+outside, a FIFO, socket or device, and anything unreadable is reported as
+unscanned-path (high) and never read.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
-2 usage or configuration error, 3 buildwall itself failed.`,
+2 usage or configuration error, or nothing to scan, 3 buildwall itself
+failed or was interrupted (SIGINT/SIGTERM: the report written is partial
+and marked incomplete).`,
 		Example: `  # Gate the current repository (fails on high and critical findings)
   buildwall scan
 
