@@ -19,12 +19,7 @@ import (
 // with the manifests it covers (in parallel), and every manifest that no
 // lockfile covers.
 func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
-	manifests := map[string]*file{} // dir -> parsed package.json
-	for _, m := range w.manifests {
-		if m.manifest != nil {
-			manifests[m.dir] = m
-		}
-	}
+	manifests := newManifestIndex(w.manifests)
 	lockDirs := map[string]bool{}
 	for _, l := range w.locks {
 		lockDirs[l.dir] = true
@@ -121,14 +116,49 @@ func lockAboveRoot(root string, parsers []lockfile.Parser) bool {
 	return false
 }
 
+// manifestIndex finds parsed manifests by directory, and the manifests
+// below a directory without looking at the others.
+type manifestIndex struct {
+	byDir map[string]*file // dir -> parsed package.json
+	dirs  []string         // the keys of byDir, sorted
+}
+
+func newManifestIndex(all []*file) *manifestIndex {
+	idx := &manifestIndex{byDir: map[string]*file{}}
+	for _, m := range all {
+		if m.manifest != nil {
+			idx.byDir[m.dir] = m
+		}
+	}
+	idx.dirs = sortedKeys(idx.byDir)
+	return idx
+}
+
+// below returns the directories strictly under dir that hold a manifest:
+// one contiguous run of the sorted list, so that checking every lockfile's
+// workspaces costs the manifests below each lockfile, not all of them for
+// every lockfile.
+func (idx *manifestIndex) below(dir string) []string {
+	if dir == "." {
+		return idx.dirs
+	}
+	prefix := dir + "/"
+	from, _ := slices.BinarySearch(idx.dirs, prefix)
+	to := from
+	for to < len(idx.dirs) && strings.HasPrefix(idx.dirs[to], prefix) {
+		to++
+	}
+	return idx.dirs[from:to]
+}
+
 // covered returns the manifests a lockfile covers, the root importer
 // first, then by directory: the root manifest in the lockfile's directory,
 // every importer the lockfile records, and every manifest below it that the
 // root manifest's workspace globs match and no nearer lockfile covers. A
 // workspace the lockfile does not know then shows up as drift.
-func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lockcheck.Manifest {
+func covered(l *file, manifests *manifestIndex, lockDirs map[string]bool) []lockcheck.Manifest {
 	var out []lockcheck.Manifest
-	root := manifests[l.dir]
+	root := manifests.byDir[l.dir]
 	if root != nil {
 		out = append(out, lockcheck.Manifest{Path: root.rel, Importer: ".", Manifest: root.manifest})
 	}
@@ -137,12 +167,12 @@ func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lo
 		if k == "." || k == "" {
 			continue
 		}
-		if dir := path.Join(l.dir, k); manifests[dir] != nil {
+		if dir := path.Join(l.dir, k); manifests.byDir[dir] != nil {
 			importers[dir] = k
 		}
 	}
 	if root != nil && len(root.manifest.Workspaces) > 0 {
-		for dir := range manifests {
+		for _, dir := range manifests.below(l.dir) {
 			if dir == l.dir || importers[dir] != "" {
 				continue
 			}
@@ -158,7 +188,7 @@ func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lo
 	}
 	slices.Sort(dirs)
 	for _, dir := range dirs {
-		m := manifests[dir]
+		m := manifests.byDir[dir]
 		out = append(out, lockcheck.Manifest{Path: m.rel, Importer: importers[dir], Manifest: m.manifest})
 	}
 	return out
