@@ -65,8 +65,6 @@ func newProjectRegistries(root, top string) (*projectRegistries, error) {
 	return &projectRegistries{root: root, top: tree.Dir(), tree: tree, dirs: map[string]dirRegistries{}, unscanned: map[string]finding.Finding{}}, nil
 }
 
-func (p *projectRegistries) close() error { return p.tree.Close() }
-
 // repoTop returns the nearest directory at or above root that holds .git,
 // or root itself when there is none.
 func repoTop(root string) string {

@@ -219,7 +219,10 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return nil, fmt.Errorf("scan %q: %w", p, err)
 	}
-	defer tree.Close()
+	// After a cancellation abandoned workers may still open files through
+	// the roots: closing them could let a reused descriptor number stand
+	// for another directory, so they are then left to the process's exit.
+	defer closeUnlessCancelled(ctx, tree)
 	w := newWalker(dir, tree, opts.Parsers)
 	out := &rootResult{dir: p}
 	if !st.IsDir() {
@@ -234,7 +237,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return nil, fmt.Errorf("scan %q: %w", p, err)
 	}
-	defer regs.close()
+	defer closeUnlessCancelled(ctx, regs.tree)
 	prefetchDefaults(ctx, w, regs, opts)
 	all := make([]*file, 0, len(w.locks)+len(w.manifests))
 	all = append(all, w.locks...)
@@ -266,6 +269,12 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	}
 	out.findings = slices.Concat(out.findings, ci) // one allocation, not a doubling series
 	return out, err
+}
+
+func closeUnlessCancelled(ctx context.Context, r *treefs.Root) {
+	if ctx.Err() == nil {
+		r.Close()
+	}
 }
 
 // prefetchDefaults starts resolving the package managers' default
