@@ -132,7 +132,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
 	})
-	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) {
+	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
 	}
 	interrupted := err != nil && res != nil && res.Incomplete && ctx.Err() != nil

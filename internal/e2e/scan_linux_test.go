@@ -179,18 +179,24 @@ func TestScanUnreadableDirectoryAsNobody(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A lockfile nobody may read: not scanned, and not a syntax error.
+	if err := os.WriteFile(filepath.Join(dir, "package-lock.json"), []byte(`{"lockfileVersion": 3, "packages": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := append(scanEnv(t), "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "BUILDWALL_DB="+filepath.Join(dir, "nodb"))
 	r := runScan(t, dir, &syscall.Credential{Uid: 65534, Gid: 65534}, env, 20*time.Second, "scan", "--format", "json", ".")
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 	rep := decodeReport(t, r.stdout)
-	found := false
-	for _, f := range rep.Findings {
-		found = found || (f.Rule == "unscanned-path" && f.Path == "hidden" && strings.Contains(f.Message, "permission denied"))
-	}
-	if !found {
-		t.Errorf("no unscanned-path finding for hidden (permission denied):\n%s", r.stdout)
+	for _, path := range []string{"hidden", "package-lock.json"} {
+		found := false
+		for _, f := range rep.Findings {
+			found = found || (f.Rule == "unscanned-path" && f.Path == path && strings.Contains(f.Message, "permission denied"))
+		}
+		if !found {
+			t.Errorf("no unscanned-path finding for %s (permission denied):\n%s", path, r.stdout)
+		}
 	}
 }
 
