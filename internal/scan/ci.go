@@ -41,6 +41,7 @@ var ciKinds = []ciKind{
 // ciFile is one CI configuration file to check.
 type ciFile struct {
 	tree, rel string // relative to the walker's tree and root
+	listed    bool   // a regular file in its directory's listing
 	kind      *ciKind
 	findings  []finding.Finding
 }
@@ -135,10 +136,10 @@ func (w *walker) ciKind(rel, base string) *ciKind {
 
 // addCI records rel when it is a CI configuration file and reports whether
 // it was one.
-func (w *walker) addCI(rel, base string) bool {
+func (w *walker) addCI(rel, base string, listed bool) bool {
 	k := w.ciKind(rel, base)
 	if k != nil {
-		w.ci = append(w.ci, &ciFile{tree: w.treePath(rel), rel: rel, kind: k})
+		w.ci = append(w.ci, &ciFile{tree: w.treePath(rel), rel: rel, listed: listed, kind: k})
 	}
 	return k != nil
 }
@@ -199,7 +200,7 @@ func checkCI(ctx context.Context, tree *treefs.Root, files []*ciFile, opts *Opti
 }
 
 func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Options) []finding.Finding {
-	data, err := tree.ReadFile(ctx, f.tree, opts.MaxFileSize)
+	data, err := readTreeFile(ctx, tree, f.tree, f.listed, opts.MaxFileSize)
 	var se *treefs.SizeError
 	switch {
 	case errors.As(err, &se):

@@ -67,7 +67,7 @@ func TestMappedFileTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tree.Close()
-	data, release, err := loadFile(context.Background(), tree, "package-lock.json", 1<<30)
+	data, release, err := loadFile(context.Background(), tree, "package-lock.json", true, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}

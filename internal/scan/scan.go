@@ -92,6 +92,7 @@ var (
 type file struct {
 	abs    string // absolute OS path
 	tree   string // slash-separated, relative to the walker's tree
+	listed bool   // a regular file in its directory's listing
 	rel    string // slash-separated, relative to the root
 	dir    string // slash-separated directory of rel ("." at the root)
 	parser lockfile.Parser
@@ -302,7 +303,7 @@ func parseAll(ctx context.Context, tree *treefs.Root, files []*file, opts *Optio
 }
 
 func parseOne(ctx context.Context, tree *treefs.Root, f *file, opts *Options) {
-	data, release, err := loadFile(ctx, tree, f.tree, opts.MaxFileSize)
+	data, release, err := loadFile(ctx, tree, f.tree, f.listed, opts.MaxFileSize)
 	defer release()
 	var se *treefs.SizeError
 	switch {
@@ -420,9 +421,9 @@ var mapMin int64 = 1 << 20
 // platform allows (mapFile), which spares zeroing and copying a 24 MB
 // buffer; parsers do not retain their input, so the mapping is released by
 // calling release once parsing is done. release is never nil.
-func loadFile(ctx context.Context, tree *treefs.Root, rel string, limit int64) (data []byte, release func(), err error) {
+func loadFile(ctx context.Context, tree *treefs.Root, rel string, listed bool, limit int64) (data []byte, release func(), err error) {
 	release = func() {}
-	f, err := tree.Open(rel)
+	f, err := openTreeFile(tree, rel, listed)
 	if err != nil {
 		return nil, release, err
 	}
@@ -437,6 +438,31 @@ func loadFile(ctx context.Context, tree *treefs.Root, rel string, limit int64) (
 	}
 	data, err = f.ReadAll(ctx, limit)
 	return data, release, err
+}
+
+// openTreeFile opens rel in tree, with OpenListed when the walk saw it as a
+// regular file.
+func openTreeFile(tree *treefs.Root, rel string, listed bool) (*treefs.File, error) {
+	if listed {
+		return tree.OpenListed(rel)
+	}
+	return tree.Open(rel)
+}
+
+// readTreeFile reads rel like treefs.Root.ReadFile, through openTreeFile.
+func readTreeFile(ctx context.Context, tree *treefs.Root, rel string, listed bool, limit int64) ([]byte, error) {
+	f, err := openTreeFile(tree, rel, listed)
+	if err != nil {
+		return nil, err
+	}
+	data, err := f.ReadAll(ctx, limit)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: rel, Err: err}
+	}
+	return data, nil
 }
 
 // parentDir returns the slash directory of a slash path, "." at the top.

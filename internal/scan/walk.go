@@ -84,7 +84,7 @@ func (w *walker) walkDir(ctx context.Context, rel string) error {
 				return err
 			}
 		case t.IsRegular():
-			w.add(crel, name)
+			w.add(crel, name, true)
 		case t&fs.ModeSymlink != 0:
 			w.link(crel, name)
 		default:
@@ -102,7 +102,7 @@ func (w *walker) link(rel, base string) {
 	if err == nil {
 		switch {
 		case info.IsRegular():
-			w.add(rel, base)
+			w.add(rel, base, false)
 		case info.IsDir():
 			// Inside the tree: scanned under its own name.
 		case w.wants(rel, base):
@@ -172,9 +172,9 @@ func (w *walker) single(base string) {
 		w.skip(base, fmt.Errorf("it is %s, not a regular file; it was not opened", describeType(info.Mode)))
 		return
 	}
-	if w.add(base, base) {
+	if w.add(base, base, false) {
 		if info, err := w.tree.Stat(w.treePath(ManifestName)); err == nil && info.IsRegular() {
-			w.add(ManifestName, ManifestName)
+			w.add(ManifestName, ManifestName, false)
 		}
 	}
 }
@@ -194,31 +194,33 @@ func (w *walker) wants(rel, base string) bool {
 
 // add records rel, a regular file (possibly through a link inside the
 // tree), when its base name is a lockfile, manifest or CI file, and reports
-// whether it was a lockfile.
-func (w *walker) add(rel, base string) bool {
-	if w.addCI(rel, base) {
+// whether it was a lockfile. listed says the directory listing showed rel
+// itself as a regular file (treefs.Root.OpenListed).
+func (w *walker) add(rel, base string, listed bool) bool {
+	if w.addCI(rel, base, listed) {
 		return false
 	}
 	if base == ManifestName {
 		if !w.manifest[rel] {
 			w.manifest[rel] = true
-			w.manifests = append(w.manifests, w.newFile(rel, nil))
+			w.manifests = append(w.manifests, w.newFile(rel, nil, listed))
 		}
 		return false
 	}
 	for _, p := range w.parsers {
 		if p.Match(base) {
-			w.locks = append(w.locks, w.newFile(rel, p))
+			w.locks = append(w.locks, w.newFile(rel, p, listed))
 			return true
 		}
 	}
 	return false
 }
 
-func (w *walker) newFile(rel string, p lockfile.Parser) *file {
+func (w *walker) newFile(rel string, p lockfile.Parser, listed bool) *file {
 	return &file{
 		abs:    filepath.Join(w.root, filepath.FromSlash(rel)),
 		tree:   w.treePath(rel),
+		listed: listed,
 		rel:    rel,
 		dir:    parentDir(rel),
 		parser: p,

@@ -165,6 +165,29 @@ func (s *sysRoot) openFile(dir, rel string) (*File, error) {
 	return verify(fd, &want)
 }
 
+func (s *sysRoot) openListed(dir, rel string) (*File, error) {
+	if !s.beneath {
+		return s.openFile(dir, rel)
+	}
+	fd, err := openat2(s.fd, rel, readFlags|unix.O_NOFOLLOW)
+	if errors.Is(err, unix.ELOOP) {
+		return s.openFile(dir, rel) // replaced by a link since the listing
+	}
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, notRegular(infoOf(&st).Mode)
+	}
+	return &File{fd: fd, size: st.Size}, nil
+}
+
 // openChecked opens the file at abs (links followed) like openFile, with
 // no containment: for files the user named.
 func openChecked(abs string) (*File, error) {

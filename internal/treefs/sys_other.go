@@ -65,6 +65,8 @@ func (s *sysRoot) openFile(dir, rel string) (*File, error) {
 	return openChecked(real)
 }
 
+func (s *sysRoot) openListed(dir, rel string) (*File, error) { return s.openFile(dir, rel) }
+
 // openChecked refuses anything but a regular file before opening it,
 // opens it without blocking and checks that it is still that file.
 func openChecked(abs string) (*File, error) {

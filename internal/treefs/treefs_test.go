@@ -96,6 +96,12 @@ func TestRootReadFile(t *testing.T) {
 		for _, tt := range tests {
 			withTimeout(t, func() {
 				got, err := r.ReadFile(context.Background(), tt.rel, 1<<20)
+				// OpenListed must fail or succeed alike.
+				if f, lerr := r.OpenListed(tt.rel); (lerr == nil) != (err == nil) || (tt.err != nil && !errors.Is(lerr, tt.err)) {
+					t.Errorf("beneath=%v %s: OpenListed(%q) error = %v, ReadFile's %v", beneath, tt.name, tt.rel, lerr, err)
+				} else if lerr == nil {
+					f.Close()
+				}
 				if tt.err == nil {
 					if err != nil || string(got) != tt.want {
 						t.Errorf("beneath=%v %s: ReadFile(%q) = %q, %v; want %q", beneath, tt.name, tt.rel, got, err, tt.want)
