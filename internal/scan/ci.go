@@ -42,6 +42,7 @@ var ciKinds = []ciKind{
 type ciFile struct {
 	tree, rel string // relative to the walker's tree and root
 	listed    bool   // a regular file in its directory's listing
+	unread    bool   // could not be read: reported unscanned-path
 	kind      *ciKind
 	findings  []finding.Finding
 }
@@ -206,6 +207,7 @@ func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Option
 	case errors.As(err, &se):
 		return []finding.Finding{cicheck.Unparseable(f.rel, se)}
 	case err != nil:
+		f.unread = true
 		return []finding.Finding{unscanned(f.rel, readReason(err))}
 	}
 	c := &cicheck.Context{Path: f.rel}

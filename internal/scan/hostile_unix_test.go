@@ -109,6 +109,9 @@ func TestHostileConfigFiles(t *testing.T) {
 				if diff := cmp.Diff([]string{name}, got); diff != "" {
 					t.Errorf("unscanned-path findings (-want +got):\n%s", diff)
 				}
+				if slices.Contains(res.Files, name) {
+					t.Errorf("%s counted among the files scanned: %q", name, res.Files)
+				}
 			})
 		}
 	}

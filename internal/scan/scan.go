@@ -248,7 +248,9 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		if !parsed[i] {
 			continue
 		}
-		out.files = append(out.files, f.rel)
+		if f.bad == nil || f.bad.Rule != unscannedPathRule.ID {
+			out.files = append(out.files, f.rel) // read, if not parsed
+		}
 		if f.bad != nil {
 			out.findings = append(out.findings, *f.bad)
 		}
@@ -264,7 +266,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	}
 	ci, done, err := checkCI(ctx, w.tree, w.ci, opts)
 	for i, f := range w.ci {
-		if done[i] {
+		if done[i] && !f.unread {
 			out.files = append(out.files, f.rel)
 		}
 	}
