@@ -352,20 +352,30 @@ func forEach(ctx context.Context, n int, fn func(i int)) ([]bool, error) {
 		return done, ctx.Err()
 	}
 	finished := make([]atomic.Bool, n)
-	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
+	// One goroutine per call, at most GOMAXPROCS at a time, as errgroup
+	// with a limit did: GOMAXPROCS long-lived workers measured 8-13% more
+	// CPU on the 2,000-workflow benchmark (interleaved runs), all of it in
+	// allocation and GC marking; why fresh goroutines fare better was not
+	// pinned down.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	wg.Go(func() {
+		for i := range n {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if ctx.Err() != nil {
 					return
 				}
 				fn(i)
 				finished[i].Store(true)
-			}
-		})
-	}
+			})
+		}
+	})
 	all := make(chan struct{})
 	go func() { wg.Wait(); close(all) }()
 	select {
