@@ -123,16 +123,23 @@ func TestHostileConfigFiles(t *testing.T) {
 // forever.
 func TestSymlinksInsideRoot(t *testing.T) {
 	dir := writeTree(t, map[string]string{
-		"store/lock.json":           lock,
-		"app/package.json":          testManifest,
-		"lib/pkg/package.json":      testManifest,
-		"lib/pkg/package-lock.json": lock,
+		"store/lock.json":                    lock,
+		"app/package.json":                   testManifest,
+		"lib/pkg/package.json":               testManifest,
+		"lib/pkg/package-lock.json":          lock,
+		"node_modules/web/package.json":      testManifest,
+		"node_modules/web/package-lock.json": lock,
 	})
 	links := map[string]string{
 		"app/package-lock.json":  "../store/lock.json",
 		"lib-again":              "lib",
 		"lib/pkg/self":           "..",
 		"loop/package-lock.json": "package-lock.json",
+		// A project hidden in a skipped directory is walked under the
+		// link's name, once, loops included.
+		"web":                    "node_modules/web",
+		"node_modules/web/again": ".",
+		"node_modules/web/up":    "../web",
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "loop"), 0o755); err != nil {
 		t.Fatal(err)
@@ -150,6 +157,7 @@ func TestSymlinksInsideRoot(t *testing.T) {
 		"app/package-lock.json:3 missing-integrity",
 		"lib/pkg/package-lock.json:3 missing-integrity",
 		"loop/package-lock.json:0 unscanned-path",
+		"web/package-lock.json:3 missing-integrity",
 	}
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/buildwall/buildwall/internal/finding"
@@ -33,6 +34,8 @@ type walker struct {
 	ci        []*ciFile       // CI configuration files (see ciKinds)
 	// unscanned are the unscanned-path findings of the walk.
 	unscanned []finding.Finding
+	// dirLinks are links to directories of the tree found by the walk.
+	dirLinks []string
 }
 
 func newWalker(root string, tree *treefs.Root, parsers []lockfile.Parser) *walker {
@@ -49,13 +52,52 @@ func (w *walker) treePath(rel string) string { return path.Join(w.sub, rel) }
 
 // walk visits the real directories of the tree in lexical order, in time
 // linear in the number of entries. Symbolic links are resolved inside the
-// tree: a link to a file is scanned under the link's name; a link to a
-// directory is not descended, because its target, being inside the tree,
-// is scanned under its own name (this also makes loops impossible); a
-// link that leaves the tree, a link loop and a directory that cannot be
-// listed become unscanned-path findings. Only cancellation is an error.
+// tree: a link to a file is scanned under the link's name. A link to a
+// directory is not descended when its target is walked under its own name
+// anyway; when the target lies in a directory the walk skips (node_modules,
+// .git, vendor: `app -> node_modules/x` would otherwise hide app's
+// lockfile), it is walked once under the link's name, each real directory
+// at most once, so loops end. A link that leaves the tree, a link loop and
+// a directory that cannot be listed become unscanned-path findings. Only
+// cancellation is an error.
 func (w *walker) walk(ctx context.Context) error {
-	return w.walkDir(ctx, ".")
+	if err := w.walkDir(ctx, "."); err != nil {
+		return err
+	}
+	visited := map[string]bool{}
+	for len(w.dirLinks) > 0 {
+		link := w.dirLinks[0]
+		w.dirLinks = w.dirLinks[1:]
+		real, err := filepath.EvalSymlinks(filepath.Join(w.root, filepath.FromSlash(link)))
+		if err != nil {
+			w.skip(link, linkReason(err))
+			continue
+		}
+		target, ok := within(w.root, real)
+		if !ok {
+			w.skip(link, linkReason(treefs.ErrOutside))
+			continue
+		}
+		if !underSkipped(target) || visited[target] {
+			continue
+		}
+		visited[target] = true
+		if err := w.walkDir(ctx, link); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// underSkipped reports whether the slash path rel lies in a directory the
+// walk does not descend.
+func underSkipped(rel string) bool {
+	for seg := range strings.SplitSeq(rel, "/") {
+		if skipDirs[seg] {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *walker) walkDir(ctx context.Context, rel string) error {
@@ -104,7 +146,7 @@ func (w *walker) link(rel, base string) {
 		case info.IsRegular():
 			w.add(rel, base, false)
 		case info.IsDir():
-			// Inside the tree: scanned under its own name.
+			w.dirLinks = append(w.dirLinks, rel) // see walk
 		case w.wants(rel, base):
 			w.skip(rel, fmt.Errorf("it links to %s, not a regular file; it was not opened", describeType(info.Mode)))
 		}
