@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/relay.sh — side-by-side relay benchmarks on loopback:
 #   (a) one large transfer: direct, through buildwall's tcpproxy, through nginx stream
-#   (b) added connection-setup latency: N sequential connect + 1-byte echo + close
+#   (b) added connection-setup latency: N sequential connect + ClientHello echo + close
 # Usage: bench/relay.sh [BYTES] [CONNECTIONS] [ROUNDS]   (defaults: 4 GiB, 2000, 3)
 # Needs nginx with the stream module (installed with apt-get when missing and
 # running as root). Everything listens on 127.0.0.1 only and is stopped on exit.

@@ -5,10 +5,10 @@
 //	relaybench sink -listen ADDR                 discard everything received
 //	relaybench echo -listen ADDR                 echo every byte back
 //	relaybench proxy -listen ADDR -target ADDR   buildwall's tcpproxy, every
-//	    connection bound to "bench.example" and dialled to ADDR
+//	    connection bound to benchName and dialled to ADDR
 //	relaybench throughput -bytes N NAME=ADDR...  one N-byte transfer per target
 //	relaybench latency -n N NAME=ADDR...         N sequential connections per
-//	    target, interleaved in an order shuffled each round, each: connect, 1-byte echo, close
+//	    target, interleaved in an order shuffled each round, each: connect, ClientHello echo, close
 //	relaybench sandbox -n N -target ECHO NAME=ADDR...  the same latency
 //	    measurement through the real `buildwall run` path (see sandbox.go),
 //	    in blocks alternating with the NAME=ADDR targets measured directly
@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -144,7 +145,7 @@ func proxy(listen, target, events string) error {
 	if err != nil || !tap.Addr().IsLoopback() {
 		return fmt.Errorf("target %q is not on loopback", target)
 	}
-	pol, err := policy.Compile(&policy.Spec{Mode: policy.ModeBlock, Allow: []string{"bench.example"}}, policy.Env{})
+	pol, err := policy.Compile(&policy.Spec{Mode: policy.ModeBlock, Allow: []string{benchName}}, policy.Env{})
 	if err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func proxy(listen, target, events string) error {
 	defer rec.Close() // writes the last lines before f is closed
 	p, err := tcpproxy.New(tcpproxy.Config{
 		Policy: pol,
-		Names:  fixedName("bench.example"),
+		Names:  fixedName(benchName),
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			d := net.Dialer{KeepAlive: -1} // as in production: the proxy sets it
 			return d.DialContext(ctx, network, target)
@@ -214,6 +215,9 @@ func throughput(args []string, size int64) error {
 			return err
 		}
 		start := time.Now()
+		if _, err := c.Write(opening); err != nil {
+			return fmt.Errorf("%s: write opening: %w", t.name, err)
+		}
 		var sent int64
 		for sent < size {
 			m := min(int64(len(buf)), size-sent)
@@ -251,10 +255,29 @@ func latency(args []string, n int) error {
 	return nil
 }
 
+// opening is what every client sends first, to every target: a TLS
+// ClientHello naming benchName, as a real client's would. The proxy
+// verifies it (a name-bound connection is relayed only after a
+// ClientHello or HTTP request naming its name) and splices the rest.
+var opening = clientHello(benchName)
+
+// clientHello returns the first TLS record crypto/tls sends for name.
+func clientHello(name string) []byte {
+	a, b := net.Pipe()
+	defer b.Close()
+	go func() {
+		tls.Client(a, &tls.Config{ServerName: name, InsecureSkipVerify: true}).Handshake()
+		a.Close()
+	}()
+	buf := make([]byte, 16<<10)
+	n, _ := b.Read(buf)
+	return buf[:n]
+}
+
 // measure makes n sequential connections per target (after n/10 warm-up
 // rounds), interleaved: one per target per round, in an order shuffled
-// each round, each: connect, 1-byte echo, close; it returns the durations
-// per target.
+// each round, each: connect, send the opening, read its echo, close; it
+// returns the durations per target.
 //
 // The shuffle matters: a relay's work after a connection (closing both
 // sockets, writing its event) overlaps the next connection, so in a fixed
@@ -263,7 +286,7 @@ func latency(args []string, n int) error {
 // loaded 2-core VM.
 func measure(ts []target, n int) ([][]time.Duration, error) {
 	lat := make([][]time.Duration, len(ts))
-	one := []byte{'x'}
+	echo := make([]byte, len(opening))
 	rng := rand.New(rand.NewPCG(1, 2)) // the same orders in every run
 	order := make([]int, len(ts))
 	for i := range order {
@@ -278,10 +301,10 @@ func measure(ts []target, n int) ([][]time.Duration, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", t.name, err)
 			}
-			if _, err := c.Write(one); err != nil {
+			if _, err := c.Write(opening); err != nil {
 				return nil, fmt.Errorf("%s: write: %w", t.name, err)
 			}
-			if _, err := io.ReadFull(c, one); err != nil {
+			if _, err := io.ReadFull(c, echo); err != nil {
 				return nil, fmt.Errorf("%s: read: %w", t.name, err)
 			}
 			d := time.Since(start)

@@ -27,7 +27,7 @@ import (
 // with a block-mode policy that allows one name, benchName. Inside the
 // sandbox, relaybench's "samples" mode resolves benchName once through
 // buildwall's DNS server (a synthetic address), then makes its sequential
-// one-byte-echo connections to it: nftables redirect, SO_ORIGINAL_DST,
+// ClientHello-echo connections to it: nftables redirect, SO_ORIGINAL_DST,
 // name binding, policy, HTTP/TLS sniff (the peek), attribution and events
 // all run as in production. Only the host side's network is injected: the
 // upstream DNS answers benchName with 127.0.0.1 and the proxy's dialer
@@ -200,7 +200,7 @@ func fakeUpstream(_ context.Context, m *dns.Msg) (*dns.Msg, error) {
 }
 
 // samples runs inside the sandbox: it resolves NAME once, then makes n
-// sequential one-byte-echo connections to it (after n/10 warm-up ones) and
+// sequential ClientHello-echo connections to it (after n/10 warm-up ones) and
 // prints each duration in nanoseconds, one per line.
 func samples(args []string, n int) error {
 	if len(args) != 1 {

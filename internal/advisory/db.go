@@ -62,6 +62,14 @@ type Status struct {
 	// Newest is the newest `modified` time of any record: how fresh the
 	// data is.
 	Newest time.Time
+	// Conflicts are the local records that tried to withdraw, narrow or
+	// rename a built-in record; the built-in records stay in force.
+	Conflicts []Conflict
+	// FutureDated counts local records modified more than a day after the
+	// index was written (and after the newest built-in record): data
+	// cannot be newer than its export, so they are left out of Newest
+	// rather than let them make stale data look fresh.
+	FutureDated int
 }
 
 // EcosystemCount is the number of records for one ecosystem.
@@ -123,8 +131,10 @@ func DefaultDir() (string, error) {
 }
 
 // Open loads the local index in dir and merges it with the embedded
-// records; when the same id is in both, the newer `modified` wins. A
-// missing index is not an error: the DB then holds the embedded records
+// records. Built-in records cannot be withdrawn or replaced by the index:
+// a local record with a built-in id (in any case) only adds affected
+// packages to it, whatever its `modified` time, and the attempts to
+// withdraw or narrow one are listed in Status().Conflicts. A missing index is not an error: the DB then holds the embedded records
 // only (Status().EmbeddedOnly). A corrupt index is an error wrapping
 // ErrCorruptIndex.
 func Open(dir string) (*DB, error) {
@@ -139,13 +149,37 @@ func Open(dir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	recs := mergeRecords(emb.records, idx.records)
-	return newDB(recs, Status{
+	recs, conflicts := overlay(emb.records, idx.records)
+	db := newDB(recs, Status{
 		IndexPath:       path,
 		UpdatedAt:       idx.updatedAt,
 		Source:          idx.source,
 		EmbeddedRecords: len(emb.records),
-	}), nil
+		Conflicts:       conflicts,
+	})
+	db.status.Newest, db.status.FutureDated = freshness(recs, maxTime(idx.updatedAt, emb.status.Newest).Add(24*time.Hour))
+	return db, nil
+}
+
+// freshness returns the newest modified time of recs no later than
+// cutoff, and how many records are dated after it.
+func freshness(recs []*Record, cutoff time.Time) (newest time.Time, future int) {
+	for _, r := range recs {
+		switch {
+		case r.Modified.After(cutoff):
+			future++
+		case r.Modified.After(newest):
+			newest = r.Modified
+		}
+	}
+	return newest, future
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // mergeRecords dedupes by id, keeping the record with the newer modified
@@ -227,7 +261,7 @@ func mergeSorted(a, b []*Record) []*Record {
 // of st.
 func newDB(recs []*Record, st Status) *DB {
 	db := &DB{records: recs, byKey: make(map[pkgKey][]entry, len(recs))}
-	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil
+	st.Records, st.Withdrawn, st.Newest, st.Ecosystems = 0, 0, time.Time{}, nil // recomputed below
 	perEco := map[string]int{}
 	var slab []entry
 	for _, r := range recs {
@@ -291,6 +325,7 @@ func key(eco, name string) pkgKey {
 func (db *DB) Status() Status {
 	st := db.status
 	st.Ecosystems = slices.Clone(st.Ecosystems)
+	st.Conflicts = slices.Clone(st.Conflicts)
 	return st
 }
 
@@ -311,6 +346,9 @@ func (db *DB) Lookup(ecosystem, name, version string) []Match {
 	if len(entries) == 0 {
 		return nil
 	}
+	if len(entries) > manyEntries {
+		return lookupMany(entries, version)
+	}
 	var hits []*Record
 	for _, e := range entries {
 		if !e.rec.Withdrawn.IsZero() || slices.Contains(hits, e.rec) {
@@ -328,6 +366,30 @@ func (db *DB) Lookup(ecosystem, name, version string) []Match {
 		}
 		return nil
 	})
+}
+
+// manyEntries is where Lookup switches from scanning its few entries to
+// maps: a database (hostile or not) with thousands of records for one
+// name must not make a lookup quadratic.
+const manyEntries = 16
+
+func lookupMany(entries []entry, version string) []Match {
+	first := make(map[*Record]*Affected, len(entries))
+	hit := map[*Record]bool{}
+	var hits []*Record
+	for _, e := range entries {
+		if _, ok := first[e.rec]; !ok {
+			first[e.rec] = e.aff
+		}
+		if !e.rec.Withdrawn.IsZero() || hit[e.rec] {
+			continue
+		}
+		if affects(e.eco, e.aff, version) {
+			hit[e.rec] = true
+			hits = append(hits, e.rec)
+		}
+	}
+	return groupMatches(hits, func(r *Record) *Affected { return first[r] })
 }
 
 // groupMatches merges records connected through ids and aliases into one

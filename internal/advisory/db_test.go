@@ -99,35 +99,6 @@ func TestOpenCorruptIndex(t *testing.T) {
 	}
 }
 
-func TestOpenMergesWithEmbedded(t *testing.T) {
-	// A newer copy of an embedded record in the local index wins: here it
-	// withdraws the embedded axios record.
-	src, dir := t.TempDir(), t.TempDir()
-	writeTree(t, src, map[string][]byte{
-		"MAL-2026-2307.json": osvJSON(t, "MAL-2026-2307", "npm", "axios", []string{"1.14.1"}, map[string]any{
-			"modified": "2030-01-01T00:00:00Z", "withdrawn": "2030-01-01T00:00:00Z"}),
-		// An older copy of another embedded record loses to the embedded one.
-		"MAL-2026-2306.json": osvJSON(t, "MAL-2026-2306", "npm", "plain-crypto-js", []string{"9.9.9"}, map[string]any{
-			"modified": "2000-01-01T00:00:00Z"}),
-	})
-	if _, err := Update(context.Background(), UpdateOptions{Dir: dir, From: src, Now: func() time.Time { return fixedNow }}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := db.Lookup("npm", "axios", "1.14.1"); len(got) != 0 {
-		t.Errorf("withdrawn (newer) local record did not override embedded one: %+v", got)
-	}
-	if got := db.Lookup("npm", "plain-crypto-js", "4.2.1"); len(got) != 1 {
-		t.Errorf("older local record overrode the embedded one: %+v", got)
-	}
-	if db.Len() != Embedded().Len() {
-		t.Errorf("Len = %d, want %d (same ids)", db.Len(), Embedded().Len())
-	}
-}
-
 func TestStatus(t *testing.T) {
 	src, dir := t.TempDir(), t.TempDir()
 	writeTree(t, src, corpus(t))

@@ -7,8 +7,10 @@
 // A curated set of high-profile malicious releases is compiled into the
 // binary (Embedded), so scans work offline out of the box. Update ingests an
 // OSV export (an ecosystem all.zip, a local directory tree of records, or an
-// http(s) URL of a zip) into an index under DefaultDir; Open merges that
-// index with the embedded records.
+// https URL of a zip, SHA-256 verified when a digest is given or published)
+// into an index under DefaultDir, reading one bounded entry at a time; Open
+// overlays that index on the embedded records, which local data can extend
+// but never withdraw or narrow (see Conflict).
 //
 // Matching follows the OSV schema: affected[].versions lists (exact, after
 // ecosystem-specific normalisation) and ECOSYSTEM/SEMVER ranges with

@@ -2,11 +2,13 @@ package advisory
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
@@ -16,6 +18,27 @@ func defaultClient() *http.Client {
 	tr.ResponseHeaderTimeout = 60 * time.Second
 	tr.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	return &http.Client{Transport: tr}
+}
+
+// httpsOnly returns a copy of c that refuses redirects to anything but
+// https (Go's client follows an https to http redirect by default), then
+// applies c's own redirect policy, or the default limit of 10.
+func httpsOnly(c *http.Client) *http.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("%w: redirect to %s", ErrInsecureSource, displaySource(req.URL.String()))
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // permanentError marks a download failure that retrying cannot fix.
@@ -33,7 +56,7 @@ func download(ctx context.Context, o *UpdateOptions, dst *os.File) (int64, error
 	var last error
 	for attempt := 1; attempt <= o.Attempts; attempt++ {
 		if attempt > 1 {
-			fmt.Fprintf(o.Progress, "attempt %d of %d failed: %v; retrying in %s\n", attempt-1, o.Attempts, last, delay)
+			fmt.Fprintf(o.Progress, "attempt %d of %d failed: %s; retrying in %s\n", attempt-1, o.Attempts, oneLine(last.Error()), delay)
 			t := time.NewTimer(delay)
 			select {
 			case <-ctx.Done():
@@ -72,15 +95,20 @@ func downloadOnce(ctx context.Context, o *UpdateOptions, dst io.Writer) (int64, 
 	}
 	resp, err := o.Client.Do(req)
 	if err != nil {
+		err = withoutURL(err)
+		var cert *tls.CertificateVerificationError
+		if errors.Is(err, ErrInsecureSource) || errors.As(err, &cert) {
+			return 0, &permanentError{err} // retrying cannot fix either
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
-		return 0, fmt.Errorf("server answered %s", resp.Status)
+		return 0, fmt.Errorf("server answered %s", statusText(resp.StatusCode))
 	default:
-		return 0, &permanentError{fmt.Errorf("server answered %s", resp.Status)}
+		return 0, &permanentError{fmt.Errorf("server answered %s", statusText(resp.StatusCode))}
 	}
 	total := resp.ContentLength
 	if total > o.MaxDownloadBytes {
@@ -99,6 +127,16 @@ func downloadOnce(ctx context.Context, o *UpdateOptions, dst io.Writer) (int64, 
 		return n, fmt.Errorf("truncated download: received %d of %d bytes", n, total)
 	}
 	return n, nil
+}
+
+// withoutURL drops the request URL (which may carry credentials in its
+// query) from a client error; callers name the source themselves.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // isTerminal reports whether w is a character device (a terminal).

@@ -38,7 +38,8 @@ const indexMagic = "buildwall-advisory-index\t1"
 var ErrCorruptIndex = errors.New("corrupt advisory index")
 
 const (
-	maxIndexBytes = 4 << 30 // decompressed bound, against a planted gzip bomb
+	maxIndexBytes = 1 << 30 // decompressed bound, against a planted gzip bomb (a 500k-record index is ~70 MB)
+	maxIndexRatio = 128     // decompressed bytes per compressed byte, likewise
 	maxIndexLine  = 1 << 20
 	maxSummaryLen = 400
 )
@@ -50,8 +51,27 @@ type index struct {
 }
 
 func writeIndex(w io.Writer, idx *index) error {
+	_, err := writeIndexCounted(w, idx)
+	return err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeIndexCounted writes idx to w and returns the uncompressed size.
+func writeIndexCounted(w io.Writer, idx *index) (int64, error) {
 	zw := gzip.NewWriter(w)
-	bw := bufio.NewWriterSize(zw, 64<<10)
+	cw := &countingWriter{w: zw}
+	bw := bufio.NewWriterSize(cw, 64<<10)
 	fmt.Fprintf(bw, "%s\nupdated\t%s\nsource\t%s\ncount\t%d\n.\n", indexMagic,
 		idx.updatedAt.UTC().Format(time.RFC3339Nano), sanitize(idx.source, maxIdentLen), len(idx.records))
 	for _, r := range idx.records {
@@ -96,12 +116,12 @@ func writeIndex(w io.Writer, idx *index) error {
 	}
 	fmt.Fprintf(bw, "E\t%d\n", len(idx.records))
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write index: %w", err)
+		return cw.n, fmt.Errorf("write index: %w", err)
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("write index: %w", err)
+		return cw.n, fmt.Errorf("write index: %w", err)
 	}
-	return nil
+	return cw.n, nil
 }
 
 const maxIdentLen = maxStringLen
@@ -120,10 +140,41 @@ func sanitize(s string, max int) string {
 	}, s)
 }
 
+// indexLimit is the most an index file of size bytes may inflate to.
+func indexLimit(size int64) int64 {
+	return min(maxIndexBytes, maxIndexRatio*size+1<<20)
+}
+
+// maxIndexFile bounds the index file itself.
+const maxIndexFile = 1 << 30
+
+// readIndexFile reads the index at path. Only a regular file is opened (a
+// FIFO or device planted in a database directory would block or never
+// end), at most maxIndexFile bytes.
 func readIndexFile(path string) (*index, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("open advisory index: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("read advisory index %s: %w: not a regular file", path, ErrCorruptIndex)
+	}
+	if fi.Size() > maxIndexFile {
+		return nil, fmt.Errorf("read advisory index %s: %w: %d bytes, limit %d", path, ErrCorruptIndex, fi.Size(), maxIndexFile)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open advisory index: %w", err)
+	}
+	defer f.Close()
+	var b bytes.Buffer
+	b.Grow(int(fi.Size()) + bytes.MinRead) // read in one go, as os.ReadFile does
+	if _, err := b.ReadFrom(io.LimitReader(f, maxIndexFile+1)); err != nil {
+		return nil, fmt.Errorf("read advisory index %s: %w", path, err)
+	}
+	data := b.Bytes()
+	if int64(len(data)) > maxIndexFile {
+		return nil, fmt.Errorf("read advisory index %s: %w: over %d bytes", path, ErrCorruptIndex, maxIndexFile)
 	}
 	idx, err := readIndex(bytes.NewReader(data))
 	if err != nil {
@@ -155,13 +206,19 @@ func readIndex(r io.Reader) (*index, error) {
 			}
 		}
 	}
-	_, err = buf.ReadFrom(io.LimitReader(zr, maxIndexBytes+1))
+	// An index compresses about 5 to 20 times; one planted in a database
+	// directory a pull request can write must not inflate to gigabytes.
+	limit := int64(maxIndexBytes)
+	if br, ok := r.(*bytes.Reader); ok {
+		limit = indexLimit(br.Size())
+	}
+	_, err = buf.ReadFrom(io.LimitReader(zr, limit+1))
 	raw := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptIndex, err)
 	}
-	if int64(len(raw)) > maxIndexBytes {
-		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, int64(maxIndexBytes))
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: over %d bytes uncompressed", ErrCorruptIndex, limit)
 	}
 	// The text is never written again, so the parsed strings may share it
 	// instead of a 30 MB copy.
@@ -428,12 +485,19 @@ func writeIndexFile(path string, idx *index) (err error) {
 			err = errors.Join(err, rerr)
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 256<<10)
-	if err := writeIndex(bw, idx); err != nil {
+	out := &countingWriter{w: tmp}
+	bw := bufio.NewWriterSize(out, 256<<10)
+	raw, err := writeIndexCounted(bw, idx)
+	if err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write temporary index: %w", err)
+	}
+	// Open refuses an index that inflates more than this (a planted gzip
+	// bomb); never write one it would refuse.
+	if raw > indexLimit(out.n) {
+		return fmt.Errorf("write index: %w: %d bytes compress to %d, over %d:1", ErrTooLarge, raw, out.n, maxIndexRatio)
 	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("sync temporary index: %w", err)

@@ -1,6 +1,7 @@
 package advisory
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -207,3 +208,26 @@ func TestPEP440Order(t *testing.T) {
 
 func splitFields(s string) []string { return strings.Fields(s) }
 func sortStrings(s []string)        { slices.Sort(s) }
+
+// TestLookupManyRecordsForOneName: 50,000 records naming one package (a
+// hostile export) cost a lookup linear time (it was quadratic: seconds),
+// and each comes back once.
+func TestLookupManyRecordsForOneName(t *testing.T) {
+	var recs []*Record
+	for i := range 50000 {
+		recs = append(recs, mkRec(fmt.Sprintf("MAL-2030-%05d", i), nil,
+			aff("npm", "react", []string{"0.0.1"}), aff("npm", "react", []string{"18.2.0"})))
+	}
+	db := newDB(recs, Status{})
+	start := time.Now()
+	got := db.Lookup("npm", "react", "18.2.0")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Lookup took %v", d)
+	}
+	if len(got) != 50000 || got[0].ID != "MAL-2030-00000" || got[0].Name != "react" {
+		t.Errorf("%d matches, first %+v", len(got), got[0])
+	}
+	if small := newDB(recs[:3], Status{}).Lookup("npm", "react", "18.2.0"); len(small) != 3 {
+		t.Errorf("few entries: %d matches, want 3", len(small))
+	}
+}

@@ -42,20 +42,22 @@ func (i IOCs) empty() bool { return len(i.Domains)+len(i.IPs)+len(i.URLs) == 0 }
 
 // parseIOCs reads database_specific.iocs, keeping only well-formed strings.
 func parseIOCs(raw json.RawMessage) IOCs {
+	// Elements are kept raw and decoded only when they are strings: a
+	// hostile record's nested arrays cost no more than their bytes.
 	var ds struct {
 		IOCs struct {
-			Domains []any `json:"domains"`
-			IPs     []any `json:"ips"`
-			URLs    []any `json:"urls"`
+			Domains []json.RawMessage `json:"domains"`
+			IPs     []json.RawMessage `json:"ips"`
+			URLs    []json.RawMessage `json:"urls"`
 		} `json:"iocs"`
 	}
 	if len(raw) == 0 || json.Unmarshal(raw, &ds) != nil {
 		return IOCs{}
 	}
-	keep := func(in []any) []string {
+	keep := func(in []json.RawMessage) []string {
 		var out []string
 		for _, v := range in {
-			if s, ok := v.(string); ok && checkIdent("ioc", s) == nil && !strings.ContainsRune(s, ' ') {
+			if s, ok := rawString(v); ok && checkIdent("ioc", s) == nil && !strings.ContainsRune(s, ' ') {
 				out = append(out, s)
 			}
 		}
@@ -246,27 +248,36 @@ func markedMalware(raw json.RawMessage) bool {
 		return false
 	}
 	var ds struct {
-		Type   any   `json:"type"`
-		CWEIDs []any `json:"cwe_ids"`
+		Type   json.RawMessage   `json:"type"`
+		CWEIDs []json.RawMessage `json:"cwe_ids"`
 		CWEs   []struct {
-			CWEID any `json:"cweId"`
+			CWEID json.RawMessage `json:"cweId"`
 		} `json:"cwes"`
 	}
 	if json.Unmarshal(raw, &ds) != nil {
 		return false
 	}
-	if t, ok := ds.Type.(string); ok && strings.EqualFold(t, "malware") {
+	if t, ok := rawString(ds.Type); ok && strings.EqualFold(t, "malware") {
 		return true
 	}
 	for _, c := range ds.CWEIDs {
-		if s, ok := c.(string); ok && strings.EqualFold(s, "CWE-506") {
+		if s, ok := rawString(c); ok && strings.EqualFold(s, "CWE-506") {
 			return true
 		}
 	}
 	for _, c := range ds.CWEs {
-		if s, ok := c.CWEID.(string); ok && strings.EqualFold(s, "CWE-506") {
+		if s, ok := rawString(c.CWEID); ok && strings.EqualFold(s, "CWE-506") {
 			return true
 		}
 	}
 	return false
+}
+
+// rawString decodes v when it is a JSON string.
+func rawString(v json.RawMessage) (string, bool) {
+	if len(v) == 0 || v[0] != '"' {
+		return "", false
+	}
+	var s string
+	return s, json.Unmarshal(v, &s) == nil
 }

@@ -1,12 +1,10 @@
 package advisory
 
 import (
-	"archive/zip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,10 +19,16 @@ type UpdateOptions struct {
 	// Dir is the database directory; empty means DefaultDir().
 	Dir string
 	// From is a local .zip (an OSV ecosystem all.zip export), a local
-	// directory tree of *.json OSV records, or an http(s) URL of a zip.
+	// directory tree of *.json OSV records, or an https URL of a zip.
+	// Plain http and other schemes are refused (ErrInsecureSource).
 	From string
+	// SHA256 is the expected SHA-256 of the archive, 64 hex digits; empty
+	// means use the checksum published beside it (From + ".sha256"), if
+	// any. It cannot be used with a directory.
+	SHA256 string
 	// Client downloads URLs; nil means a client with connection and
 	// response-header timeouts (the body may take as long as ctx allows).
+	// Whatever the client, redirects to anything but https are refused.
 	Client *http.Client
 	// Progress receives human-readable progress; nil means quiet. When it
 	// is a terminal the download shows a single updating line.
@@ -32,13 +36,22 @@ type UpdateOptions struct {
 	// Now stamps the index; nil means time.Now.
 	Now func() time.Time
 
-	// MaxDownloadBytes bounds a downloaded archive (default 2 GiB).
+	// MaxDownloadBytes bounds an archive, downloaded or local (default
+	// 2 GiB).
 	MaxDownloadBytes int64
 	// MaxTotalBytes bounds the uncompressed size of all records read
-	// (default 8 GiB): a zip bomb fails with ErrTooLarge.
+	// (default 8 GiB). Besides, no zip entry may inflate to more than 100
+	// times its compressed size plus 4 KiB: a zip bomb fails with
+	// ErrTooLarge before it is inflated.
 	MaxTotalBytes int64
-	// MaxRecordBytes bounds one record (default 16 MiB).
+	// MaxRecordBytes bounds one record (default 4 MiB).
 	MaxRecordBytes int64
+	// MaxEntries bounds the entries of an archive, or the *.json files of
+	// a directory (default 5,000,000).
+	MaxEntries int64
+	// MaxKeptBytes bounds the memory the kept records take, as estimated
+	// from their strings and lists (default 1 GiB).
+	MaxKeptBytes int64
 	// Attempts is how many times a download is tried (default 4); Backoff
 	// is the first wait between attempts, doubling each time (default 1s).
 	Attempts int
@@ -64,6 +77,14 @@ type UpdateResult struct {
 	Ecosystems []EcosystemCount
 	// Downloaded is the archive size in bytes when From is a URL.
 	Downloaded int64
+	// SHA256 is the archive's SHA-256 (hex) when From is an archive;
+	// ChecksumFrom says what it was verified against: "--sha256", or the
+	// URL or path of the published checksum file; empty when it was not
+	// verified (nothing published).
+	SHA256, ChecksumFrom string
+	// Conflicts are the records that try to withdraw, narrow or rename a
+	// built-in record: Open keeps the built-in records in force.
+	Conflicts []Conflict
 }
 
 // Errors Update may return (wrapped).
@@ -79,12 +100,23 @@ var (
 	// ErrDownload: the URL could not be fetched completely after all
 	// attempts.
 	ErrDownload = errors.New("download failed")
+	// ErrInsecureSource: From is a plain http URL (or another scheme
+	// than https), or a redirect led to one.
+	ErrInsecureSource = errors.New("insecure source")
+	// ErrInvalidOptions: UpdateOptions that cannot work (a malformed
+	// SHA256, SHA256 with a directory).
+	ErrInvalidOptions = errors.New("invalid update options")
+	// ErrChecksumMismatch: the archive's SHA-256 is not the expected one,
+	// or the published checksum file is malformed.
+	ErrChecksumMismatch = errors.New("checksum mismatch")
 )
 
 const (
 	defaultMaxDownload = 2 << 30
 	defaultMaxTotal    = 8 << 30
-	defaultMaxRecord   = 16 << 20
+	defaultMaxRecord   = 4 << 20
+	defaultMaxEntries  = 5_000_000
+	defaultMaxKept     = 1 << 30
 	defaultAttempts    = 4
 	defaultBackoff     = time.Second
 	maxSkipReasons     = 5
@@ -113,6 +145,12 @@ func (o *UpdateOptions) setDefaults() error {
 	if o.MaxRecordBytes <= 0 {
 		o.MaxRecordBytes = defaultMaxRecord
 	}
+	if o.MaxEntries <= 0 {
+		o.MaxEntries = defaultMaxEntries
+	}
+	if o.MaxKeptBytes <= 0 {
+		o.MaxKeptBytes = defaultMaxKept
+	}
 	if o.Attempts <= 0 {
 		o.Attempts = defaultAttempts
 	}
@@ -122,6 +160,7 @@ func (o *UpdateOptions) setDefaults() error {
 	if o.Client == nil {
 		o.Client = defaultClient()
 	}
+	o.Client = httpsOnly(o.Client)
 	return nil
 }
 
@@ -143,24 +182,45 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	if opts.From == "" {
 		return UpdateResult{}, errors.New("update advisory database: no source given")
 	}
+	if err := checkSource(opts.From); err != nil {
+		return UpdateResult{}, err
+	}
+	if opts.SHA256 != "" {
+		sum, ok := parseSHA256(opts.SHA256)
+		if !ok {
+			return UpdateResult{}, fmt.Errorf("%w: --sha256 wants 64 hex digits", ErrInvalidOptions)
+		}
+		opts.SHA256 = sum
+	}
+	res := UpdateResult{Path: filepath.Join(opts.Dir, IndexFile), Source: displaySource(opts.From)}
+	var fi os.FileInfo
+	if !isURL(opts.From) {
+		var err error
+		if fi, err = os.Stat(opts.From); err != nil {
+			return res, fmt.Errorf("open source: %w", err)
+		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return res, fmt.Errorf("open source: %s is neither a regular file nor a directory", opts.From)
+		}
+		if !fi.IsDir() && fi.Size() > opts.MaxDownloadBytes {
+			return res, fmt.Errorf("archive %s: %w: %d bytes, limit %d", opts.From, ErrTooLarge, fi.Size(), opts.MaxDownloadBytes)
+		}
+		if fi.IsDir() && opts.SHA256 != "" {
+			return res, fmt.Errorf("%w: --sha256 verifies an archive; %s is a directory", ErrInvalidOptions, opts.From)
+		}
+	}
 	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
 		return UpdateResult{}, fmt.Errorf("create database directory: %w", err)
 	}
-	res := UpdateResult{Path: filepath.Join(opts.Dir, IndexFile), Source: displaySource(opts.From)}
 	col := newCollector(&opts)
 	var err error
 	switch {
 	case isURL(opts.From):
-		res.Downloaded, err = updateFromURL(ctx, &opts, col)
+		res.Downloaded, err = updateFromURL(ctx, &opts, col, &res)
+	case fi.IsDir():
+		err = col.readDir(ctx, opts.From)
 	default:
-		var fi os.FileInfo
-		fi, err = os.Stat(opts.From)
-		if err != nil {
-			return res, fmt.Errorf("open source: %w", err)
-		}
-		if fi.IsDir() {
-			err = col.readDir(ctx, opts.From)
-		} else {
+		if err = verifyLocal(ctx, &opts, &res); err == nil {
 			err = col.readZip(ctx, opts.From)
 		}
 	}
@@ -175,6 +235,7 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	}
 	st := newDB(recs, Status{}).status
 	res.Records, res.Withdrawn, res.Ecosystems = len(recs), st.Withdrawn, st.Ecosystems
+	_, res.Conflicts = overlay(Embedded().records, recs)
 	idx := &index{updatedAt: opts.Now().UTC(), source: res.Source, records: recs}
 	if err := writeIndexFile(res.Path, idx); err != nil {
 		return res, err
@@ -183,14 +244,29 @@ func Update(ctx context.Context, opts UpdateOptions) (UpdateResult, error) {
 	return res, nil
 }
 
+// isURL reports whether s is an https URL (the only kind Update fetches).
 func isURL(s string) bool {
-	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+	return len(s) > len("https://") && strings.EqualFold(s[:len("https://")], "https://")
+}
+
+// checkSource refuses sources that would be fetched without TLS: plain
+// http and every scheme other than https. A local path never contains
+// "://" before its first slash.
+func checkSource(s string) error {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || strings.ContainsAny(scheme, "/\\") || isURL(s) {
+		return nil
+	}
+	if strings.EqualFold(scheme, "http") {
+		return fmt.Errorf("%w: refusing plain http source %s: use https, or download the archive and pass its path", ErrInsecureSource, displaySource(s))
+	}
+	return fmt.Errorf("%w: unsupported source scheme %q: use https or a local path", ErrInsecureSource, scheme)
 }
 
 // displaySource drops credentials and query strings from a URL so that
 // they are not stored in the index or printed.
 func displaySource(s string) string {
-	if !isURL(s) {
+	if !strings.Contains(s, "://") {
 		return s
 	}
 	u, err := url.Parse(s)
@@ -201,157 +277,16 @@ func displaySource(s string) string {
 	return u.String()
 }
 
-// collector parses records and keeps the malicious ones.
-type collector struct {
-	opts         *UpdateOptions
-	records      []*Record
-	total        int64
-	entries      int
-	skipped      int
-	notMalicious int
-	reasons      []string
-}
-
-func newCollector(o *UpdateOptions) *collector { return &collector{opts: o} }
-
-// progressEvery is how many entries pass between "read N entries" lines.
-const progressEvery = 50000
-
-func (c *collector) add(name string, data []byte) {
-	c.entries++
-	if c.entries%progressEvery == 0 {
-		fmt.Fprintf(c.opts.Progress, "read %d entries\n", c.entries)
-	}
-	r, err := ParseRecord(data)
-	if err != nil {
-		c.skipped++
-		if len(c.reasons) < maxSkipReasons {
-			c.reasons = append(c.reasons, fmt.Sprintf("%s: %v", name, err))
-		}
-		return
-	}
-	if !r.IsMalicious() {
-		c.notMalicious++
-		return
-	}
-	r.Details, r.References, r.DatabaseSpecific = "", nil, nil // not indexed
-	for i := range r.Affected {
-		r.Affected[i].DatabaseSpecific = nil
-	}
-	c.records = append(c.records, r)
-}
-
-func (c *collector) account(name string, n int64) error {
-	if n > c.opts.MaxRecordBytes {
-		return fmt.Errorf("record %s: %w: over %d bytes", name, ErrTooLarge, c.opts.MaxRecordBytes)
-	}
-	c.total += n
-	if c.total > c.opts.MaxTotalBytes {
-		return fmt.Errorf("records: %w: over %d bytes uncompressed in total", ErrTooLarge, c.opts.MaxTotalBytes)
-	}
-	return nil
-}
-
-func isRecordName(name string) bool {
-	return strings.EqualFold(filepath.Ext(name), ".json")
-}
-
-func (c *collector) readDir(ctx context.Context, root string) error {
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !d.Type().IsRegular() || !isRecordName(path) {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if err := c.account(path, fi.Size()); err != nil {
-			return err
-		}
-		data, err := readBounded(path, c.opts.MaxRecordBytes)
-		if err != nil {
-			return err
-		}
-		c.add(path, data)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read records from %s: %w", root, err)
-	}
-	return nil
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("record %s: %w: over %d bytes", path, ErrTooLarge, max)
-	}
-	return data, nil
-}
-
-func (c *collector) readZip(ctx context.Context, path string) error {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return fmt.Errorf("open archive %s: %w: %w", path, ErrCorruptArchive, err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if f.FileInfo().IsDir() || !isRecordName(f.Name) {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// The declared size is checked first, and the real one while
-		// reading: a crafted header may lie.
-		if f.UncompressedSize64 > uint64(c.opts.MaxRecordBytes) {
-			return fmt.Errorf("archive %s: record %s: %w: declares %d bytes, limit %d", path, f.Name, ErrTooLarge, f.UncompressedSize64, c.opts.MaxRecordBytes)
-		}
-		data, err := readZipEntry(f, c.opts.MaxRecordBytes)
-		if err != nil {
-			return fmt.Errorf("archive %s: %w", path, err)
-		}
-		if err := c.account(f.Name, int64(len(data))); err != nil {
-			return fmt.Errorf("archive %s: %w", path, err)
-		}
-		c.add(f.Name, data)
-	}
-	return nil
-}
-
-func readZipEntry(f *zip.File, max int64) ([]byte, error) {
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("open record %s: %w: %w", f.Name, ErrCorruptArchive, err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read record %s: %w: %w", f.Name, ErrCorruptArchive, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("record %s: %w: over %d bytes", f.Name, ErrTooLarge, max)
-	}
-	return data, nil
-}
-
 // updateFromURL downloads the zip to a temporary file next to the index,
-// then reads it like a local zip.
-func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector) (int64, error) {
+// verifies its checksum, then reads it like a local zip.
+func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector, res *UpdateResult) (int64, error) {
+	want, from := o.SHA256, "--sha256"
+	if want == "" {
+		var err error
+		if want, from, err = publishedChecksum(ctx, o); err != nil {
+			return 0, err
+		}
+	}
 	tmp, err := os.CreateTemp(o.Dir, ".download-*.zip")
 	if err != nil {
 		return 0, fmt.Errorf("create download file: %w", err)
@@ -366,6 +301,9 @@ func updateFromURL(ctx context.Context, o *UpdateOptions, col *collector) (int64
 	}
 	if err := tmp.Sync(); err != nil {
 		return n, fmt.Errorf("write download file: %w", err)
+	}
+	if err := verifyFile(ctx, tmp.Name(), want, from, res); err != nil {
+		return n, err
 	}
 	return n, col.readZip(ctx, tmp.Name())
 }

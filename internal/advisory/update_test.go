@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,7 +160,9 @@ func TestUpdateFromZip(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.SkipReasons = nil
-	if diff := cmp.Diff(wantCorpusResult(filepath.Join(dir, IndexFile), zp), res); diff != "" {
+	want := wantCorpusResult(filepath.Join(dir, IndexFile), zp)
+	want.SHA256 = sha256Hex(zipBytes(t, corpus(t)))
+	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("UpdateResult mismatch (-want +got):\n%s", diff)
 	}
 	checkCorpusDB(t, dir)
@@ -281,17 +285,32 @@ func corruptEntry(t *testing.T, good []byte) []byte {
 	return bad
 }
 
-// zipServer serves body at /all.zip; handler decides per request.
-func zipServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+// zipServer is an https server on 127.0.0.1 whose handler h decides per
+// request; requests for a published checksum (*.sha256) get 404 unless
+// sums says otherwise (path -> body). Clients trust it through
+// srv.Client().
+func zipServer(t *testing.T, h http.HandlerFunc, sums ...map[string]string) *httptest.Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(h)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".sha256") {
+			for _, m := range sums {
+				if body, ok := m[r.URL.Path]; ok {
+					w.Write([]byte(body))
+					return
+				}
+			}
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}))
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.Start()
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -307,7 +326,7 @@ func TestUpdateFromURL(t *testing.T) {
 	dir := t.TempDir()
 	var progress bytes.Buffer
 	url := srv.URL + "/osv/npm/all.zip?token=secret"
-	res, err := Update(context.Background(), UpdateOptions{Dir: dir, From: url, Progress: &progress, Now: func() time.Time { return fixedNow }})
+	res, err := Update(context.Background(), UpdateOptions{Dir: dir, From: url, Progress: &progress, Now: func() time.Time { return fixedNow }, Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,15 +336,32 @@ func TestUpdateFromURL(t *testing.T) {
 	if res.Source != srv.URL+"/osv/npm/all.zip" {
 		t.Errorf("Source = %q: query string (credentials) must be dropped", res.Source)
 	}
-	want := fmt.Sprintf("downloading %s\ndownloaded %s / %s (100%%)\nindexed 5 records (2 skipped, 1 not malicious)\n",
-		formatBytes(int64(len(body))), formatBytes(int64(len(body))), formatBytes(int64(len(body))))
-	if diff := cmp.Diff(want, progress.String()); diff != "" {
-		t.Errorf("progress mismatch (-want +got):\n%s", diff)
+	// TLS hands the body over in records, so intermediate progress lines
+	// vary; the first and last ones do not.
+	size := formatBytes(int64(len(body)))
+	for _, want := range []string{
+		"no checksum: " + srv.URL + "/osv/npm/all.zip.sha256 not published: the archive is not verified; pass --sha256 HEX to require one\ndownloading " + size + "\n",
+		fmt.Sprintf("downloaded %s / %s (100%%)\nindexed 5 records (2 skipped, 1 not malicious)\n", size, size),
+	} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+	if strings.Contains(progress.String(), "secret") {
+		t.Errorf("progress shows the URL's query:\n%s", progress.String())
 	}
 	if requests.Load() != 1 {
 		t.Errorf("%d requests, want 1", requests.Load())
 	}
+	if res.SHA256 != sha256Hex(body) || res.ChecksumFrom != "" {
+		t.Errorf("SHA256, ChecksumFrom = %q, %q; want %q, none", res.SHA256, res.ChecksumFrom, sha256Hex(body))
+	}
 	checkCorpusDB(t, dir)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 func TestUpdateFromURLRetriesServerError(t *testing.T) {
@@ -340,7 +376,7 @@ func TestUpdateFromURLRetriesServerError(t *testing.T) {
 	})
 	dir := t.TempDir()
 	var progress bytes.Buffer
-	_, err := Update(context.Background(), UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Progress: &progress, Backoff: time.Millisecond})
+	_, err := Update(context.Background(), UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Progress: &progress, Backoff: time.Millisecond, Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +440,7 @@ func TestUpdateFromURLFailures(t *testing.T) {
 			})
 			dir := t.TempDir()
 			old := seedIndex(t, dir)
-			_, err := Update(context.Background(), UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Attempts: 3, Backoff: time.Millisecond})
+			_, err := Update(context.Background(), UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Attempts: 3, Backoff: time.Millisecond, Client: srv.Client()})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Update error = %v, want %v", err, tt.wantErr)
 			}
@@ -435,7 +471,7 @@ func TestUpdateHonoursContext(t *testing.T) {
 	dir := t.TempDir()
 	old := seedIndex(t, dir)
 	pr := &cancelOnWrite{cancel: cancel}
-	_, err := Update(ctx, UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Progress: pr, Backoff: time.Millisecond})
+	_, err := Update(ctx, UpdateOptions{Dir: dir, From: srv.URL + "/all.zip", Progress: pr, Backoff: time.Millisecond, Client: srv.Client()})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Update error = %v, want context.Canceled", err)
 	}

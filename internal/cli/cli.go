@@ -10,6 +10,8 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // Version is set at build time with -ldflags "-X github.com/buildwall/buildwall/internal/cli.Version=v1.2.3".
@@ -54,7 +56,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	code := codeOf(err)
 	if err != nil {
 		if ee, ok := err.(*exitError); !ok || ee.err != nil {
-			fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+			fmt.Fprintf(env.Stderr, "buildwall: %s\n", termsafe.String(err.Error()))
 		}
 		if code == ExitUsage {
 			if _, ok := err.(*exitError); !ok {

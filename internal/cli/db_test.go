@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,6 +32,15 @@ var dbRecords = map[string]string{
 }
 
 var dbClock = time.Date(2026, 4, 11, 9, 0, 0, 0, time.UTC) // 3 days after the newest embedded record
+
+// useDBClient makes db update download with c (one that trusts the
+// test's TLS server).
+func useDBClient(t *testing.T, c *http.Client) {
+	t.Helper()
+	old := dbClient
+	dbClient = c
+	t.Cleanup(func() { dbClient = old })
+}
 
 func useDBClock(t *testing.T) {
 	t.Helper()
@@ -156,13 +167,18 @@ func TestDBUpdateFromZipAndURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".sha256") {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		w.Write(body)
 	}))
 	srv.Listener.Close()
 	srv.Listener = ln
-	srv.Start()
+	srv.StartTLS()
 	defer srv.Close()
+	useDBClient(t, srv.Client())
 
 	zipPath := filepath.Join(t.TempDir(), "all.zip")
 	if err := os.WriteFile(zipPath, body, 0o644); err != nil {
@@ -195,12 +211,24 @@ func TestDBExitCodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(badIndex, "index.bwdb"), []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	goodZip := filepath.Join(t.TempDir(), "all.zip")
+	if err := os.WriteFile(goodZip, recordsZip(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recordsDir := t.TempDir()
+	writeRecords(t, recordsDir)
+	zeros := strings.Repeat("0", 64)
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		wantErr  string
 	}{
+		{"update_plain_http", []string{"db", "update", "--from", "http://127.0.0.1:9/all.zip", "--db", t.TempDir()}, ExitUsage, "refusing plain http source http://127.0.0.1:9/all.zip: use https"},
+		{"update_other_scheme", []string{"db", "update", "--from", "ftp://mirror.example/all.zip", "--db", t.TempDir()}, ExitUsage, `unsupported source scheme "ftp"`},
+		{"update_sha256_malformed", []string{"db", "update", "--from", goodZip, "--sha256", "xyz", "--db", t.TempDir()}, ExitUsage, "--sha256 wants 64 hex digits"},
+		{"update_sha256_with_directory", []string{"db", "update", "--from", recordsDir, "--sha256", zeros, "--db", t.TempDir()}, ExitUsage, "is a directory"},
+		{"update_sha256_mismatch", []string{"db", "update", "--from", goodZip, "--sha256", zeros, "--db", t.TempDir()}, ExitInternal, "checksum mismatch"},
 		{"update_without_from", []string{"db", "update", "--db", t.TempDir()}, ExitUsage, "--from FILE|DIR|URL is required"},
 		{"update_extra_argument", []string{"db", "update", "x", "--from", "y"}, ExitUsage, "unknown command"},
 		{"update_unknown_flag", []string{"db", "update", "--bogus"}, ExitUsage, "unknown flag: --bogus"},
@@ -234,4 +262,88 @@ func TestDBGoldensUsed(t *testing.T) {
 		}
 	}
 	testutil.CheckUnusedGoldens(t, "testdata/db/*.golden")
+}
+
+// TestDBUpdatePublishedChecksum: db update fetches URL.sha256 and says
+// whether the archive was verified; a mismatch keeps the old index.
+func TestDBUpdatePublishedChecksum(t *testing.T) {
+	body := recordsZip(t)
+	sum := sha256.Sum256(body)
+	published := map[string]string{
+		"/good/all.zip.sha256": hex.EncodeToString(sum[:]) + "  all.zip\n",
+		"/bad/all.zip.sha256":  strings.Repeat("ab", 32) + "  all.zip\n",
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".sha256") {
+			if s, ok := published[r.URL.Path]; ok {
+				w.Write([]byte(s))
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(body)
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.StartTLS()
+	defer srv.Close()
+	useDBClient(t, srv.Client())
+
+	dir := t.TempDir()
+	r := runDB(t, nil, "db", "update", "--from", srv.URL+"/good/all.zip", "--db", dir)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if want := "  sha256:   " + hex.EncodeToString(sum[:]) + " (matches " + srv.URL + "/good/all.zip.sha256)\n"; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+	old, err := os.ReadFile(filepath.Join(dir, "index.bwdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r = runDB(t, nil, "db", "update", "--from", srv.URL+"/bad/all.zip", "--db", dir)
+	if r.code != ExitInternal || !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, "the previous index is still in use") {
+		t.Errorf("mismatch: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if now, _ := os.ReadFile(filepath.Join(dir, "index.bwdb")); !bytes.Equal(now, old) {
+		t.Error("a checksum mismatch replaced the index")
+	}
+
+	r = runDB(t, nil, "db", "update", "--from", srv.URL+"/none/all.zip", "--db", dir)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if want := "no checksum: " + srv.URL + "/none/all.zip.sha256 not published: the archive is not verified; pass --sha256 HEX to require one"; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "(not verified: no checksum given or published)") {
+		t.Errorf("stdout does not say the archive was not verified:\n%s", r.stdout)
+	}
+}
+
+// TestDBUpdateEscapesHostileText: an archive entry name with escape
+// sequences and a workflow command reaches stderr escaped.
+func TestDBUpdateEscapesHostileText(t *testing.T) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("\x1b[2J\n::error::pwned.json")
+	w.Write(bytes.Repeat([]byte(" "), 5<<20))
+	zw.Close()
+	zp := filepath.Join(t.TempDir(), "all.zip")
+	if err := os.WriteFile(zp, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runDB(t, nil, "db", "update", "--from", zp, "--db", t.TempDir())
+	if r.code != ExitInternal || !strings.Contains(r.stderr, "too large") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if strings.ContainsRune(r.stderr, 0x1b) || strings.Contains(r.stderr, "\n::") {
+		t.Errorf("stderr carries the entry name raw: %q", r.stderr)
+	}
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,15 +19,19 @@ import (
 
 	"github.com/buildwall/buildwall/internal/pin"
 	"github.com/buildwall/buildwall/internal/resolve"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 type pinFlags struct {
-	dryRun    bool
-	githubAPI string
-	gitBase   string
-	registry  string
-	timeout   time.Duration
-	retries   int
+	dryRun         bool
+	githubAPI      string
+	gitBase        string
+	registry       string
+	timeout        time.Duration
+	requestTimeout time.Duration
+	retries        int
+	authHosts      []string
+	allowPrivate   bool
 }
 
 func newPinCmd(env *Env) *cobra.Command {
@@ -45,6 +52,17 @@ git ls-remote; an annotated tag resolves to its commit. Image digests come from
 the image's registry (OCI distribution API). A reference that cannot be
 resolved (or is computed by an expression) is left as it was and reported.
 
+What pin talks to is bounded, because the files may come from an attacker:
+owner, repository, ref and path of uses: and image names are checked against
+GitHub's and Docker's syntax before any URL is built (uses: o/r@../x is
+reported unresolvable, never requested); GITHUB_TOKEN is sent to the API host
+only (a redirect elsewhere is followed without it). A registry's token realm
+must be the registry's own origin, or https on a host of the same site or one
+listed with --registry-auth-host, and such a realm host must not be a
+loopback, link-local or private address unless --allow-private-registry is
+given. --timeout bounds the whole run: when it expires, nothing is written
+and pin exits 3. Server answers are printed escaped and cut short.
+
 Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
 3 buildwall itself failed.`,
 		Example: `  # Show what would change
@@ -61,13 +79,21 @@ Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
 	f.StringVar(&fl.githubAPI, "github-api", "", "GitHub REST API `URL` (default $GITHUB_API_URL or "+resolve.DefaultGitHubAPI+")")
 	f.StringVar(&fl.gitBase, "git-base", "", "base `URL` of repositories for the git ls-remote fallback (default $BUILDWALL_GIT_BASE, else derived from the API URL, else "+resolve.DefaultGitBase+"; \"-\" disables it)")
 	f.StringVar(&fl.registry, "registry-mirror", "", "fetch every image digest from this registry `URL` instead of the image's own (default $BUILDWALL_REGISTRY_MIRROR)")
-	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request")
+	f.DurationVar(&fl.timeout, "timeout", 5*time.Minute, "time limit of the whole run (nothing is written when it expires)")
+	f.DurationVar(&fl.requestTimeout, "request-timeout", 30*time.Second, "timeout of each network request")
+	f.StringArrayVar(&fl.authHosts, "registry-auth-host", nil, "`HOST` or HOST:PORT a registry's token realm may name besides the registry's own host and site (repeatable)")
+	f.BoolVar(&fl.allowPrivate, "allow-private-registry", false, "let a token realm on another host be a loopback, link-local or private address")
 	f.IntVar(&fl.retries, "retries", 3, "retries of a failed request (with exponential backoff)")
 	return cmd
 }
 
 // newResolver builds the resolver pin and scan --online share.
 func newResolver(env *Env, githubAPI, gitBase, registry string, timeout time.Duration, retries int) *resolve.Resolver {
+	return resolve.New(resolverOptions(env, githubAPI, gitBase, registry, timeout, retries))
+}
+
+// resolverOptions fills resolve.Options from flags and the environment.
+func resolverOptions(env *Env, githubAPI, gitBase, registry string, timeout time.Duration, retries int) resolve.Options {
 	if githubAPI == "" {
 		githubAPI = env.getenv("GITHUB_API_URL")
 	}
@@ -83,14 +109,14 @@ func newResolver(env *Env, githubAPI, gitBase, registry string, timeout time.Dur
 	if retries == 0 {
 		retries = -1 // resolve.Options: 0 means the default
 	}
-	return resolve.New(resolve.Options{
+	return resolve.Options{
 		GitHubAPI: githubAPI,
 		Token:     env.getenv("GITHUB_TOKEN"),
 		GitBase:   gitBase,
 		Registry:  registry,
 		Timeout:   timeout,
 		Retries:   retries,
-	})
+	}
 }
 
 // gitBaseOf derives the web (git) base URL from a GitHub API URL:
@@ -113,6 +139,14 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 	if fl.timeout <= 0 {
 		return usageError(errors.New("--timeout must be positive"))
 	}
+	if fl.requestTimeout <= 0 {
+		return usageError(errors.New("--request-timeout must be positive"))
+	}
+	for _, h := range fl.authHosts {
+		if err := checkAuthHost(h); err != nil {
+			return usageError(err)
+		}
+	}
 	if fl.retries < 0 {
 		return usageError(errors.New("--retries must not be negative"))
 	}
@@ -131,9 +165,12 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 	if base == "" {
 		base, _ = os.Getwd()
 	}
+	ropts := resolverOptions(env, fl.githubAPI, fl.gitBase, fl.registry, min(fl.requestTimeout, fl.timeout), fl.retries)
+	ropts.AuthHosts = fl.authHosts
+	ropts.AllowPrivate = fl.allowPrivate
 	opts := pin.Options{
 		Paths:    abs,
-		Resolver: newResolver(env, fl.githubAPI, fl.gitBase, fl.registry, fl.timeout, fl.retries),
+		Resolver: resolve.New(ropts),
 		DryRun:   fl.dryRun,
 		Diff:     env.Stdout,
 		Rel: func(p string) string {
@@ -146,13 +183,18 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 	if isTerminal(env.Stderr) {
 		opts.Progress = progressLine(env.Stderr)
 	}
-	res, err := pin.Run(ctx, opts)
+	runCtx, cancel := context.WithTimeoutCause(ctx, fl.timeout, errPinTimeout)
+	defer cancel()
+	res, err := pin.Run(runCtx, opts)
 	if res != nil {
 		for _, o := range res.Outcomes {
-			fmt.Fprintf(env.Stderr, "buildwall: %s\n", o)
+			fmt.Fprintf(env.Stderr, "buildwall: %s\n", o) // Outcome.String escapes
 		}
 	}
 	if err != nil {
+		if errors.Is(context.Cause(runCtx), errPinTimeout) && ctx.Err() == nil {
+			return internalError(fmt.Errorf("pin stopped: --timeout %s expired before every reference was resolved; no file was changed", fl.timeout))
+		}
 		return internalError(err)
 	}
 	pinned := len(res.Outcomes) - res.Unpinned()
@@ -164,6 +206,27 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 		verb, pinned, plural(pinned), res.Changed, res.Files, plural(res.Files), res.Unpinned())
 	if res.Unpinned() > 0 {
 		return withCode(ExitFindings, nil)
+	}
+	return nil
+}
+
+var errPinTimeout = errors.New("pin --timeout expired")
+
+// checkAuthHost validates a --registry-auth-host value: a host name or IP
+// address, optionally with a port, no scheme or path.
+func checkAuthHost(h string) error {
+	host := h
+	if hh, port, err := net.SplitHostPort(h); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--registry-auth-host %q: bad port", termsafe.String(h))
+		}
+		host = hh
+	}
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return nil
+	}
+	if host == "" || len(host) > 253 || strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != "" {
+		return fmt.Errorf("--registry-auth-host %q: want HOST or HOST:PORT (no scheme or path)", termsafe.String(h))
 	}
 	return nil
 }
@@ -192,6 +255,6 @@ func progressLine(w io.Writer) func(done, total int, what string) {
 			fmt.Fprint(w, "\r\033[K")
 			return
 		}
-		fmt.Fprintf(w, "\r\033[K[%d/%d] resolving %s", done+1, total, what)
+		fmt.Fprintf(w, "\r\033[K[%d/%d] resolving %s", done+1, total, termsafe.String(what))
 	}
 }

@@ -45,9 +45,12 @@ func newPolicySuggestCmd(env *Env) *cobra.Command {
 		Short: "Print the smallest policy that allows what a run reached",
 		Long: `Suggest reads a run report (buildwall run --report FILE, best from an audit
 run) and prints the smallest run: policy that allows exactly the connections
-and lookups that run let through or audited, in block mode. Presets (npm, go,
-pypi, github), expanded from this machine's toolchain configuration, replace
-the hosts they cover. Names flagged as suspected DNS tunnelling are left out.
+that run let through or audited, in block mode: only exact names connections
+were made to (name:port), literal addresses and host-ports — never a wildcard,
+a preset or a string that is not a host name. Left out and listed as "seen, not
+suggested" (in the YAML header, or on stderr with --format json): names only
+looked up, connections whose SNI/Host/target did not match their name,
+suspected DNS tunnelling, rebinding targets and link-local addresses.
 
 Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
 		Example: `  # Audit once, review, commit, then enforce
@@ -69,6 +72,9 @@ Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
 			sug := report.Suggest(r, policyEnv(cmd.Context(), nil))
 			return writePolicyOutput(env, output, func(w io.Writer) error {
 				if format == "json" {
+					if err := sug.WriteNotSuggested(env.Stderr); err != nil {
+						return err
+					}
 					return writePolicyJSON(w, sug.Spec)
 				}
 				return sug.WriteYAML(w)
@@ -120,11 +126,17 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 					fmt.Fprintf(w, "  preset %s: %s\n", name, strings.Join(eps, ", "))
 				}
 			}
+			if len(spec.TCP) > 0 {
+				fmt.Fprintf(w, "  tcp (opaque, unverified): %s\n", strings.Join(spec.TCP, ", "))
+			}
 			if hp := p.HostPorts(); len(hp) > 0 {
 				fmt.Fprintf(w, "  host-ports: %s\n", strings.Trim(fmt.Sprint(hp), "[]"))
 			}
 			if u := p.Upstream(); u != "" {
 				fmt.Fprintf(w, "  dns upstream: %s\n", u)
+			}
+			if l := p.TunnelLimit(); l != 0 {
+				fmt.Fprintf(w, "  dns tunnel-limit: %d bytes of unique query names per domain per minute\n", l)
 			}
 			warns := p.Warnings()
 			slices.Sort(warns)
@@ -182,11 +194,21 @@ func writePolicyOutput(env *Env, output string, write func(io.Writer) error) err
 // the output is itself a valid policy file (YAML is a superset of JSON).
 func writePolicyJSON(w io.Writer, spec *policy.Spec) error {
 	run := map[string]any{"mode": spec.Mode, "allow": spec.Allow}
+	if len(spec.TCP) > 0 {
+		run["tcp"] = spec.TCP
+	}
 	if len(spec.HostPorts) > 0 {
 		run["host-ports"] = spec.HostPorts
 	}
-	if spec.DNS.Upstream != "" {
-		run["dns"] = map[string]string{"upstream": spec.DNS.Upstream}
+	if spec.DNS.Upstream != "" || spec.DNS.TunnelLimit != 0 {
+		dns := map[string]any{}
+		if spec.DNS.Upstream != "" {
+			dns["upstream"] = spec.DNS.Upstream
+		}
+		if spec.DNS.TunnelLimit != 0 {
+			dns["tunnel-limit"] = spec.DNS.TunnelLimit
+		}
+		run["dns"] = dns
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -100,7 +100,6 @@ func TestPolicySuggest(t *testing.T) {
 		t.Fatalf("check of the suggested policy: code %d, stderr %q", code, stderr)
 	}
 	want := filepath.Join(dir, "buildwall.yml") + ": valid run policy, block mode, 2 allow entries\n" +
-		"  preset npm: registry.example:443\n" +
 		"  host-ports: 6379\n"
 	if diff := cmp.Diff(want, stdout); diff != "" {
 		t.Errorf("check output mismatch (-want +got):\n%s", diff)

@@ -12,6 +12,7 @@ import (
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
 	"github.com/buildwall/buildwall/internal/scan"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 // allRules returns the metadata of every rule buildwall has, in the order
@@ -26,6 +27,7 @@ func allRules() []finding.Rule {
 	for _, r := range cicheck.Rules() {
 		out = append(out, r.Rule)
 	}
+	out = append(out, trust.Metadata()...)
 	return append(out, scan.Rules()...)
 }
 

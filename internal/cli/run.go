@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,7 @@ import (
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/sandbox"
 	"github.com/buildwall/buildwall/internal/session"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 type runFlags struct {
@@ -112,36 +114,50 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 			c.Close()
 		}
 	}()
+	// The run's own files are opened now, before the command exists, and
+	// written only through these handles (see session.OutputFile).
 	if fl.events != "" {
-		f, err := os.Create(abs(dir, fl.events))
+		f, err := session.CreateOutput(abs(dir, fl.events))
 		if err != nil {
 			return usageError(fmt.Errorf("open events file: %w", err))
 		}
 		closers = append(closers, f)
 		opts.Events = f
+		opts.Protect = append(opts.Protect, f)
 	}
-	var reportFile *os.File
 	if fl.report != "" {
-		if reportFile, err = os.Create(abs(dir, fl.report)); err != nil {
+		f, err := session.CreateReport(abs(dir, fl.report))
+		if err != nil {
 			return usageError(fmt.Errorf("open report file: %w", err))
 		}
-		closers = append(closers, reportFile)
-		opts.Report = reportFile
+		closers = append(closers, f)
+		opts.Report = f
+		opts.Protect = append(opts.Protect, f)
 	}
 	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		f, err := session.AppendOutput(abs(dir, p))
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "buildwall: warning: open $GITHUB_STEP_SUMMARY: %v\n", err)
 		} else {
 			closers = append(closers, f)
 			opts.StepSummary = f
+			opts.Protect = append(opts.Protect, f)
 		}
 	}
 
+	// The command gets a session of its own; when stdin is a terminal it
+	// gets a pseudo-terminal of buildwall's, relayed to ours (see
+	// run_tty_linux.go), never our terminal itself.
+	tty, err := attachTerminal(env, &opts)
+	if err != nil {
+		return internalError(err)
+	}
+	defer tty.restore()
+
 	// Signals go to the command; buildwall itself keeps running until the
-	// command is gone so that the report is always written. Keyboard
-	// signals from the terminal already reached the command (it shares
-	// buildwall's process group) and are not forwarded again.
+	// command is gone so that the report is always written. The command is
+	// in a process group of its own, so a terminal's signals (Ctrl-C
+	// without a relayed terminal) reach only buildwall and are forwarded.
 	caught := make(chan os.Signal, 4)
 	signal.Notify(caught, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer func() {
@@ -151,9 +167,6 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 	sigs := make(chan os.Signal, 4)
 	go func() {
 		for s := range caught {
-			if fromTerminal(s) {
-				continue
-			}
 			select {
 			case sigs <- s:
 			default: // the session has stopped forwarding
@@ -164,6 +177,9 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 
 	if os.Getenv("GOMAXPROCS") == "" {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(session.Procs))
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(session.MemoryLimit))
 	}
 	res, err := session.Run(context.WithoutCancel(ctx), opts)
 	if errors.Is(err, session.ErrSandbox) {
@@ -176,7 +192,7 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 		return internalError(err)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "buildwall: %v\n", err)
+		fmt.Fprintf(env.Stderr, "buildwall: %s\n", termsafe.String(err.Error()))
 	}
 	if res.ExitCode != 0 {
 		return withCode(res.ExitCode, nil)
@@ -230,7 +246,7 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		return nil, usageError(err)
 	}
 	for _, w := range p.Warnings() {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", w)
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	return p, nil
 }

@@ -2,8 +2,12 @@
 
 package cli
 
-import "os"
+import "github.com/buildwall/buildwall/internal/session"
 
-// fromTerminal: buildwall run's sandbox is Linux only; elsewhere nothing is
-// forwarded to a sandbox and no signal needs to be told apart.
-func fromTerminal(os.Signal) bool { return false }
+// runTerminal: buildwall run's sandbox is Linux only; elsewhere there is
+// no command to give a terminal to.
+type runTerminal struct{}
+
+func attachTerminal(*Env, *session.Options) (*runTerminal, error) { return &runTerminal{}, nil }
+
+func (*runTerminal) restore() {}

@@ -34,6 +34,8 @@ type scanFlags struct {
 	offline bool
 	online  bool
 	timeout time.Duration
+	// configFrom is the trusted git revision to read configuration from.
+	configFrom string
 }
 
 func newScanCmd(env *Env) *cobra.Command {
@@ -51,6 +53,14 @@ $GITHUB_TOKEN) and reports uses: inside it that are not pinned to a commit SHA.
 Run 'buildwall rules' for the list.
 
 Configuration is read from buildwall.yml at the repository root (or --config).
+In a pull request that file and the registry configuration (.npmrc, .yarnrc,
+.yarnrc.yml, pnpm-workspace.yaml) come from the branch's author: with
+--config-from REF they are read from the trusted git revision REF (the base
+branch) instead. With REF, or else origin/$GITHUB_BASE_REF (GitHub) or
+origin/$CI_MERGE_REQUEST_TARGET_BRANCH_NAME (GitLab) when set, every change
+in the tree that weakens the gate (higher fail-on, new ignores, registries or
+install-script allows) is a gate-weakened finding that no ignore suppresses,
+and the trusted configuration applies.
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
 
@@ -71,6 +81,9 @@ and marked incomplete).`,
   # JSON for machines; only malicious packages fail the build
   buildwall scan --format json --fail-on critical --output findings.json
 
+  # A pull request, with the base branch's configuration
+  buildwall scan --config-from origin/main
+
   # SARIF for code scanning, never failing
   buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -86,6 +99,7 @@ and marked incomplete).`,
 	f.BoolVar(&fl.offline, "offline", false, "accepted for clarity: without --online scan never uses the network")
 	f.BoolVar(&fl.online, "online", false, "also check the actions that remote actions use (fetches their action.yml)")
 	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request with --online")
+	f.StringVar(&fl.configFrom, "config-from", "", "read buildwall.yml and registry configuration from the git revision `REF` (a pull request's base, e.g. origin/main) and report changes in the tree that weaken the gate (default: origin/$GITHUB_BASE_REF when set)")
 	return cmd
 }
 
@@ -115,10 +129,18 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	cfg, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
+	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
 	if err != nil {
 		return usageError(err)
 	}
+	trusted, err := resolveTrust(ctx, env, trustInput{
+		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
+		failOnFixed: cmd.Flags().Changed("fail-on"),
+	})
+	if err != nil {
+		return err
+	}
+	cfg := trusted.cfg
 	if !cmd.Flags().Changed("fail-on") && cfg.Scan.FailOn != nil {
 		failOn = *cfg.Scan.FailOn
 	}
@@ -131,6 +153,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Config:     cfg,
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
+		Trust:      trusted.opt,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
@@ -139,8 +162,8 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err != nil && !interrupted {
 		return internalError(err)
 	}
-	if len(cfgFindings) > 0 {
-		res.Findings = finding.Sort(append(res.Findings, cfgFindings...))
+	if extra := append(cfgFindings, trusted.findings...); len(extra) > 0 {
+		res.Findings = finding.Sort(append(res.Findings, extra...))
 	}
 	if fl.online && !interrupted {
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
@@ -187,26 +210,25 @@ func (e *Env) path(p string) string {
 }
 
 // loadScanConfig reads --config, or buildwall.yml found from the first
-// scan path, and checks that its ignores name real rules. A missing
-// default file is an empty configuration. A found file that cannot be read
-// safely (a link out of the repository, a FIFO, a device, unreadable) is
-// not read: the scan runs without it and reports it as unscanned-path, one
-// of the returned findings. Every other problem is an error for the user
-// (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, []finding.Finding, error) {
+// scan path, and checks that its ignores name real rules; path is the
+// file's absolute path ("" for none). A missing default file is an empty
+// configuration. A found file that cannot be read safely (a link out of the
+// repository, a FIFO, a device, unreadable) is not read: the scan runs
+// without it (path "") and reports it as unscanned-path, one of the
+// returned findings. Every other problem is an error for the user (exit 2).
+func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
 	p := flagPath
 	dir := firstPath
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		dir = filepath.Dir(dir)
 	}
-	var cfg *config.Config
-	var err error
 	switch {
 	case p != "":
-		cfg, err = config.Load(env.path(p))
+		p = env.path(p)
+		cfg, err = config.Load(p)
 	default:
 		if p = config.Find(dir); p == "" {
-			return &config.Config{}, nil, nil
+			return &config.Config{}, "", nil, nil
 		}
 		cfg, err = config.LoadFound(p)
 		var ce *config.Error
@@ -215,20 +237,19 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (*config.Config, []fin
 			if rerr != nil {
 				rel = p
 			}
-			return &config.Config{}, []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
+			return &config.Config{}, "", []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	known := map[string]bool{}
-	for _, r := range allRules() {
-		known[r.ID] = true
+	if err := checkConfigRules(cfg); err != nil {
+		return nil, "", nil, err
 	}
-	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
-		return nil, nil, err
+	if path, err = filepath.Abs(p); err != nil {
+		return nil, "", nil, err
 	}
-	return cfg, nil, nil
+	return cfg, path, nil, nil
 }
 
 // configReason explains why buildwall.yml was not read.
@@ -264,6 +285,9 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 	db, err := advisory.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open malicious-package database: %w", err)
+	}
+	if n := len(db.Status().Conflicts); n > 0 {
+		fmt.Fprintf(env.Stderr, "buildwall: note: %d records in the local malicious-package database try to withdraw or change built-in records; the built-in records stay in force (see 'buildwall db status')\n", n)
 	}
 	return db, nil
 }

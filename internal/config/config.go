@@ -49,6 +49,26 @@ type Scan struct {
 	InstallScriptsAllow []string
 	// Ignores suppress findings; see Ignore.Match.
 	Ignores []Ignore
+
+	// Positions in the file, for findings about the configuration itself
+	// (zero when unknown): FailOnPos of the fail-on value, RegistryPos and
+	// InstallScriptsAllowPos of each entry, parallel to their lists.
+	FailOnPos              Position
+	RegistryPos            []Position
+	InstallScriptsAllowPos []Position
+}
+
+// Position is a 1-based line and column in the configuration file.
+type Position struct{ Line, Column int }
+
+func posOf(n *yaml.Node) Position { return Position{Line: n.Line, Column: n.Column} }
+
+func positions(n *yaml.Node) []Position {
+	out := make([]Position, len(n.Content))
+	for i, e := range n.Content {
+		out[i] = posOf(e)
+	}
+	return out
 }
 
 // Ignore suppresses findings that match every field it sets.
@@ -306,6 +326,7 @@ func (d *decoder) scan(n *yaml.Node, s *Scan) error {
 				return d.errorf(v, "scan.fail-on: %v", err)
 			}
 			s.FailOn = &sev
+			s.FailOnPos = posOf(v)
 			return nil
 		},
 		"registries": func(v *yaml.Node) error {
@@ -320,6 +341,7 @@ func (d *decoder) scan(n *yaml.Node, s *Scan) error {
 				}
 			}
 			s.Registries = list
+			s.RegistryPos = positions(v)
 			return nil
 		},
 		"install-scripts": func(v *yaml.Node) error {
@@ -327,6 +349,7 @@ func (d *decoder) scan(n *yaml.Node, s *Scan) error {
 				"allow": func(v *yaml.Node) error {
 					list, err := d.strings(v, "scan.install-scripts.allow")
 					s.InstallScriptsAllow = list
+					s.InstallScriptsAllowPos = positions(v)
 					return err
 				},
 			})

@@ -37,6 +37,9 @@ run:
 			Rule: "install-script", Package: "esbuild", Path: "packages/legacy/**",
 			Reason: "reviewed 2026-11: needs its native binary", Line: 7, Column: 7,
 		}},
+		FailOnPos:              Position{Line: 2, Column: 12},
+		RegistryPos:            []Position{{Line: 3, Column: 16}},
+		InstallScriptsAllowPos: []Position{{Line: 5, Column: 13}, {Line: 5, Column: 22}},
 	}
 	if diff := cmp.Diff(want, c.Scan, cmpopts.IgnoreUnexported(Ignore{})); diff != "" {
 		t.Errorf("Scan mismatch (-want +got):\n%s", diff)

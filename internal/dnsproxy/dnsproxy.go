@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -41,6 +42,9 @@ const (
 	DefaultTTL               = 5 // seconds
 	DefaultTunnelUniqueNames = 50
 	DefaultTunnelWindow      = time.Minute
+	// DefaultTunnelLimit is the default of Config.TunnelLimit: unique
+	// query payload bytes per registrable domain and TunnelWindow.
+	DefaultTunnelLimit = 4096
 )
 
 // Config configures a Server. Policy, Sink and one of Upstream and
@@ -74,6 +78,14 @@ type Config struct {
 	// suspected tunnelling. Zero means the defaults.
 	TunnelUniqueNames int
 	TunnelWindow      time.Duration
+	// TunnelLimit bounds the unique query payload bytes (the labels
+	// below the registrable domain, each distinct name counted once;
+	// TXT and NULL queries with high-entropy names count double) per
+	// registrable domain within TunnelWindow, also under allowed names
+	// and wildcards. Past it, queries to the domain are flagged in audit
+	// mode and refused in block mode. 0: DefaultTunnelLimit; negative:
+	// no bound.
+	TunnelLimit int
 	// AllowLoopbackAnswers keeps loopback addresses in Resolve's results.
 	// By default they are dropped, so that no allowed name can be made to
 	// reach the runner's own loopback (DNS rebinding); only host-ports may.
@@ -92,7 +104,10 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	sem    chan struct{}
+
+	queueDropped  atomic.Int64 // UDP queries to a full queue, TCP connections over maxTCPConns
+	kernelDropped atomic.Int64
+	tcpConns      atomic.Int64
 
 	mu      sync.Mutex
 	closers []func() error
@@ -139,15 +154,17 @@ func New(c Config) (*Server, error) {
 	if c.TunnelWindow <= 0 {
 		c.TunnelWindow = DefaultTunnelWindow
 	}
+	if c.TunnelLimit == 0 {
+		c.TunnelLimit = DefaultTunnelLimit
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		c:      c,
 		pool:   newPool(c.Synthetic, c.MaxNames),
-		tunnel: newTunnelDetector(c.TunnelUniqueNames, c.TunnelWindow),
+		tunnel: newTunnelDetector(c.TunnelUniqueNames, c.TunnelWindow, max(c.TunnelLimit, 0)),
 		cache:  newCache(4096),
 		ctx:    ctx,
 		cancel: cancel,
-		sem:    make(chan struct{}, 256),
 	}, nil
 }
 
@@ -165,17 +182,57 @@ func (s *Server) track(closer func() error) bool {
 	return true
 }
 
+// udpWorkers answer UDP queries at once (a forwarded query waits for
+// upstream); udpQueue more wait for one. A query arriving to a full queue
+// is dropped and counted (Dropped), like the ones the kernel drops when
+// the socket's receive buffer overflows.
+const (
+	udpWorkers = 256
+	udpQueue   = 4096
+)
+
+type udpQuery struct {
+	pkt  []byte
+	src  netip.AddrPort
+	addr net.Addr
+}
+
 // ServeUDP answers queries arriving on pc until pc fails or Close is called
-// (then it returns nil). The Server closes pc on Close.
+// (then it returns nil). The Server closes pc on Close. One goroutine
+// reads as fast as it can into a bounded queue; udpWorkers answer.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
-	if !s.track(pc.Close) {
+	closeUDP := func() error {
+		// What is still queued in the socket at Close would be lost
+		// without a trace: count it, with the kernel's final drop count.
+		left, drops, ok := drainUDP(pc)
+		s.queueDropped.Add(int64(left))
+		if ok {
+			storeMax(&s.kernelDropped, drops)
+		}
+		return pc.Close()
+	}
+	if !s.track(closeUDP) {
 		pc.Close()
 		return nil
 	}
 	defer s.wg.Done()
+	queue := make(chan udpQuery, udpQueue)
+	defer close(queue)
+	for range udpWorkers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for q := range queue {
+				if resp := s.handlePacket(s.ctx, "udp", q.src, q.pkt); resp != nil {
+					pc.WriteTo(resp, q.addr) // a lost answer is the client's retry
+				}
+			}
+		}()
+	}
+	read := newUDPReader(pc, &s.kernelDropped)
 	buf := make([]byte, 65535)
 	for {
-		n, addr, err := pc.ReadFrom(buf)
+		n, addr, err := read(buf)
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil
@@ -186,25 +243,30 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 			}
 			return fmt.Errorf("read dns query: %w", err)
 		}
-		pkt := append([]byte(nil), buf[:n]...)
-		src := addrPortOf(addr)
-		work := func() {
-			if resp := s.handlePacket(s.ctx, "udp", src, pkt); resp != nil {
-				pc.WriteTo(resp, addr) // a lost answer is the client's retry
-			}
-		}
 		select {
-		case s.sem <- struct{}{}:
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer func() { <-s.sem }()
-				work()
-			}()
+		case queue <- udpQuery{pkt: append([]byte(nil), buf[:n]...), src: addrPortOf(addr), addr: addr}:
 		default:
-			work() // saturated: answer inline, which slows reading down
+			s.queueDropped.Add(1)
 		}
 	}
+}
+
+// storeMax raises a to v unless it is already higher.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// Dropped returns how many queries were lost unanswered so far: UDP
+// queries that found the queue full, those the kernel dropped because the
+// socket's receive buffer was full (where the system reports them), and
+// TCP connections refused over maxTCPConns.
+func (s *Server) Dropped() int {
+	return int(s.queueDropped.Load() + s.kernelDropped.Load())
 }
 
 // ServeTCP answers queries on connections accepted from l until l fails or
@@ -227,15 +289,27 @@ func (s *Server) ServeTCP(l net.Listener) error {
 			}
 			return fmt.Errorf("accept dns connection: %w", err)
 		}
+		if s.tcpConns.Add(1) > maxTCPConns {
+			// Each connection holds a descriptor: refuse, and count it
+			// like a dropped query.
+			s.tcpConns.Add(-1)
+			s.queueDropped.Add(1)
+			c.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.tcpConns.Add(-1)
 			s.serveConn(c)
 		}()
 	}
 }
 
 const tcpIdle = 10 * time.Second
+
+// maxTCPConns bounds the DNS-over-TCP connections served at once.
+const maxTCPConns = 256
 
 func (s *Server) serveConn(c net.Conn) {
 	stop := context.AfterFunc(s.ctx, func() { c.Close() })

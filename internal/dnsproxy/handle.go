@@ -2,6 +2,7 @@ package dnsproxy
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 
@@ -104,7 +105,7 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, ev event.Event) (*dns
 
 	d := s.c.Policy.Decide(policy.Request{Name: name, Proto: "dns"})
 	ev.Rule = d.Rule
-	tunnel, hardTunnel := s.tunnel.check(name, s.c.Now())
+	tunnel, hardTunnel := s.tunnel.check(name, q.Qtype == dns.TypeTXT || q.Qtype == dns.TypeNULL, s.c.Now())
 	block := s.c.Policy.Mode() == policy.ModeBlock
 	switch {
 	case !d.Allow:
@@ -116,8 +117,9 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, ev event.Event) (*dns
 		}
 		ev.Verdict = event.VerdictAudit
 	case hardTunnel:
-		// An allowed domain with a label no real host name has: the
-		// label is the payload. Refuse it in block mode.
+		// An allowed domain with a label no real host name has, or one
+		// past its payload volume: the name is the payload. Refuse it in
+		// block mode.
 		ev.Reason = tunnel
 		if block {
 			ev.Verdict = event.VerdictBlock
@@ -147,6 +149,9 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, ev event.Event) (*dns
 		// Empty NOERROR: see the comment at the top of this file.
 	default:
 		up, err := s.forward(ctx, req)
+		if err == nil && up == nil {
+			err = errors.New("no answer")
+		}
 		if err != nil {
 			ev.Reason = joinReason(ev.Reason, "upstream: "+err.Error())
 			resp.Rcode = dns.RcodeServerFailure

@@ -19,10 +19,13 @@ const upstreamTimeout = 5 * time.Second
 var ErrNoAddress = errors.New("no usable address")
 
 // Resolve asks the upstream resolver for name's real IPv4 and IPv6
-// addresses (IPv4 first), for the proxy's dialer. Synthetic addresses and,
-// unless Config.AllowLoopbackAnswers, loopback and unspecified addresses
-// are dropped. Answers are cached for their TTL (at most a minute). Errors
-// wrap ErrNoAddress, or describe the upstream failure or its rcode. Resolve
+// addresses (IPv4 first), for the proxy's dialer. Synthetic addresses and
+// addresses under the resolution limits (answers.go: loopback unless
+// Config.AllowLoopbackAnswers, link-local, metadata, private, ...) are
+// dropped unless a CIDR allow entry lists them. Answers are cached for
+// their TTL (at most a minute). Errors are an *AnswerError (wrapping
+// ErrAnswerRefused) when every address was dropped, wrap ErrNoAddress
+// when there was none, or describe the upstream failure or its rcode. Resolve
 // does not consult the policy and emits no event: the caller has decided.
 func (s *Server) Resolve(ctx context.Context, name string) ([]netip.Addr, error) {
 	name = strings.TrimSuffix(strings.ToLower(name), ".")
@@ -60,7 +63,7 @@ func (s *Server) Resolve(ctx context.Context, name string) ([]netip.Addr, error)
 				continue
 			}
 			res.ttl = min(res.ttl, rr.Header().Ttl)
-			if s.usable(a) {
+			if a.IsValid() {
 				res.addrs = append(res.addrs, a.Unmap())
 			}
 		}
@@ -70,8 +73,11 @@ func (s *Server) Resolve(ctx context.Context, name string) ([]netip.Addr, error)
 	go func() { ch <- ask(dns.TypeAAAA) }()
 	v4 := ask(dns.TypeA)
 	v6 := <-ch
-	addrs := append(v4.addrs, v6.addrs...)
+	addrs, refused := s.filterAnswers(name, append(v4.addrs, v6.addrs...))
 	if len(addrs) == 0 {
+		if refused != nil {
+			return nil, refused
+		}
 		if err := errors.Join(v4.err, v6.err); err != nil {
 			return nil, fmt.Errorf("resolve %s: %w", name, err)
 		}
@@ -83,14 +89,6 @@ func (s *Server) Resolve(ctx context.Context, name string) ([]netip.Addr, error)
 	}
 	s.cache.put(name, addrs, now, now.Add(time.Duration(ttl)*time.Second))
 	return addrs, nil
-}
-
-func (s *Server) usable(a netip.Addr) bool {
-	a = a.Unmap()
-	if !a.IsValid() || a.IsUnspecified() || s.c.Synthetic.Contains(a) {
-		return false
-	}
-	return s.c.AllowLoopbackAnswers || !a.IsLoopback()
 }
 
 // udpExchange sends m to addr over UDP and retries over TCP when the

@@ -415,8 +415,8 @@ func TestResolve(t *testing.T) {
 	if len(h.up.names()) != asked {
 		t.Errorf("second Resolve within the TTL asked upstream again")
 	}
-	if _, err := h.srv.Resolve(ctx, "loop.example"); !errors.Is(err, ErrNoAddress) {
-		t.Errorf("Resolve of a loopback-only name: err = %v, want ErrNoAddress", err)
+	if _, err := h.srv.Resolve(ctx, "loop.example"); !errors.Is(err, ErrAnswerRefused) || !strings.Contains(err.Error(), "loopback answer") {
+		t.Errorf("Resolve of a loopback-only name: err = %v, want ErrAnswerRefused (loopback answer)", err)
 	}
 	if _, err := h.srv.Resolve(ctx, "missing.example"); err == nil || !strings.Contains(err.Error(), "NXDOMAIN") {
 		t.Errorf("Resolve of a missing name: err = %v", err)

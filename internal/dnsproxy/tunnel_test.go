@@ -28,8 +28,8 @@ func TestTunnelCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newTunnelDetector(50, time.Minute)
-			got, hard := d.check(tt.qname, time.Unix(0, 0))
+			d := newTunnelDetector(50, time.Minute, 0)
+			got, hard := d.check(tt.qname, false, time.Unix(0, 0))
 			if got != tt.want || hard != tt.wantHard {
 				t.Errorf("check(%q) = %q, %v; want %q, %v", tt.qname, got, hard, tt.want, tt.wantHard)
 			}
@@ -38,24 +38,24 @@ func TestTunnelCheck(t *testing.T) {
 }
 
 func TestTunnelWindowSlides(t *testing.T) {
-	d := newTunnelDetector(3, time.Minute)
+	d := newTunnelDetector(3, time.Minute, 0)
 	t0 := time.Unix(1000, 0)
 	names := []string{"a.x.example", "b.x.example", "c.x.example", "d.x.example"}
 	var last string
 	for _, n := range names {
-		last, _ = d.check(n, t0)
+		last, _ = d.check(n, false, t0)
 	}
 	if last != "dns tunnelling suspected: 4 unique names under x.example within 1m0s" {
 		t.Errorf("fourth name: %q", last)
 	}
 	// Two minutes later the old names have left the window.
-	if got, _ := d.check("e.x.example", t0.Add(2*time.Minute)); got != "" {
+	if got, _ := d.check("e.x.example", false, t0.Add(2*time.Minute)); got != "" {
 		t.Errorf("after the window: %q, want nothing", got)
 	}
 	// Repeating one name is not fan-out.
-	d = newTunnelDetector(3, time.Minute)
+	d = newTunnelDetector(3, time.Minute, 0)
 	for range 10 {
-		last, _ = d.check("same.y.example", t0)
+		last, _ = d.check("same.y.example", false, t0)
 	}
 	if last != "" {
 		t.Errorf("repeated name flagged: %q", last)
@@ -63,10 +63,10 @@ func TestTunnelWindowSlides(t *testing.T) {
 }
 
 func TestTunnelMemoryBounded(t *testing.T) {
-	d := newTunnelDetector(5, time.Hour)
+	d := newTunnelDetector(5, time.Hour, 0)
 	t0 := time.Unix(0, 0)
 	for i := range 1000 {
-		d.check(string(rune('a'+i%26))+string(rune('a'+i/26%26))+".z.example", t0)
+		d.check(string(rune('a'+i%26))+string(rune('a'+i/26%26))+".z.example", false, t0)
 	}
 	if n := len(d.domains["z.example"]); n > 20 {
 		t.Errorf("kept %d names for one domain, want at most 4x the threshold", n)

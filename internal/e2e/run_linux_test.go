@@ -21,8 +21,14 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "sigcount" {
+	switch os.Getenv(helperEnv) {
+	case "sigcount":
 		os.Exit(sigcount())
+	case "probe":
+		os.Exit(probe(os.Args[1:]))
+	}
+	if os.Getenv(helperEnv) == "measure" {
+		os.Exit(measureHelper())
 	}
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "buildwall-e2e-")

@@ -8,11 +8,9 @@ package event
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 )
 
@@ -29,6 +27,10 @@ const (
 	KindPacket Kind = "packet"
 	// KindProcess is a process-level observation (start, exit).
 	KindProcess Kind = "process"
+	// KindTruncated is the last line of an events file that reached its
+	// size limit: later events are not written (the report counts them).
+	// It is never held for the report.
+	KindTruncated Kind = "truncated"
 )
 
 // Verdict is what happened to the thing an event describes.
@@ -66,11 +68,19 @@ type Event struct {
 	Rule string `json:"rule,omitempty"`
 	// Reason says why something was blocked or flagged, e.g. "not in
 	// policy", "sni mismatch", "dns tunnelling suspected: ...".
-	Reason  string `json:"reason,omitempty"`
-	PID     int    `json:"pid,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	PID    int    `json:"pid,omitempty"`
+	// Cmdline is the process's command line, at most MaxCmdline bytes.
 	Cmdline string `json:"cmdline,omitempty"`
-	// Count is the number of packets an aggregated packet event stands for.
+	// Count is how many occurrences the event stands for when it stands
+	// for more than one: packets of an aggregated packet event, or
+	// repeats of an identical event that the Recorder folded into one
+	// line (see Recorder). Zero or absent means one.
 	Count int `json:"count,omitempty"`
+	// Truncated names the fields that were cut to their limit, comma
+	// separated ("cmdline", "name", "sni", "host", "reason"); see
+	// MaxCmdline and MaxField.
+	Truncated string `json:"truncated,omitempty"`
 }
 
 // Sink receives events. Implementations must be safe for concurrent use.
@@ -84,174 +94,6 @@ var Discard Sink = discard{}
 type discard struct{}
 
 func (discard) Emit(Event) {}
-
-// Recorder is a Sink that keeps every event in memory and, when given a
-// writer, streams each one as a JSON line. Emit only encodes the line into
-// a buffer; one writer goroutine writes (and, when w has a Flush() error
-// method, flushes) whatever has accumulated streamDelay after it is woken,
-// so the caller of Emit — a connection on its way to being relayed — never
-// waits for a write syscall, and a line reaches w within milliseconds of
-// its Emit (lines emitted meanwhile share one write). Close writes everything still
-// buffered before it returns, so a finished build loses nothing and a
-// killed one loses at most the lines of the last moments. It is safe for
-// concurrent use.
-type Recorder struct {
-	now func() time.Time
-	w   io.Writer
-
-	mu      sync.Mutex
-	events  []Event
-	buf     bytes.Buffer // encoded lines not yet handed to the writer
-	enc     *json.Encoder
-	err     error // first write error; later writes are skipped
-	closed  bool
-	wake    chan struct{} // capacity 1: lines are waiting in buf
-	quit    chan struct{} // closed by Close
-	written chan struct{} // closed when the writer goroutine has finished
-}
-
-// NewRecorder returns a Recorder that streams JSON lines to w (nil: keep in
-// memory only) and stamps events with now (nil: time.Now). The Recorder does
-// not close w; with a non-nil w, Close must be called to write the last
-// lines and stop the writer goroutine.
-func NewRecorder(w io.Writer, now func() time.Time) *Recorder {
-	if now == nil {
-		now = time.Now
-	}
-	r := &Recorder{now: now, w: w}
-	if w != nil {
-		r.enc = json.NewEncoder(&r.buf)
-		r.enc.SetEscapeHTML(false)
-		r.wake = make(chan struct{}, 1)
-		r.quit = make(chan struct{})
-		r.written = make(chan struct{})
-		go r.writeLoop()
-	}
-	return r
-}
-
-// Emit records e, filling Time from the clock when it is zero. Events
-// emitted after Close are kept in memory but not written.
-func (r *Recorder) Emit(e Event) {
-	if e.Time.IsZero() {
-		e.Time = r.now()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-	if r.enc == nil || r.err != nil || r.closed {
-		return
-	}
-	if err := r.enc.Encode(e); err != nil {
-		r.err = fmt.Errorf("encode event: %w", err)
-		return
-	}
-	select {
-	case r.wake <- struct{}{}:
-	default: // the writer is already due to run
-	}
-}
-
-// streamDelay is how long the writer lets lines gather after the first
-// one before it writes them. One write per moment instead of one per
-// event keeps the writer's wake-up and system call off the path of the
-// connections that follow (on the 2-core CI VM, ~13 µs of a sandboxed
-// connection's set-up with a write per event); a line still reaches the
-// file within a few milliseconds of its Emit.
-const streamDelay = 5 * time.Millisecond
-
-// writeLoop writes the buffered lines streamDelay after it is woken, and
-// once more after Close, then closes r.written.
-func (r *Recorder) writeLoop() {
-	defer close(r.written)
-	var out []byte
-	t := time.NewTimer(streamDelay)
-	t.Stop()
-	for {
-		select {
-		case <-r.wake:
-		case <-r.quit:
-			r.writeBuffered(out)
-			return
-		}
-		t.Reset(streamDelay)
-		select {
-		case <-t.C:
-		case <-r.quit:
-			r.writeBuffered(out)
-			return
-		}
-		out = r.writeBuffered(out)
-	}
-}
-
-// writeBuffered takes the buffered lines, writes and flushes them outside
-// the lock, and returns out for reuse.
-func (r *Recorder) writeBuffered(out []byte) []byte {
-	r.mu.Lock()
-	out = append(out[:0], r.buf.Bytes()...)
-	r.buf.Reset()
-	failed := r.err != nil
-	r.mu.Unlock()
-	if len(out) == 0 || failed {
-		return out
-	}
-	var err error
-	if _, werr := r.w.Write(out); werr != nil {
-		err = fmt.Errorf("write event: %w", werr)
-	} else if f, ok := r.w.(interface{ Flush() error }); ok {
-		if ferr := f.Flush(); ferr != nil {
-			err = fmt.Errorf("flush events: %w", ferr)
-		}
-	}
-	if err != nil {
-		r.mu.Lock()
-		if r.err == nil {
-			r.err = err
-		}
-		r.buf.Reset()
-		r.mu.Unlock()
-	}
-	if cap(out) > 1<<20 {
-		out = nil // do not keep a burst's buffer for the life of the run
-	}
-	return out
-}
-
-// Events returns a copy of the events recorded so far, in emit order.
-func (r *Recorder) Events() []Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]Event(nil), r.events...)
-}
-
-// Err returns the first error writing the stream seen so far, if any. A
-// write error surfaces once the writer goroutine has tried the write; Close
-// waits for that.
-func (r *Recorder) Err() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
-}
-
-// Close stops streaming: it writes and flushes every line emitted before
-// it, waits for the writer goroutine to finish and returns the first write
-// error, if any. It does not close the underlying writer. Close is
-// idempotent and safe to call concurrently.
-func (r *Recorder) Close() error {
-	r.mu.Lock()
-	if !r.closed {
-		r.closed = true
-		if r.quit != nil {
-			close(r.quit)
-		}
-	}
-	r.mu.Unlock()
-	if r.written != nil {
-		<-r.written
-	}
-	return r.Err()
-}
 
 // ReadJSONLines decodes a JSON-lines event stream as written by Recorder.
 // Blank lines are skipped; a malformed line is an error naming its 1-based

@@ -114,9 +114,9 @@ func TestRecorderFlushesAndReportsErrors(t *testing.T) {
 	}
 
 	r = NewRecorder(failWriter{}, fixedClock())
-	r.Emit(Event{Kind: KindDNS})
-	r.Emit(Event{Kind: KindDNS})
-	r.Emit(Event{Kind: KindDNS})
+	r.Emit(Event{Kind: KindDNS, Name: "a.example"})
+	r.Emit(Event{Kind: KindDNS, Name: "b.example"})
+	r.Emit(Event{Kind: KindDNS, Name: "c.example"})
 	if err := r.Close(); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Errorf("Close error = %v, want disk full", err)
 	}

@@ -15,7 +15,8 @@ var untrustedRegistryRule = finding.Rule{
 	Help: "Allowed registries are those the project configures (.npmrc `registry=` and `@scope:registry=`, .yarnrc.yml " +
 		"`npmRegistryServer`/`npmScopes`, .yarnrc `registry`, pnpm-workspace.yaml), the package managers' default " +
 		"registries as configured on the scanning machine, and `scan.registries` in buildwall.yml. " +
-		"Hosts are compared without the scheme, with the port, and the registry's path must prefix the URL's path.",
+		"Hosts are compared without the scheme, with the port, and the registry's path must prefix the URL's path. " +
+		"A scoped registry (`@acme:registry=`) allows only `@acme/*` packages from its host.",
 }
 
 var untrustedRegistry = Rule{Rule: untrustedRegistryRule, CheckLockfile: checkUntrustedRegistry}
@@ -27,7 +28,7 @@ func checkUntrustedRegistry(c *Context, report func(finding.Finding)) {
 		if p.Source != lockfile.SourceRegistry {
 			continue
 		}
-		if !hasHTTPScheme(p.Resolved) || c.Registries.Allowed(p.Resolved) {
+		if !hasHTTPScheme(p.Resolved) || c.Registries.AllowedFor(p.Name, p.Resolved) {
 			continue
 		}
 		_, host, _, _ := splitURL(p.Resolved)

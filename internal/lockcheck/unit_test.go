@@ -169,3 +169,37 @@ func TestSplitURL(t *testing.T) {
 		}
 	}
 }
+
+func TestRegistriesScoped(t *testing.T) {
+	r := NewScopedRegistries(nil, []Registry{
+		{URL: "https://npm.acme.example/", Scope: "@acme"},
+		{URL: "https://mirror.example/npm/"},
+		{URL: "https://mirror.example/private/", Scope: "@Corp"},
+	})
+	tests := []struct {
+		name, url string
+		want      bool
+	}{
+		{"@acme/widget", "https://npm.acme.example/@acme/widget/-/widget-1.0.0.tgz", true},
+		{"@ACME/widget", "https://npm.acme.example/@acme/widget/-/widget-1.0.0.tgz", true},
+		{"lodash", "https://npm.acme.example/lodash/-/lodash-1.0.0.tgz", false},
+		{"@other/x", "https://npm.acme.example/@other/x/-/x-1.0.0.tgz", false},
+		{"@acmex/x", "https://npm.acme.example/@acmex/x/-/x-1.0.0.tgz", false},
+		{"@acme", "https://npm.acme.example/@acme/-/x-1.0.0.tgz", false},
+		{"lodash", "https://mirror.example/npm/lodash/-/lodash-1.0.0.tgz", true},
+		{"@acme/widget", "https://mirror.example/npm/@acme/widget/-/widget-1.0.0.tgz", true},
+		{"@corp/a", "https://mirror.example/private/@corp/a/-/a-1.0.0.tgz", true},
+		{"a", "https://mirror.example/private/a/-/a-1.0.0.tgz", false},
+	}
+	for _, tt := range tests {
+		if got := r.AllowedFor(tt.name, tt.url); got != tt.want {
+			t.Errorf("AllowedFor(%q, %q) = %v, want %v", tt.name, tt.url, got, tt.want)
+		}
+	}
+	if r.Allowed("https://npm.acme.example/@acme/widget/-/widget-1.0.0.tgz") {
+		t.Error("Allowed (no package name) accepted a scoped registry")
+	}
+	if got, want := r.Describe(), "allowed: npm.acme.example/ (@acme/* only), mirror.example/npm/, mirror.example/private/ (@corp/* only)"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+}

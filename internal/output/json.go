@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -83,7 +84,7 @@ func writeJSON(w io.Writer, r Report) error {
 		if err := enc.Encode(v); err != nil {
 			return err
 		}
-		_, err := bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		_, err := bw.Write(jsonSafe(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 		return err
 	}
 	bw.WriteString("{\n  \"schema\": ")
@@ -140,11 +141,59 @@ func toJSONFinding(f finding.Finding) jsonFinding {
 
 // encodeJSON writes v indented with a trailing newline, without HTML escaping.
 func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonSafe(buf.Bytes()))
+	return err
 }
+
+// jsonSafe rewrites, in encoded JSON, the runes encoding/json leaves raw
+// but a terminal or log viewer acts on (C1 controls, bidirectional
+// controls, U+FEFF; see needsEscape) as \uXXXX escapes. Such runes occur
+// only inside strings, so the document decodes to the same values; a JSON
+// report printed into a CI log cannot reorder or hide text. b is returned
+// as is when it has nothing to rewrite (all-ASCII in practice).
+func jsonSafe(b []byte) []byte {
+	first := -1
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if needsEscape(r) {
+			first = i
+			break
+		}
+		i += size
+	}
+	if first < 0 {
+		return b
+	}
+	out := append(make([]byte, 0, len(b)+16), b[:first]...)
+	for i := first; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if needsEscape(r) {
+			out = append(out, '\\', 'u', hexDigit[r>>12&0xf], hexDigit[r>>8&0xf], hexDigit[r>>4&0xf], hexDigit[r&0xf])
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
+}
+
+const hexDigit = "0123456789abcdef"
 
 // appendJSONFinding appends f as encoding/json with SetIndent("    ", "  ")
 // and SetEscapeHTML(false) writes it, without the trailing newline
@@ -182,7 +231,7 @@ func appendJSONFinding(b []byte, f jsonFinding) []byte {
 }
 
 // appendJSONString appends s quoted as encoding/json does without HTML
-// escaping. Plain printable ASCII, nearly every string here, is copied as
+// escaping, then made safe for logs by jsonSafe. Plain printable ASCII, nearly every string here, is copied as
 // is; anything else goes through encoding/json itself, so that escapes,
 // invalid UTF-8 and U+2028/U+2029 come out exactly as the standard library
 // writes them.
@@ -193,7 +242,7 @@ func appendJSONString(b []byte, s string) []byte {
 			enc := json.NewEncoder(&buf)
 			enc.SetEscapeHTML(false)
 			enc.Encode(s) // a string always encodes
-			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+			return append(b, jsonSafe(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))...)
 		}
 	}
 	b = append(b, '"')

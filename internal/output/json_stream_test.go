@@ -54,7 +54,7 @@ func encodeFinding(t testing.TB, f jsonFinding) string {
 	if err := enc.Encode(f); err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return string(jsonSafe(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))))
 }
 
 // TestAppendJSONFindingMatchesEncoder covers the escapes encoding/json
@@ -80,6 +80,7 @@ func TestAppendJSONFindingMatchesEncoder(t *testing.T) {
 func FuzzAppendJSONFinding(f *testing.F) {
 	f.Add("rule", "msg \"q\" <b>", "a/b.yml", "fix\n", "npm", 7, true)
 	f.Add("", "\xff\u2028", "", "", "", 0, false)
+	f.Add("r", "bidi\u202e \u0085 \ufeff", "p\u2066", "", "", 1, true)
 	f.Fuzz(func(t *testing.T, rule, msg, path, fix, pkg string, line int, withPkg bool) {
 		jf := jsonFinding{Rule: rule, Severity: "medium", Message: msg, Path: path, Line: line, Column: line / 2, Fix: fix, Fingerprint: rule + path}
 		if withPkg {
@@ -165,4 +166,32 @@ func TestTextChunksMatchSequential(t *testing.T) {
 			t.Errorf("%d findings: chunked text differs (-want +got):\n%s", n, cmp.Diff(want.String(), got.String()))
 		}
 	}
+}
+
+// FuzzJSONSafe: jsonSafe never changes what a JSON string decodes to, and
+// leaves none of the runes needsEscape reports.
+func FuzzJSONSafe(f *testing.F) {
+	for _, s := range []string{"plain", "bidi\u202eevil", "c1\u0085", "\ufeff", "\xff\xc2", "日本 \u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		safe := jsonSafe(b)
+		var back, want string
+		if err := json.Unmarshal(safe, &back); err != nil {
+			t.Fatalf("jsonSafe(%q) = %q does not decode: %v", b, safe, err)
+		}
+		json.Unmarshal(b, &want)
+		if back != want {
+			t.Fatalf("jsonSafe changed the value: %q -> %q", want, back)
+		}
+		for _, r := range string(safe) {
+			if r >= 0x80 && needsEscape(r) {
+				t.Fatalf("jsonSafe(%q) = %q keeps %U", b, safe, r)
+			}
+		}
+	})
 }

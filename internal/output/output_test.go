@@ -98,12 +98,39 @@ func emptyReport() Report {
 	return Report{ToolVersion: "dev", Roots: []string{"."}, Files: []string{"package-lock.json"}, Rules: fixtureRules()}
 }
 
+// hostileReport has paths, packages, messages and fixes written by an
+// attacker: GitHub workflow commands at the start of a line (also after
+// spaces and after a newline), ANSI and OSC sequences, bidi overrides, C1
+// controls, line separators, Markdown and HTML metacharacters.
+func hostileReport() Report {
+	paths := []string{
+		"::error file=x,line=1::pwned/package-lock.json",
+		"a\n::add-mask::secret/.github/workflows/ci.yml",
+		"\x1b[2J\x1b]0;title\x07/yarn.lock",
+		"  ::stop-commands::tok/Dockerfile",
+		"bidi\u202egpj.kcol/pnpm-lock.yaml",
+		"c1\u0085\u2028|<img src=x>`x`/.gitlab-ci.yml",
+	}
+	r := Report{ToolVersion: "dev", Roots: []string{"::warning::root\n"}, Files: paths, Rules: fixtureRules()}
+	for i, p := range paths {
+		r.Findings = append(r.Findings, finding.Finding{
+			Rule: "malicious-package", Severity: finding.SeverityCritical,
+			Message:  "::error::msg " + p + "\n  ::notice::second line\r\nthird",
+			Location: finding.Location{Path: p, Line: i + 1, Column: 2},
+			Package:  &finding.Package{Ecosystem: "npm", Name: "::group::" + p, Version: "1.0.0\x1b[0m"},
+			Fix:      "::endgroup::\nremove " + p,
+		})
+	}
+	return r
+}
+
 var cases = []struct {
 	name   string
 	report Report
 }{
 	{"rich", richReport()},
 	{"empty", emptyReport()},
+	{"hostile", hostileReport()},
 }
 
 func render(t *testing.T, f Format, r Report, o Options) []byte {
@@ -122,6 +149,7 @@ func TestGolden(t *testing.T) {
 		for _, c := range cases {
 			t.Run(string(f)+"_"+c.name, func(t *testing.T) {
 				got := render(t, f, c.report, Options{})
+				assertLogSafe(t, got)
 				testutil.Golden(t, filepath.Join("testdata", string(f), c.name+".golden"), got)
 				if again := render(t, f, c.report, Options{}); !bytes.Equal(got, again) {
 					t.Errorf("output is not deterministic")
@@ -317,9 +345,12 @@ func TestSanitize(t *testing.T) {
 		{"plain ascii", "plain ascii"},
 		{"ünïcode 日本", "ünïcode 日本"},
 		{"a\x1b[2Jb", `a\x1b[2Jb`},
-		{"tab\there", `tab\x09here`},
+		{"tab\there", `tab\there`},
 		{"del\x7f", `del\x7f`},
-		{"c1\u0085", `c1\x85`},
+		{"c1\u0085", `c1\u0085`},
+		{"::error::x", `\x3a:error::x`},
+		{"  ::add-mask::x", `  \x3a:add-mask::x`},
+		{"line\u2028sep", `line\u2028sep`},
 		{"bidi\u202eevil", `bidi\u202eevil`},
 		{"bad\xffutf8", `bad\xffutf8`},
 	}
@@ -375,4 +406,43 @@ func TestColorEnabled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// assertLogSafe fails when out has a raw control character other than a
+// line break, a raw bidi or C1 rune, or a line a CI runner reads as a
+// workflow command.
+func assertLogSafe(t *testing.T, out []byte) {
+	t.Helper()
+	for i, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(strings.TrimLeft(line, " \t"), "::") {
+			t.Errorf("line %d starts a workflow command: %q", i+1, line)
+		}
+		for _, r := range line {
+			if r < 0x20 || needsEscape(r) {
+				t.Errorf("line %d has raw %U: %q", i+1, r, line)
+				break
+			}
+		}
+	}
+}
+
+// Every format, on the hostile fixture, with color too.
+func TestHostileLogSafe(t *testing.T) {
+	for _, f := range Formats() {
+		for _, color := range []bool{false, true} {
+			out := render(t, f, hostileReport(), Options{Color: color})
+			if color && f == FormatText {
+				out = []byte(stripANSI(string(out)))
+			}
+			assertLogSafe(t, out)
+		}
+	}
+}
+
+// stripANSI removes the text format's own color sequences.
+func stripANSI(s string) string {
+	for _, seq := range []string{ansiReset, ansiBold, ansiDim, ansiCritical, ansiHigh, ansiMedium, ansiLow, ansiOK} {
+		s = strings.ReplaceAll(s, seq, "")
+	}
+	return s
 }

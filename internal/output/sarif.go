@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // The SARIF model below is the small subset of SARIF 2.1.0 that buildwall
@@ -214,7 +215,7 @@ func writeSARIF(w io.Writer, r Report) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: driver},
 		OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
-			Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
+			Description: &sarifText{Text: "The scan root (" + sanitize(strings.Join(roots(r.Roots), ", ")) + "); result paths are relative to it."},
 		}},
 		Results:    []sarifResult{},
 		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed, Incomplete: r.Incomplete},
@@ -276,7 +277,7 @@ func encodeChunks(w io.Writer, n int, indent string, value func(i int) any) erro
 			}
 			buf.Truncate(buf.Len() - 1) // Encode's newline
 		}
-		bufs[c] = buf.Bytes()
+		bufs[c] = jsonSafe(buf.Bytes())
 	})
 	for c := range chunks {
 		if errs[c] != nil {
@@ -353,6 +354,10 @@ func sarifRuleOf(ru finding.Rule) sarifRule {
 	}
 }
 
+// sarifResultOf converts one finding. The message and package label are
+// escaped (termsafe) although JSON would carry any byte: code scanning turns
+// them into pull-request annotations and SARIF viewers print them on
+// terminals, so they get the same treatment as the text format.
 func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 	msg := f.Message
 	if f.Fix != "" {
@@ -362,12 +367,12 @@ func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 		RuleID:              f.Rule,
 		RuleIndex:           ruleIndex,
 		Level:               sarifLevel(f.Severity),
-		Message:             sarifText{Text: msg},
+		Message:             sarifText{Text: termsafe.Lines(strings.ReplaceAll(msg, "\r\n", "\n"))},
 		PartialFingerprints: map[string]string{sarifFingerprintKey: f.Fingerprint()},
 		Properties:          &sarifResultProps{Severity: f.Severity.String()},
 	}
 	if f.Package != nil {
-		res.Properties.Package = packageLabel(f.Package)
+		res.Properties.Package = sanitize(packageLabel(f.Package))
 	}
 	if f.Path != "" {
 		loc := sarifPhysicalLocation{

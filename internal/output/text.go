@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // ANSI SGR sequences used by the text format. Only severities, file headers
@@ -193,44 +194,23 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\r\n", "\n")), " ")
 }
 
-// sanitize makes s safe to print on a terminal: C0 and C1 control
+// sanitize makes s safe to print on a terminal or in a CI log, on a line of
+// its own or after other text (termsafe.String): C0 and C1 control
 // characters (including ESC, so a package name cannot inject ANSI
-// sequences), DEL, Unicode bidirectional overrides ("trojan source") and
-// invalid UTF-8 are written as Go escapes (\x1b, \u202e).
-func sanitize(s string) string {
-	clean := true
-	for _, r := range s {
-		if needsEscape(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case needsEscape(r) && r < 0x100:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case needsEscape(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteRune(r)
-		}
-		i += size
-	}
-	return b.String()
-}
+// sequences), DEL, line separators, Unicode bidirectional overrides ("trojan
+// source") and invalid UTF-8 are written as Go escapes (\x1b, \u202e), and a
+// leading "::" (a GitHub workflow command) is broken (\x3a:).
+func sanitize(s string) string { return termsafe.String(s) }
 
+// needsEscape reports the runes sanitize escapes (markdown cells escape
+// them the same way).
 func needsEscape(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
 		return true
 	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	case r == 0x2028, r == 0x2029, r == 0xfeff:
 		return true
 	case r == utf8.RuneError:
 		return true

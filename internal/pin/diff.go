@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // context is the number of unchanged lines around each hunk.
@@ -28,6 +31,7 @@ func writeDiff(w io.Writer, name string, a, b []byte) error {
 		return nil
 	}
 	var buf bytes.Buffer
+	name = termsafe.String(name)
 	fmt.Fprintf(&buf, "--- a/%s\n+++ b/%s\n", name, name)
 	for i := 0; i < len(changed); {
 		// Group changes whose context overlaps into one hunk.
@@ -74,10 +78,23 @@ func hunkRange(lo, n int) string {
 }
 
 // writeLine writes one diff line; a line without a final newline gets the
-// usual marker.
+// usual marker. Control characters other than tabs and a line ending's
+// "\r\n" are escaped (termsafe), so a hostile file cannot put escape
+// sequences or workflow commands into the log a dry run is printed to.
 func writeLine(buf *bytes.Buffer, op byte, line []byte) {
-	buf.WriteByte(op)
-	buf.Write(line)
+	body := bytes.TrimSuffix(line, []byte("\n"))
+	eol := line[len(body):]
+	if cr := bytes.TrimSuffix(body, []byte("\r")); len(eol) > 0 && len(cr) < len(body) {
+		body, eol = cr, line[len(cr):]
+	}
+	parts := strings.Split(string(op)+string(body), "\t")
+	for i, p := range parts {
+		if i > 0 {
+			buf.WriteByte('\t')
+		}
+		buf.WriteString(termsafe.String(p))
+	}
+	buf.Write(eol)
 	if !bytes.HasSuffix(line, []byte("\n")) {
 		buf.WriteString("\n\\ No newline at end of file\n")
 	}

@@ -23,6 +23,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/resolve"
+	"github.com/buildwall/buildwall/internal/termsafe"
 	"github.com/buildwall/buildwall/internal/treefs"
 )
 
@@ -184,7 +186,11 @@ func resolveAll(ctx context.Context, opts Options, files []*pinFile, total int) 
 				var err error
 				switch {
 				case r.Kind == ActionRef:
-					f.results[i], err = opts.Resolver.Commit(gctx, r.Uses.Owner, r.Uses.Repo, r.Uses.Ref)
+					// Checked here too (the Resolver is an interface), with
+					// the path, which Commit does not see.
+					if err = resolve.ValidateUses(r.Uses.Owner, r.Uses.Repo, r.Uses.Path, r.Uses.Ref); err == nil {
+						f.results[i], err = opts.Resolver.Commit(gctx, r.Uses.Owner, r.Uses.Repo, r.Uses.Ref)
+					}
 				default:
 					f.results[i], err = opts.Resolver.Digest(gctx, r.Image.Name, r.Image.Tag)
 				}
@@ -326,18 +332,28 @@ func writeAtomic(path string, data []byte) (err error) {
 	return nil
 }
 
+// maxReason bounds the reason String prints for an unpinned reference.
+const maxReason = 1024
+
 // String renders an outcome as "file:line:col: old -> new" or
-// "file:line:col: old left unpinned: reason".
+// "file:line:col: old left unpinned: reason", every part from the file or a
+// server escaped (termsafe), so the line is safe to print in a CI log.
 func (o Outcome) String() string {
-	loc := o.File
+	loc := termsafe.String(o.File)
 	if o.Pos.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", o.File, o.Pos.Line, o.Pos.Column)
+		loc = fmt.Sprintf("%s:%d:%d", loc, o.Pos.Line, o.Pos.Column)
 	}
 	if o.Err != nil {
-		if o.Old == "" {
-			return loc + ": " + o.Err.Error()
+		msg := o.Err.Error()
+		if len(msg) > maxReason {
+			// Redirect targets and realms come from servers; the resolver
+			// cuts bodies, this cuts whatever else a message quotes.
+			msg = strings.ToValidUTF8(msg[:maxReason], "") + "…"
 		}
-		return fmt.Sprintf("%s: %s left unpinned: %v", loc, o.Old, o.Err)
+		if o.Old == "" {
+			return loc + ": " + termsafe.String(msg)
+		}
+		return fmt.Sprintf("%s: %s left unpinned: %s", loc, termsafe.String(o.Old), termsafe.String(msg))
 	}
-	return fmt.Sprintf("%s: %s -> %s", loc, o.Old, strings.TrimSpace(o.New))
+	return fmt.Sprintf("%s: %s -> %s", loc, termsafe.String(o.Old), termsafe.String(strings.TrimSpace(o.New)))
 }

@@ -11,16 +11,21 @@ import (
 
 // Policy is a compiled Spec. It is immutable and safe for concurrent use.
 type Policy struct {
-	spec      Spec
-	mode      Mode
-	exact     map[string][]rule // host → rules, in policy order
-	wild      map[string][]rule // suffix of "*.suffix" → rules
-	cidrs     []cidrRule
-	hostPorts map[uint16]string // port → rule text
-	ports     []uint16          // sorted keys of hostPorts
-	upstream  string
-	warnings  []string
-	expanded  map[string][]string
+	spec  Spec
+	mode  Mode
+	exact map[string][]rule // host → rules, in policy order
+	wild  map[string][]rule // suffix of "*.suffix" → rules
+	cidrs []cidrRule
+	// opaqueExact and opaqueWild are the `tcp:` entries (opaque.go).
+	opaqueExact map[string][]rule
+	opaqueWild  map[string][]rule
+	hostPorts   map[uint16]string // port → rule text
+	ports       []uint16          // sorted keys of hostPorts
+	upstream    string
+	// tunnelLimit is dns.tunnel-limit (0: the DNS server's default).
+	tunnelLimit int
+	warnings    []string
+	expanded    map[string][]string
 }
 
 type rule struct {
@@ -109,6 +114,7 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.add(e, raw)
 	}
+	errs = append(errs, p.compileTCP(s)...)
 	for _, port := range s.HostPorts {
 		if port == 0 {
 			errs = append(errs, &Error{File: s.File, Msg: "host-ports: port must be a number from 1 to 65535"})
@@ -116,6 +122,12 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.addHostPort(port, "host-ports: "+strconv.Itoa(int(port)))
 	}
+	for _, u := range s.UnixSockets {
+		if err := checkUnixSocket(u); err != nil {
+			errs = append(errs, &Error{File: s.File, Msg: fmt.Sprintf("unix-sockets entry %q: %s", u, err)})
+		}
+	}
+	p.spec.UnixSockets = slices.Clone(s.UnixSockets)
 	if s.DNS.Upstream != "" {
 		u, err := normalizeUpstream(s.DNS.Upstream)
 		if err != nil {
@@ -123,6 +135,10 @@ func Compile(s *Spec, env Env) (*Policy, error) {
 		}
 		p.upstream = u
 	}
+	if l := s.DNS.TunnelLimit; l != 0 && (l < MinTunnelLimit || l > MaxTunnelLimit) {
+		errs = append(errs, &Error{File: s.File, Msg: fmt.Sprintf("dns tunnel-limit %d: must be from %d to %d bytes per minute", l, MinTunnelLimit, MaxTunnelLimit)})
+	}
+	p.tunnelLimit = s.DNS.TunnelLimit
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -154,6 +170,10 @@ func (p *Policy) addHostPort(port uint16, text string) {
 // Mode is the policy's mode (block when the Spec left it empty).
 func (p *Policy) Mode() Mode { return p.mode }
 
+// TunnelLimit is dns.tunnel-limit in bytes per minute, or 0 for the
+// default.
+func (p *Policy) TunnelLimit() int { return p.tunnelLimit }
+
 // Upstream is the DNS upstream from the policy as "ip:port", or "".
 func (p *Policy) Upstream() string { return p.upstream }
 
@@ -161,11 +181,17 @@ func (p *Policy) Upstream() string { return p.upstream }
 // including those a preset added (a registry configured on loopback).
 func (p *Policy) HostPorts() []uint16 { return slices.Clone(p.ports) }
 
+// UnixSockets are the host sockets under /run and /var/run the build may
+// reach, as listed.
+func (p *Policy) UnixSockets() []string { return slices.Clone(p.spec.UnixSockets) }
+
 // Spec returns a copy of the Spec the policy was compiled from.
 func (p *Policy) Spec() Spec {
 	s := p.spec
 	s.Allow = slices.Clone(s.Allow)
 	s.HostPorts = slices.Clone(s.HostPorts)
+	s.UnixSockets = slices.Clone(s.UnixSockets)
+	s.TCP = slices.Clone(s.TCP)
 	return s
 }
 

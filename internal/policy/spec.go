@@ -12,13 +12,15 @@
 // dot ignored and IDNA (punycode) labels compared as bytes; a rule without a
 // port allows every port; a CIDR rule applies to literal IP destinations
 // only, never to names; the runner's loopback is reachable only on
-// host-ports.
+// host-ports; a `tcp:` entry (host:port) allows a destination as opaque
+// TCP, relayed without verifying its first bytes as TLS or HTTP.
 package policy
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -49,13 +51,21 @@ type Spec struct {
 	Allow []string `json:"allow" yaml:"allow"`
 	// HostPorts are TCP ports on the runner's loopback the build may reach.
 	HostPorts []uint16 `json:"host_ports,omitempty" yaml:"host-ports,omitempty,flow"`
+	// TCP opts destinations in to opaque TCP ("db.example.com:5432"):
+	// allowed, and relayed without verifying their first bytes as TLS or
+	// HTTP. See docs/policy.md.
+	TCP []string `json:"tcp,omitempty" yaml:"tcp,omitempty"`
 	// DNS configures the upstream resolver.
 	DNS DNSSpec `json:"dns,omitzero" yaml:"dns,omitempty"`
+	// UnixSockets are the host's sockets under /run and /var/run the
+	// build may reach (absolute, clean paths); the rest is hidden.
+	UnixSockets []string `json:"unix_sockets,omitempty" yaml:"unix-sockets,omitempty"`
 
 	// File is the name the Spec was parsed from ("" when built in code).
 	File string `json:"file,omitempty" yaml:"-"`
 
 	allowPos []pos // parallel to Allow when parsed from YAML
+	tcpPos   []pos // parallel to TCP
 }
 
 // DNSSpec is the `dns:` mapping.
@@ -64,7 +74,17 @@ type DNSSpec struct {
 	// "ip:port" (a bare IP means port 53). Empty: --dns-upstream or the
 	// host's resolv.conf.
 	Upstream string `json:"upstream,omitempty" yaml:"upstream,omitempty"`
+	// TunnelLimit bounds the unique query payload bytes per registrable
+	// domain and minute before its queries are flagged (audit) or
+	// refused (block) as DNS tunnelling; 0 means the default (4096).
+	TunnelLimit int `json:"tunnel_limit,omitempty" yaml:"tunnel-limit,omitempty"`
 }
+
+// Bounds of dns.tunnel-limit.
+const (
+	MinTunnelLimit = 256
+	MaxTunnelLimit = 1 << 20
+)
 
 type pos struct{ line, col int }
 
@@ -210,8 +230,12 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			p.hostPorts(s, v)
 		case "dns":
 			p.dns(s, v)
+		case "tcp":
+			p.tcp(s, v)
+		case "unix-sockets":
+			p.unixSockets(s, v)
 		default:
-			p.errorf(k, "unknown key %q (want mode, allow, host-ports or dns)", k.Value)
+			p.errorf(k, "unknown key %q (want mode, allow, tcp, host-ports, unix-sockets or dns)", k.Value)
 		}
 	}
 	return s
@@ -279,28 +303,78 @@ func (p *parser) hostPorts(s *Spec, n *yaml.Node) {
 	}
 }
 
+func (p *parser) unixSockets(s *Spec, n *yaml.Node) {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n, "unix-sockets: expected a list of socket paths under /run or /var/run, got %s", kindName(n))
+		return
+	}
+	for _, item := range n.Content {
+		item = resolveAlias(item)
+		if v, ok := p.scalar(item, "unix-sockets entry"); ok {
+			if err := checkUnixSocket(v); err != nil {
+				p.errorf(item, "unix-sockets entry %q: %s", v, err)
+				continue
+			}
+			s.UnixSockets = append(s.UnixSockets, v)
+		}
+	}
+}
+
+// checkUnixSocket accepts an absolute, clean path under /run or /var/run
+// (elsewhere nothing is hidden, so there is nothing to list).
+func checkUnixSocket(v string) error {
+	if !path.IsAbs(v) || path.Clean(v) != v {
+		return errors.New("want an absolute path without . or .. elements")
+	}
+	if !strings.HasPrefix(v, "/run/") && !strings.HasPrefix(v, "/var/run/") {
+		return errors.New("only sockets under /run and /var/run are hidden; other paths need no entry")
+	}
+	return nil
+}
+
 func (p *parser) dns(s *Spec, n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
-		p.errorf(n, "dns: expected a mapping with upstream, got %s", kindName(n))
+		p.errorf(n, "dns: expected a mapping with upstream or tunnel-limit, got %s", kindName(n))
 		return
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
-		if k.Value != "upstream" {
-			p.errorf(k, "dns: unknown key %q (want upstream)", k.Value)
-			continue
+		switch k.Value {
+		case "upstream":
+			u, ok := p.scalar(v, "dns upstream")
+			if !ok {
+				continue
+			}
+			norm, err := normalizeUpstream(u)
+			if err != nil {
+				p.errorf(v, "dns upstream %q: %s", u, err)
+				continue
+			}
+			s.DNS.Upstream = norm
+		case "tunnel-limit":
+			lim, ok := p.scalar(v, "dns tunnel-limit")
+			if !ok {
+				continue
+			}
+			n, err := parseTunnelLimit(lim)
+			if err != nil {
+				p.errorf(v, "dns tunnel-limit %q: %s", lim, err)
+				continue
+			}
+			s.DNS.TunnelLimit = n
+		default:
+			p.errorf(k, "dns: unknown key %q (want upstream or tunnel-limit)", k.Value)
 		}
-		u, ok := p.scalar(v, "dns upstream")
-		if !ok {
-			continue
-		}
-		norm, err := normalizeUpstream(u)
-		if err != nil {
-			p.errorf(v, "dns upstream %q: %s", u, err)
-			continue
-		}
-		s.DNS.Upstream = norm
 	}
+}
+
+// parseTunnelLimit parses dns.tunnel-limit: bytes per minute.
+func parseTunnelLimit(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < MinTunnelLimit || n > MaxTunnelLimit {
+		return 0, fmt.Errorf("must be a number of bytes per minute from %d to %d", MinTunnelLimit, MaxTunnelLimit)
+	}
+	return n, nil
 }
 
 // parsePort parses a TCP port number, 1 to 65535.

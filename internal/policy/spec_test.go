@@ -32,15 +32,17 @@ run:
     - 198.51.100.7
     - "[2001:db8::]/32:443"
   host-ports: [5432, 6379]
+  unix-sockets: [/run/postgresql/.s.PGSQL.5432]
   dns:
     upstream: 127.0.0.53
 `,
 			want: &Spec{
-				Mode:      ModeBlock,
-				Allow:     []string{"npm", "GitHub.com.", "*.example.com", "api.example.com:443", "203.0.113.0/24:443", "198.51.100.7", "[2001:db8::]/32:443"},
-				HostPorts: []uint16{5432, 6379},
-				DNS:       DNSSpec{Upstream: "127.0.0.53:53"},
-				File:      "buildwall.yml",
+				Mode:        ModeBlock,
+				Allow:       []string{"npm", "GitHub.com.", "*.example.com", "api.example.com:443", "203.0.113.0/24:443", "198.51.100.7", "[2001:db8::]/32:443"},
+				HostPorts:   []uint16{5432, 6379},
+				UnixSockets: []string{"/run/postgresql/.s.PGSQL.5432"},
+				DNS:         DNSSpec{Upstream: "127.0.0.53:53"},
+				File:        "buildwall.yml",
 			},
 		},
 		{
@@ -82,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad_yaml", "run: [", `p.yml: parse yaml: line 1: did not find expected node content`},
 		{"no_run_section", "scan:\n  fail-on: high\n", `p.yml:1:1: no run: section (the egress policy goes under run:)`},
 		{"not_a_mapping", "run: npm\n", `p.yml:1:6: run policy: expected a mapping with mode and allow, got "npm"`},
-		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow" (want mode, allow, host-ports or dns)`},
+		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow" (want mode, allow, tcp, host-ports, unix-sockets or dns)`},
 		{"duplicate_key", "mode: block\nmode: audit\n", `p.yml:2:1: duplicate key "mode"`},
 		{"bad_mode", "mode: enforce\n", `p.yml:1:7: mode: "enforce" is not audit or block`},
 		{"mode_list", "mode: [block]\n", `p.yml:1:7: mode: expected a string, got a list`},
@@ -104,12 +106,20 @@ func TestParseErrors(t *testing.T) {
 		{"space", "allow:\n  - \"a.example \"\n", `p.yml:2:5: allow entry "a.example ": leading or trailing space`},
 		{"host_port_text", "host-ports: [db]\n", `p.yml:1:14: host-ports entry "db": port must be a number from 1 to 65535`},
 		{"host_ports_scalar", "host-ports: 5432\n", `p.yml:1:13: host-ports: expected a list of port numbers, got "5432"`},
-		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream)`},
+		{"unix_sockets_scalar", "unix-sockets: /run/x.sock\n", `p.yml:1:15: unix-sockets: expected a list of socket paths under /run or /var/run, got "/run/x.sock"`},
+		{"unix_sockets_relative", "unix-sockets:\n  - run/x.sock\n", `p.yml:2:5: unix-sockets entry "run/x.sock": want an absolute path without . or .. elements`},
+		{"unix_sockets_dotdot", "unix-sockets: [/run/../home/x.sock]\n", `p.yml:1:16: unix-sockets entry "/run/../home/x.sock": want an absolute path without . or .. elements`},
+		{"unix_sockets_elsewhere", "unix-sockets: [/tmp/x.sock]\n", `p.yml:1:16: unix-sockets entry "/tmp/x.sock": only sockets under /run and /var/run are hidden; other paths need no entry`},
+		{"unix_sockets_map", "unix-sockets: [{a: b}]\n", `p.yml:1:16: unix-sockets entry: expected a string, got a mapping`},
+		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream or tunnel-limit)`},
+		{"dns_tunnel_limit_word", "dns:\n  tunnel-limit: lots\n", `p.yml:2:17: dns tunnel-limit "lots": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_small", "dns:\n  upstream: 1.1.1.1\n  tunnel-limit: 10\n", `p.yml:3:17: dns tunnel-limit "10": must be a number of bytes per minute from 256 to 1048576`},
+		{"dns_tunnel_limit_list", "dns:\n  tunnel-limit: [1]\n", `p.yml:2:17: dns tunnel-limit: expected a string, got a list`},
 		{"dns_name", "dns:\n  upstream: resolver.example:53\n", `p.yml:2:13: dns upstream "resolver.example:53": must be an IP address with an optional port, as in 127.0.0.53:53 (a resolver cannot be found by name)`},
 		{
 			"all_errors_reported",
 			"mode: x\nallow:\n  - ok.example\n  - bad..example\nfoo: 1\n",
-			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, host-ports or dns)",
+			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, tcp, host-ports, unix-sockets or dns)",
 		},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/buildwall/buildwall/internal/event"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // textTop bounds how many destinations each text or Markdown list shows.
@@ -20,8 +21,12 @@ func (r *Report) Text(w io.Writer) error {
 	s := r.Summary
 	ew.printf("buildwall run: %s mode, command exited %d after %s%s\n", r.Mode, r.CommandExitCode, duration(r.DurationMS), r.exitNote())
 	ew.printf("  %d events: %d allowed, %d blocked, %d audited\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited)
+	if n := r.limitsNote(); n != "" {
+		ew.printf("  limits: %s\n", n)
+	}
 	textList(ew, "blocked", s.Blocked)
 	textList(ew, "would be blocked in block mode", s.Audited)
+	textSandbox(ew, r.Events)
 	if len(s.DNSSuspicious) > 0 {
 		ew.printf("  suspicious DNS names (%d):\n", len(s.DNSSuspicious)+s.SuspiciousOmitted)
 		for i, x := range s.DNSSuspicious {
@@ -29,7 +34,7 @@ func (r *Report) Text(w io.Writer) error {
 				ew.printf("    ... and %d more\n", len(s.DNSSuspicious)+s.SuspiciousOmitted-textTop)
 				break
 			}
-			ew.printf("    %s %s (%d×): %s\n", x.Verdict, truncate(x.Name, 80), x.Count, strings.Replace(x.Reason, tunnelPrefix+": ", "", 1))
+			ew.printf("    %s %s (%d×): %s\n", x.Verdict, safe(x.Name, 80), x.Count, safe(strings.Replace(x.Reason, tunnelPrefix+": ", "", 1), 300))
 		}
 	}
 	if len(s.Allowed) > 0 {
@@ -39,14 +44,14 @@ func (r *Report) Text(w io.Writer) error {
 				ew.printf("    ... and %d more\n", len(s.Allowed)-5)
 				break
 			}
-			ew.printf("    %s (%d×, rule %s)\n", d, d.Count, d.Rule)
+			ew.printf("    %s (%d×, rule %s)\n", safe(d.String(), 80), d.Count, safe(d.Rule, 80))
 		}
 	}
 	for _, wn := range r.Warnings {
-		ew.printf("  warning: %s\n", wn)
+		ew.printf("  warning: %s\n", termsafe.String(wn))
 	}
 	switch {
-	case s.Counts.Blocked > 0:
+	case len(s.Blocked) > 0:
 		ew.printf("  hint: if a blocked destination is legitimate, add it under run.allow in buildwall.yml\n")
 	case s.Counts.Audited > 0:
 		ew.printf("  hint: 'buildwall policy suggest --report FILE' writes a policy that allows what this run reached\n")
@@ -60,12 +65,14 @@ func (r *Report) exitNote() string {
 	if r.ExitCode == r.CommandExitCode {
 		return ""
 	}
-	n, conns := 0, true
+	n, conns := r.Summary.Counts.Blocked, true
 	for _, e := range r.Events {
 		if e.Verdict == event.VerdictBlock {
-			n++
 			conns = conns && e.Kind == event.KindConnect
 		}
+	}
+	if l := r.Limits; l != nil && l.NotHeld.Blocked != l.NotHeld.Connect {
+		conns = false
 	}
 	noun := "egress attempt"
 	if conns {
@@ -80,6 +87,35 @@ func (r *Report) exitNote() string {
 	return fmt.Sprintf("; %d %s blocked → buildwall exits %d", n, noun, r.ExitCode)
 }
 
+// limitsNote says what the run's resource bounds left out or refused, ""
+// when nothing.
+func (r *Report) limitsNote() string {
+	l := r.Limits
+	if l == nil {
+		return ""
+	}
+	var parts []string
+	if l.ConnectionsRefused > 0 {
+		parts = append(parts, fmt.Sprintf("%d connections refused at the limit of %d open at once", l.ConnectionsRefused, l.MaxConnections))
+	}
+	if l.DNSDropped > 0 {
+		parts = append(parts, fmt.Sprintf("%d dns queries dropped unanswered (server saturated)", l.DNSDropped))
+	}
+	if l.EventsNotHeld > 0 {
+		parts = append(parts, fmt.Sprintf("%d events counted but not kept in the report", l.EventsNotHeld))
+	}
+	if l.EventsFileTruncated {
+		parts = append(parts, fmt.Sprintf("events file cut at its size limit, %d events not written", l.EventsNotWritten))
+	}
+	if l.FieldsTruncated > 0 {
+		parts = append(parts, fmt.Sprintf("%d events with a field cut to its limit", l.FieldsTruncated))
+	}
+	if n := r.Summary.AllowedOmitted + r.Summary.BlockedOmitted + r.Summary.AuditedOmitted; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d occurrences to destinations beyond the %d listed per verdict", n, MaxDestinations))
+	}
+	return strings.Join(parts, "; ")
+}
+
 func textList(ew *errWriter, title string, ds []Destination) {
 	if len(ds) == 0 {
 		return
@@ -90,9 +126,9 @@ func textList(ew *errWriter, title string, ds []Destination) {
 			ew.printf("    ... and %d more\n", len(ds)-textTop)
 			return
 		}
-		ew.printf("    %s %s (%d×): %s", d.Proto, truncate(d.String(), 80), d.Count, strings.Join(d.Reasons, "; "))
+		ew.printf("    %s %s (%d×): %s", termsafe.String(d.Proto), safe(d.String(), 80), d.Count, safe(strings.Join(d.Reasons, "; "), 300))
 		if len(d.Processes) > 0 {
-			ew.printf(" [by %s]", truncate(d.Processes[0], 60))
+			ew.printf(" [by %s]", safe(d.Processes[0], 60))
 		}
 		ew.printf("\n")
 	}
@@ -110,18 +146,22 @@ func (r *Report) Markdown(w io.Writer) error {
 		status = fmt.Sprintf("**%d would be blocked** in block mode", s.Counts.Audited)
 	}
 	ew.printf("### buildwall run: %s\n\n", status)
-	ew.printf("`%s` ran in **%s** mode and exited **%d** after %s%s.\n\n", mdCode(strings.Join(r.Command, " ")), r.Mode, r.CommandExitCode, duration(r.DurationMS), r.exitNote())
+	ew.printf("`%s` ran in **%s** mode and exited **%d** after %s%s.\n\n", mdCode(truncate(strings.Join(r.Command, " "), 200)), r.Mode, r.CommandExitCode, duration(r.DurationMS), r.exitNote())
 	ew.printf("| events | allowed | blocked | audited | suspicious DNS |\n|---:|---:|---:|---:|---:|\n")
 	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Counts.Events, s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited, s.Counts.Suspicious)
+	if n := r.limitsNote(); n != "" {
+		ew.printf("**Limits:** %s.\n\n", n)
+	}
 	mdList(ew, "Blocked", s.Blocked, false)
 	mdList(ew, "Would be blocked in block mode", s.Audited, false)
+	mdSandbox(ew, r.Events)
 	if len(s.DNSSuspicious) > 0 {
 		ew.printf("#### Suspicious DNS\n\n| name | verdict | count | reason |\n|---|---|---:|---|\n")
 		for i, x := range s.DNSSuspicious {
 			if i == textTop {
 				break
 			}
-			ew.printf("| `%s` | %s | %d | %s |\n", mdCode(truncate(x.Name, 80)), x.Verdict, x.Count, mdCell(strings.Replace(x.Reason, tunnelPrefix+": ", "", 1)))
+			ew.printf("| `%s` | %s | %d | %s |\n", mdCode(truncate(x.Name, 80)), x.Verdict, x.Count, mdCell(truncate(strings.Replace(x.Reason, tunnelPrefix+": ", "", 1), 300)))
 		}
 		if n := len(s.DNSSuspicious) + s.SuspiciousOmitted - textTop; n > 0 {
 			ew.printf("\n… and %d more in the JSON report.\n", n)
@@ -150,14 +190,14 @@ func mdList(ew *errWriter, title string, ds []Destination, allowed bool) {
 			break
 		}
 		if allowed {
-			ew.printf("| `%s` | %s | %d | `%s` |\n", mdCode(d.String()), d.Proto, d.Count, mdCode(d.Rule))
+			ew.printf("| `%s` | %s | %d | `%s` |\n", mdCode(truncate(d.String(), 80)), mdCell(d.Proto), d.Count, mdCode(d.Rule))
 			continue
 		}
 		proc := ""
 		if len(d.Processes) > 0 {
 			proc = "`" + mdCode(truncate(d.Processes[0], 60)) + "`"
 		}
-		ew.printf("| `%s` | %s | %d | %s | %s |\n", mdCode(truncate(d.String(), 80)), d.Proto, d.Count, mdCell(strings.Join(d.Reasons, "; ")), proc)
+		ew.printf("| `%s` | %s | %d | %s | %s |\n", mdCode(truncate(d.String(), 80)), mdCell(d.Proto), d.Count, mdCell(truncate(strings.Join(d.Reasons, "; "), 300)), proc)
 	}
 	if len(ds) > textTop {
 		ew.printf("\n… and %d more in the JSON report.\n", len(ds)-textTop)
@@ -165,16 +205,21 @@ func mdList(ew *errWriter, title string, ds []Destination, allowed bool) {
 	ew.printf("\n")
 }
 
-// mdCode makes s safe inside a Markdown code span in a table cell.
+// mdCode makes s safe inside a Markdown code span in a table cell:
+// control characters escaped (termsafe), no backquote or pipe.
 func mdCode(s string) string {
-	s = strings.NewReplacer("`", "'", "|", "\\|", "\n", " ", "\r", " ").Replace(s)
-	return s
+	return strings.NewReplacer("`", "'", "|", "\\|").Replace(termsafe.String(s))
 }
 
-// mdCell makes s safe as plain text in a table cell: no markup, no HTML.
+// mdCell makes s safe as plain text in a table cell: control characters
+// escaped (termsafe), no markup, no HTML.
 func mdCell(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]").Replace(s)
+	return strings.NewReplacer("|", "\\|", "<", "&lt;", ">", "&gt;", "`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]").Replace(termsafe.String(s))
 }
+
+// safe cuts s to n bytes and escapes it for a terminal or CI log
+// (termsafe): the form every string from the build takes in text output.
+func safe(s string, n int) string { return termsafe.String(truncate(s, n)) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

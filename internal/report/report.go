@@ -9,9 +9,15 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,15 +50,59 @@ type Meta struct {
 	// Warnings are problems that did not stop the run (policy warnings,
 	// lost events).
 	Warnings []string
+	// EventsSHA256 is the hex SHA-256 of the events file as written
+	// (empty without one).
+	EventsSHA256 string
+	// Limits says what the run's resource bounds left out or refused;
+	// nil when nothing is known about them.
+	Limits *Limits
+}
+
+// Limits records the run's resource bounds and everything they left out,
+// so that nothing is dropped silently. Counts are occurrences.
+type Limits struct {
+	// EventsAggregated: repeats of an identical event folded into the
+	// count of one line instead of lines of their own.
+	EventsAggregated int `json:"events_aggregated"`
+	// EventsNotHeld: events beyond the memory bound for the report; they
+	// are in the events file (unless it was cut too) and in the counts,
+	// by kind and verdict in NotHeld, but not in Events.
+	EventsNotHeld int         `json:"events_not_held"`
+	NotHeld       event.Tally `json:"not_held"`
+	// EventsFileTruncated: the events file reached its size bound and
+	// ends with a "truncated" record; EventsNotWritten events came after.
+	EventsFileTruncated bool  `json:"events_file_truncated"`
+	EventsNotWritten    int   `json:"events_not_written"`
+	EventsFileBytes     int64 `json:"events_file_bytes"`
+	// FieldsTruncated: events with a field cut to its bound (cmdline 256
+	// bytes; name, sni, host, reason 512).
+	FieldsTruncated int `json:"fields_truncated"`
+	// DNSDropped: queries read but not answered because the DNS server's
+	// queue was full (each also counted in DNS, not as an event).
+	DNSDropped int `json:"dns_dropped"`
+	// MaxConnections is the proxy's bound on connections handled at once;
+	// ConnectionsRefused counts those refused because of it (each is
+	// also a block event with reason "connection limit").
+	MaxConnections     int `json:"max_connections"`
+	ConnectionsRefused int `json:"connections_refused"`
+	// NoFile is buildwall's RLIMIT_NOFILE during the run; CommandNoFile
+	// the soft limit the command started with.
+	NoFile        uint64 `json:"nofile,omitempty"`
+	CommandNoFile uint64 `json:"command_nofile,omitempty"`
 }
 
 // Report is the buildwall.run/v1 document. Its JSON field names are a
 // public contract.
 type Report struct {
-	Schema   string      `json:"schema"`
-	Command  []string    `json:"command"`
-	Mode     policy.Mode `json:"mode"`
-	ExitCode int         `json:"exit_code"`
+	Schema string `json:"schema"`
+	// ReportSHA256 is the hex SHA-256 of the report file as written with
+	// this field's value empty (see Verify); EventsSHA256 that of the
+	// events file. Both were added in v1 without a version change.
+	ReportSHA256 string      `json:"report_sha256"`
+	EventsSHA256 string      `json:"events_sha256,omitempty"`
+	Command      []string    `json:"command"`
+	Mode         policy.Mode `json:"mode"`
+	ExitCode     int         `json:"exit_code"`
 	// CommandExitCode is the command's own exit status (added in v1
 	// without a version change: readers that ignore it are unaffected).
 	CommandExitCode int           `json:"command_exit_code"`
@@ -61,6 +111,7 @@ type Report struct {
 	DurationMS      int64         `json:"duration_ms"`
 	Policy          *policy.Spec  `json:"policy,omitempty"`
 	Warnings        []string      `json:"warnings,omitempty"`
+	Limits          *Limits       `json:"limits,omitempty"`
 	Events          []event.Event `json:"events"`
 	Summary         Summary       `json:"summary"`
 }
@@ -78,11 +129,21 @@ type Summary struct {
 	// MaxSuspicious of them (SuspiciousOmitted counts the rest).
 	DNSSuspicious     []Suspicious `json:"dns_suspicious"`
 	SuspiciousOmitted int          `json:"dns_suspicious_omitted,omitempty"`
-	Counts            Counts       `json:"counts"`
+	// AllowedOmitted, BlockedOmitted and AuditedOmitted count the
+	// occurrences to destinations left out of the lists above once each
+	// list holds MaxDestinations.
+	AllowedOmitted int    `json:"allowed_omitted,omitempty"`
+	BlockedOmitted int    `json:"blocked_omitted,omitempty"`
+	AuditedOmitted int    `json:"audited_omitted,omitempty"`
+	Counts         Counts `json:"counts"`
 }
 
 // MaxSuspicious bounds Summary.DNSSuspicious.
 const MaxSuspicious = 50
+
+// MaxDestinations bounds each destination list of the Summary (and the
+// memory Build spends on it).
+const MaxDestinations = 1000
 
 // Destination is one place the build tried to reach, with how often.
 // A DNS-only entry (Proto "dns", no Port) is a name that was looked up but
@@ -110,7 +171,9 @@ type Suspicious struct {
 	Count   int           `json:"count"`
 }
 
-// Counts are event totals.
+// Counts are event totals: an event with a count stands for that many
+// (packets, for packet events), and events not held in the report
+// (Limits.NotHeld) are included.
 type Counts struct {
 	Events     int `json:"events"`
 	DNS        int `json:"dns"`
@@ -122,13 +185,14 @@ type Counts struct {
 	Suspicious int `json:"suspicious"`
 }
 
-const tunnelPrefix = "dns tunnelling suspected"
-
-// Build assembles the report of a run. events is copied, in the order
-// given (the order they happened).
+// Build assembles the report of a run from events, in the order given
+// (the order they happened). The report keeps events: the caller must not
+// change the slice afterwards.
 func Build(meta Meta, events []event.Event) *Report {
 	r := &Report{
 		Schema:          Schema,
+		EventsSHA256:    meta.EventsSHA256,
+		Limits:          meta.Limits,
 		Command:         slices.Clone(meta.Command),
 		Mode:            meta.Mode,
 		ExitCode:        meta.ExitCode,
@@ -137,7 +201,7 @@ func Build(meta Meta, events []event.Event) *Report {
 		End:             meta.End,
 		Policy:          meta.Policy,
 		Warnings:        slices.Clone(meta.Warnings),
-		Events:          slices.Clone(events),
+		Events:          events,
 	}
 	if r.Command == nil {
 		r.Command = []string{}
@@ -149,6 +213,16 @@ func Build(meta Meta, events []event.Event) *Report {
 		r.DurationMS = meta.End.Sub(meta.Start).Milliseconds()
 	}
 	r.Summary = summarize(r.Events)
+	if l := r.Limits; l != nil {
+		c := &r.Summary.Counts
+		c.Events += l.NotHeld.Events
+		c.DNS += l.NotHeld.DNS
+		c.Connect += l.NotHeld.Connect
+		c.Packet += l.NotHeld.Packet
+		c.Allowed += l.NotHeld.Allowed
+		c.Blocked += l.NotHeld.Blocked
+		c.Audited += l.NotHeld.Audited
+	}
 	return r
 }
 
@@ -159,8 +233,21 @@ type destKey struct {
 
 type agg struct {
 	d       Destination
-	reasons map[string]bool
-	procs   map[string]bool
+	reasons []string // at most maxReasons
+	procs   []string // at most maxProcs
+}
+
+const (
+	maxReasons = 5
+	maxProcs   = 3
+)
+
+// addOnce appends v to list unless it is there or list holds limit.
+func addOnce(list []string, v string, limit int) []string {
+	if len(list) >= limit || slices.Contains(list, v) {
+		return list
+	}
+	return append(list, v)
 }
 
 func summarize(events []event.Event) Summary {
@@ -168,34 +255,25 @@ func summarize(events []event.Event) Summary {
 	lists := map[event.Verdict]map[destKey]*agg{
 		event.VerdictAllow: {}, event.VerdictBlock: {}, event.VerdictAudit: {},
 	}
+	omitted := map[event.Verdict]*int{
+		event.VerdictAllow: &s.AllowedOmitted, event.VerdictBlock: &s.BlockedOmitted, event.VerdictAudit: &s.AuditedOmitted,
+	}
 	susp := map[string]*Suspicious{}
+	var tally event.Tally
 	for _, e := range events {
-		s.Counts.Events++
-		switch e.Kind {
-		case event.KindDNS:
-			s.Counts.DNS++
-		case event.KindConnect:
-			s.Counts.Connect++
-		case event.KindPacket:
-			s.Counts.Packet++
-		}
-		switch e.Verdict {
-		case event.VerdictAllow:
-			s.Counts.Allowed++
-		case event.VerdictBlock:
-			s.Counts.Blocked++
-		case event.VerdictAudit:
-			s.Counts.Audited++
-		}
-		if e.Kind == event.KindDNS && strings.Contains(e.Reason, tunnelPrefix) {
-			s.Counts.Suspicious++
+		tally.Add(e)
+		n := max(e.Count, 1)
+		if e.Kind == event.KindDNS && IsTunnelReason(e.Reason) {
+			s.Counts.Suspicious += n
 			if x, ok := susp[e.Name]; ok {
-				x.Count++
+				x.Count += n
 				if e.Verdict == event.VerdictBlock {
 					x.Verdict = e.Verdict
 				}
+			} else if len(susp) < 4*MaxSuspicious {
+				susp[e.Name] = &Suspicious{Name: e.Name, Verdict: e.Verdict, Reason: e.Reason, Count: n}
 			} else {
-				susp[e.Name] = &Suspicious{Name: e.Name, Verdict: e.Verdict, Reason: e.Reason, Count: 1}
+				s.SuspiciousOmitted++
 			}
 		}
 		m, ok := lists[e.Verdict]
@@ -214,27 +292,26 @@ func summarize(events []event.Event) Summary {
 		}
 		a, ok := m[k]
 		if !ok {
-			a = &agg{d: Destination{Name: k.name, IP: k.ip, Port: k.port, Proto: k.proto}, reasons: map[string]bool{}, procs: map[string]bool{}}
+			if len(m) >= MaxDestinations {
+				*omitted[e.Verdict] += n
+				continue
+			}
+			a = &agg{d: Destination{Name: k.name, IP: k.ip, Port: k.port, Proto: k.proto}}
 			m[k] = a
-		}
-		n := e.Count
-		if n <= 0 {
-			n = 1
 		}
 		a.d.Count += n
 		if a.d.Rule == "" {
 			a.d.Rule = e.Rule
 		}
 		if e.Reason != "" && e.Verdict != event.VerdictAllow {
-			a.reasons[e.Reason] = true
+			a.reasons = addOnce(a.reasons, e.Reason, maxReasons)
 		}
 		if e.PID != 0 || e.Cmdline != "" {
-			p := strings.TrimSpace(strconv.Itoa(e.PID) + " " + e.Cmdline)
-			if len(a.procs) < 3 {
-				a.procs[p] = true
-			}
+			a.procs = addOnce(a.procs, strings.TrimSpace(strconv.Itoa(e.PID)+" "+e.Cmdline), maxProcs)
 		}
 	}
+	s.Counts.Events, s.Counts.DNS, s.Counts.Connect, s.Counts.Packet = tally.Events, tally.DNS, tally.Connect, tally.Packet
+	s.Counts.Allowed, s.Counts.Blocked, s.Counts.Audited = tally.Allowed, tally.Blocked, tally.Audited
 	s.Allowed = flatten(lists[event.VerdictAllow], false)
 	s.Blocked = flatten(lists[event.VerdictBlock], true)
 	s.Audited = flatten(lists[event.VerdictAudit], true)
@@ -248,7 +325,7 @@ func summarize(events []event.Event) Summary {
 		return strings.Compare(a.Name, b.Name)
 	})
 	if len(s.DNSSuspicious) > MaxSuspicious {
-		s.SuspiciousOmitted = len(s.DNSSuspicious) - MaxSuspicious
+		s.SuspiciousOmitted += len(s.DNSSuspicious) - MaxSuspicious
 		s.DNSSuspicious = s.DNSSuspicious[:MaxSuspicious]
 	}
 	if s.DNSSuspicious == nil {
@@ -273,8 +350,12 @@ func flatten(m map[destKey]*agg, dropDNSOnly bool) []Destination {
 			continue
 		}
 		d := a.d
-		d.Reasons = sortedKeys(a.reasons)
-		d.Processes = sortedKeys(a.procs)
+		if len(a.reasons) > 0 {
+			d.Reasons = slices.Sorted(slices.Values(a.reasons))
+		}
+		if len(a.procs) > 0 {
+			d.Processes = slices.Sorted(slices.Values(a.procs))
+		}
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Destination) int {
@@ -295,25 +376,104 @@ func flatten(m map[destKey]*agg, dropDNSOnly bool) []Destination {
 	return out
 }
 
-func sortedKeys(m map[string]bool) []string {
-	if len(m) == 0 {
-		return nil
+// WriteJSON writes the report as indented JSON followed by a newline,
+// with ReportSHA256 set (see Verify). Events are encoded one at a time,
+// so the memory it takes does not grow with their number; the report is
+// encoded twice (once to hash it), identically but for the hash.
+func (r *Report) WriteJSON(w io.Writer) error {
+	r.ReportSHA256 = ""
+	h := sha256.New()
+	if err := r.encode(h); err != nil {
+		return err
 	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+	r.ReportSHA256 = hex.EncodeToString(h.Sum(nil))
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := r.encode(bw); err != nil {
+		return err
 	}
-	slices.Sort(out)
-	return out
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
 }
 
-// WriteJSON writes the report as indented JSON followed by a newline.
-func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+// eventsMarker is how the events array of an empty-events report encodes;
+// it is unique in the document (a string value cannot hold unescaped
+// quotes, and no other key is "events" with an array value).
+var eventsMarker = []byte(`"events": [],`)
+
+// encode writes the report as json.Encoder with a two-space indent
+// would, but with the events encoded one by one.
+func (r *Report) encode(w io.Writer) error {
+	c := *r
+	c.Events = []event.Event{}
+	var hb bytes.Buffer
+	enc := json.NewEncoder(&hb)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&c); err != nil {
 		return fmt.Errorf("write report: %w", err)
+	}
+	head := hb.Bytes()
+	i := bytes.Index(head, eventsMarker)
+	if i < 0 {
+		return errors.New("write report: events marker not found")
+	}
+	var buf bytes.Buffer
+	buf.Write(head[:i+len(eventsMarker)-3])
+	buf.WriteByte('[')
+	var eb bytes.Buffer
+	eenc := json.NewEncoder(&eb)
+	eenc.SetEscapeHTML(false)
+	eenc.SetIndent("    ", "  ")
+	for j, e := range r.Events {
+		if j > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString("\n    ")
+		eb.Reset()
+		if err := eenc.Encode(e); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		buf.Write(bytes.TrimSuffix(eb.Bytes(), []byte("\n")))
+		if buf.Len() > 32<<10 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			buf.Reset()
+		}
+	}
+	if len(r.Events) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("],")
+	buf.Write(head[i+len(eventsMarker):])
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// hashField is how the report_sha256 field appears in a written report.
+var hashField = regexp.MustCompile(`"report_sha256": "[0-9a-f]{64}"`)
+
+// Verify checks a report file's own hash: the SHA-256 of the file with
+// the value of its first "report_sha256" field emptied must equal that
+// value. The same check by hand:
+//
+//	sed -E '0,/"report_sha256": "[0-9a-f]{64}"/s//"report_sha256": ""/' run.json | sha256sum
+func Verify(b []byte) error {
+	loc := hashField.FindIndex(b)
+	if loc == nil {
+		return errors.New("verify run report: no report_sha256")
+	}
+	want := string(b[loc[0]+len(`"report_sha256": "`) : loc[1]-1])
+	h := sha256.New()
+	h.Write(b[:loc[0]])
+	h.Write([]byte(`"report_sha256": ""`))
+	h.Write(b[loc[1]:])
+	if got := hex.EncodeToString(h.Sum(nil)); got != want {
+		return fmt.Errorf("verify run report: content hashes to %s, report says %s", got, want)
 	}
 	return nil
 }

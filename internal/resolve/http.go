@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // maxBody bounds every response body read (manifests, API answers, files).
@@ -56,13 +60,13 @@ func retryable(code int) bool {
 
 // do sends the request built by newReq (called once per attempt, so bodies
 // and headers are fresh), retrying network errors, 5xx and 429 up to
-// r.opts.Retries times with exponential backoff. A 2xx answer comes back
+// r.opts.Retries times with exponential backoff, through c. A 2xx answer comes back
 // with its body read (bounded); anything else becomes a *StatusError.
-func (r *Resolver) do(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
+func (r *Resolver) do(ctx context.Context, c *http.Client, newReq func(ctx context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
 	var lastErr error
 	delay := r.opts.Backoff
 	for attempt := 0; ; attempt++ {
-		resp, body, wait, err := r.once(ctx, newReq)
+		resp, body, wait, err := r.once(ctx, c, newReq)
 		if err == nil {
 			return resp, body, nil
 		}
@@ -91,14 +95,14 @@ func (r *Resolver) do(ctx context.Context, newReq func(ctx context.Context) (*ht
 
 // once makes one attempt with the per-request timeout; wait is the
 // server's Retry-After (possibly <= 0: retry now), -1 when absent.
-func (r *Resolver) once(ctx context.Context, newReq func(ctx context.Context) (*http.Request, error)) (resp *http.Response, body []byte, wait time.Duration, err error) {
+func (r *Resolver) once(ctx context.Context, c *http.Client, newReq func(ctx context.Context) (*http.Request, error)) (resp *http.Response, body []byte, wait time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 	req, err := newReq(ctx)
 	if err != nil {
 		return nil, nil, -1, err
 	}
-	resp, err = r.opts.HTTPClient.Do(req)
+	resp, err = c.Do(req)
 	if err != nil {
 		return nil, nil, -1, err
 	}
@@ -122,17 +126,28 @@ func (r *Resolver) once(ctx context.Context, newReq func(ctx context.Context) (*
 	return resp, body, -1, nil
 }
 
-// snippet is the start of an error body, for messages.
+// snippet is the start of an error body (or any other string a server
+// sent) for messages: its first line, at most 200 bytes, control characters
+// escaped (termsafe), so that a hostile server cannot inject lines, escape
+// sequences or workflow commands into a CI log.
 func snippet(b []byte) string {
 	const n = 200
-	s := string(b)
-	if len(s) > n {
-		s = s[:n] + "…"
+	if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
+		b = b[:i]
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' || s[i] == '\r' {
-			return s[:i]
+	cut := len(b) > n
+	if cut {
+		b = b[:n]
+		for len(b) > 0 && !utf8.Valid(b) && len(b) > n-utf8.UTFMax {
+			b = b[:len(b)-1]
 		}
+	}
+	s := termsafe.String(string(b))
+	if cut {
+		s += "…"
 	}
 	return s
 }
+
+// clip is snippet for strings.
+func clip(s string) string { return snippet([]byte(s)) }

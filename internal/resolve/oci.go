@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // manifestAccept lists the manifest media types a digest may name: an
@@ -64,7 +66,7 @@ func (r *Resolver) Digest(ctx context.Context, name, tag string) (string, error)
 	d, _, err := r.memo("image\x00"+name+":"+tag, func() (string, []byte, error) {
 		d, err := r.digest(ctx, name, tag)
 		if err != nil {
-			return "", nil, fmt.Errorf("resolve image %s:%s: %w", name, tag, err)
+			return "", nil, fmt.Errorf("resolve image %s:%s: %w", termsafe.String(name), termsafe.String(tag), err)
 		}
 		return d, nil, nil
 	})
@@ -73,6 +75,9 @@ func (r *Resolver) Digest(ctx context.Context, name, tag string) (string, error)
 
 func (r *Resolver) digest(ctx context.Context, name, tag string) (string, error) {
 	ref := SplitImage(name)
+	if err := ValidateImage(ref, tag); err != nil {
+		return "", err
+	}
 	base := r.opts.Registry
 	switch {
 	case base != "":
@@ -81,13 +86,17 @@ func (r *Resolver) digest(ctx context.Context, name, tag string) (string, error)
 	default:
 		base = "https://" + ref.Registry
 	}
+	registry, err := url.Parse(base)
+	if err != nil || registry.Host == "" {
+		return "", fmt.Errorf("bad registry URL %q", clip(base))
+	}
 	u := base + "/v2/" + ref.Repository + "/manifests/" + url.PathEscape(tag)
 	var token string
 	for _, method := range []string{http.MethodHead, http.MethodGet} {
 		resp, body, err := r.manifest(ctx, method, u, token)
 		var se *StatusError
 		if errors.As(err, &se) && se.Code == http.StatusUnauthorized && token == "" && resp != nil {
-			token, err = r.registryToken(ctx, resp.Header.Get("WWW-Authenticate"))
+			token, err = r.registryToken(ctx, registry, resp.Header.Get("WWW-Authenticate"))
 			if err != nil {
 				return "", err
 			}
@@ -104,7 +113,7 @@ func (r *Resolver) digest(ctx context.Context, name, tag string) (string, error)
 		}
 		if d := resp.Header.Get("Docker-Content-Digest"); d != "" {
 			if !validDigest(d) {
-				return "", fmt.Errorf("registry sent a malformed digest %q", d)
+				return "", fmt.Errorf("registry sent a malformed digest %q", clip(d))
 			}
 			return d, nil
 		}
@@ -117,7 +126,7 @@ func (r *Resolver) digest(ctx context.Context, name, tag string) (string, error)
 }
 
 func (r *Resolver) manifest(ctx context.Context, method, u, token string) (*http.Response, []byte, error) {
-	resp, body, err := r.do(ctx, func(ctx context.Context) (*http.Request, error) {
+	resp, body, err := r.do(ctx, r.client, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, nil)
 		if err != nil {
 			return nil, err
@@ -139,17 +148,23 @@ func (r *Resolver) manifest(ctx context.Context, method, u, token string) (*http
 }
 
 // registryToken runs the anonymous Bearer token flow for a 401 challenge
-// `Bearer realm="…",service="…",scope="…"`.
-func (r *Resolver) registryToken(ctx context.Context, challenge string) (string, error) {
+// `Bearer realm="…",service="…",scope="…"` of registry, after checkRealm
+// accepted the realm; redirects of the token request are checked the same
+// way, and every connection but to the registry itself must reach a public
+// address (authClient).
+func (r *Resolver) registryToken(ctx context.Context, registry *url.URL, challenge string) (string, error) {
 	scheme, params, _ := strings.Cut(challenge, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", fmt.Errorf("registry wants %q authentication; only anonymous Bearer tokens are supported", scheme)
+		return "", fmt.Errorf("registry wants %q authentication; only anonymous Bearer tokens are supported", clip(scheme))
 	}
 	p := parseChallenge(params)
 	realm := p["realm"]
 	ru, err := url.Parse(realm)
-	if err != nil || realm == "" || (ru.Scheme != "https" && ru.Scheme != "http") {
-		return "", fmt.Errorf("registry sent a bad token realm %q", realm)
+	if err != nil || realm == "" || (ru.Scheme != "https" && ru.Scheme != "http") || ru.Host == "" {
+		return "", fmt.Errorf("registry sent a bad token realm %q", clip(realm))
+	}
+	if err := r.checkRealm(registry, ru); err != nil {
+		return "", err
 	}
 	q := ru.Query()
 	for _, k := range []string{"service", "scope"} {
@@ -158,7 +173,11 @@ func (r *Resolver) registryToken(ctx context.Context, challenge string) (string,
 		}
 	}
 	ru.RawQuery = q.Encode()
-	_, body, err := r.do(ctx, func(ctx context.Context) (*http.Request, error) {
+	ctx = context.WithValue(ctx, redirectCheckKey{}, func(u *url.URL) error { return r.checkRealm(registry, u) })
+	if !r.opts.AllowPrivate {
+		ctx = context.WithValue(ctx, guardKey{}, canonicalHost(registry))
+	}
+	_, body, err := r.do(ctx, r.authClient, func(ctx context.Context) (*http.Request, error) {
 		return http.NewRequestWithContext(ctx, http.MethodGet, ru.String(), nil)
 	})
 	if err != nil {

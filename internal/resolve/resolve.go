@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // DefaultGitHubAPI is the public GitHub REST API; --github-api replaces it
@@ -38,9 +40,22 @@ type Options struct {
 	// kept (docker.io/library/node → /v2/library/node/...). Tests and
 	// pull-through mirrors use it.
 	Registry string
-	// HTTPClient sends every request (http.DefaultClient).
+	// HTTPClient sends every request (default: http.DefaultClient, and for
+	// token requests a client of its own that refuses, at connect time,
+	// loopback, link-local and private addresses of any host but the
+	// registry's unless AllowPrivate). A given client is copied with the resolver's redirect
+	// rules (Authorization dropped on a change of origin, realm rules
+	// applied to token redirects); the connect-time check is then up to it.
 	HTTPClient *http.Client
-	// Timeout bounds each request and each git command (30s).
+	// AuthHosts lists the hosts ("host" for any port, "host:port") besides
+	// the registry's own that a registry's token realm may name
+	// (--registry-auth-host). A realm elsewhere is refused (ErrForbiddenHost).
+	AuthHosts []string
+	// AllowPrivate lets a listed realm host be a loopback, link-local or
+	// private address (--allow-private-registry).
+	AllowPrivate bool
+	// Timeout bounds each request and each git command (30s); the context
+	// given to each method bounds everything (pin's overall --timeout).
 	Timeout time.Duration
 	// Retries is how many times a failed request is retried (3); negative
 	// means none.
@@ -54,6 +69,9 @@ type Options struct {
 // (successes and failures) are cached for its lifetime.
 type Resolver struct {
 	opts Options
+	// client sends every request but token requests, which go through
+	// authClient (its own pool; see guardedClient).
+	client, authClient *http.Client
 
 	mu    sync.Mutex
 	cache map[string]*entry
@@ -80,9 +98,6 @@ func New(opts Options) *Resolver {
 	if opts.Git == "" {
 		opts.Git = "git"
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = http.DefaultClient
-	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
@@ -97,7 +112,15 @@ func New(opts Options) *Resolver {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 10 * time.Second
 	}
-	return &Resolver{opts: opts, cache: map[string]*entry{}}
+	r := &Resolver{opts: opts, cache: map[string]*entry{}}
+	if opts.HTTPClient == nil {
+		r.client = withRedirectCheck(http.DefaultClient)
+		r.authClient = guardedClient(http.ProxyFromEnvironment)
+	} else {
+		r.client = withRedirectCheck(opts.HTTPClient)
+		r.authClient = r.client
+	}
+	return r
 }
 
 // memo runs f once per key (concurrent callers wait for the first).
@@ -119,8 +142,12 @@ func (r *Resolver) memo(key string, f func() (string, []byte, error)) (string, [
 
 // Commit returns the full commit SHA that ref (a tag or branch of
 // owner/repo) points at; an annotated tag resolves to its commit. A ref
-// that exists nowhere gives an error wrapping ErrNotFound.
+// that exists nowhere gives an error wrapping ErrNotFound; a name GitHub
+// would not accept gives one wrapping ErrInvalidName, without any request.
 func (r *Resolver) Commit(ctx context.Context, owner, repo, ref string) (string, error) {
+	if err := ValidateUses(owner, repo, "", ref); err != nil {
+		return "", fmt.Errorf("resolve %s/%s@%s: %w", termsafe.String(owner), termsafe.String(repo), termsafe.String(ref), err)
+	}
 	sha, _, err := r.memo("commit\x00"+owner+"/"+repo+"@"+ref, func() (string, []byte, error) {
 		sha, err := r.commit(ctx, owner, repo, ref)
 		return sha, nil, err
@@ -156,7 +183,7 @@ type gitObject struct {
 
 func (r *Resolver) apiGet(ctx context.Context, path, accept string) ([]byte, error) {
 	u := r.opts.GitHubAPI + path
-	_, body, err := r.do(ctx, func(ctx context.Context) (*http.Request, error) {
+	_, body, err := r.do(ctx, r.client, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return nil, err
@@ -193,12 +220,12 @@ func (r *Resolver) apiCommit(ctx context.Context, owner, repo, ref string) (stri
 		switch obj.Object.Type {
 		case "commit":
 			if !isHex40(obj.Object.SHA) {
-				return "", fmt.Errorf("GitHub ref answer has a malformed SHA %q", obj.Object.SHA)
+				return "", fmt.Errorf("GitHub ref answer has a malformed SHA %q", clip(obj.Object.SHA))
 			}
 			return strings.ToLower(obj.Object.SHA), nil
 		case "tag":
 			if !isHex40(obj.Object.SHA) {
-				return "", fmt.Errorf("GitHub tag answer has a malformed SHA %q", obj.Object.SHA)
+				return "", fmt.Errorf("GitHub tag answer has a malformed SHA %q", clip(obj.Object.SHA))
 			}
 			body, err = r.apiGet(ctx, base+"/git/tags/"+obj.Object.SHA, "application/vnd.github+json")
 			if err != nil {
@@ -206,7 +233,7 @@ func (r *Resolver) apiCommit(ctx context.Context, owner, repo, ref string) (stri
 			}
 		default:
 			// A ref list (the API's prefix match) or a tree/blob tag.
-			return "", fmt.Errorf("ref %s points at a %q, not a commit: %w", ref, obj.Object.Type, ErrNotFound)
+			return "", fmt.Errorf("ref %s points at a %q, not a commit: %w", ref, clip(obj.Object.Type), ErrNotFound)
 		}
 	}
 	return "", fmt.Errorf("tag %s: too many nested annotated tags", ref)
@@ -232,6 +259,9 @@ func (r *Resolver) lsRemote(ctx context.Context, owner, repo, ref string) (strin
 	remote := r.opts.GitBase + "/" + owner + "/" + repo
 	cmd := exec.CommandContext(ctx, r.opts.Git, "ls-remote", "--", remote, "refs/tags/"+ref, "refs/tags/"+ref+"^{}", "refs/heads/"+ref)
 	cmd.Env = append(cmd.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false")
+	// git's helpers (git-remote-https) inherit the pipes and outlive a
+	// killed git: stop waiting for them shortly after the deadline.
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -258,8 +288,15 @@ func (r *Resolver) lsRemote(ctx context.Context, owner, repo, ref string) (strin
 }
 
 // File returns the contents of path in owner/repo at ref, through the
-// contents API. A missing file gives an error wrapping ErrNotFound.
+// contents API. A missing file gives an error wrapping ErrNotFound; a name
+// GitHub would not accept one wrapping ErrInvalidName, without any request.
 func (r *Resolver) File(ctx context.Context, owner, repo, path, ref string) ([]byte, error) {
+	if err := ValidateUses(owner, repo, path, ref); err != nil {
+		return nil, fmt.Errorf("fetch %s/%s/%s@%s: %w", termsafe.String(owner), termsafe.String(repo), termsafe.String(path), termsafe.String(ref), err)
+	}
+	if path == "" {
+		return nil, fmt.Errorf("fetch %s/%s@%s: %w: empty path", owner, repo, ref, ErrInvalidName)
+	}
 	key := "file\x00" + owner + "/" + repo + "/" + path + "@" + ref
 	_, data, err := r.memo(key, func() (string, []byte, error) {
 		p := "/repos/" + url.PathEscape(owner) + "/" + url.PathEscape(repo) + "/contents/" + escapeRef(path) + "?ref=" + url.QueryEscape(ref)

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildwall/buildwall/internal/event"
 )
 
 // cmdlines reads the command lines of the processes that own sockets. It
@@ -35,9 +37,6 @@ type cmdlineFile struct {
 }
 
 const keptCmdlines = 8
-
-// cmdlineBufs holds read buffers for cmdlines.read.
-var cmdlineBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
 
 // read returns pid's command line, arguments separated by spaces.
 func (c *cmdlines) read(pid int) (string, error) {
@@ -157,32 +156,30 @@ func (c *cmdlines) close() {
 	}
 }
 
-// preadCmdline reads a whole /proc/PID/cmdline from offset 0.
+// cmdlineRead is how much of /proc/PID/cmdline is read: what an event
+// keeps (event.MaxCmdline) and two bytes more, so that the event can tell
+// it was cut. A build with a huge argv costs one small read, not
+// megabytes per event.
+const cmdlineRead = event.MaxCmdline + 2
+
+// preadCmdline reads the start of /proc/PID/cmdline (cmdlineRead bytes
+// at most), arguments separated by spaces.
 func preadCmdline(fd int) (string, error) {
-	bp := cmdlineBufs.Get().(*[]byte)
-	defer cmdlineBufs.Put(bp)
-	b := (*bp)[:0]
+	var buf [cmdlineRead]byte
 	for {
-		n, err := unix.Pread(fd, b[len(b):cap(b)], int64(len(b)))
+		n, err := unix.Pread(fd, buf[:], 0)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
-		b = b[:len(b)+n]
-		if n == 0 || len(b) < cap(b) {
-			// A short read of /proc/PID/cmdline is its end (the
-			// kernel fills the buffer while there is more).
-			break
+		b := buf[:n]
+		for i, c := range b {
+			if c == 0 {
+				b[i] = ' '
+			}
 		}
-		if len(b) >= 1<<20 {
-			break // enough for an event
-		}
-		b = append(b, 0)[:len(b)] // grow
+		return strings.TrimSpace(string(b)), nil
 	}
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-	}
-	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")), nil
 }

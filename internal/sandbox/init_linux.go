@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -8,8 +9,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -68,19 +72,21 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 		return 0, fmt.Errorf("expected setup message, got %q", setup.Type)
 	}
 	// Signals for the command arrive from the parent as messages, never
-	// as signals to the init: the init shares buildwall's process group,
-	// so a terminal's Ctrl-C reaches it as well as the command, and
-	// forwarding that would deliver it twice. Signals sent to the init are
-	// caught (so they neither kill it nor change what the command
-	// inherits) and dropped.
+	// as signals to the init: a terminal's Ctrl-C reaches buildwall's
+	// process group, which the init shares, and forwarding that would
+	// deliver it twice. Every signal the init can catch is caught (so none
+	// kills it or changes what the command inherits) and dropped: the
+	// command, in the init's PID namespace, can send it any (SIGKILL and
+	// SIGSTOP from inside never reach a namespace's init).
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	signal.Notify(sigs)
 	go func() {
 		for range sigs {
 		}
 	}()
 
-	if err := setupMounts(); err != nil {
+	warnings, err := setupMounts(setup)
+	if err != nil {
 		return 0, err
 	}
 	if err := bringUpLoopback(); err != nil {
@@ -111,7 +117,7 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 		return 0, &FeatureError{Feature: "NETLINK_SOCK_DIAG (CONFIG_INET_DIAG)", Setting: "the kernel configuration", Err: err}
 	}
 	files = append(files, nflog, diag)
-	err = send(ctrl, message{Type: msgReady, ProxyPort: pp, DNSPort: dp}, files...)
+	err = send(ctrl, message{Type: msgReady, ProxyPort: pp, DNSPort: dp, Warnings: warnings}, files...)
 	closeAll(files)
 	proxy.Close()
 	dnsUDP.Close()
@@ -124,11 +130,17 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 	if err != nil || start.Type != msgStart {
 		return 0, fmt.Errorf("wait for start: %v", err)
 	}
-	pid, err := startCommand(setup)
+	pid, listener, err := startCommand(setup)
 	if err != nil {
 		return 0, err
 	}
-	if err := send(ctrl, message{Type: msgStarted, PID: pid}); err != nil {
+	var passed []*os.File
+	if listener != nil {
+		passed = append(passed, listener)
+	}
+	err = send(ctrl, message{Type: msgStarted, PID: pid}, passed...)
+	closeAll(passed)
+	if err != nil {
 		return 0, err
 	}
 	go func() {
@@ -143,54 +155,10 @@ func runInit(ctrl *net.UnixConn) (int, error) {
 			}
 		}
 	}()
-	code := reap(pid)
+	code, stopped := reap(pid, time.Duration(setup.StopGrace))
 	// Best effort: the parent may be gone already.
-	send(ctrl, message{Type: msgExit, Code: code})
+	send(ctrl, message{Type: msgExit, Code: code, Stopped: stopped})
 	return code, nil
-}
-
-// setupMounts makes the mount namespace private, bind-mounts the generated
-// resolv.conf and mounts a /proc for the new PID namespace.
-func setupMounts() error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return &FeatureError{Feature: "a private mount namespace", Err: fmt.Errorf("make / private: %w", err)}
-	}
-	if err := mountResolvConf(); err != nil {
-		return err
-	}
-	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return &FeatureError{Feature: "mounting /proc in a new PID namespace", Setting: "that /proc is not over-mounted (container runtimes must not mask it)", Err: err}
-	}
-	return nil
-}
-
-// mountResolvConf covers /etc/resolv.conf with buildwall's. The file lives on
-// a tmpfs that is mounted over /proc for a moment (a directory that always
-// exists and gets its own fresh mount next), so nothing is written to the
-// host's disk and everything disappears with the mount namespace.
-func mountResolvConf() error {
-	// A symlinked resolv.conf (systemd-resolved) is followed; when it
-	// dangles there is nothing to cover, and DNS is redirected anyway.
-	target, err := filepath.EvalSymlinks("/etc/resolv.conf")
-	if err != nil {
-		return nil
-	}
-	const stage = "/proc"
-	if err := unix.Mount("tmpfs", stage, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=64k,mode=0755"); err != nil {
-		return fmt.Errorf("mount tmpfs for resolv.conf: %w", err)
-	}
-	src := stage + "/resolv.conf"
-	err = os.WriteFile(src, []byte(resolvConf), 0o644)
-	if err == nil {
-		err = unix.Mount(src, target, "", unix.MS_BIND, "")
-	}
-	if uerr := unix.Unmount(stage, unix.MNT_DETACH); err == nil && uerr != nil {
-		err = fmt.Errorf("unmount staging tmpfs: %w", uerr)
-	}
-	if err != nil {
-		return fmt.Errorf("bind-mount %s: %w", target, err)
-	}
-	return nil
 }
 
 // listen creates the proxy listener and the DNS UDP and TCP listeners (on
@@ -238,14 +206,26 @@ func port(a net.Addr) uint16 {
 // installed. The bounding set is per thread and fork copies the
 // forking thread's, so the drop happens on a locked thread that then forks;
 // the thread is never unlocked and dies with its goroutine.
-func startCommand(setup message) (int, error) {
+func startCommand(setup message) (int, *os.File, error) {
 	path, err := lookPath(setup.Args[0], setup.Env)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	// The caller's pty (Terminal) becomes the controlling terminal through
+	// the first of the command's stdin, stdout and stderr that it is.
+	ctty := -1
+	if setup.Terminal {
+		for i, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+			if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+				ctty = i
+				break
+			}
+		}
 	}
 	type result struct {
-		pid int
-		err error
+		pid      int
+		listener *os.File
+		err      error
 	}
 	ch := make(chan result, 1)
 	go func() {
@@ -266,26 +246,34 @@ func startCommand(setup message) (int, error) {
 			ch <- result{err: err}
 			return
 		}
-		// Raw and packet sockets fail with EPERM even should a capability
-		// come back (see seccomp_linux.go).
-		if err := installRawSocketFilter(); err != nil {
+		// The kernel surface is narrowed (see seccomp_linux.go).
+		listener, err := installSandboxFilter()
+		if err != nil {
 			ch <- result{err: &FeatureError{Feature: "seccomp filters (CONFIG_SECCOMP_FILTER)", Setting: "the kernel configuration, or the container runtime's seccomp profile", Err: err}}
 			return
 		}
+		// A session of its own: the command's process group and session
+		// hold no process outside the sandbox (kill(0) and kill(-pgrp)
+		// reach only the build), and the caller's controlling terminal is
+		// not its own (TIOCSTI, /dev/tty).
 		p, err := os.StartProcess(path, setup.Args, &os.ProcAttr{
 			Dir:   setup.Dir,
 			Env:   setup.Env,
 			Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
+			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: ctty >= 0, Ctty: max(ctty, 0)},
 		})
 		if err != nil {
+			if listener != nil {
+				listener.Close()
+			}
 			ch <- result{err: fmt.Errorf("start %s: %w", setup.Args[0], err)}
 			return
 		}
-		ch <- result{pid: p.Pid}
+		ch <- result{pid: p.Pid, listener: listener}
 		p.Release()
 	}()
 	r := <-ch
-	return r.pid, r.err
+	return r.pid, r.listener, r.err
 }
 
 // clearInheritable empties the calling thread's inheritable capability set.
@@ -326,23 +314,57 @@ func lookPath(file string, env []string) (string, error) {
 }
 
 // reap waits for every child (PID 1 inherits orphans) and returns the exit
-// status of pid: its exit code, or 128+signal.
-func reap(pid int) int {
+// status of pid: its exit code, or 128+signal. When pid stays stopped for
+// grace (nothing in the sandbox continued it, and nothing outside will),
+// every process is killed and stopped says so.
+func reap(pid int, grace time.Duration) (code int, stopped string) {
+	var seq atomic.Uint64 // bumped on every stop and continue of pid
+	var how atomic.Pointer[string]
 	for {
 		var ws unix.WaitStatus
-		got, err := unix.Wait4(-1, &ws, 0, nil)
+		got, err := unix.Wait4(-1, &ws, unix.WUNTRACED|unix.WCONTINUED, nil)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
-			return 125 // no children left and pid not seen: cannot happen
+			return 125, "" // no children left and pid not seen: cannot happen
 		}
 		if got != pid {
 			continue
 		}
-		if ws.Signaled() {
-			return 128 + int(ws.Signal())
+		switch {
+		case ws.Stopped():
+			n := seq.Add(1)
+			sig := ws.StopSignal()
+			time.AfterFunc(grace, func() {
+				if seq.Load() != n || !isStopped(pid) {
+					return
+				}
+				msg := fmt.Sprintf("command stopped by %s for %s with nothing in the sandbox left to continue it: every process killed", unix.SignalName(sig), grace)
+				how.Store(&msg)
+				unix.Kill(-1, unix.SIGKILL)
+			})
+			continue
+		case ws.Continued():
+			seq.Add(1)
+			continue
 		}
-		return ws.ExitStatus()
+		if p := how.Load(); p != nil {
+			stopped = *p
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal()), stopped
+		}
+		return ws.ExitStatus(), stopped
 	}
+}
+
+// isStopped reports whether pid (in the sandbox's /proc) is in state T.
+func isStopped(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'T'
 }

@@ -16,7 +16,7 @@ import (
 //	parent → init: setup
 //	init → parent: ready (+ fds: proxy tcp, dns udp, dns tcp, nflog, sock_diag) | error
 //	parent → init: start
-//	init → parent: started | error
+//	init → parent: started (+ fd: seccomp listener, when the kernel has one) | error
 //	parent → init: signal (any number, after start)
 //	init → parent: exit
 type message struct {
@@ -26,13 +26,23 @@ type message struct {
 	Dir       string   `json:"dir,omitempty"`
 	Env       []string `json:"env,omitempty"`
 	HostPorts []uint16 `json:"host_ports,omitempty"`
+	// Terminal: stdin is a terminal buildwall owns; it becomes the
+	// command's controlling terminal.
+	Terminal    bool     `json:"terminal,omitempty"`
+	Hide        []string `json:"hide,omitempty"`
+	UnixSockets []string `json:"unix_sockets,omitempty"`
+	StopGrace   int64    `json:"stop_grace,omitempty"` // nanoseconds
 	// ready
-	ProxyPort uint16 `json:"proxy_port,omitempty"`
-	DNSPort   uint16 `json:"dns_port,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	ProxyPort uint16   `json:"proxy_port,omitempty"`
+	DNSPort   uint16   `json:"dns_port,omitempty"`
 	// started
 	PID int `json:"pid,omitempty"`
 	// exit
 	Code int `json:"code,omitempty"`
+	// Stopped: the init killed every process because the command stayed
+	// stopped (the text says how).
+	Stopped string `json:"stopped,omitempty"`
 	// signal
 	Signal int `json:"signal,omitempty"`
 	// error

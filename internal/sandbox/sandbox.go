@@ -62,6 +62,30 @@ type Config struct {
 	OnDrop func(Drop)
 	// SetupTimeout bounds the namespace setup; default 10s.
 	SetupTimeout time.Duration
+
+	// Terminal says that the terminal among Stdin, Stdout and Stderr is a
+	// pty the caller owns for this run: it becomes the command's
+	// controlling terminal. Without it the command has none. Never pass the
+	// caller's own terminal.
+	Terminal bool
+	// Hide are absolute paths of files (the run's report, events and step
+	// summary) that the command must not touch: inside the sandbox each is
+	// covered by an empty read-only file. Creating the sandbox fails when
+	// one cannot be covered.
+	Hide []string
+	// UnixSockets are the sockets under /run and /var/run the command may
+	// reach; the rest of /run and /var/run is an empty tmpfs inside.
+	UnixSockets []string
+	// OnKernel, if set, is called for every syscall the sandbox refused or
+	// observed (see KernelEvent), as it happens, and once from Wait when
+	// the sandbox killed a stopped command: it must be safe for concurrent
+	// use. It is called after the build's syscall has been answered.
+	OnKernel func(KernelEvent)
+	// StopGrace is how long the command may stay stopped (SIGSTOP, SIGTSTP,
+	// ...) before every process in the sandbox is killed: inside the
+	// sandbox nothing but the build could continue it, so it would hang the
+	// run; default 5s.
+	StopGrace time.Duration
 }
 
 // Drop is one packet that the sandbox's firewall rejected (it never left).
@@ -79,6 +103,22 @@ type Drop struct {
 	// (zero when it could not be found; e.g. the socket was already closed).
 	PID     int
 	Cmdline string
+}
+
+// KernelEvent is one syscall of the build that the sandbox refused
+// (Refused) or observed and let through (a kill aimed at a process group
+// or at every process), or a decision the sandbox took about the command
+// (e.g. killing a build that stopped itself).
+type KernelEvent struct {
+	Time    time.Time
+	What    string // e.g. "socket(AF_VSOCK)", "io_uring_setup", "kill(0, SIGKILL)"
+	Refused bool
+	// Fallback: the refusal makes a well-behaved client fall back to an
+	// allowed equivalent (MPTCP to TCP).
+	Fallback bool
+	Errno    string // the errno the build got ("" when let through)
+	PID      int    // as the sandbox sees it (0 when unknown)
+	Cmdline  string
 }
 
 // DropSummary aggregates drops with the same protocol and destination.
@@ -99,6 +139,9 @@ func (c *Config) defaults() {
 	}
 	if c.SetupTimeout == 0 {
 		c.SetupTimeout = 10 * time.Second
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = 5 * time.Second
 	}
 }
 

@@ -35,6 +35,11 @@ type Sandbox struct {
 	dnsUDP net.PacketConn
 	dnsTCP net.Listener
 	nflog  *os.File
+	// notify is the seccomp listener, once the command runs (nil when the
+	// kernel has none); superviseDone is closed when its reader ends.
+	notify        *os.File
+	superviseDone chan struct{}
+	warnings      []string
 
 	pidNS  uint64 // inode of the sandbox's PID namespace
 	netNS  uint64 // inode of the sandbox's network namespace
@@ -44,6 +49,8 @@ type Sandbox struct {
 	kern     atomic.Pointer[connPIDs]
 	kernDone chan struct{}
 	kernErr  error // why it was not loaded; read after kernDone
+	// kernLate is set when the command started before the record loaded.
+	kernLate atomic.Bool
 
 	// sendMu orders the parent's messages to the init: start, then the
 	// signals (pending holds those sent before start).
@@ -133,7 +140,7 @@ func Create(ctx context.Context, c Config) (*Sandbox, error) {
 		ctrl.Close()
 		return nil, explainStartError(err)
 	}
-	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{}), kernDone: make(chan struct{})}
+	s := &Sandbox{cfg: c, init: cmd, ctrl: ctrl, drops: map[dropKey]*DropSummary{}, nflogEnd: make(chan struct{}), initDone: make(chan struct{}), kernDone: make(chan struct{}), superviseDone: make(chan struct{})}
 	// Loaded beside the set-up, used once loaded; the command makes no
 	// connection before Start.
 	go s.loadKern()
@@ -178,7 +185,10 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	if env == nil {
 		env = os.Environ()
 	}
-	if err := send(s.ctrl, message{Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts}); err != nil {
+	if err := send(s.ctrl, message{
+		Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts,
+		Terminal: s.cfg.Terminal, Hide: s.cfg.Hide, UnixSockets: s.cfg.UnixSockets, StopGrace: int64(s.cfg.StopGrace),
+	}); err != nil {
 		return fmt.Errorf("set up sandbox: %w", err)
 	}
 	m, files, err := recv(s.ctrl)
@@ -193,6 +203,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 		closeAll(files)
 		return fmt.Errorf("set up sandbox: unexpected %q message with %d fds", m.Type, len(files))
 	}
+	s.warnings = m.Warnings
 	defer files[0].Close()
 	defer files[1].Close()
 	defer files[2].Close()
@@ -222,6 +233,9 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	go s.readDrops()
 	return nil
 }
+
+// kernWait bounds how long Start waits for the kernel's connection record.
+const kernWait = 250 * time.Millisecond
 
 // loadKern loads the kernel's connection record where buildwall may (as
 // root); attribution falls back to /proc without it.
@@ -306,6 +320,16 @@ func (s *Sandbox) Start() error {
 	}
 	s.started = true
 	s.mu.Unlock()
+	// The command starts once the kernel's connection record is loaded
+	// (it usually is by now: it loads beside the set-up), so its first
+	// connections are named by the kernel too, even when their process
+	// exits at once; a slow load delays the start by at most kernWait and
+	// those connections are then attributed through /proc.
+	select {
+	case <-s.kernDone:
+	case <-time.After(kernWait):
+		s.kernLate.Store(true)
+	}
 	err := send(s.ctrl, message{Type: msgStart})
 	if err == nil {
 		for _, sig := range s.pending {
@@ -317,15 +341,24 @@ func (s *Sandbox) Start() error {
 	if err != nil {
 		return fmt.Errorf("start sandboxed command: %w", err)
 	}
-	m, _, err := recv(s.ctrl)
+	m, files, err := recv(s.ctrl)
 	if err != nil {
 		return fmt.Errorf("start sandboxed command: init exited: %w", err)
 	}
-	if m.Type == msgError {
-		return fmt.Errorf("start sandboxed command: %s", m.Err)
+	if m.Type != msgStarted || len(files) > 1 {
+		closeAll(files)
+		if m.Type == msgError {
+			return fmt.Errorf("start sandboxed command: %s", m.Err)
+		}
+		return fmt.Errorf("start sandboxed command: unexpected %q message with %d fds", m.Type, len(files))
 	}
-	if m.Type != msgStarted {
-		return fmt.Errorf("start sandboxed command: unexpected %q message", m.Type)
+	if len(files) == 1 {
+		s.mu.Lock()
+		s.notify = files[0]
+		s.mu.Unlock()
+		go s.supervise(files[0])
+	} else {
+		close(s.superviseDone)
 	}
 	return nil
 }
@@ -346,6 +379,9 @@ func (s *Sandbox) Wait() (exitCode int, err error) {
 	switch {
 	case err == nil && m.Type == msgExit:
 		code = m.Code
+		if m.Stopped != "" && s.cfg.OnKernel != nil {
+			s.cfg.OnKernel(KernelEvent{Time: time.Now(), What: m.Stopped, Refused: true})
+		}
 	case err == nil:
 		werr = fmt.Errorf("wait for sandboxed command: unexpected %q message", m.Type)
 	default:
@@ -433,6 +469,13 @@ func (s *Sandbox) Close() error {
 			s.nflog.Close()
 			<-s.nflogEnd
 		}
+		s.mu.Lock()
+		notify := s.notify
+		s.mu.Unlock()
+		if notify != nil {
+			notify.Close() // a syscall still waiting gets ENOSYS
+			<-s.superviseDone
+		}
 		if s.attrib != nil {
 			if s.attrib.diag != nil {
 				s.attrib.diag.close()
@@ -473,6 +516,10 @@ func (s *Sandbox) Drops() []DropSummary {
 	})
 	return out
 }
+
+// Warnings are what the sandbox's set-up could not do as asked and did
+// not need to fail for (e.g. a listed unix socket that does not exist).
+func (s *Sandbox) Warnings() []string { return s.warnings }
 
 // NetNS returns the inode number of the sandbox's network namespace (for
 // tests that check it is gone after Close).

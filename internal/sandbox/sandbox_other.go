@@ -37,5 +37,6 @@ func (s *Sandbox) AttributeConn(netip.AddrPort, netip.AddrPort) (int, string) { 
 func (s *Sandbox) AttributeConnNow(netip.AddrPort, netip.AddrPort) (int, string, bool) {
 	return 0, "", false
 }
-func (s *Sandbox) NetNS() uint64 { return 0 }
-func (s *Sandbox) InitPID() int  { return 0 }
+func (s *Sandbox) NetNS() uint64      { return 0 }
+func (s *Sandbox) InitPID() int       { return 0 }
+func (s *Sandbox) Warnings() []string { return nil }

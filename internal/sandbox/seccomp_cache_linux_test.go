@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -62,41 +64,52 @@ func constAllow(prog []unix.SockFilter, arch, nr uint32) bool {
 	return false // ran off the end: the kernel warns and does not cache
 }
 
-// TestRawSocketFilterIsCacheable checks that the kernel's seccomp action
-// cache can bypass the filter for every syscall except socket(2) on each
-// architecture the filter knows (and for everything on the others), so the
-// filter adds no per-syscall BPF run to the build.
-func TestRawSocketFilterIsCacheable(t *testing.T) {
-	prog, err := rawSocketFilter()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name   string
-		arch   uint32
-		socket uint32
-	}{
-		{"x86_64", unix.AUDIT_ARCH_X86_64, sysSocketX8664},
-		{"i386", unix.AUDIT_ARCH_I386, sysSocketI386},
-		{"aarch64", unix.AUDIT_ARCH_AARCH64, sysSocketAarch64},
-		{"arm", unix.AUDIT_ARCH_ARM, sysSocketArm},
-		{"riscv64_unknown_to_the_filter", unix.AUDIT_ARCH_RISCV64, ^uint32(0)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var uncached []uint32
-			for nr := uint32(0); nr < 1024; nr++ {
-				if !constAllow(prog, tc.arch, nr) {
-					uncached = append(uncached, nr)
+// TestSandboxFilterIsCacheable checks that the kernel's seccomp action
+// cache can bypass the filter for every syscall except the few it looks at
+// (socket, socketpair, ioctl, kill, io_uring_*) on the native
+// architectures, that nothing of the non-native ABIs is allowed, and that
+// architectures the filter does not know are left alone.
+func TestSandboxFilterIsCacheable(t *testing.T) {
+	for _, notify := range []bool{true, false} {
+		prog, err := sandboxFilter(notify, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native := func(s sysnums) []uint32 {
+			w := []uint32{s.socket, s.socketpair, s.ioctl, s.kl, 425, 426, 427}
+			slices.Sort(w)
+			return w
+		}
+		all := make([]uint32, 1024)
+		for i := range all {
+			all[i] = uint32(i)
+		}
+		for _, tc := range []struct {
+			name string
+			arch uint32
+			want []uint32
+		}{
+			{"x86_64", unix.AUDIT_ARCH_X86_64, native(sysX8664)},
+			{"aarch64", unix.AUDIT_ARCH_AARCH64, native(sysAarch64)},
+			{"i386", unix.AUDIT_ARCH_I386, all},
+			{"arm", unix.AUDIT_ARCH_ARM, all},
+			{"riscv64_unknown_to_the_filter", unix.AUDIT_ARCH_RISCV64, nil},
+		} {
+			t.Run(fmt.Sprintf("%s_notify_%v", tc.name, notify), func(t *testing.T) {
+				var uncached []uint32
+				for nr := uint32(0); nr < 1024; nr++ {
+					if !constAllow(prog, tc.arch, nr) {
+						uncached = append(uncached, nr)
+					}
 				}
-			}
-			var want []uint32
-			if tc.socket != ^uint32(0) {
-				want = []uint32{tc.socket}
-			}
-			if diff := cmp.Diff(want, uncached); diff != "" {
-				t.Errorf("syscalls the action cache cannot bypass (-want +got):\n%s", diff)
-			}
-		})
+				if diff := cmp.Diff(tc.want, uncached); diff != "" {
+					t.Errorf("syscalls the action cache cannot bypass (-want +got):\n%s", diff)
+				}
+				if tc.arch == unix.AUDIT_ARCH_X86_64 && constAllow(prog, tc.arch, x32SyscallBit|39) {
+					t.Error("an x32 syscall is allowed")
+				}
+			})
+		}
 	}
 }
 

@@ -28,6 +28,10 @@ var sockCases = []sockCase{
 	{"inet6 stream", unix.AF_INET6, unix.SOCK_STREAM | unix.SOCK_CLOEXEC, 0},
 	{"unix stream", unix.AF_UNIX, unix.SOCK_STREAM, 0},
 	{"netlink raw", unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE},
+	{"vsock stream", unix.AF_VSOCK, unix.SOCK_STREAM, 0},
+	{"alg seqpacket", unix.AF_ALG, unix.SOCK_SEQPACKET, 0},
+	{"inet mptcp", unix.AF_INET, unix.SOCK_STREAM, ipprotoMPTCP},
+	{"inet6 mptcp", unix.AF_INET6, unix.SOCK_STREAM | unix.SOCK_NONBLOCK, ipprotoMPTCP},
 }
 
 // trySockets opens each socket on a fresh locked thread, after installing
@@ -44,7 +48,11 @@ func trySockets(t *testing.T, filtered bool) map[string]string {
 	go func() {
 		runtime.LockOSThread()
 		if filtered {
-			if err := installRawSocketFilter(); err != nil {
+			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+				ch <- res{err: err}
+				return
+			}
+			if err := installErrnoFilter(); err != nil {
 				ch <- res{err: err}
 				return
 			}
@@ -86,8 +94,13 @@ func TestRawSocketFilter(t *testing.T) {
 	want := map[string]string{}
 	for _, c := range sockCases {
 		want[c.name] = unfiltered[c.name]
-		if strings.HasPrefix(c.name, "packet") || strings.Contains(c.name, "raw") && c.dom != unix.AF_NETLINK || c.name == "inet packet" {
+		switch {
+		case c.dom == unix.AF_PACKET, c.dom == unix.AF_VSOCK, c.dom == unix.AF_ALG:
+			want[c.name] = "EAFNOSUPPORT"
+		case strings.Contains(c.name, "raw") && c.dom != unix.AF_NETLINK, c.name == "inet packet":
 			want[c.name] = "EPERM"
+		case strings.Contains(c.name, "mptcp"):
+			want[c.name] = "EPROTONOSUPPORT"
 		}
 	}
 	if diff := cmp.Diff(want, trySockets(t, true)); diff != "" {
@@ -111,7 +124,7 @@ func TestAssembleRejectsBadJumps(t *testing.T) {
 // sockets fail with EPERM inside the sandbox.
 func TestCommandRunsUnderSeccomp(t *testing.T) {
 	code, out, _ := run(t, Config{Args: []string{"sh", "-c", os.Args[0] + " __helper status; " + os.Args[0] + " __helper raw"}}, nil)
-	want := "NoNewPrivs: 1\nSeccomp: 2\nraw:operation not permitted packet:operation not permitted\n"
+	want := "NoNewPrivs: 1\nSeccomp: 2\nraw:operation not permitted packet:address family not supported by protocol\n"
 	if diff := cmp.Diff(want, out); code != 0 || diff != "" {
 		t.Errorf("exit %d, output (-want +got):\n%s", code, diff)
 	}

@@ -17,8 +17,9 @@ import (
 
 // check runs the rules over the parsed files of one root: every lockfile
 // with the manifests it covers (in parallel), and every manifest that no
-// lockfile covers.
-func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
+// lockfile covers. regs name the allowed registries (the trusted
+// revision's when it applies); treeRegs read the tree's own files.
+func check(ctx context.Context, w *walker, regs, treeRegs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
 	manifests := newManifestIndex(w.manifests)
 	lockDirs := map[string]bool{}
 	for _, l := range w.locks {
@@ -51,7 +52,7 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 		}()
 		var built map[string]string
 		if l.lock.Format == "pnpm" {
-			built = pnpmBuildAllowed(ctx, regs, l.dir)
+			built = pnpmBuildAllowed(treeRegs, l.dir)
 		}
 		c := &lockcheck.Context{
 			BuildAllowed: built,
@@ -60,7 +61,7 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 			Manifests:    covered(l, manifests, lockDirs),
 			Config:       cfg,
 			Advisories:   opts.Advisories,
-			Registries:   lockcheck.NewRegistries(opts.Defaults, append(regs.forDir(ctx, l.dir), extra...)...),
+			Registries:   lockcheck.NewScopedRegistries(opts.Defaults, regs.allowed(l.dir, extra)),
 		}
 		results[i] = lockcheck.Check(c)
 	})

@@ -24,7 +24,8 @@ import (
 // path, size and mtime and the mtimes of the npmrc files consulted, so a
 // later scan does not start npm again. Yarn, when installed, is treated the
 // same way (YARN_REGISTRY and friends, else `yarn config get registry`,
-// cached). When nothing is known the Defaults carry a note that findings
+// cached). The machine's `@scope:registry` settings are defaults for their
+// scope only. When nothing is known the Defaults carry a note that findings
 // quote. getenv nil means os.Getenv; the home and cache directories come
 // from the process environment. No registry host is compiled into
 // buildwall.
@@ -32,19 +33,23 @@ func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	return lockcheck.NewDefaults(func() ([]string, string) {
+	return lockcheck.NewScopedDefaults(func() ([]lockcheck.Registry, string) {
 		c := newClientConfig(getenv)
-		var urls []string
+		var list []lockcheck.Registry
 		note := ""
-		if u := c.npmRegistry(ctx); u != "" {
-			urls = append(urls, u)
+		npm := c.npmRegistries(ctx)
+		if npm.Default != "" {
+			list = append(list, lockcheck.Registry{URL: npm.Default})
 		} else {
 			note = "npm's default registry is unknown (npm_config_registry is unset, no npmrc names one and npm is not installed or gave no answer), so only registries configured by the project or in buildwall.yml are allowed"
 		}
-		if u := c.yarnRegistry(ctx); u != "" {
-			urls = append(urls, u)
+		for _, scope := range sortedKeys(npm.Scopes) {
+			list = append(list, lockcheck.Registry{URL: npm.Scopes[scope], Scope: scope})
 		}
-		return urls, note
+		if u := c.yarnRegistry(ctx); u != "" {
+			list = append(list, lockcheck.Registry{URL: u})
+		}
+		return list, note
 	})
 }
 
@@ -63,10 +68,11 @@ func newClientConfig(getenv func(string) string) *clientConfig {
 	return c
 }
 
-// npmRegistry returns npm's default registry as a run outside any project
-// sees it (the project's npmrc is read separately), "" when unknown.
-func (c *clientConfig) npmRegistry(ctx context.Context) string {
-	return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: c.getenv, Home: c.home}, c.cache).Default
+// npmRegistries returns npm's default and scoped registries as a run
+// outside any project sees them (the project's npmrc is read separately);
+// Default is "" when unknown.
+func (c *clientConfig) npmRegistries(ctx context.Context) npmconfig.Registries {
+	return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: c.getenv, Home: c.home}, c.cache)
 }
 
 // yarnRegistry returns yarn's default registry from its variables, else

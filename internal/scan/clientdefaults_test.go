@@ -233,3 +233,30 @@ func TestClientDefaultsNPMFails(t *testing.T) {
 		t.Errorf("npm ran %d times, want 2 (failures are not cached)", got)
 	}
 }
+
+// TestClientDefaultsScoped: the machine's @scope:registry allows only that
+// scope from its host.
+func TestClientDefaultsScoped(t *testing.T) {
+	home := isolateClientConfig(t)
+	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
+	write(t, filepath.Join(home, ".npmrc"), "registry=https://npm-default.example/\n@corp:registry=https://npm.corp.example/\n")
+	d := ClientDefaults(context.Background(), func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	})
+	r := lockcheck.NewRegistries(d)
+	for _, tt := range []struct {
+		name, url string
+		want      bool
+	}{
+		{"@corp/lib", "https://npm.corp.example/@corp/lib/-/lib-1.0.0.tgz", true},
+		{"lodash", "https://npm.corp.example/lodash/-/lodash-1.0.0.tgz", false},
+		{"lodash", "https://npm-default.example/lodash/-/lodash-1.0.0.tgz", true},
+	} {
+		if got := r.AllowedFor(tt.name, tt.url); got != tt.want {
+			t.Errorf("AllowedFor(%q, %q) = %v, want %v (%s)", tt.name, tt.url, got, tt.want, r.Describe())
+		}
+	}
+}

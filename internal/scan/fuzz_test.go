@@ -21,10 +21,12 @@ func FuzzRegistryFiles(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, rf := range registryFiles {
-			defaults, scoped := rf.parse(data)
-			for _, u := range append(defaults, scoped...) {
-				if u == "" {
+			for _, r := range rf.parse(data) {
+				if r.URL == "" {
 					t.Fatalf("%s reader returned an empty registry for %q", rf.name, data)
+				}
+				if r.Scope != "" && (r.Scope[0] != '@' || len(r.Scope) < 2) {
+					t.Fatalf("%s reader returned scope %q for %q", rf.name, r.Scope, data)
 				}
 			}
 		}

@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"context"
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
@@ -13,9 +12,9 @@ import (
 // install scripts. pnpm 9+ lockfiles no longer record which packages have
 // scripts, so this setting is the only trace of them. Unreadable or
 // malformed files name none (they are configuration, not the lockfile).
-func pnpmBuildAllowed(ctx context.Context, regs *projectRegistries, dir string) map[string]string {
-	data := regs.read(ctx, filepath.Join(regs.root, filepath.FromSlash(dir), "pnpm-workspace.yaml"))
-	if data == nil {
+func pnpmBuildAllowed(regs *projectRegistries, dir string) map[string]string {
+	data, err := regs.read(filepath.Join(regs.root, filepath.FromSlash(dir), "pnpm-workspace.yaml"))
+	if err != nil {
 		return nil
 	}
 	var ws struct {

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/treefs"
 )
 
@@ -22,13 +23,24 @@ import (
 // a lockfile's directory and its ancestors up to the repository root.
 var registryFiles = []struct {
 	name string
-	// parse returns the default (unscoped) registries and the scoped ones.
-	parse func([]byte) (defaults, scoped []string)
+	// parse returns the registries the file configures, unscoped and
+	// scoped.
+	parse func([]byte) []lockcheck.Registry
 }{
 	{".npmrc", npmrcRegistries},
 	{".yarnrc.yml", yarnrcYMLRegistries},
 	{".yarnrc", yarnrcRegistries},
 	{"pnpm-workspace.yaml", pnpmWorkspaceRegistries},
+}
+
+// RegistryFileNames are the base names of the project files that configure
+// registries, as read from each lockfile's directory and its ancestors.
+func RegistryFileNames() []string {
+	names := make([]string, len(registryFiles))
+	for i, rf := range registryFiles {
+		names[i] = rf.name
+	}
+	return names
 }
 
 // maxRegistryFile bounds the size of each registry configuration file read.
@@ -39,146 +51,82 @@ const maxRegistryFile = 1 << 20
 type projectRegistries struct {
 	root string // absolute scan root
 	top  string // absolute directory where the upward search stops
-	tree *treefs.Root
+	// read returns the file at an absolute path under top; an error means
+	// it names no registry.
+	read func(abs string) ([]byte, error)
 	mu   sync.Mutex
 	dirs map[string]dirRegistries
-	// unscanned are unscanned-path findings for configuration files that
-	// exist but could not be read, by absolute path.
+
+	// tree reads the scanned tree's files (nil for a trusted revision);
+	// files that exist but cannot be read safely are recorded in unscanned
+	// (by absolute path) as unscanned-path findings.
+	tree      *treefs.Root
+	umu       sync.Mutex
 	unscanned map[string]finding.Finding
 }
 
 // dirRegistries are the registries one directory's files name.
 type dirRegistries struct {
-	urls       []string
+	entries    []registryEntry
 	hasDefault bool // an unscoped registry is configured
+}
+
+// registryEntry is one registry a configuration file names.
+type registryEntry struct {
+	lockcheck.Registry
+	file string // absolute path of the file that names it
 }
 
 // newProjectRegistries searches from each lockfile's directory up to the
 // scan root and, when the scan root lies inside a git repository, on up to
-// the repository root top (never above it, so files outside the project are
-// not read). Files are read through a treefs.Root at top.
-func newProjectRegistries(root, top string) (*projectRegistries, error) {
+// the repository root top (never above it, so files outside the project
+// are not read). The files are read from the tree through a treefs.Root at
+// top: one that is a link leaving it, a FIFO, a device, too large or
+// unreadable names no registry and is reported (findings).
+func newProjectRegistries(ctx context.Context, root, top string) (*projectRegistries, error) {
 	tree, err := treefs.Open(top)
 	if err != nil {
 		return nil, err
 	}
-	return &projectRegistries{root: root, top: tree.Dir(), tree: tree, dirs: map[string]dirRegistries{}, unscanned: map[string]finding.Finding{}}, nil
+	p := &projectRegistries{root: root, top: tree.Dir(), tree: tree, dirs: map[string]dirRegistries{}, unscanned: map[string]finding.Finding{}}
+	p.read = func(abs string) ([]byte, error) { return p.readTree(ctx, abs) }
+	return p, nil
 }
 
-// repoTop returns the nearest directory at or above root that holds .git,
-// or root itself when there is none.
-func repoTop(root string) string {
-	for d := root; ; {
-		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-			return d
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return root
-		}
-		d = parent
-	}
-}
-
-// forDir returns the registries configured for the lockfile directory dir
-// (slash-separated, relative to the scan root).
-func (p *projectRegistries) forDir(ctx context.Context, dir string) []string {
-	var out []string
-	p.visit(ctx, dir, func(d dirRegistries) { out = append(out, d.urls...) })
-	return out
-}
-
-// hasDefault reports whether the project configures an unscoped registry
-// for the lockfile directory dir, so that the package managers' default
-// registry is probably not needed.
-func (p *projectRegistries) hasDefault(ctx context.Context, dir string) bool {
-	found := false
-	p.visit(ctx, dir, func(d dirRegistries) { found = found || d.hasDefault })
-	return found
-}
-
-// visit calls fn for dir and each ancestor up to the search's top.
-func (p *projectRegistries) visit(ctx context.Context, dir string, fn func(dirRegistries)) {
-	d := filepath.Join(p.root, filepath.FromSlash(dir))
-	for {
-		fn(p.inDir(ctx, d))
-		if d == p.top || !strings.HasPrefix(d, p.top) {
-			return
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return
-		}
-		d = parent
-	}
-}
-
-func (p *projectRegistries) inDir(ctx context.Context, dir string) dirRegistries {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if r, ok := p.dirs[dir]; ok {
-		return r
-	}
-	var r dirRegistries
-	for _, rf := range registryFiles {
-		data := p.readLocked(ctx, filepath.Join(dir, rf.name))
-		if data == nil {
-			continue // absent or unreadable: names no registry
-		}
-		defaults, scoped := rf.parse(data)
-		r.urls = append(r.urls, defaults...)
-		r.urls = append(r.urls, scoped...)
-		r.hasDefault = r.hasDefault || len(defaults) > 0
-	}
-	p.dirs[dir] = r
-	return r
-}
-
-// read returns the configuration file at abs (inside top), nil when it is
-// absent; one that exists but cannot be read (outside the tree through a
-// link, not a regular file, too large, unreadable) is recorded as an
-// unscanned-path finding and returns nil.
-func (p *projectRegistries) read(ctx context.Context, abs string) []byte {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.readLocked(ctx, abs)
-}
-
-func (p *projectRegistries) readLocked(ctx context.Context, abs string) []byte {
+// readTree reads the configuration file at abs (inside top) through the
+// tree; one that exists but cannot be read is recorded as an
+// unscanned-path finding.
+func (p *projectRegistries) readTree(ctx context.Context, abs string) ([]byte, error) {
 	rel, ok := p.tree.Rel(abs)
 	if !ok {
-		return nil
+		return nil, fs.ErrNotExist
 	}
 	data, err := p.tree.ReadFile(ctx, rel, maxRegistryFile)
 	switch {
 	case err == nil:
-		return data
+		return data, nil
 	case errors.Is(err, fs.ErrNotExist) && !isLink(abs), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return nil
+		return nil, err
 	}
-	shown, ok := within(p.root, abs)
-	if !ok {
-		shown = filepath.ToSlash(abs)
-		if r, err := filepath.Rel(p.root, abs); err == nil {
-			shown = filepath.ToSlash(r)
-		}
-	}
+	p.umu.Lock()
+	defer p.umu.Unlock()
 	if _, seen := p.unscanned[abs]; !seen {
+		reason := err
 		var se *treefs.SizeError
 		if errors.As(err, &se) {
-			err = se
+			reason = se
 		} else {
-			err = readReason(err)
+			reason = readReason(err)
 		}
-		p.unscanned[abs] = unscanned(shown, err)
+		p.unscanned[abs] = unscanned(relPath(p.root, abs), reason)
 	}
-	return nil
+	return nil, err
 }
 
 // findings returns the unscanned-path findings of configuration files.
 func (p *projectRegistries) findings() []finding.Finding {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.umu.Lock()
+	defer p.umu.Unlock()
 	out := make([]finding.Finding, 0, len(p.unscanned))
 	for _, k := range sortedKeys(p.unscanned) {
 		out = append(out, p.unscanned[k])
@@ -202,10 +150,95 @@ func within(dir, abs string) (string, bool) {
 	return rel, ok
 }
 
+// repoTop returns the nearest directory at or above root that holds .git,
+// or root itself when there is none.
+func repoTop(root string) string {
+	for d := root; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return root
+		}
+		d = parent
+	}
+}
+
+// forDir returns the registries configured for the lockfile directory dir
+// (slash-separated, relative to the scan root), nearest file first.
+func (p *projectRegistries) forDir(dir string) []registryEntry {
+	var out []registryEntry
+	p.visit(dir, func(d dirRegistries) { out = append(out, d.entries...) })
+	return out
+}
+
+// allowed returns the registries configured for the lockfile directory dir
+// plus the unscoped extra ones (scan.registries), for lockcheck.
+func (p *projectRegistries) allowed(dir string, extra []string) []lockcheck.Registry {
+	entries := p.forDir(dir)
+	out := make([]lockcheck.Registry, 0, len(entries)+len(extra))
+	for _, e := range entries {
+		out = append(out, e.Registry)
+	}
+	for _, u := range extra {
+		out = append(out, lockcheck.Registry{URL: u})
+	}
+	return out
+}
+
+// hasDefault reports whether the project configures an unscoped registry
+// for the lockfile directory dir, so that the package managers' default
+// registry is probably not needed.
+func (p *projectRegistries) hasDefault(dir string) bool {
+	found := false
+	p.visit(dir, func(d dirRegistries) { found = found || d.hasDefault })
+	return found
+}
+
+// visit calls fn for dir and each ancestor up to the search's top.
+func (p *projectRegistries) visit(dir string, fn func(dirRegistries)) {
+	d := filepath.Join(p.root, filepath.FromSlash(dir))
+	for {
+		fn(p.inDir(d))
+		if d == p.top || !strings.HasPrefix(d, p.top) {
+			return
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return
+		}
+		d = parent
+	}
+}
+
+func (p *projectRegistries) inDir(dir string) dirRegistries {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r, ok := p.dirs[dir]; ok {
+		return r
+	}
+	var r dirRegistries
+	for _, rf := range registryFiles {
+		file := filepath.Join(dir, rf.name)
+		data, err := p.read(file)
+		if err != nil {
+			continue // absent or unreadable: names no registry
+		}
+		for _, reg := range rf.parse(data) {
+			r.entries = append(r.entries, registryEntry{Registry: reg, file: file})
+			r.hasDefault = r.hasDefault || reg.Scope == ""
+		}
+	}
+	p.dirs[dir] = r
+	return r
+}
+
 // npmrcRegistries reads `registry=` and `@scope:registry=` from .npmrc
 // (also pnpm's settings file). Values with ${ENV} references are skipped:
 // they are not known at scan time.
-func npmrcRegistries(data []byte) (defaults, scoped []string) {
+func npmrcRegistries(data []byte) []lockcheck.Registry {
+	var out []lockcheck.Registry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -218,23 +251,21 @@ func npmrcRegistries(data []byte) (defaults, scoped []string) {
 			continue
 		}
 		k = strings.TrimSpace(k)
-		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+		scope, ok := registryKey(k)
+		if !ok {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			if k == "registry" {
-				defaults = append(defaults, v)
-			} else {
-				scoped = append(scoped, v)
-			}
+			out = append(out, lockcheck.Registry{URL: v, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
 }
 
 // yarnrcRegistries reads yarn classic's .yarnrc: `registry "url"` and
 // `"@scope:registry" "url"`.
-func yarnrcRegistries(data []byte) (defaults, scoped []string) {
+func yarnrcRegistries(data []byte) []lockcheck.Registry {
+	var out []lockcheck.Registry
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, maxRegistryFile)
 	for sc.Scan() {
@@ -247,18 +278,28 @@ func yarnrcRegistries(data []byte) (defaults, scoped []string) {
 			continue
 		}
 		k = unquote(k)
-		if k != "registry" && !(strings.HasPrefix(k, "@") && strings.HasSuffix(k, ":registry")) {
+		scope, ok := registryKey(k)
+		if !ok {
 			continue
 		}
 		if v = unquote(strings.TrimSpace(v)); v != "" && !strings.Contains(v, "${") {
-			if k == "registry" {
-				defaults = append(defaults, v)
-			} else {
-				scoped = append(scoped, v)
-			}
+			out = append(out, lockcheck.Registry{URL: v, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
+}
+
+// registryKey reports whether key selects a registry: "registry" (scope
+// "") or "@scope:registry".
+func registryKey(key string) (scope string, ok bool) {
+	if key == "registry" {
+		return "", true
+	}
+	scope, ok = strings.CutSuffix(key, ":registry")
+	if !ok || len(scope) < 2 || scope[0] != '@' {
+		return "", false
+	}
+	return scope, true
 }
 
 func unquote(s string) string {
@@ -268,60 +309,65 @@ func unquote(s string) string {
 	return s
 }
 
-// yarnrcYMLRegistries reads yarn berry's npmRegistryServer, npmScopes and
-// npmRegistries keys.
-func yarnrcYMLRegistries(data []byte) (defaults, scoped []string) {
+// yarnrcYMLRegistries reads yarn berry's npmRegistryServer and npmScopes
+// (keys are scope names without the "@"). npmRegistries is not read: it
+// holds per-registry settings (auth) and makes yarn fetch nothing from the
+// registries it names, so it allows none.
+func yarnrcYMLRegistries(data []byte) []lockcheck.Registry {
 	var rc struct {
 		NpmRegistryServer string `yaml:"npmRegistryServer"`
 		NpmScopes         map[string]struct {
 			NpmRegistryServer string `yaml:"npmRegistryServer"`
 		} `yaml:"npmScopes"`
-		NpmRegistries map[string]yaml.Node `yaml:"npmRegistries"`
 	}
 	if yaml.Unmarshal(data, &rc) != nil {
-		return nil, nil
+		return nil
 	}
-	add := func(list *[]string, u string) {
+	var out []lockcheck.Registry
+	add := func(scope, u string) {
 		if strings.HasPrefix(u, "//") {
 			u = "https:" + u
 		}
 		if u != "" && !strings.Contains(u, "${") {
-			*list = append(*list, u)
+			out = append(out, lockcheck.Registry{URL: u, Scope: scope})
 		}
 	}
-	add(&defaults, rc.NpmRegistryServer)
+	add("", rc.NpmRegistryServer)
 	for _, s := range sortedKeys(rc.NpmScopes) {
-		add(&scoped, rc.NpmScopes[s].NpmRegistryServer)
+		if name := strings.TrimPrefix(s, "@"); name != "" {
+			add("@"+name, rc.NpmScopes[s].NpmRegistryServer)
+		}
 	}
-	// npmRegistries only holds per-registry settings (auth); its keys name
-	// registries the project uses but select none by default.
-	for _, u := range sortedKeys(rc.NpmRegistries) {
-		add(&scoped, u)
-	}
-	return defaults, scoped
+	return out
 }
 
-// pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL)
-// from pnpm-workspace.yaml settings.
-func pnpmWorkspaceRegistries(data []byte) (defaults, scoped []string) {
+// pnpmWorkspaceRegistries reads `registry` and `registries` (scope -> URL,
+// "default" for every package) from pnpm-workspace.yaml settings.
+func pnpmWorkspaceRegistries(data []byte) []lockcheck.Registry {
 	var ws struct {
 		Registry   string            `yaml:"registry"`
 		Registries map[string]string `yaml:"registries"`
 	}
 	if yaml.Unmarshal(data, &ws) != nil {
-		return nil, nil
+		return nil
 	}
+	var out []lockcheck.Registry
 	if ws.Registry != "" {
-		defaults = append(defaults, ws.Registry)
+		out = append(out, lockcheck.Registry{URL: ws.Registry})
 	}
 	for _, k := range sortedKeys(ws.Registries) {
-		if k == "default" {
-			defaults = append(defaults, ws.Registries[k])
-		} else {
-			scoped = append(scoped, ws.Registries[k])
+		scope := k
+		switch {
+		case k == "default":
+			scope = ""
+		case len(k) < 2 || k[0] != '@':
+			continue // pnpm selects registries only by scope
+		}
+		if u := ws.Registries[k]; u != "" {
+			out = append(out, lockcheck.Registry{URL: u, Scope: scope})
 		}
 	}
-	return defaults, scoped
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -30,6 +30,7 @@ import (
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/lockfile"
 	"github.com/buildwall/buildwall/internal/treefs"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 // DefaultMaxFileSize bounds each lockfile and manifest read (512 MiB).
@@ -57,6 +58,34 @@ type Options struct {
 	// ParseManifest replaces the package.json parser (tests); nil means the
 	// default.
 	ParseManifest func(path string, data []byte) (*lockfile.Manifest, error)
+	// Trust compares the tree's registry configuration files with a
+	// trusted revision's; nil reads them from the tree and compares
+	// nothing.
+	Trust *Trust
+}
+
+// Trust is a trusted revision of the repository being scanned (the base
+// branch of a pull request) for the registry configuration files
+// (RegistryFileNames). Every registry a file in the tree adds for a
+// lockfile, compared with the revision's files for the same directory and
+// its ancestors, is a gate-weakened finding; then, or always with Apply,
+// the revision's files decide which registries are allowed instead of the
+// tree's.
+type Trust struct {
+	// Ref names the revision in findings ("origin/main").
+	Ref string
+	// Top is the absolute, symlink-resolved top of the repository's work
+	// tree; paths given to ReadFile are relative to it.
+	Top string
+	// ReadFile returns the revision's file at the slash path rel; any
+	// error means the revision has no such file (it names no registry).
+	// It must be safe for concurrent use.
+	ReadFile func(rel string) ([]byte, error)
+	// Registries are allowed for every package by the trusted
+	// configuration (its scan.registries).
+	Registries []string
+	// Apply uses the revision's files even when the tree's weaken nothing.
+	Apply bool
 }
 
 // Result is the outcome of a scan. Findings are sorted with finding.Sort.
@@ -121,7 +150,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.ParseManifest == nil {
 		opts.ParseManifest = defaultManifestParser
 	}
-	res := &Result{Roots: opts.Paths, Rules: slices.Concat(lockcheck.Metadata(), cicheck.Metadata(), Rules()), Findings: []finding.Finding{}}
+	res := &Result{Roots: opts.Paths, Rules: slices.Concat(lockcheck.Metadata(), cicheck.Metadata(), trust.Metadata(), Rules()), Findings: []finding.Finding{}}
 	var scanCfg *config.Scan
 	if opts.Config != nil {
 		scanCfg = &opts.Config.Scan
@@ -151,7 +180,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 	if scanCfg != nil {
-		res.Findings, res.Suppressed = scanCfg.Filter(res.Findings)
+		// gate-weakened cannot be ignored: the branch that weakens the
+		// gate could otherwise ignore the finding too.
+		kept, rest := trust.Split(res.Findings)
+		rest, res.Suppressed = scanCfg.Filter(rest)
+		res.Findings = append(rest, kept...)
 	}
 	res.Findings = finding.Sort(res.Findings)
 	slices.Sort(res.Files)
@@ -234,12 +267,18 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 		return out, err
 	}
 	out.findings = w.unscanned
-	regs, err := newProjectRegistries(dir, top)
+	treeRegs, err := newProjectRegistries(ctx, dir, top)
 	if err != nil {
 		return nil, fmt.Errorf("scan %q: %w", p, err)
 	}
-	defer closeUnlessCancelled(ctx, regs.tree)
-	prefetchDefaults(ctx, w, regs, opts)
+	defer closeUnlessCancelled(ctx, treeRegs.tree)
+	regs := treeRegs
+	if opts.Trust != nil {
+		var weak []finding.Finding
+		regs, weak = trustedRegistries(w, treeRegs, opts.Trust)
+		out.findings = append(out.findings, weak...)
+	}
+	prefetchDefaults(w, regs, opts)
 	all := make([]*file, 0, len(w.locks)+len(w.manifests))
 	all = append(all, w.locks...)
 	all = append(all, w.manifests...)
@@ -258,9 +297,9 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return out, err
 	}
-	fs, err := check(ctx, w, regs, opts, cfg)
+	fs, err := check(ctx, w, regs, treeRegs, opts, cfg)
 	out.findings = append(out.findings, fs...)
-	out.findings = append(out.findings, regs.findings()...)
+	out.findings = append(out.findings, treeRegs.findings()...)
 	if err != nil {
 		return out, err
 	}
@@ -285,12 +324,12 @@ func closeUnlessCancelled(ctx context.Context, r *treefs.Root) {
 // milliseconds) in the background, overlapping parsing, when some lockfile
 // has no project-configured default registry and so will probably need
 // them. Otherwise they stay lazy: resolved only if a rule asks.
-func prefetchDefaults(ctx context.Context, w *walker, regs *projectRegistries, opts *Options) {
+func prefetchDefaults(w *walker, regs *projectRegistries, opts *Options) {
 	if opts.Defaults == nil {
 		return
 	}
 	for _, l := range w.locks {
-		if !regs.hasDefault(ctx, l.dir) {
+		if !regs.hasDefault(l.dir) {
 			opts.Defaults.Prefetch()
 			return
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 func writeTree(t *testing.T, files map[string]string) string {
@@ -109,7 +110,7 @@ func TestWalkSkipsAndFinds(t *testing.T) {
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
-	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(Rules()); len(res.Rules) != want {
+	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(trust.Metadata()) + len(Rules()); len(res.Rules) != want {
 		t.Errorf("Rules has %d entries, want %d", len(res.Rules), want)
 	}
 }
@@ -222,31 +223,65 @@ func TestContextCancelled(t *testing.T) {
 }
 
 func TestProjectRegistryFiles(t *testing.T) {
+	type reg = lockcheck.Registry
 	tests := []struct {
-		name             string
-		parse            func([]byte) ([]string, []string)
-		in               string
-		defaults, scoped []string
+		name  string
+		parse func([]byte) []lockcheck.Registry
+		in    string
+		want  []lockcheck.Registry
 	}{
 		{"npmrc", npmrcRegistries, "; comment\n# comment\nregistry = \"https://a.example/\"\n@s:registry=https://b.example/npm/\n//a.example/:_authToken=${TOKEN}\nalways-auth=true\n@t:registry=${URL}\n",
-			[]string{"https://a.example/"}, []string{"https://b.example/npm/"}},
-		{"npmrc_scoped_only", npmrcRegistries, "@s:registry=https://b.example/\n", nil, []string{"https://b.example/"}},
+			[]reg{{URL: "https://a.example/"}, {URL: "https://b.example/npm/", Scope: "@s"}}},
+		{"npmrc_scoped_only", npmrcRegistries, "@s:registry=https://b.example/\n", []reg{{URL: "https://b.example/", Scope: "@s"}}},
 		{"yarnrc", yarnrcRegistries, "# yarn lockfile v1\nregistry \"https://a.example/\"\n\"@s:registry\" \"https://b.example/\"\nlastUpdateCheck 1\n",
-			[]string{"https://a.example/"}, []string{"https://b.example/"}},
+			[]reg{{URL: "https://a.example/"}, {URL: "https://b.example/", Scope: "@s"}}},
+		// npmRegistries only holds auth settings: it allows nothing.
 		{"yarnrc_yml", yarnrcYMLRegistries, "npmRegistryServer: \"https://a.example\"\nnpmScopes:\n  s:\n    npmRegistryServer: https://b.example\nnpmRegistries:\n  //c.example/npm:\n    npmAuthToken: x\n",
-			[]string{"https://a.example"}, []string{"https://b.example", "https://c.example/npm"}},
+			[]reg{{URL: "https://a.example"}, {URL: "https://b.example", Scope: "@s"}}},
 		{"pnpm_workspace", pnpmWorkspaceRegistries, "packages: [a]\nregistry: https://a.example/\nregistries:\n  '@s': https://b.example/\n  default: https://d.example/\n",
-			[]string{"https://a.example/", "https://d.example/"}, []string{"https://b.example/"}},
-		{"garbage_yaml", yarnrcYMLRegistries, ":\n  - [", nil, nil},
+			[]reg{{URL: "https://a.example/"}, {URL: "https://b.example/", Scope: "@s"}, {URL: "https://d.example/"}}},
+		{"garbage_yaml", yarnrcYMLRegistries, ":\n  - [", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			defaults, scoped := tt.parse([]byte(tt.in))
-			if diff := cmp.Diff(tt.defaults, defaults); diff != "" {
-				t.Errorf("defaults mismatch (-want +got):\n%s", diff)
+			if diff := cmp.Diff(tt.want, tt.parse([]byte(tt.in))); diff != "" {
+				t.Errorf("registries mismatch (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.scoped, scoped); diff != "" {
-				t.Errorf("scoped mismatch (-want +got):\n%s", diff)
+		})
+	}
+}
+
+// TestScopedRegistryAllowsOnlyItsScope: a project's `@acme:registry=` lets
+// @acme packages come from that host, never unscoped ones.
+func TestScopedRegistryAllowsOnlyItsScope(t *testing.T) {
+	lockFor := func(name, host string) string {
+		return `{"name":"app","lockfileVersion":3,"requires":true,"packages":{
+"":{"name":"app","dependencies":{"` + name + `":"1.0.0"}},
+"node_modules/` + name + `":{"version":"1.0.0","resolved":"https://` + host + `/` + name + `/-/x-1.0.0.tgz","integrity":"sha512-AAAA"}}}`
+	}
+	manifest := func(name string) string { return `{"name":"app","dependencies":{"` + name + `":"1.0.0"}}` }
+	for _, tt := range []struct {
+		name, pkg, npmrc string
+		want             bool // untrusted-registry expected
+	}{
+		{"scoped_package", "@acme/widget", "@acme:registry=https://npm.acme.example/\n", false},
+		{"unscoped_package", "lodash", "@acme:registry=https://npm.acme.example/\n", true},
+		{"other_scope", "@evil/x", "@acme:registry=https://npm.acme.example/\n", true},
+		{"unscoped_registry", "lodash", "registry=https://npm.acme.example/\n", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeTree(t, map[string]string{
+				".npmrc":            tt.npmrc,
+				"package.json":      manifest(tt.pkg),
+				"package-lock.json": lockFor(tt.pkg, "npm.acme.example"),
+			})
+			res := run(t, Options{Paths: []string{dir}})
+			got := false
+			for _, f := range res.Findings {
+				got = got || f.Rule == "untrusted-registry"
+			}
+			if got != tt.want {
+				t.Errorf("untrusted-registry reported = %v, want %v; findings: %v", got, tt.want, summary(res.Findings))
 			}
 		})
 	}

@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 //	udp ADDR               send one datagram
 //	dig SERVER NAME [tcp]  ask SERVER:53 for NAME's A record, print rcode and answers
 //	resolve NAME           resolve through /etc/resolv.conf
+//	send ADDR MS P...      raw TCP: wait MS, then write each quoted payload and read a reply
 //	sleep                  sleep for an hour
 func helper(args []string) int {
 	if len(args) == 0 {
@@ -49,6 +50,8 @@ func helper(args []string) int {
 	switch args[0] {
 	case "get":
 		return helperGet(args[1:])
+	case "send":
+		return helperSend(args[1:])
 	case "tcp":
 		c, err := net.DialTimeout("tcp", args[1], 5*time.Second)
 		if err != nil {

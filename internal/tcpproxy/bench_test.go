@@ -13,10 +13,17 @@ import (
 )
 
 // benchProxy starts a proxy that binds every connection to
-// "sink.example:9" and dials target; it returns the proxy's address.
+// "sink.example:9", opted in to opaque TCP (the benchmarks below send raw
+// bytes), and dials target; it returns the proxy's address.
 func benchProxy(b *testing.B, target string) string {
+	return benchProxyWith(b, target, policy.Spec{TCP: []string{"sink.example:9"}}, 9)
+}
+
+// benchProxyWith starts a proxy under spec that binds every connection to
+// "sink.example:port" and dials target; it returns the proxy's address.
+func benchProxyWith(b *testing.B, target string, spec policy.Spec, port uint16) string {
 	b.Helper()
-	pol, err := policy.Compile(&policy.Spec{Allow: []string{"sink.example"}}, policy.Env{})
+	pol, err := policy.Compile(&spec, policy.Env{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +35,7 @@ func benchProxy(b *testing.B, target string) string {
 			return d.DialContext(ctx, network, target)
 		},
 		OriginalDst: func(net.Conn) (netip.AddrPort, error) {
-			return netip.MustParseAddrPort("198.18.0.1:9"), nil
+			return netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), port), nil
 		},
 	})
 	if err != nil {

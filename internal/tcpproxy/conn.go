@@ -3,36 +3,16 @@ package tcpproxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/buildwall/buildwall/internal/event"
 	"github.com/buildwall/buildwall/internal/policy"
 )
-
-// sniffResult is what the proxy learned from the client's first bytes.
-type sniffResult struct {
-	data []byte // bytes read from the client, to replay upstream
-	sni  string
-	host string
-	ech  bool
-	// note says why nothing was learned ("no client hello", ...); empty
-	// when a ClientHello or HTTP request head was parsed or the protocol
-	// is simply not one the proxy reads.
-	note string
-	// bad is true when the client started TLS or HTTP but the head was
-	// malformed or incomplete: a name could be hidden in it.
-	bad bool
-}
-
-var sniffPool = sync.Pool{New: func() any { b := make([]byte, maxSniff); return &b }}
 
 // connEvent is one connection's "connect" event. It is emitted exactly once,
 // by whichever of the handler (once it has filled the event in) and the
@@ -182,11 +162,25 @@ func (p *Proxy) handle(c net.Conn) {
 		target = net.JoinHostPort(name, strconv.Itoa(int(dst.Port())))
 	}
 
-	// Sniff when there is a name to check the SNI/Host against, or to
-	// record what a refused (or audited) connection was after. An allowed
-	// literal IP or host-port has nothing to verify, and waiting for a
-	// ClientHello would cost a server-speaks-first protocol (a database
-	// behind host-ports) the peek timeout on every connection.
+	// A name-bound connection is verified: relayed only after a TLS
+	// ClientHello naming it or HTTP/1.x requests naming it, unless the
+	// policy lists the destination as opaque TCP. A refused connection
+	// is sniffed only to record what it was after. An allowed literal IP
+	// or host-port has nothing to verify, and waiting for a ClientHello
+	// would cost a server-speaks-first protocol (a database behind
+	// host-ports) the peek timeout on every connection.
+	block := stale || p.c.Policy.Mode() == policy.ModeBlock
+	opaque := false
+	if name != "" && d.Allow {
+		if rule, ok := p.c.Policy.OpaqueTCP(name, dst.Port()); ok {
+			opaque, ev.Rule = true, rule
+		}
+	}
+	// A name the policy refuses is not verified, only recorded (block
+	// mode refuses it anyway; audit mode records it as audit already):
+	// an audit run does not stall 10 s on each server-speaks-first
+	// connection to a name not yet in the policy.
+	verify := name != "" && !opaque && d.Allow
 	var s sniffResult
 	var bufp *[]byte
 	release := func() {
@@ -197,18 +191,18 @@ func (p *Proxy) handle(c net.Conn) {
 	}
 	defer release()
 	var early *pendingDial
-	if name != "" || !d.Allow {
+	if verify || !d.Allow {
 		bufp = sniffPool.Get().(*[]byte)
 		var done bool
-		s, done = sniffNow(c, (*bufp)[:0])
+		s, done = sniffNow(c, (*bufp)[:0], name)
 		if !done {
 			// The client has not sent (all of) its first bytes yet:
 			// dial meanwhile when the connection will be dialled
 			// unless the sniff refuses it.
-			if !stale && (d.Allow || p.c.Policy.Mode() != policy.ModeBlock) {
+			if d.Allow || !block {
 				early = p.dialAsync(target)
 			}
-			s = p.sniff(c, s.data)
+			s = p.sniff(c, s.data, name, verify)
 		}
 		ev.SNI, ev.Host = s.sni, s.host
 	}
@@ -217,22 +211,26 @@ func (p *Proxy) handle(c net.Conn) {
 	if !d.Allow {
 		reasons = append(reasons, nonEmpty(d.Reason, "not in policy"))
 	}
-	mismatch := mismatchReason(name, s)
+	mismatch := ""
+	if verify || s.kind == openTLS || s.kind == openHTTP {
+		mismatch = mismatchReason(name, s, p.c.OpeningTimeout)
+	}
 	if mismatch != "" {
 		reasons = append(reasons, mismatch)
-	}
-	if s.ech {
-		reasons = append(reasons, "ech: the real server name is encrypted")
-	}
-	if s.note != "" && (mismatch == "" || !s.bad) {
-		reasons = append(reasons, s.note)
+	} else {
+		if s.ech {
+			reasons = append(reasons, "ech: the real server name is encrypted")
+		}
+		if s.note != "" {
+			reasons = append(reasons, s.note)
+		}
 	}
 	ev.Reason = strings.Join(reasons, "; ")
 
 	switch {
 	case d.Allow && mismatch == "":
 		ev.Verdict = event.VerdictAllow
-	case stale || p.c.Policy.Mode() == policy.ModeBlock:
+	case block:
 		ev.Verdict = event.VerdictBlock
 		e.emitNow()
 		reset(c)
@@ -251,7 +249,14 @@ func (p *Proxy) handle(c net.Conn) {
 		up, err = p.dial(target)
 	}
 	if err != nil {
-		ev.Reason = joinReason(ev.Reason, "upstream unreachable: "+err.Error())
+		if errors.Is(err, ErrDialRefused) {
+			// The destination itself is refused (e.g. the name
+			// resolved only to private addresses): in every mode.
+			ev.Verdict = event.VerdictBlock
+			ev.Reason = joinReason(ev.Reason, err.Error())
+		} else {
+			ev.Reason = joinReason(ev.Reason, "upstream unreachable: "+err.Error())
+		}
 		e.emitNow()
 		reset(c)
 		return
@@ -267,8 +272,14 @@ func (p *Proxy) handle(c net.Conn) {
 		return
 	}
 	defer p.untrack(up)
-	if len(s.data) > 0 {
-		if _, err := up.Write(s.data); err != nil {
+	first := s.data
+	var toUp copyFunc
+	if s.stream != nil && ev.Verdict == event.VerdictAllow {
+		// Plain HTTP: every later request head is verified too.
+		first, toUp = s.fwd, p.verifiedCopy(e, *ev, s.stream)
+	}
+	if len(first) > 0 {
+		if _, err := up.Write(first); err != nil {
 			reset(up)
 			reset(c)
 			e.finish()
@@ -286,7 +297,7 @@ func (p *Proxy) handle(c net.Conn) {
 		gate, grace = allowedGate(e.attributed, p.c.AttributionGrace)
 	}
 	ka := time.AfterFunc(keepAliveAfter, func() { upstreamKeepAlive(up) })
-	relay(c, up, gate, grace, p.workers.run, e.finish)
+	relayWith(c, up, gate, grace, p.workers.run, e.finish, toUp)
 	ka.Stop()
 }
 
@@ -366,115 +377,6 @@ func (p *Proxy) dial(target string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.c.DialTimeout)
 	defer cancel()
 	return p.c.Dial(ctx, "tcp", target)
-}
-
-// sniff reads the client's first bytes into buf (capacity maxSniff; it may
-// already hold bytes read before) and parses a TLS ClientHello or an
-// HTTP/1.x request head. It waits PeekTimeout for the first byte and
-// SniffTimeout for a complete head; it never consumes more than maxSniff
-// bytes, and leaves c without a deadline.
-func (p *Proxy) sniff(c net.Conn, buf []byte) sniffResult {
-	defer c.SetReadDeadline(time.Time{})
-	start := time.Now()
-	if len(buf) > 0 {
-		_ = c.SetReadDeadline(start.Add(p.c.SniffTimeout))
-	} else {
-		_ = c.SetReadDeadline(start.Add(p.c.PeekTimeout))
-	}
-	for {
-		if len(buf) == cap(buf) {
-			return sniffResult{data: buf, note: "client hello too long", bad: true}
-		}
-		n, err := c.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > 0 {
-			r, done := classify(buf)
-			if done {
-				r.data = buf
-				return r
-			}
-		}
-		if err != nil {
-			r := sniffResult{data: buf}
-			switch {
-			case len(buf) == 0 && errors.Is(err, os.ErrDeadlineExceeded):
-				r.note = "no client hello"
-			case len(buf) == 0:
-				r.note = "client sent nothing"
-			default:
-				r.note = "client hello incomplete"
-				r.bad = true
-			}
-			return r
-		}
-		if n > 0 && len(buf) == n {
-			// Data started flowing: allow the full sniff budget.
-			_ = c.SetReadDeadline(start.Add(p.c.SniffTimeout))
-		}
-	}
-}
-
-// sniffNow classifies what the client has already sent, with one
-// non-blocking read and no deadline (no timer): on the usual path (a
-// client that connects and writes its ClientHello or request at once) the
-// proxy decides without waiting. done is false when more bytes are needed
-// or none are there yet; r.data then holds what was read, for sniff to
-// continue from.
-func sniffNow(c net.Conn, buf []byte) (r sniffResult, done bool) {
-	n := readNow(c, buf[:cap(buf)])
-	buf = buf[:n]
-	if n > 0 {
-		if r, done = classify(buf); done {
-			r.data = buf
-			return r, true
-		}
-	}
-	return sniffResult{data: buf}, false
-}
-
-// classify inspects the buffered client bytes; done is false when more
-// bytes are needed to tell.
-func classify(b []byte) (r sniffResult, done bool) {
-	if b[0] == recordTypeHandshake {
-		ch, err := parseClientHello(b)
-		switch {
-		case errors.Is(err, errNeedMore):
-			return r, false
-		case errors.Is(err, errNotTLS):
-			return sniffResult{note: "unrecognised protocol"}, true
-		case err != nil:
-			return sniffResult{note: "malformed client hello: " + err.Error(), bad: true}, true
-		}
-		return sniffResult{sni: ch.SNI, ech: ch.ECH}, true
-	}
-	req, err := parseHTTPRequest(b)
-	switch {
-	case errors.Is(err, errNeedMore):
-		return r, false
-	case errors.Is(err, errNotHTTP):
-		return sniffResult{}, true
-	case err != nil:
-		return sniffResult{note: "malformed http request: " + err.Error(), bad: true}, true
-	}
-	return sniffResult{host: req.Host}, true
-}
-
-// mismatchReason returns why the sniffed SNI or Host contradicts the name
-// the connection is bound to, or "" when they agree (or the connection is
-// not bound to a name, or nothing was sniffed).
-func mismatchReason(name string, s sniffResult) string {
-	if name == "" {
-		return ""
-	}
-	switch {
-	case s.sni != "" && s.sni != name:
-		return fmt.Sprintf("sni mismatch: sni %q on a connection to %q", s.sni, name)
-	case s.host != "" && s.host != name:
-		return fmt.Sprintf("host mismatch: host %q on a connection to %q", s.host, name)
-	case s.bad:
-		return "cannot verify the server name: " + s.note
-	}
-	return ""
 }
 
 func nonEmpty(s, def string) string {

@@ -33,7 +33,10 @@ func Example() {
 		c.Close()
 	}()
 
-	pol, _ := policy.Compile(&policy.Spec{Allow: []string{"registry.example:443"}}, policy.Env{})
+	// The registry speaks first: its name and port are opted in to
+	// opaque TCP (without, the proxy waits for a ClientHello or an HTTP
+	// request naming registry.example, and refuses anything else).
+	pol, _ := policy.Compile(&policy.Spec{TCP: []string{"registry.example:443"}}, policy.Env{})
 	rec := event.NewRecorder(nil, nil)
 	p, err := tcpproxy.New(tcpproxy.Config{
 		Policy: pol,
@@ -58,15 +61,15 @@ func Example() {
 	go p.Serve(ln)
 
 	c, _ := net.Dial("tcp", ln.Addr().String())
-	b, _ := io.ReadAll(c) // nothing sent: after the peek timeout, relayed unsniffed
+	b, _ := io.ReadAll(c) // nothing sent: opaque TCP is relayed unsniffed
 	c.Close()
 	p.Close() // waits for the event
 	fmt.Println(string(b))
 	for _, e := range rec.Events() {
-		fmt.Println(e.Kind, e.Verdict, e.Name, e.Port, e.Rule, e.Reason)
+		fmt.Printf("%s %s %s %d %q\n", e.Kind, e.Verdict, e.Name, e.Port, e.Rule)
 	}
 	// Output:
 	// dial registry.example:443
 	// hello from the registry
-	// connect allow registry.example 443 registry.example:443 no client hello
+	// connect allow registry.example 443 "tcp: registry.example:443"
 }

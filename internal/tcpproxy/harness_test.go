@@ -52,8 +52,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatalf("compile policy: %v", err)
 	}
 	h := &harness{
-		t:        t,
-		rec:      event.NewRecorder(nil, func() time.Time { return testTime }),
+		t: t,
+		// No aggregation: these tests count one event per connection.
+		rec:      event.New(event.Options{Now: func() time.Time { return testTime }, AggregateWindow: -1}),
 		dsts:     map[netip.Addr]netip.AddrPort{},
 		names:    map[netip.Addr]string{},
 		upstream: o.upstream,

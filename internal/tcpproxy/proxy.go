@@ -19,18 +19,33 @@ import (
 // on systems without conntrack (everything but Linux).
 var ErrNotSupported = errors.New("transparent proxying is not supported on this system")
 
+// ErrDialRefused is wrapped by a Config.Dial error that refuses the
+// destination itself (a name that resolved only to addresses the run may
+// not reach, such as cloud metadata or private ranges). The connection is
+// then recorded as "block" in every mode, with the error as reason.
+var ErrDialRefused = errors.New("destination refused")
+
 // Defaults for the Config durations left zero.
 const (
 	DefaultPeekTimeout  = 250 * time.Millisecond
 	DefaultSniffTimeout = 5 * time.Second
-	DefaultDialTimeout  = 30 * time.Second
-	DefaultCloseWait    = 5 * time.Second
+	// DefaultOpeningTimeout bounds the wait for a name-bound
+	// connection's ClientHello or request head.
+	DefaultOpeningTimeout = 10 * time.Second
+	DefaultDialTimeout    = 30 * time.Second
+	DefaultCloseWait      = 5 * time.Second
 	// DefaultAttributionGrace is how long an allowed connection's first
 	// answer may wait for attribution.
 	DefaultAttributionGrace = 25 * time.Millisecond
 	// maxSniff bounds how many client bytes are buffered before deciding.
 	maxSniff = 16 << 10
+	// DefaultMaxConns is the default of Config.MaxConns.
+	DefaultMaxConns = 4096
 )
+
+// ReasonConnLimit is the reason of the block event of a connection
+// refused because Config.MaxConns were open.
+const ReasonConnLimit = "connection limit"
 
 // Config configures a Proxy. Policy and Dial are required.
 type Config struct {
@@ -46,7 +61,8 @@ type Config struct {
 	// honour ctx (Close cancels it). The proxy turns TCP keep-alive on
 	// for the connection itself once the relay runs, so a dialer need
 	// not spend the system calls on the path of the first bytes
-	// (net.Dialer{KeepAlive: -1}).
+	// (net.Dialer{KeepAlive: -1}). An error wrapping ErrDialRefused
+	// blocks the connection in every mode.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Sink receives one "connect" event per accepted connection. Nil:
 	// events are dropped.
@@ -75,10 +91,15 @@ type Config struct {
 	// Now stamps events. Nil: time.Now.
 	Now func() time.Time
 
-	// PeekTimeout is how long the proxy waits for the client's first
-	// bytes before assuming a server-speaks-first protocol and relaying
-	// without sniffing. Zero: DefaultPeekTimeout.
+	// PeekTimeout is how long the proxy waits for the first bytes of a
+	// connection it refuses (or relays unverified: a literal IP in audit
+	// mode), only to record what it was after. Zero: DefaultPeekTimeout.
 	PeekTimeout time.Duration
+	// OpeningTimeout bounds the wait for the complete opening (TLS
+	// ClientHello or HTTP/1.x request head) of a connection bound to a
+	// name; one without is refused ("opening timeout"). Zero:
+	// DefaultOpeningTimeout.
+	OpeningTimeout time.Duration
 	// SniffTimeout bounds reading a complete ClientHello or HTTP header
 	// block once it has started. Zero: DefaultSniffTimeout.
 	SniffTimeout time.Duration
@@ -97,6 +118,13 @@ type Config struct {
 	// connections always wait (the process matters for what was
 	// refused).
 	AttributionGrace time.Duration
+	// MaxConns bounds the connections handled at once (each holds file
+	// descriptors: the client's, the upstream's, relay pipes). A
+	// connection accepted while MaxConns are open is reset at once and
+	// recorded as a block event with reason ReasonConnLimit, without
+	// attribution beyond AttributeConnNow; Refused counts them. Zero:
+	// DefaultMaxConns; negative: no bound.
+	MaxConns int
 }
 
 // Proxy serves transparent TCP connections. It is safe for concurrent use;
@@ -110,10 +138,13 @@ type Proxy struct {
 	closed    bool
 	listeners map[net.Listener]*acceptor
 	conns     map[net.Conn]struct{}
+	active    int // client connections being handled (admit)
 	wg        sync.WaitGroup
 
 	// workers run attributions and the client→upstream half of relays.
 	workers *workers
+
+	refused atomic.Int64 // connections refused at MaxConns
 }
 
 // New checks c, fills defaults and returns a Proxy ready to Serve.
@@ -136,6 +167,9 @@ func New(c Config) (*Proxy, error) {
 	if c.PeekTimeout <= 0 {
 		c.PeekTimeout = DefaultPeekTimeout
 	}
+	if c.OpeningTimeout <= 0 {
+		c.OpeningTimeout = DefaultOpeningTimeout
+	}
 	if c.SniffTimeout <= 0 {
 		c.SniffTimeout = DefaultSniffTimeout
 	}
@@ -147,6 +181,9 @@ func New(c Config) (*Proxy, error) {
 	}
 	if c.AttributionGrace == 0 {
 		c.AttributionGrace = DefaultAttributionGrace
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Proxy{
@@ -238,10 +275,14 @@ func (p *Proxy) accept(a *acceptor) {
 			return
 		}
 		backoff = 0
-		if !p.track(c) {
+		switch p.admit(c) {
+		case admitClosed:
 			reset(c)
 			a.stop(nil)
 			return
+		case admitFull:
+			p.refuse(c)
+			continue
 		}
 		p.wg.Add(1)
 		if a.idle.Add(-1) == 0 {
@@ -251,7 +292,7 @@ func (p *Proxy) accept(a *acceptor) {
 			go p.accept(a)
 		}
 		p.handle(c)
-		p.untrack(c)
+		p.release(c)
 		p.wg.Done()
 		if a.idle.Add(1) > maxIdleAcceptors {
 			a.idle.Add(-1)
@@ -303,6 +344,29 @@ func (p *Proxy) isClosed() bool {
 	return p.closed
 }
 
+// What admit did with a client connection.
+const (
+	admitted    = iota
+	admitClosed // the proxy is closed: the caller must close c
+	admitFull   // MaxConns are open: the caller must refuse c
+)
+
+// admit tracks the client connection c (see track) unless the proxy is
+// closed or MaxConns client connections are open; release undoes it.
+func (p *Proxy) admit(c net.Conn) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return admitClosed
+	}
+	if p.c.MaxConns > 0 && p.active >= p.c.MaxConns {
+		return admitFull
+	}
+	p.conns[c] = struct{}{}
+	p.active++
+	return admitted
+}
+
 // track registers c so Close can abort it; it reports false when the
 // proxy is already closed (the caller must then close c).
 func (p *Proxy) track(c net.Conn) bool {
@@ -313,6 +377,53 @@ func (p *Proxy) track(c net.Conn) bool {
 	}
 	p.conns[c] = struct{}{}
 	return true
+}
+
+func (p *Proxy) release(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.active--
+	p.mu.Unlock()
+}
+
+// refuse resets a connection accepted over MaxConns and records it: one
+// block event (the recorder adds identical ones up), the destination
+// and, when the sandbox's record answers at once, the process. It does
+// no more work than that, so a flood of connections costs little.
+func (p *Proxy) refuse(c net.Conn) {
+	p.refused.Add(1)
+	ev := event.Event{Time: p.c.Now(), Kind: event.KindConnect, Verdict: event.VerdictBlock, Proto: "tcp",
+		Reason: fmt.Sprintf("%s: %d connections open", ReasonConnLimit, p.c.MaxConns)}
+	if dst, err := p.c.OriginalDst(c); err == nil {
+		ev.IP, ev.Port = dst.Addr().Unmap().String(), dst.Port()
+		if p.c.Names != nil {
+			ev.Name, _ = p.c.Names.NameFor(dst.Addr().Unmap())
+		}
+		if p.c.AttributeConnNow != nil {
+			if src := addrPort(c.RemoteAddr()); src.IsValid() {
+				if pid, cmd, ok := p.c.AttributeConnNow(src, dst); ok {
+					ev.PID, ev.Cmdline = pid, cmd
+				}
+			}
+		}
+	}
+	reset(c)
+	p.c.Sink.Emit(ev)
+}
+
+// Refused returns how many connections were refused because MaxConns
+// were open.
+func (p *Proxy) Refused() int { return int(p.refused.Load()) }
+
+// MaxConns returns the bound on connections handled at once (negative: none).
+func (p *Proxy) MaxConns() int { return p.c.MaxConns }
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.AddrPort()
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
 }
 
 func (p *Proxy) untrack(c net.Conn) {

@@ -34,9 +34,12 @@ func testSpec(mode policy.Mode) policy.Spec {
 	return policy.Spec{
 		Mode:      mode,
 		Allow:     []string{"registry.example:443", "*.cdn.example", "203.0.113.0/24:443"},
+		TCP:       []string{"*.cdn.example:7000"},
 		HostPorts: []uint16{5432},
 	}
 }
+
+const opaqueReason = "opaque tcp not allowed: the opening is neither a tls client hello nor an http/1.x request (list the destination under tcp: to allow it)"
 
 func httpGet(host string) []byte {
 	return []byte("GET /left-pad HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: npm\r\n\r\n")
@@ -79,10 +82,81 @@ func TestDecisions(t *testing.T) {
 		{
 			name: "wildcard_name_unknown_protocol", mode: policy.ModeBlock,
 			dst: "198.18.0.3:9000", send: []byte("\x00\x01binary"),
-			want: with(connect(event.VerdictAllow, "a.cdn.example", "127.0.0.1", 9000), func(e *event.Event) {
-				e.Rule = "*.cdn.example"
+			want: with(connect(event.VerdictBlock, "a.cdn.example", "198.18.0.3", 9000), func(e *event.Event) {
+				e.Rule, e.Reason = "*.cdn.example", opaqueReason
+			}),
+		},
+		{
+			name: "opaque_tcp_opted_in", mode: policy.ModeBlock,
+			dst: "198.18.0.3:7000", send: []byte("\x00\x01binary"),
+			want: with(connect(event.VerdictAllow, "a.cdn.example", "127.0.0.1", 7000), func(e *event.Event) {
+				e.Rule = "tcp: *.cdn.example:7000"
+			}),
+			wantDial: []string{"a.cdn.example:7000"},
+		},
+		{
+			name: "audit_records_opaque_tcp", mode: policy.ModeAudit,
+			dst: "198.18.0.3:9000", send: []byte("\x00\x01binary"),
+			want: with(connect(event.VerdictAudit, "a.cdn.example", "127.0.0.1", 9000), func(e *event.Event) {
+				e.Rule, e.Reason = "*.cdn.example", opaqueReason
 			}),
 			wantDial: []string{"a.cdn.example:9000"},
+		},
+		{
+			name: "tls_without_sni", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: buildHello(),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule = "registry.example:443"
+				e.Reason = `no sni: the client hello names no server on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "absolute_form_naming_another_host", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte("GET http://evil.example/x HTTP/1.1\r\nHost: registry.example\r\n\r\n"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule, e.Host = "registry.example:443", "evil.example"
+				e.Reason = `absolute-form mismatch: target "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "connect_through_an_allowed_proxy", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte("CONNECT evil.example:443 HTTP/1.1\r\nHost: registry.example\r\n\r\n"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule, e.Host = "registry.example:443", "evil.example"
+				e.Reason = `connect mismatch: CONNECT "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "lower_case_method_is_verified", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte("get / HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule, e.Host = "registry.example:443", "evil.example"
+				e.Reason = `host mismatch: host "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "leading_crlf_is_verified", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte("\r\nGET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule, e.Host = "registry.example:443", "evil.example"
+				e.Reason = `host mismatch: host "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "pipelined_second_request", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: append(httpGet("registry.example"), httpGet("evil.example")...),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule, e.Host = "registry.example:443", "evil.example"
+				e.Reason = `second request host mismatch: request 2: host mismatch: host "evil.example" on a connection to "registry.example"`
+			}),
+		},
+		{
+			name: "h2c_prior_knowledge", mode: policy.ModeBlock,
+			dst: "198.18.0.1:443", send: []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
+				e.Rule = "registry.example:443"
+				e.Reason = "h2c: an http/2 cleartext connection's streams are not verified"
+			}),
 		},
 		{
 			name: "name_not_in_policy", mode: policy.ModeBlock,
@@ -124,13 +198,12 @@ func TestDecisions(t *testing.T) {
 			}),
 		},
 		{
-			name: "ech_is_reported", mode: policy.ModeBlock,
+			name: "ech_is_refused", mode: policy.ModeBlock,
 			dst: "198.18.0.1:443", send: buildHello(sniExt(0, "registry.example"), ext{extEncryptedClientHelo, []byte{0}}),
-			want: with(connect(event.VerdictAllow, "registry.example", "127.0.0.1", 443), func(e *event.Event) {
+			want: with(connect(event.VerdictBlock, "registry.example", "198.18.0.1", 443), func(e *event.Event) {
 				e.SNI, e.Rule = "registry.example", "registry.example:443"
 				e.Reason = "ech: the real server name is encrypted"
 			}),
-			wantDial: []string{"registry.example:443"},
 		},
 		{
 			name: "literal_ip", mode: policy.ModeBlock,
@@ -141,14 +214,14 @@ func TestDecisions(t *testing.T) {
 		},
 		{
 			name: "unknown_synthetic_address_is_a_literal_ip", mode: policy.ModeBlock,
-			dst: "198.18.9.9:443", send: []byte("x"),
+			dst: "198.18.9.9:443", send: []byte("\x01x"),
 			want: with(connect(event.VerdictBlock, "", "198.18.9.9", 443), func(e *event.Event) {
 				e.Reason = policy.ReasonIPLiteral
 			}),
 		},
 		{
 			name: "unknown_synthetic_address_refused_even_in_audit", mode: policy.ModeAudit,
-			dst: "198.18.9.9:443", send: []byte("x"),
+			dst: "198.18.9.9:443", send: []byte("\x01x"),
 			tweak: func(c *Config) { c.Synthetic = netip.MustParsePrefix("198.18.0.0/15") },
 			want: with(connect(event.VerdictBlock, "", "198.18.9.9", 443), func(e *event.Event) {
 				e.Reason = "synthetic address not handed out by the dns server"
@@ -316,26 +389,44 @@ func TestDialWhileSniffing(t *testing.T) {
 	}
 }
 
+// TestServerSpeaksFirst: a protocol whose server greets first reaches a
+// name only when the policy opts it in to opaque TCP; otherwise the proxy
+// waits for an opening and refuses after OpeningTimeout.
 func TestServerSpeaksFirst(t *testing.T) {
 	banner := "220 smtp.registry.example ESMTP\r\n"
 	up := serveLoopback(t, func(c net.Conn) {
 		io.WriteString(c, banner)
 		echo(c)
 	})
-	h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
-		tweak: func(c *Config) { c.PeekTimeout = 50 * time.Millisecond }})
-	c := h.connect("198.18.0.1:443")
-	got := make([]byte, len(banner))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read banner: %v", err)
-	}
-	if string(got) != banner {
-		t.Errorf("banner = %q", got)
-	}
-	evs := h.waitEvents(1)
-	if len(evs) != 1 || evs[0].Verdict != event.VerdictAllow || evs[0].Reason != "no client hello" {
-		t.Errorf("events = %+v, want one allow with reason %q", evs, "no client hello")
-	}
+	t.Run("opted_in", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+			tweak: func(c *Config) { c.PeekTimeout = time.Hour; c.OpeningTimeout = time.Hour }})
+		c := h.connect("198.18.0.3:7000")
+		got := make([]byte, len(banner))
+		if _, err := io.ReadFull(c, got); err != nil {
+			t.Fatalf("read banner: %v", err)
+		}
+		if string(got) != banner {
+			t.Errorf("banner = %q", got)
+		}
+		evs := h.waitEvents(1)
+		if len(evs) != 1 || evs[0].Verdict != event.VerdictAllow || evs[0].Rule != "tcp: *.cdn.example:7000" {
+			t.Errorf("events = %+v, want one allow by the tcp: entry", evs)
+		}
+	})
+	t.Run("not_opted_in", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{spec: testSpec(policy.ModeBlock), upstream: up, names: testNames,
+			tweak: func(c *Config) { c.PeekTimeout = time.Millisecond; c.OpeningTimeout = 300 * time.Millisecond }})
+		c := h.connect("198.18.0.1:443")
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if b, err := io.ReadAll(c); len(b) != 0 || !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("read %q, %v; want nothing and a reset", b, err)
+		}
+		evs := h.waitEvents(1)
+		if len(evs) != 1 || evs[0].Verdict != event.VerdictBlock || !strings.HasPrefix(evs[0].Reason, "opening timeout") {
+			t.Errorf("events = %+v, want one block with reason opening timeout", evs)
+		}
+	})
 }
 
 func TestOriginalDstFailureIsBlocked(t *testing.T) {

@@ -18,6 +18,18 @@ import (
 // started (if not nil) is called once, by that goroutine, before it starts
 // copying.
 func relay(client, upstream net.Conn, gate <-chan struct{}, maxWait time.Duration, spawn func(func()), started func()) {
+	relayWith(client, upstream, gate, maxWait, spawn, started, nil)
+}
+
+// copyFunc copies src to dst until EOF (nil error) or an error.
+type copyFunc func(dst, src net.Conn) (int64, error)
+
+// relayWith is relay with the client→upstream direction copied by toUp
+// (nil: copyConn, zero-copy where it can).
+func relayWith(client, upstream net.Conn, gate <-chan struct{}, maxWait time.Duration, spawn func(func()), started func(), toUp copyFunc) {
+	if toUp == nil {
+		toUp = copyConn
+	}
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -33,10 +45,10 @@ func relay(client, upstream net.Conn, gate <-chan struct{}, maxWait time.Duratio
 			// waiting: the answer must not wait for started.
 			started()
 		}
-		halfRelay(upstream, client, abort)
+		halfRelay(upstream, client, abort, toUp)
 	})
 	waitGate(gate, maxWait)
-	halfRelay(client, upstream, abort)
+	halfRelay(client, upstream, abort, copyConn)
 	<-done
 	once.Do(func() {
 		_ = client.Close()
@@ -66,8 +78,8 @@ func waitGate(gate <-chan struct{}, maxWait time.Duration) {
 
 // halfRelay copies src to dst; on EOF it half-closes dst, on error it
 // aborts both connections.
-func halfRelay(dst, src net.Conn, abort func()) {
-	if _, err := copyConn(dst, src); err != nil {
+func halfRelay(dst, src net.Conn, abort func(), copy copyFunc) {
+	if _, err := copy(dst, src); err != nil {
 		abort()
 		return
 	}
