@@ -105,8 +105,12 @@ old index still in use.`,
 			if !strings.Contains(src, "://") {
 				src = env.path(src)
 			}
-			res, err := advisory.Update(cmd.Context(), advisory.UpdateOptions{
-				Dir: d, From: src, SHA256: sum, Progress: env.Stderr, Client: dbClient,
+			var res advisory.UpdateResult
+			err = interruptible(cmd.Context(), func() (err error) {
+				res, err = advisory.Update(cmd.Context(), advisory.UpdateOptions{
+					Dir: d, From: src, SHA256: sum, Progress: env.Stderr, Client: dbClient,
+				})
+				return err
 			})
 			switch {
 			case errors.Is(err, advisory.ErrInsecureSource), errors.Is(err, advisory.ErrInvalidOptions):

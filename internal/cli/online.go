@@ -17,6 +17,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/pin"
 	"github.com/buildwall/buildwall/internal/scan"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // scanOnline runs the network part of unpinned-action (cicheck.Transitive)
@@ -40,7 +41,7 @@ func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.
 			continue
 		}
 		g.Go(func() error {
-			data, err := os.ReadFile(p)
+			data, err := treefs.ReadFile(gctx, p, scan.DefaultMaxFileSize)
 			if err != nil {
 				mu.Lock()
 				warns = append(warns, fmt.Sprintf("--online: read %s: %v", rel, err))

@@ -71,7 +71,7 @@ Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
   # Pin the workflows of a GitHub Enterprise repository
   GITHUB_TOKEN=... buildwall pin --github-api https://ghe.example/api/v3 .github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPin(cmd.Context(), env, fl, args)
+			return interruptible(cmd.Context(), func() error { return runPin(cmd.Context(), env, fl, args) })
 		},
 	}
 	f := cmd.Flags()

@@ -11,6 +11,7 @@ import (
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/output"
+	"github.com/buildwall/buildwall/internal/scan"
 	"github.com/buildwall/buildwall/internal/trust"
 )
 
@@ -26,7 +27,8 @@ func allRules() []finding.Rule {
 	for _, r := range cicheck.Rules() {
 		out = append(out, r.Rule)
 	}
-	return append(out, trust.Metadata()...)
+	out = append(out, trust.Metadata()...)
+	return append(out, scan.Rules()...)
 }
 
 // rulesOptions are the flags of `buildwall rules`.

@@ -18,6 +18,7 @@ import (
 	"github.com/buildwall/buildwall/internal/output"
 	"github.com/buildwall/buildwall/internal/scan"
 	"github.com/buildwall/buildwall/internal/termsafe"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // scanDefaults resolves the package managers' default registries; tests
@@ -63,8 +64,14 @@ and the trusted configuration applies.
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
 
+Only regular files inside each PATH are read: a symbolic link leading
+outside, a FIFO, socket or device, and anything unreadable is reported as
+unscanned-path (high) and never read.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
-2 usage or configuration error, 3 buildwall itself failed.`,
+2 usage or configuration error, or nothing to scan, 3 buildwall itself
+failed or was interrupted (SIGINT/SIGTERM: the report written is partial
+and marked incomplete).`,
 		Example: `  # Gate the current repository (fails on high and critical findings)
   buildwall scan
 
@@ -80,7 +87,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
   # SARIF for code scanning, never failing
   buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runScan(cmd.Context(), env, cmd, fl, args)
+			return interruptible(cmd.Context(), func() error { return runScan(cmd.Context(), env, cmd, fl, args) })
 		},
 	}
 	f := cmd.Flags()
@@ -122,7 +129,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	branchCfg, cfgPath, err := loadScanConfig(env, fl.config, abs[0])
+	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
 	if err != nil {
 		return usageError(err)
 	}
@@ -148,25 +155,27 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Defaults:   scanDefaults(ctx, env.getenv),
 		Trust:      trusted.opt,
 	})
-	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) {
+	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
 	}
-	if err != nil {
+	interrupted := err != nil && res != nil && res.Incomplete && ctx.Err() != nil
+	if err != nil && !interrupted {
 		return internalError(err)
 	}
-	if len(trusted.findings) > 0 {
-		res.Findings = finding.Sort(append(res.Findings, trusted.findings...))
+	if extra := append(cfgFindings, trusted.findings...); len(extra) > 0 {
+		res.Findings = finding.Sort(append(res.Findings, extra...))
 	}
-	if fl.online {
+	if fl.online && !interrupted {
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
+		interrupted = ctx.Err() != nil
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
-	if len(res.Files) == 0 {
-		// Most often a CI job pointed at the wrong directory: say so rather
-		// than pass silently.
-		fmt.Fprintf(env.Stderr, "buildwall: warning: nothing to scan under %s (no lockfile, package.json or CI configuration found)\n", termsafe.String(strings.Join(paths, ", ")))
+	if len(res.Files) == 0 && len(res.Findings) == 0 && !interrupted {
+		// Most often a CI job pointed at the wrong directory: a gate that
+		// checked nothing must not pass.
+		return usageError(fmt.Errorf("nothing to scan under %s: no lockfile, package.json or CI configuration found", termsafe.String(strings.Join(paths, ", "))))
 	}
 	report := output.Report{
 		ToolVersion: Version,
@@ -175,9 +184,13 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Findings:    res.Findings,
 		Rules:       res.Rules,
 		Suppressed:  res.Suppressed,
+		Incomplete:  interrupted,
 	}
 	if err := writeReport(env, fl.output, format, report); err != nil {
 		return internalError(err)
+	}
+	if interrupted {
+		return internalError(fmt.Errorf("%w: the report is partial (marked incomplete)", errInterrupted))
 	}
 	if format != output.FormatText || fl.output != "" {
 		fmt.Fprintln(env.Stderr, summaryLine(res, failOn))
@@ -199,31 +212,58 @@ func (e *Env) path(p string) string {
 // loadScanConfig reads --config, or buildwall.yml found from the first
 // scan path, and checks that its ignores name real rules; path is the
 // file's absolute path ("" for none). A missing default file is an empty
-// configuration; every other problem is an error for the user (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, err error) {
+// configuration. A found file that cannot be read safely (a link out of the
+// repository, a FIFO, a device, unreadable) is not read: the scan runs
+// without it (path "") and reports it as unscanned-path, one of the
+// returned findings. Every other problem is an error for the user (exit 2).
+func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
 	p := flagPath
-	if p != "" {
+	dir := firstPath
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		dir = filepath.Dir(dir)
+	}
+	switch {
+	case p != "":
 		p = env.path(p)
-	} else {
-		dir := firstPath
-		if st, err := os.Stat(dir); err == nil && !st.IsDir() {
-			dir = filepath.Dir(dir)
+		cfg, err = config.Load(p)
+	default:
+		if p = config.Find(dir); p == "" {
+			return &config.Config{}, "", nil, nil
 		}
-		p = config.Find(dir)
+		cfg, err = config.LoadFound(p)
+		var ce *config.Error
+		if err != nil && !errors.As(err, &ce) {
+			rel, rerr := filepath.Rel(dir, p)
+			if rerr != nil {
+				rel = p
+			}
+			return &config.Config{}, "", []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
+		}
 	}
-	if p == "" {
-		return &config.Config{}, "", nil
-	}
-	if cfg, err = config.Load(p); err != nil {
-		return nil, "", err
+	if err != nil {
+		return nil, "", nil, err
 	}
 	if err := checkConfigRules(cfg); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	if path, err = filepath.Abs(p); err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return cfg, path, nil
+	return cfg, path, nil, nil
+}
+
+// configReason explains why buildwall.yml was not read.
+func configReason(err error) error {
+	switch {
+	case errors.Is(err, treefs.ErrOutside):
+		return errors.New("it is a symbolic link whose target is outside the repository; the target was not read and the scan ran without this configuration")
+	case errors.Is(err, treefs.ErrNotRegular):
+		return errors.New("it is not a regular file (FIFO, device or directory); it was not opened and the scan ran without this configuration")
+	}
+	if u := errors.Unwrap(err); u != nil {
+		err = u // the system error, without the absolute path
+	}
+	return fmt.Errorf("it cannot be read (%w); the scan ran without this configuration", err)
 }
 
 // openDB opens the malicious-package database: --db, $BUILDWALL_DB, or the

@@ -139,7 +139,7 @@ func TestScanExitCodes(t *testing.T) {
 			args: []string{"scan", "DIR"}, want: ExitUsage, wantStderr: `unknown rule "instal-script"`},
 		{name: "missing_config_flag", args: []string{"scan", "--config", "nope.yml", "DIR"}, want: ExitUsage, wantStderr: "open config"},
 		{name: "missing_path", args: []string{"scan", "DIR/does-not-exist"}, want: ExitUsage, wantStderr: "no such file or directory"},
-		{name: "empty_tree_warns", args: []string{"scan", "DIR"}, want: ExitOK, wantStderr: "warning: nothing to scan under"},
+		{name: "empty_tree_fails", args: []string{"scan", "DIR"}, want: ExitUsage, wantStderr: "nothing to scan under"},
 		{name: "unwritable_output", files: map[string]string{"package.json": cleanManifest, "package-lock.json": cleanLock},
 			args: []string{"scan", "--output", "DIR/no/such/dir/out.json", "DIR"}, want: ExitInternal, wantStderr: "create report"},
 	}

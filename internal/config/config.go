@@ -8,15 +8,18 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/treefs"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -105,6 +108,9 @@ func (e *Error) Error() string {
 // Find returns the configuration file that applies to dir: FileName in dir
 // or in the nearest ancestor that is the repository root (holds .git). It
 // returns "" when there is none. It never climbs above a repository root.
+// Any directory entry of that name counts, even a FIFO or a link leading
+// out of the repository, so that LoadFound reports it instead of the scan
+// quietly running without configuration.
 func Find(dir string) string {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -112,7 +118,7 @@ func Find(dir string) string {
 	}
 	for {
 		p := filepath.Join(abs, FileName)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		if _, err := os.Lstat(p); err == nil {
 			return p
 		}
 		if _, err := os.Lstat(filepath.Join(abs, ".git")); err == nil {
@@ -126,22 +132,75 @@ func Find(dir string) string {
 	}
 }
 
-// Load reads and parses the configuration file at path. Errors are *Error
-// for malformed content, or an I/O error wrapped with the path.
+// Load reads and parses the configuration file at path, which the user
+// named (--config): it may lie anywhere, but only a regular file is read,
+// without blocking, at most MaxSize bytes. Errors are *Error for malformed
+// content, or an I/O error wrapped with the path (treefs.ErrNotRegular for
+// a FIFO or device).
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := treefs.ReadFile(context.Background(), path, MaxSize)
+	return load(path, data, err)
+}
+
+// LoadFound reads the configuration file Find returned. It belongs to the
+// scanned tree, so it is read through a treefs.Root at the repository root
+// (the nearest ancestor of its directory holding .git, else the directory
+// itself): a link leading out of the repository, a link loop, a FIFO or a
+// device fails with an error wrapping treefs.ErrOutside, syscall.ELOOP or
+// treefs.ErrNotRegular, and nothing of it is read.
+func LoadFound(path string) (*Config, error) {
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config %q: %w", path, err)
 	}
-	if len(data) > MaxSize {
+	dir := filepath.Dir(abs)
+	top := dir
+	for d := dir; ; {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			top = d
+			break
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	tree, err := treefs.Open(top)
+	if err != nil {
+		return nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+	defer tree.Close()
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+	rel, ok := tree.Rel(filepath.Join(realDir, filepath.Base(abs)))
+	if !ok {
+		return nil, fmt.Errorf("read config %q: %w", path, treefs.ErrOutside)
+	}
+	data, err := tree.ReadFile(context.Background(), rel, MaxSize)
+	return load(path, data, err)
+}
+
+func load(path string, data []byte, err error) (*Config, error) {
+	var se *treefs.SizeError
+	if errors.As(err, &se) {
 		return nil, &Error{Path: path, Msg: fmt.Sprintf("file is larger than %d bytes", MaxSize)}
 	}
+	if err != nil {
+		return nil, fmt.Errorf("open config %q: %w", path, unwrap(err))
+	}
 	return Parse(path, data)
+}
+
+// unwrap drops the *fs.PathError treefs adds: the caller names the file.
+func unwrap(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Parse decodes configuration data; path is used in error messages.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -11,53 +12,66 @@ import (
 // pattern, except "**", which matches zero or more whole segments.
 type glob []string
 
+// maxGlobSegments bounds a pattern's segments, so that matching (time
+// proportional to pattern segments times path segments) stays bounded
+// whatever a configuration file holds.
+const maxGlobSegments = 64
+
 func compileGlob(pattern string) (glob, error) {
 	pattern = strings.TrimPrefix(pattern, "./")
 	if pattern == "" || strings.HasPrefix(pattern, "/") {
 		return nil, errors.New("pattern must be a relative slash-separated path")
 	}
 	segs := strings.Split(pattern, "/")
+	if len(segs) > maxGlobSegments {
+		return nil, fmt.Errorf("pattern has %d segments, more than %d", len(segs), maxGlobSegments)
+	}
+	var out glob
 	for _, s := range segs {
 		if s == "**" {
+			if len(out) > 0 && out[len(out)-1] == "**" {
+				continue // "**/**" is "**"
+			}
+			out = append(out, s)
 			continue
 		}
 		if _, err := path.Match(s, ""); err != nil {
 			return nil, errors.New("malformed pattern")
 		}
+		out = append(out, s)
 	}
-	return glob(segs), nil
+	return out, nil
 }
 
 func (g glob) match(p string) bool {
 	return matchSegs(g, strings.Split(p, "/"))
 }
 
+// matchSegs matches by dynamic programming over (pattern segment, path
+// segment) pairs: O(len(pat) * len(segs)) segment matches, never the
+// exponential backtracking of trying every split point for every "**".
+// ok[j] holds whether the pattern segments seen so far match segs[:j].
 func matchSegs(pat, segs []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			// Collapse consecutive "**" and try every split point.
-			for len(pat) > 0 && pat[0] == "**" {
-				pat = pat[1:]
+	ok := make([]bool, len(segs)+1)
+	ok[0] = true
+	for _, p := range pat {
+		if p == "**" {
+			// Zero or more segments: reachable from any earlier j.
+			for j := 1; j <= len(segs); j++ {
+				ok[j] = ok[j] || ok[j-1]
 			}
-			if len(pat) == 0 {
-				return true
+			continue
+		}
+		// One segment: right to left so ok[j-1] is still the old value.
+		for j := len(segs); j >= 1; j-- {
+			ok[j] = false
+			if ok[j-1] {
+				ok[j], _ = path.Match(p, segs[j-1])
 			}
-			for i := range len(segs) + 1 {
-				if matchSegs(pat, segs[i:]) {
-					return true
-				}
-			}
-			return false
 		}
-		if len(segs) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], segs[0]); !ok {
-			return false
-		}
-		pat, segs = pat[1:], segs[1:]
+		ok[0] = false
 	}
-	return len(segs) == 0
+	return ok[len(segs)]
 }
 
 func sortStrings(s []string) { slices.Sort(s) }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 )
 
 // maxFile bounds each npmrc (and the cache file) read.
@@ -295,14 +296,37 @@ func sameFile(a, b string) bool {
 	return os.SameFile(fa, fb)
 }
 
-var errTooLarge = errors.New("file too large")
+var (
+	errTooLarge   = errors.New("file too large")
+	errNotRegular = errors.New("not a regular file")
+)
 
+// readLimited reads an npmrc or the cache file. Only a regular file is
+// opened: a FIFO, socket or device (an npmrc linked to /proc/self/fd/1 or
+// /dev/zero) is refused before opening, the open never blocks, and fstat
+// checks afterwards that the same regular file was opened. The project
+// npmrc of a scanned tree is read by package scan through treefs; this is
+// for the machine's own files, which a build step may have replaced.
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	want, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !want.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	got, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !got.Mode().IsRegular() || !os.SameFile(want, got) {
+		return nil, errNotRegular
+	}
 	data, err := io.ReadAll(io.LimitReader(f, maxFile+1))
 	if err != nil {
 		return nil, err

@@ -23,6 +23,8 @@ type jsonReport struct {
 	Tool     jsonTool      `json:"tool"`
 	Findings []jsonFinding `json:"findings"` // never nil: [] when clean
 	Summary  jsonSummary   `json:"summary"`
+	// Incomplete is written only when true: the scan was interrupted.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 type jsonTool struct {
@@ -112,6 +114,9 @@ func writeJSON(w io.Writer, r Report) error {
 		Files: len(r.Files), Suppressed: r.Suppressed,
 	}, "  "); err != nil {
 		return err
+	}
+	if r.Incomplete {
+		bw.WriteString(",\n  \"incomplete\": true")
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()

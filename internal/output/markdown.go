@@ -33,6 +33,9 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 	w, bw := newErrWriter(w0)
 	c := countFindings(r.Findings)
 	w.print("## buildwall scan\n\n")
+	if r.Incomplete {
+		w.print("⚠️ **" + incompleteNote + ".**\n\n")
+	}
 	if c.total == 0 {
 		w.printf("✅ **No findings** in %s scanned", plural(len(r.Files), "file"))
 		if r.Suppressed > 0 {

@@ -82,7 +82,14 @@ type Report struct {
 	Rules []finding.Rule
 	// Suppressed counts findings dropped by config ignores.
 	Suppressed int
+	// Incomplete marks a scan that was interrupted (SIGINT/SIGTERM): the
+	// findings are those of the work finished. Every format says so.
+	Incomplete bool
 }
+
+// incompleteNote is the sentence every format prints for an interrupted
+// scan.
+const incompleteNote = "INCOMPLETE: the scan was interrupted; only the files finished are reported and anything may be missing"
 
 // Options tunes the text format. Other formats ignore it.
 type Options struct {

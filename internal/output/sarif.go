@@ -47,12 +47,52 @@ type sarifRun struct {
 	Tool               sarifTool                `json:"tool"`
 	OriginalURIBaseIDs map[string]sarifArtifact `json:"originalUriBaseIds"` // one key: sorted by encoding/json anyway
 	Results            []sarifResult            `json:"results"`            // never nil
+	Invocations        []sarifInvocation        `json:"invocations,omitempty"`
 	Properties         *sarifRunProperties      `json:"properties,omitempty"`
 }
 
 type sarifRunProperties struct {
-	FilesScanned int `json:"filesScanned"`
-	Suppressed   int `json:"suppressed"`
+	FilesScanned int  `json:"filesScanned"`
+	Suppressed   int  `json:"suppressed"`
+	Incomplete   bool `json:"incomplete,omitempty"`
+}
+
+// sarifInvocation is written only when the scan did not cover everything:
+// it was interrupted, or paths were left unscanned.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Level     string          `json:"level"`
+	Message   sarifText       `json:"message"`
+	Locations []sarifLocation `json:"locations,omitempty"`
+}
+
+// unscannedRule is the rule scan reports for what it could not read;
+// SARIF also lists those as tool execution notifications, so that code
+// scanning shows the run as not fully successful.
+const unscannedRule = "unscanned-path"
+
+// sarifInvocations returns the run's invocations: none for a complete
+// scan, else one with executionSuccessful false and a notification for the
+// interruption and for each unscanned path.
+func sarifInvocations(r Report) []sarifInvocation {
+	var notes []sarifNotification
+	if r.Incomplete {
+		notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: incompleteNote}})
+	}
+	for _, f := range r.Findings {
+		if f.Rule == unscannedRule {
+			loc := sarifPhysicalLocation{ArtifactLocation: artifactOf(f.Path)}
+			notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: f.Message}, Locations: []sarifLocation{{PhysicalLocation: loc}}})
+		}
+	}
+	if len(notes) == 0 {
+		return nil
+	}
+	return []sarifInvocation{{ExecutionSuccessful: false, ToolExecutionNotifications: notes}}
 }
 
 type sarifTool struct {
@@ -178,8 +218,9 @@ func writeSARIF(w io.Writer, r Report) error {
 			Description: &sarifText{Text: "The scan root (" + sanitize(strings.Join(roots(r.Roots), ", ")) + "); result paths are relative to it."},
 		}},
 		Results:    []sarifResult{},
-		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
+		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed, Incomplete: r.Incomplete},
 	}
+	run.Invocations = sarifInvocations(r)
 	if len(r.Findings) == 0 {
 		return encodeJSON(w, sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}})
 	}

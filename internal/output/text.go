@@ -82,6 +82,9 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 		sum.WriteString(")")
 	}
 	w.print(sum.String() + "\n")
+	if r.Incomplete {
+		w.print(paint(ansiCritical, incompleteNote) + "\n")
+	}
 	return w.done(bw)
 }
 

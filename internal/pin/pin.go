@@ -25,6 +25,7 @@ import (
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/resolve"
 	"github.com/buildwall/buildwall/internal/termsafe"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // Resolver answers what mutable references point at;
@@ -100,6 +101,9 @@ type pinFile struct {
 	parseErr   error
 }
 
+// maxFile bounds each CI configuration file pin reads (64 MiB).
+const maxFile = 64 << 20
+
 // Run finds, resolves and rewrites references. Resolution failures and
 // unpinnable references are outcomes, not errors; the error is for I/O
 // failures, a missing path and cancellation.
@@ -121,7 +125,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	var files []*pinFile
 	total := 0
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		// Only a regular file, never blocking (a FIFO named like a
+		// workflow), bounded.
+		data, err := treefs.ReadFile(ctx, p, maxFile)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}

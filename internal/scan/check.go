@@ -6,11 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -20,14 +17,10 @@ import (
 
 // check runs the rules over the parsed files of one root: every lockfile
 // with the manifests it covers (in parallel), and every manifest that no
-// lockfile covers.
-func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
-	manifests := map[string]*file{} // dir -> parsed package.json
-	for _, m := range w.manifests {
-		if m.manifest != nil {
-			manifests[m.dir] = m
-		}
-	}
+// lockfile covers. regs name the allowed registries (the trusted
+// revision's when it applies); treeRegs read the tree's own files.
+func check(ctx context.Context, w *walker, regs, treeRegs *projectRegistries, opts *Options, cfg *config.Scan) ([]finding.Finding, error) {
+	manifests := newManifestIndex(w.manifests)
 	lockDirs := map[string]bool{}
 	for _, l := range w.locks {
 		lockDirs[l.dir] = true
@@ -44,47 +37,44 @@ func check(ctx context.Context, w *walker, regs *projectRegistries, opts *Option
 		extra = cfg.Registries
 	}
 	results := make([][]finding.Finding, len(w.locks))
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, l := range w.locks {
+	crashes := make([]error, len(w.locks))
+	done, err := forEach(ctx, len(w.locks), func(i int) {
+		l := w.locks[i]
 		if l.lock == nil {
+			return
+		}
+		// A rule bug must fail the scan loudly (exit 3), not crash it or
+		// silently drop the lockfile's findings.
+		defer func() {
+			if r := recover(); r != nil {
+				crashes[i] = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
+			}
+		}()
+		var built map[string]string
+		if l.lock.Format == "pnpm" {
+			built = pnpmBuildAllowed(treeRegs, l.dir)
+		}
+		c := &lockcheck.Context{
+			BuildAllowed: built,
+			Lockfile:     l.lock,
+			Path:         l.rel,
+			Manifests:    covered(l, manifests, lockDirs),
+			Config:       cfg,
+			Advisories:   opts.Advisories,
+			Registries:   lockcheck.NewScopedRegistries(opts.Defaults, regs.allowed(l.dir, extra)),
+		}
+		results[i] = lockcheck.Check(c)
+	})
+	for i, r := range results {
+		if !done[i] {
 			continue
 		}
-		g.Go(func() (err error) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			// A rule bug must fail the scan loudly (exit 3), not crash it or
-			// silently drop the lockfile's findings.
-			defer func() {
-				if r := recover(); r != nil {
-					err = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
-				}
-			}()
-			var built map[string]string
-			if l.lock.Format == "pnpm" {
-				built = pnpmBuildAllowed(filepath.Dir(l.abs))
-			}
-			c := &lockcheck.Context{
-				BuildAllowed: built,
-				Lockfile:     l.lock,
-				Path:         l.rel,
-				Manifests:    covered(l, manifests, lockDirs),
-				Config:       cfg,
-				Advisories:   opts.Advisories,
-				Registries:   lockcheck.NewScopedRegistries(opts.Defaults, regs.allowed(l.dir, extra)),
-			}
-			results[i] = lockcheck.Check(c)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, r := range results {
+		if crashes[i] != nil {
+			return nil, crashes[i]
+		}
 		out = append(out, r...)
 	}
-	return out, nil
+	return out, err
 }
 
 // lockAbove reports whether dir or one of its ancestors (up to the root)
@@ -127,14 +117,49 @@ func lockAboveRoot(root string, parsers []lockfile.Parser) bool {
 	return false
 }
 
+// manifestIndex finds parsed manifests by directory, and the manifests
+// below a directory without looking at the others.
+type manifestIndex struct {
+	byDir map[string]*file // dir -> parsed package.json
+	dirs  []string         // the keys of byDir, sorted
+}
+
+func newManifestIndex(all []*file) *manifestIndex {
+	idx := &manifestIndex{byDir: map[string]*file{}}
+	for _, m := range all {
+		if m.manifest != nil {
+			idx.byDir[m.dir] = m
+		}
+	}
+	idx.dirs = sortedKeys(idx.byDir)
+	return idx
+}
+
+// below returns the directories strictly under dir that hold a manifest:
+// one contiguous run of the sorted list, so that checking every lockfile's
+// workspaces costs the manifests below each lockfile, not all of them for
+// every lockfile.
+func (idx *manifestIndex) below(dir string) []string {
+	if dir == "." {
+		return idx.dirs
+	}
+	prefix := dir + "/"
+	from, _ := slices.BinarySearch(idx.dirs, prefix)
+	to := from
+	for to < len(idx.dirs) && strings.HasPrefix(idx.dirs[to], prefix) {
+		to++
+	}
+	return idx.dirs[from:to]
+}
+
 // covered returns the manifests a lockfile covers, the root importer
 // first, then by directory: the root manifest in the lockfile's directory,
 // every importer the lockfile records, and every manifest below it that the
 // root manifest's workspace globs match and no nearer lockfile covers. A
 // workspace the lockfile does not know then shows up as drift.
-func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lockcheck.Manifest {
+func covered(l *file, manifests *manifestIndex, lockDirs map[string]bool) []lockcheck.Manifest {
 	var out []lockcheck.Manifest
-	root := manifests[l.dir]
+	root := manifests.byDir[l.dir]
 	if root != nil {
 		out = append(out, lockcheck.Manifest{Path: root.rel, Importer: ".", Manifest: root.manifest})
 	}
@@ -143,12 +168,12 @@ func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lo
 		if k == "." || k == "" {
 			continue
 		}
-		if dir := path.Join(l.dir, k); manifests[dir] != nil {
+		if dir := path.Join(l.dir, k); manifests.byDir[dir] != nil {
 			importers[dir] = k
 		}
 	}
 	if root != nil && len(root.manifest.Workspaces) > 0 {
-		for dir := range manifests {
+		for _, dir := range manifests.below(l.dir) {
 			if dir == l.dir || importers[dir] != "" {
 				continue
 			}
@@ -164,7 +189,7 @@ func covered(l *file, manifests map[string]*file, lockDirs map[string]bool) []lo
 	}
 	slices.Sort(dirs)
 	for _, dir := range dirs {
-		m := manifests[dir]
+		m := manifests.byDir[dir]
 		out = append(out, lockcheck.Manifest{Path: m.rel, Importer: importers[dir], Manifest: m.manifest})
 	}
 	return out

@@ -3,19 +3,16 @@ package scan
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // ciKind is one kind of CI configuration file: how to recognize it and how
@@ -43,9 +40,11 @@ var ciKinds = []ciKind{
 
 // ciFile is one CI configuration file to check.
 type ciFile struct {
-	abs, rel string
-	kind     *ciKind
-	findings []finding.Finding
+	tree, rel string // relative to the walker's tree and root
+	listed    bool   // a regular file in its directory's listing
+	unread    bool   // could not be read: reported unscanned-path
+	kind      *ciKind
+	findings  []finding.Finding
 }
 
 // isWorkflowPath: .github/workflows/*.yml|yaml (GitHub ignores
@@ -125,17 +124,25 @@ func checkAction(c *cicheck.Context, data []byte) []finding.Finding {
 	return out
 }
 
-// addCI records rel when it is a CI configuration file and reports whether
-// it was one.
-func (w *walker) addCI(rel, base string) bool {
+// ciKind returns the kind of CI configuration file rel is, nil for none.
+func (w *walker) ciKind(rel, base string) *ciKind {
 	abs := path.Join(filepath.ToSlash(w.root), rel)
 	for i := range ciKinds {
 		if ciKinds[i].match(abs, base) {
-			w.ci = append(w.ci, &ciFile{abs: w.newFile(rel, nil).abs, rel: rel, kind: &ciKinds[i]})
-			return true
+			return &ciKinds[i]
 		}
 	}
-	return false
+	return nil
+}
+
+// addCI records rel when it is a CI configuration file and reports whether
+// it was one.
+func (w *walker) addCI(rel, base string, listed bool) bool {
+	k := w.ciKind(rel, base)
+	if k != nil {
+		w.ci = append(w.ci, &ciFile{tree: w.treePath(rel), rel: rel, listed: listed, kind: k})
+	}
+	return k != nil
 }
 
 // ciGCPercent is the GC target once CI files are checked. Parsing
@@ -166,46 +173,42 @@ func raiseGC() {
 }
 
 // checkCI reads, parses and checks the CI files with GOMAXPROCS workers
-// and returns their findings in file order. Only cancellation is an error.
-// It raises the GC target for the rest of the process (raiseGC).
-func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Finding, error) {
+// and returns their findings in file order and which files were finished
+// (all unless ctx is cancelled). Only cancellation is an error. It raises
+// the GC target for the rest of the process (raiseGC).
+func checkCI(ctx context.Context, tree *treefs.Root, files []*ciFile, opts *Options) ([]finding.Finding, []bool, error) {
 	if len(files) == 0 {
-		return nil, nil
+		return nil, nil, ctx.Err()
 	}
 	raiseGC()
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, f := range files {
-		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			f.findings = checkCIFile(f, opts)
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+	done, err := forEach(ctx, len(files), func(i int) {
+		files[i].findings = checkCIFile(ctx, tree, files[i], opts)
+	})
 	n := 0
-	for _, f := range files {
-		n += len(f.findings)
+	for i, f := range files {
+		if done[i] {
+			n += len(f.findings)
+		}
 	}
 	out := make([]finding.Finding, 0, n)
-	for _, f := range files {
-		out = append(out, f.findings...)
-		f.findings = nil
+	for i, f := range files {
+		if done[i] {
+			out = append(out, f.findings...)
+			f.findings = nil
+		}
 	}
-	return out, nil
+	return out, done, err
 }
 
-func checkCIFile(f *ciFile, opts *Options) []finding.Finding {
-	data, size, err := readCIFile(f.abs, opts.MaxFileSize)
+func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Options) []finding.Finding {
+	data, err := readTreeFile(ctx, tree, f.tree, f.listed, opts.MaxFileSize)
+	var se *treefs.SizeError
 	switch {
-	case errors.Is(err, errTooLarge):
-		return []finding.Finding{cicheck.Unparseable(f.rel, fmt.Errorf("file is %d bytes, over the %d-byte limit", size, opts.MaxFileSize))}
+	case errors.As(err, &se):
+		return []finding.Finding{cicheck.Unparseable(f.rel, se)}
 	case err != nil:
-		return []finding.Finding{cicheck.Unparseable(f.rel, fmt.Errorf("read: %w", unwrapPath(err)))}
+		f.unread = true
+		return []finding.Finding{unscanned(f.rel, readReason(err))}
 	}
 	c := &cicheck.Context{Path: f.rel}
 	if opts.Advisories != nil {

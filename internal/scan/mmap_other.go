@@ -2,7 +2,5 @@
 
 package scan
 
-import "os"
-
 // mapFile is not used on this platform: files are read.
-func mapFile(*os.File, int64) ([]byte, func(), bool) { return nil, nil, false }
+func mapFile(uintptr, int64) ([]byte, func(), bool) { return nil, nil, false }

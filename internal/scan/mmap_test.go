@@ -15,6 +15,7 @@ import (
 	"github.com/buildwall/buildwall/internal/lockcheck"
 	"github.com/buildwall/buildwall/internal/lockfile/npm"
 	"github.com/buildwall/buildwall/internal/lockfile/npm/npmtest"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // TestMappedFilesSameFindings scans the same generated project with every
@@ -53,14 +54,20 @@ func TestMappedFileTruncated(t *testing.T) {
 		t.Skip("files are mapped on linux only")
 	}
 	lock, _ := npmtest.Generate(200)
-	path := filepath.Join(t.TempDir(), "package-lock.json")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "package-lock.json")
 	if err := os.WriteFile(path, lock, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	old := mapMin
 	mapMin = 0
 	defer func() { mapMin = old }()
-	data, _, release, err := loadFile(path, 1<<30)
+	tree, err := treefs.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tree.Close()
+	data, release, err := loadFile(context.Background(), tree, "package-lock.json", true, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,13 @@ import (
 )
 
 // pnpmBuildAllowed reads onlyBuiltDependencies from pnpm-workspace.yaml in
-// the lockfile directory dir (absolute): the packages pnpm 10 lets run
+// the lockfile directory dir (slash-separated, relative to the scan root),
+// through regs so that an unreadable file is reported: the packages pnpm 10 lets run
 // install scripts. pnpm 9+ lockfiles no longer record which packages have
 // scripts, so this setting is the only trace of them. Unreadable or
 // malformed files name none (they are configuration, not the lockfile).
-func pnpmBuildAllowed(dir string) map[string]string {
-	data, _, err := readLimited(filepath.Join(dir, "pnpm-workspace.yaml"), maxRegistryFile)
+func pnpmBuildAllowed(regs *projectRegistries, dir string) map[string]string {
+	data, err := regs.read(filepath.Join(regs.root, filepath.FromSlash(dir), "pnpm-workspace.yaml"))
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,9 @@ package scan
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +14,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // registryFiles are the project files that may name a registry, read from
@@ -51,6 +56,13 @@ type projectRegistries struct {
 	read func(abs string) ([]byte, error)
 	mu   sync.Mutex
 	dirs map[string]dirRegistries
+
+	// tree reads the scanned tree's files (nil for a trusted revision);
+	// files that exist but cannot be read safely are recorded in unscanned
+	// (by absolute path) as unscanned-path findings.
+	tree      *treefs.Root
+	umu       sync.Mutex
+	unscanned map[string]finding.Finding
 }
 
 // dirRegistries are the registries one directory's files name.
@@ -67,14 +79,75 @@ type registryEntry struct {
 
 // newProjectRegistries searches from each lockfile's directory up to the
 // scan root and, when the scan root lies inside a git repository, on up to
-// the repository root (never above it, so files outside the project are
-// not read). The files are read from the tree.
-func newProjectRegistries(root string) *projectRegistries {
-	read := func(abs string) ([]byte, error) {
-		data, _, err := readLimited(abs, maxRegistryFile)
-		return data, err
+// the repository root top (never above it, so files outside the project
+// are not read). The files are read from the tree through a treefs.Root at
+// top: one that is a link leaving it, a FIFO, a device, too large or
+// unreadable names no registry and is reported (findings).
+func newProjectRegistries(ctx context.Context, root, top string) (*projectRegistries, error) {
+	tree, err := treefs.Open(top)
+	if err != nil {
+		return nil, err
 	}
-	return &projectRegistries{root: root, top: repoTop(root), read: read, dirs: map[string]dirRegistries{}}
+	p := &projectRegistries{root: root, top: tree.Dir(), tree: tree, dirs: map[string]dirRegistries{}, unscanned: map[string]finding.Finding{}}
+	p.read = func(abs string) ([]byte, error) { return p.readTree(ctx, abs) }
+	return p, nil
+}
+
+// readTree reads the configuration file at abs (inside top) through the
+// tree; one that exists but cannot be read is recorded as an
+// unscanned-path finding.
+func (p *projectRegistries) readTree(ctx context.Context, abs string) ([]byte, error) {
+	rel, ok := p.tree.Rel(abs)
+	if !ok {
+		return nil, fs.ErrNotExist
+	}
+	data, err := p.tree.ReadFile(ctx, rel, maxRegistryFile)
+	switch {
+	case err == nil:
+		return data, nil
+	case errors.Is(err, fs.ErrNotExist) && !isLink(abs), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return nil, err
+	}
+	p.umu.Lock()
+	defer p.umu.Unlock()
+	if _, seen := p.unscanned[abs]; !seen {
+		reason := err
+		var se *treefs.SizeError
+		if errors.As(err, &se) {
+			reason = se
+		} else {
+			reason = readReason(err)
+		}
+		p.unscanned[abs] = unscanned(relPath(p.root, abs), reason)
+	}
+	return nil, err
+}
+
+// findings returns the unscanned-path findings of configuration files.
+func (p *projectRegistries) findings() []finding.Finding {
+	p.umu.Lock()
+	defer p.umu.Unlock()
+	out := make([]finding.Finding, 0, len(p.unscanned))
+	for _, k := range sortedKeys(p.unscanned) {
+		out = append(out, p.unscanned[k])
+	}
+	return out
+}
+
+// isLink reports whether abs is a symbolic link (a dangling one is
+// reported; a missing file is not).
+func isLink(abs string) bool {
+	st, err := os.Lstat(abs)
+	return err == nil && st.Mode()&fs.ModeSymlink != 0
+}
+
+// within returns abs relative to dir, slash-separated, when it lies inside.
+func within(dir, abs string) (string, bool) {
+	rel, ok := relTo(filepath.ToSlash(dir), filepath.ToSlash(abs))
+	if !ok && dir == "/" {
+		return strings.TrimPrefix(filepath.ToSlash(abs), "/"), true
+	}
+	return rel, ok
 }
 
 // repoTop returns the nearest directory at or above root that holds .git,

@@ -100,11 +100,17 @@ func TestWalkSkipsAndFinds(t *testing.T) {
 	if diff := cmp.Diff(wantFiles, res.Files); diff != "" {
 		t.Errorf("files mismatch (-want +got):\n%s", diff)
 	}
-	want := []string{"apps/web/package-lock.json:3 missing-integrity", "package-lock.json:3 missing-integrity"}
+	// Links leaving the tree are reported, never read.
+	want := []string{
+		"apps/package-lock.json:0 unscanned-path",
+		"apps/web/package-lock.json:3 missing-integrity",
+		"linked:0 unscanned-path",
+		"package-lock.json:3 missing-integrity",
+	}
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
-	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(trust.Metadata()); len(res.Rules) != want {
+	if want := len(lockcheck.Rules()) + len(cicheck.Rules()) + len(trust.Metadata()) + len(Rules()); len(res.Rules) != want {
 		t.Errorf("Rules has %d entries, want %d", len(res.Rules), want)
 	}
 }
@@ -138,8 +144,9 @@ func TestTooLargeAndUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = run(t, Options{Paths: []string{dir}})
-	if len(res.Findings) == 0 || res.Findings[0].Rule != "unparseable-lockfile" {
-		t.Errorf("unreadable file: findings = %v, want unparseable-lockfile", summary(res.Findings))
+	// Unreadable is not a syntax error (issue 10): it was not scanned.
+	if len(res.Findings) == 0 || res.Findings[0].Rule != "unscanned-path" || !strings.Contains(res.Findings[0].Message, "permission denied") {
+		t.Errorf("unreadable file: findings = %v, want unscanned-path (permission denied)", summary(res.Findings))
 	}
 }
 

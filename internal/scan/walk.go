@@ -2,12 +2,18 @@ package scan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
+	"syscall"
 
+	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/treefs"
 )
 
 // skipDirs are never descended into: installed packages and VCS data are
@@ -16,94 +22,249 @@ var skipDirs = map[string]bool{"node_modules": true, ".git": true, "vendor": tru
 
 // walker collects the lockfiles and manifests under root.
 type walker struct {
-	root      string // absolute
+	root string // absolute; paths are reported relative to it
+	// tree confines every read; sub is root relative to tree's directory
+	// ("." for a directory scan, which roots the tree at the scan root).
+	tree      *treefs.Root
+	sub       string
 	parsers   []lockfile.Parser
 	locks     []*file
 	manifests []*file
-	ci        []*ciFile // CI configuration files (see ciKinds)
-	warnings  []string
+	manifest  map[string]bool // rel of every manifest recorded
+	ci        []*ciFile       // CI configuration files (see ciKinds)
+	// unscanned are the unscanned-path findings of the walk.
+	unscanned []finding.Finding
+	// dirLinks are links to directories of the tree found by the walk.
+	dirLinks []string
 }
 
-// walk visits the tree in lexical order. Symbolic links are never followed
-// (a link could lead out of the tree), and unreadable directories become
-// warnings.
+func newWalker(root string, tree *treefs.Root, parsers []lockfile.Parser) *walker {
+	w := &walker{root: root, tree: tree, sub: ".", parsers: parsers, manifest: map[string]bool{}}
+	if rel, ok := tree.Rel(root); ok {
+		w.sub = rel
+	}
+	return w
+}
+
+// treePath returns the path of rel (relative to the walker's root) in the
+// tree.
+func (w *walker) treePath(rel string) string { return path.Join(w.sub, rel) }
+
+// walk visits the real directories of the tree in lexical order, in time
+// linear in the number of entries. Symbolic links are resolved inside the
+// tree: a link to a file is scanned under the link's name. A link to a
+// directory is not descended when its target is walked under its own name
+// anyway; when the target lies in a directory the walk skips (node_modules,
+// .git, vendor: `app -> node_modules/x` would otherwise hide app's
+// lockfile), it is walked once under the link's name, each real directory
+// at most once, so loops end. A link that leaves the tree, a link loop and
+// a directory that cannot be listed become unscanned-path findings. Only
+// cancellation is an error.
 func (w *walker) walk(ctx context.Context) error {
-	return filepath.WalkDir(w.root, func(p string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, relErr := filepath.Rel(w.root, p)
-		if relErr != nil {
-			return fmt.Errorf("walk %q: %w", p, relErr)
-		}
-		rel = filepath.ToSlash(rel)
+	if err := w.walkDir(ctx, "."); err != nil {
+		return err
+	}
+	visited := map[string]bool{}
+	for len(w.dirLinks) > 0 {
+		link := w.dirLinks[0]
+		w.dirLinks = w.dirLinks[1:]
+		real, err := filepath.EvalSymlinks(filepath.Join(w.root, filepath.FromSlash(link)))
 		if err != nil {
-			w.warnings = append(w.warnings, fmt.Sprintf("%s: not scanned: %v", rel, unwrapPath(err)))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
+			w.skip(link, linkReason(err))
+			continue
 		}
-		if d.IsDir() {
-			if rel != "." && skipDirs[d.Name()] {
-				return fs.SkipDir
-			}
-			return nil
+		target, ok := within(w.root, real)
+		if !ok {
+			w.skip(link, linkReason(treefs.ErrOutside))
+			continue
 		}
-		if !d.Type().IsRegular() {
-			return nil // symlinks, sockets, devices
+		if !underSkipped(target) || visited[target] {
+			continue
 		}
-		w.add(rel, d.Name())
-		return nil
-	})
+		visited[target] = true
+		if err := w.walkDir(ctx, link); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// single adds one file named by the user; a lockfile brings its sibling
-// package.json along so drift can be checked.
-func (w *walker) single(base string) {
-	if w.add(base, base) {
-		w.add(ManifestName, ManifestName)
-	}
-}
-
-// add records rel when its base name is a lockfile or manifest and reports
-// whether it was a lockfile.
-func (w *walker) add(rel, base string) bool {
-	if w.addCI(rel, base) {
-		return false
-	}
-	if base == ManifestName {
-		for _, m := range w.manifests {
-			if m.rel == rel {
-				return false
-			}
-		}
-		if fileExists(filepath.Join(w.root, filepath.FromSlash(rel))) {
-			w.manifests = append(w.manifests, w.newFile(rel, nil))
-		}
-		return false
-	}
-	for _, p := range w.parsers {
-		if p.Match(base) {
-			w.locks = append(w.locks, w.newFile(rel, p))
+// underSkipped reports whether the slash path rel lies in a directory the
+// walk does not descend.
+func underSkipped(rel string) bool {
+	for seg := range strings.SplitSeq(rel, "/") {
+		if skipDirs[seg] {
 			return true
 		}
 	}
 	return false
 }
 
-func (w *walker) newFile(rel string, p lockfile.Parser) *file {
+func (w *walker) walkDir(ctx context.Context, rel string) error {
+	entries, err := os.ReadDir(filepath.Join(w.root, filepath.FromSlash(rel)))
+	if err != nil {
+		w.skip(rel, fmt.Errorf("cannot list the directory: %w", unwrapPath(err)))
+		if len(entries) == 0 {
+			return nil
+		}
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := e.Name()
+		crel := name
+		if rel != "." {
+			crel = rel + "/" + name
+		}
+		switch t := e.Type(); {
+		case t.IsDir():
+			if skipDirs[name] {
+				continue
+			}
+			if err := w.walkDir(ctx, crel); err != nil {
+				return err
+			}
+		case t.IsRegular():
+			w.add(crel, name, true)
+		case t&fs.ModeSymlink != 0:
+			w.link(crel, name)
+		default:
+			if w.wants(crel, name) {
+				w.skip(crel, fmt.Errorf("it is %s, not a regular file; it was not opened", describeType(t)))
+			}
+		}
+	}
+	return nil
+}
+
+// link handles a symbolic link found by the walk.
+func (w *walker) link(rel, base string) {
+	info, err := w.tree.Stat(w.treePath(rel))
+	if err == nil {
+		switch {
+		case info.IsRegular():
+			w.add(rel, base, false)
+		case info.IsDir():
+			w.dirLinks = append(w.dirLinks, rel) // see walk
+		case w.wants(rel, base):
+			w.skip(rel, fmt.Errorf("it links to %s, not a regular file; it was not opened", describeType(info.Mode)))
+		}
+		return
+	}
+	wanted := w.wants(rel, base)
+	if !wanted && errors.Is(err, treefs.ErrOutside) {
+		// A link out of the tree matters when it could hold files to scan.
+		st, serr := os.Stat(filepath.Join(w.root, filepath.FromSlash(rel)))
+		wanted = serr == nil && st.IsDir()
+	}
+	if wanted {
+		w.skip(rel, linkReason(err))
+	}
+}
+
+// linkReason explains why a symbolic link was not followed.
+func linkReason(err error) error {
+	err = unwrapPath(err)
+	switch {
+	case errors.Is(err, treefs.ErrOutside):
+		return errors.New("it is a symbolic link whose target is outside the scanned root; the target was not read")
+	case errors.Is(err, syscall.ELOOP):
+		return errors.New("it is a symbolic link in a loop (or into /proc); nothing was read")
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.New("it is a symbolic link to a file that does not exist")
+	}
+	return fmt.Errorf("its symbolic link cannot be resolved: %w", err)
+}
+
+// describeType names a non-regular file type.
+func describeType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "a special file"
+}
+
+// skip records an unscanned-path finding for rel.
+func (w *walker) skip(rel string, reason error) {
+	w.unscanned = append(w.unscanned, unscanned(rel, reason))
+}
+
+// single adds one file named by the user; a lockfile brings its sibling
+// package.json along so drift can be checked. base is the name as the user
+// gave it (a link named package-lock.json is a lockfile whatever its
+// target is called).
+func (w *walker) single(base string) {
+	if !w.wants(base, base) {
+		return
+	}
+	info, err := w.tree.Stat(w.treePath(base))
+	switch {
+	case err != nil:
+		w.skip(base, linkReason(err))
+		return
+	case !info.IsRegular():
+		w.skip(base, fmt.Errorf("it is %s, not a regular file; it was not opened", describeType(info.Mode)))
+		return
+	}
+	if w.add(base, base, false) {
+		if info, err := w.tree.Stat(w.treePath(ManifestName)); err == nil && info.IsRegular() {
+			w.add(ManifestName, ManifestName, false)
+		}
+	}
+}
+
+// wants reports whether a file at rel named base would be scanned.
+func (w *walker) wants(rel, base string) bool {
+	if base == ManifestName || w.ciKind(rel, base) != nil {
+		return true
+	}
+	for _, p := range w.parsers {
+		if p.Match(base) {
+			return true
+		}
+	}
+	return false
+}
+
+// add records rel, a regular file (possibly through a link inside the
+// tree), when its base name is a lockfile, manifest or CI file, and reports
+// whether it was a lockfile. listed says the directory listing showed rel
+// itself as a regular file (treefs.Root.OpenListed).
+func (w *walker) add(rel, base string, listed bool) bool {
+	if w.addCI(rel, base, listed) {
+		return false
+	}
+	if base == ManifestName {
+		if !w.manifest[rel] {
+			w.manifest[rel] = true
+			w.manifests = append(w.manifests, w.newFile(rel, nil, listed))
+		}
+		return false
+	}
+	for _, p := range w.parsers {
+		if p.Match(base) {
+			w.locks = append(w.locks, w.newFile(rel, p, listed))
+			return true
+		}
+	}
+	return false
+}
+
+func (w *walker) newFile(rel string, p lockfile.Parser, listed bool) *file {
 	return &file{
 		abs:    filepath.Join(w.root, filepath.FromSlash(rel)),
+		tree:   w.treePath(rel),
+		listed: listed,
 		rel:    rel,
 		dir:    parentDir(rel),
 		parser: p,
 	}
-}
-
-// fileExists reports whether p is a regular file, without following a
-// final symbolic link.
-func fileExists(p string) bool {
-	st, err := os.Lstat(p)
-	return err == nil && st.Mode().IsRegular()
 }

@@ -1,0 +1,49 @@
+package output
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/buildwall/buildwall/internal/finding"
+)
+
+// TestIncompleteInEveryFormat: an interrupted scan says so in every format,
+// and a complete one carries no trace of the field.
+func TestIncompleteInEveryFormat(t *testing.T) {
+	want := map[Format]string{
+		FormatText:     incompleteNote,
+		FormatJSON:     `"incomplete": true`,
+		FormatSARIF:    `"executionSuccessful": false`,
+		FormatMarkdown: incompleteNote,
+	}
+	for _, f := range Formats() {
+		for _, incomplete := range []bool{true, false} {
+			var b bytes.Buffer
+			if err := Write(&b, f, Report{ToolVersion: "dev", Incomplete: incomplete}, Options{}); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if got := strings.Contains(b.String(), want[f]); got != incomplete {
+				t.Errorf("%s, incomplete=%v: output contains %q = %v\n%s", f, incomplete, want[f], got, b.String())
+			}
+		}
+	}
+}
+
+// TestSARIFUnscannedNotification: an unscanned path is a result and a tool
+// execution notification of an unsuccessful invocation.
+func TestSARIFUnscannedNotification(t *testing.T) {
+	var b bytes.Buffer
+	r := Report{ToolVersion: "dev", Findings: []finding.Finding{{
+		Rule: "unscanned-path", Severity: finding.SeverityHigh, Message: "secret was not scanned: permission denied",
+		Location: finding.Location{Path: "secret"},
+	}}}
+	if err := Write(&b, FormatSARIF, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"executionSuccessful": false`, `"toolExecutionNotifications"`, `"ruleId": "unscanned-path"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("SARIF lacks %s:\n%s", want, b.String())
+		}
+	}
+}
