@@ -221,6 +221,10 @@ type Detector struct {
 	// Getenv), which starts npm only when no source names the default
 	// registry and then caches its answer in the user cache directory.
 	NPM func(ctx context.Context, dir string) npmconfig.Registries
+	// ProjectNPMRC, when set and NPM is nil, supplies the project .npmrc
+	// instead of the file in the tree (see npmconfig.Options.Project):
+	// `buildwall run` reads it from a trusted git revision.
+	ProjectNPMRC func(root string) ([]byte, error)
 }
 
 // DetectEnv reads the toolchain configuration of this machine for every
@@ -272,9 +276,9 @@ func (d Detector) Detect(ctx context.Context) Env {
 		d.Timeout = 15 * time.Second
 	}
 	if d.NPM == nil {
-		getenv := d.Getenv
+		getenv, project := d.Getenv, d.ProjectNPMRC
 		d.NPM = func(ctx context.Context, dir string) npmconfig.Registries {
-			return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: getenv, Dir: dir}, npmconfig.UserCache())
+			return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: getenv, Dir: dir, Project: project}, npmconfig.UserCache())
 		}
 	}
 	want := func(preset string) bool { return len(d.Presets) == 0 || slices.Contains(d.Presets, preset) }
