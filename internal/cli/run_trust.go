@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/policy"
+	"github.com/buildwall/buildwall/internal/termsafe"
+	"github.com/buildwall/buildwall/internal/trust"
+)
+
+// The PR trust model of `buildwall run`, as scan's (scan_trust.go): in a
+// pull request the run: policy of the tree's buildwall.yml and the
+// project .npmrc that the npm preset expands from were written by the
+// branch's author. With --config-from REF both are read from REF and
+// applied; without it, when the CI names the pull request's base, the
+// branch's policy applies unless it weakens the base's (policy.Weakenings),
+// in which case the base's applies and the run records why.
+
+// weakenedPrefix starts each report warning and stderr line about a run
+// policy the branch weakened.
+const weakenedPrefix = "policy weakened by the branch: "
+
+// runPolicyEnv reads the toolchain configuration the presets of a run
+// policy expand from, for a command in dir. project, when not nil,
+// supplies the project .npmrc in place of the tree's.
+var runPolicyEnv = func(ctx context.Context, presets []string, dir string, project func(root string) ([]byte, error)) policy.Env {
+	return policy.Detector{Presets: presets, Dir: dir, ProjectNPMRC: project}.Detect(ctx)
+}
+
+// runPolicyFiles are the files a trusted revision is asked for.
+var runPolicyFiles = []string{config.FileName, ".npmrc"}
+
+// loadRunPolicy returns the compiled policy the run applies: --policy or
+// the run: section of the tree's buildwall.yml, unless a trusted revision
+// (see trustedRef) says otherwise. Without any policy the run is an audit
+// of everything. With --config-from every problem with the revision is a
+// usage error (exit 2); a revision taken from the CI's environment that
+// cannot be used is a warning, and the branch's policy applies.
+func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*policy.Policy, error) {
+	if err := checkModeFlag(fl.mode); err != nil {
+		return nil, err
+	}
+	ref, from := trustedRef(env, fl.configFrom)
+	explicit := fl.configFrom != ""
+	branchSpec, branchErr := branchRunSpec(dir, fl)
+	var trusted *policy.Policy
+	trustedNone := false
+	if ref != "" {
+		var err error
+		trusted, trustedNone, err = trustedRunPolicy(ctx, dir, ref, fl, branchSpec, branchErr)
+		switch {
+		case err != nil && explicit:
+			return nil, usageError(fmt.Errorf("--config-from: %w", err))
+		case err != nil:
+			fmt.Fprintf(env.Stderr, "buildwall: warning: run policy not compared with %s (the trusted base, from %s): %s; with actions/checkout set fetch-depth: 0\n",
+				termsafe.String(ref), from, termsafe.String(err.Error()))
+		}
+	}
+	var branch *policy.Policy
+	if branchErr == nil {
+		branch, branchErr = compileRun(ctx, dir, fl, branchSpec, nil)
+	}
+	switch {
+	case branchErr != nil && (trusted == nil || !explicit):
+		return nil, usageError(branchErr)
+	case trusted == nil:
+		return reportPolicy(env, branch, branchSpec == nil), nil
+	case branchErr != nil:
+		// With --config-from the branch's file is only compared: one that
+		// does not even parse is no reason to stop.
+		fmt.Fprintf(env.Stderr, "buildwall: warning: the branch's run policy is not compared with %s: %s\n", termsafe.String(ref), termsafe.String(branchErr.Error()))
+		return reportPolicy(env, trusted, trustedNone), nil
+	}
+	var notes []string
+	for _, w := range policy.Weakenings(trusted, branch) {
+		notes = append(notes, fmt.Sprintf("%s%s; the run policy of %s applies", weakenedPrefix, w, ref))
+	}
+	if explicit || len(notes) > 0 {
+		return reportPolicy(env, trusted.WithWarnings(notes...), trustedNone), nil
+	}
+	return reportPolicy(env, branch, branchSpec == nil), nil
+}
+
+// trustedRunPolicy opens ref and compiles its run policy (see
+// trustedRunSpec) with the npm preset reading the revision's project
+// .npmrc; none is true when the revision has no run policy (the run then
+// audits everything). With --policy the file the workflow named is the
+// policy (branchSpec, branchErr) and only the registry configuration comes
+// from the revision.
+func trustedRunPolicy(ctx context.Context, dir, ref string, fl runFlags, branchSpec *policy.Spec, branchErr error) (p *policy.Policy, none bool, err error) {
+	rev, err := trust.Open(ctx, dir, ref, runPolicyFiles)
+	if err != nil {
+		return nil, false, err
+	}
+	spec := branchSpec
+	if fl.policy == "" {
+		spec, err = trustedRunSpec(ctx, rev, dir)
+	} else {
+		err = branchErr
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	project := func(root string) ([]byte, error) {
+		rel, err := relInside(rev.Top, root)
+		if err != nil {
+			return nil, fs.ErrNotExist
+		}
+		return rev.ReadFile(ctx, path.Join(rel, ".npmrc"), maxRegistryFile)
+	}
+	if p, err = compileRun(ctx, dir, fl, spec, project); err != nil {
+		return nil, false, err
+	}
+	return p, spec == nil, nil
+}
+
+// checkModeFlag checks --mode before anything is read.
+func checkModeFlag(mode string) error {
+	switch policy.Mode(mode) {
+	case "", policy.ModeAudit, policy.ModeBlock:
+		return nil
+	}
+	return usageError(fmt.Errorf("--mode %q: want audit or block", mode))
+}
+
+// branchRunSpec reads --policy or the run: section of the tree's
+// buildwall.yml; nil when there is neither.
+func branchRunSpec(dir string, fl runFlags) (*policy.Spec, error) {
+	if fl.policy != "" {
+		return policy.ParseFile(abs(dir, fl.policy))
+	}
+	p := config.Find(dir)
+	if p == "" {
+		return nil, nil
+	}
+	cfg, err := config.LoadFound(p)
+	if err != nil || cfg.Run == nil {
+		return nil, err
+	}
+	return policy.ParseNode(p, cfg.Run)
+}
+
+// trustedRunSpec reads the run: section of the revision's buildwall.yml
+// nearest to dir, as config.Find looks in the tree; nil when there is
+// none.
+func trustedRunSpec(ctx context.Context, rev *trust.Revision, dir string) (*policy.Spec, error) {
+	d, err := relInside(rev.Top, dir)
+	if err != nil {
+		return nil, err
+	}
+	rel, ok := rev.FindUp(d, config.FileName)
+	if !ok {
+		return nil, nil
+	}
+	data, err := rev.ReadFile(ctx, rel, config.MaxSize)
+	if err != nil {
+		return nil, err
+	}
+	name := rev.Ref + ":" + rel
+	cfg, err := config.Parse(name, data)
+	if err != nil || cfg.Run == nil {
+		return nil, err
+	}
+	return policy.ParseNode(name, cfg.Run)
+}
+
+// compileRun compiles spec (nil: audit everything) with --mode applied,
+// its presets expanded for dir (project: see runPolicyEnv).
+func compileRun(ctx context.Context, dir string, fl runFlags, spec *policy.Spec, project func(string) ([]byte, error)) (*policy.Policy, error) {
+	s := policy.Spec{Mode: policy.ModeAudit}
+	if spec != nil {
+		s = *spec
+	}
+	if fl.mode != "" {
+		s.Mode = policy.Mode(fl.mode)
+	}
+	var penv policy.Env
+	if presets := s.Presets(); len(presets) > 0 {
+		penv = runPolicyEnv(ctx, presets, dir, project)
+	}
+	return policy.Compile(&s, penv)
+}
+
+// reportPolicy says on stderr what the run applies: that there is no
+// policy, and the policy's warnings.
+func reportPolicy(env *Env, p *policy.Policy, none bool) *policy.Policy {
+	if none {
+		fmt.Fprintln(env.Stderr, "buildwall: no run policy (run: in buildwall.yml or --policy): auditing every connection")
+	}
+	for _, w := range p.Warnings() {
+		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
+	}
+	return p
+}
