@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/policy"
@@ -106,7 +107,7 @@ func trustedRunPolicy(ctx context.Context, dir, ref string, fl runFlags, branchS
 		return nil, false, err
 	}
 	project := func(root string) ([]byte, error) {
-		rel, err := relInside(rev.Top, root)
+		rel, err := relFromTop(rev.Top, root)
 		if err != nil {
 			return nil, fs.ErrNotExist
 		}
@@ -148,7 +149,7 @@ func branchRunSpec(dir string, fl runFlags) (*policy.Spec, error) {
 // nearest to dir, as config.Find looks in the tree; nil when there is
 // none.
 func trustedRunSpec(ctx context.Context, rev *trust.Revision, dir string) (*policy.Spec, error) {
-	d, err := relInside(rev.Top, dir)
+	d, err := relFromTop(rev.Top, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +167,36 @@ func trustedRunSpec(ctx context.Context, rev *trust.Revision, dir string) (*poli
 		return nil, err
 	}
 	return policy.ParseNode(name, cfg.Run)
+}
+
+// relFromTop returns p relative to the work tree top, slash-separated,
+// following symbolic links only above the top: the first ancestor of p,
+// from the root down, that resolves to top starts the relative path, and
+// the rest is taken as written. A link inside the tree is the branch's
+// (web -> tools), and must not choose which of the trusted revision's
+// files apply.
+func relFromTop(top, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var chain []string
+	for q := abs; ; q = filepath.Dir(q) {
+		chain = append(chain, q)
+		if filepath.Dir(q) == q {
+			break
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if real, err := filepath.EvalSymlinks(chain[i]); err == nil && real == top {
+			rel, err := filepath.Rel(chain[i], abs)
+			if err != nil || !(rel == "." || filepath.IsLocal(rel)) {
+				break
+			}
+			return filepath.ToSlash(rel), nil
+		}
+	}
+	return "", fmt.Errorf("%s is outside the repository %s", termsafe.String(abs), termsafe.String(top))
 }
 
 // compileRun compiles spec (nil: audit everything) with --mode applied,

@@ -329,3 +329,38 @@ func TestRunConfigFromRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRunPolicyTrustLinkedDirectory: a branch that turns the build's
+// directory into a link to another project of the repository does not
+// get that project's trusted policy or .npmrc.
+func TestRunPolicyTrustLinkedDirectory(t *testing.T) {
+	hermeticNPM(t)
+	base := map[string]string{
+		"web/buildwall.yml":   runBaseYML,
+		"web/package.json":    "{}\n",
+		"web/.npmrc":          "registry=https://npm.corp.example/\n",
+		"tools/buildwall.yml": "run:\n  mode: audit\n  allow: [npm, \"*.tools.example\"]\n",
+		"tools/package.json":  "{}\n",
+		"tools/.npmrc":        "registry=https://npm.tools.example/\n",
+	}
+	dir := trustRepo(t, base, nil)
+	gitIn(t, dir, "rm", "-q", "-r", "web")
+	if err := os.Symlink("tools", filepath.Join(dir, "web")); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "link")
+	for _, fl := range []runFlags{{configFrom: "origin/main"}, {}} {
+		got := loadRunPolicyIn(t, filepath.Join(dir, "web"), map[string]string{"GITHUB_BASE_REF": "main"}, fl)
+		if got.err != nil {
+			t.Fatal(got.err)
+		}
+		spec := got.p.Spec()
+		if spec.File != "origin/main:web/buildwall.yml" || spec.Mode != "block" {
+			t.Errorf("%+v: applied %s (mode %s), want origin/main:web/buildwall.yml\nstderr: %s", fl, spec.File, spec.Mode, got.stderr)
+		}
+		if diff := cmp.Diff([]string{"npm.corp.example:443"}, got.p.Expanded()["npm"]); diff != "" {
+			t.Errorf("npm preset (-want +got):\n%s", diff)
+		}
+	}
+}
