@@ -364,3 +364,22 @@ func TestRunPolicyTrustLinkedDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPolicyTrustEscapes: what the branch wrote reaches stderr escaped.
+func TestRunPolicyTrustEscapes(t *testing.T) {
+	hermeticNPM(t)
+	dir := trustRepo(t, runBase, map[string]string{"buildwall.yml": strings.Replace(runBaseYML, "  dns:\n",
+		"  unix-sockets: [\"/run/x\\e[2J\\n::error::forged\"]\n  dns:\n", 1)})
+	got := loadRunPolicyIn(t, dir, map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if len(weakenedNotes(got.p)) != 1 {
+		t.Errorf("notes %q, want the unix socket", weakenedNotes(got.p))
+	}
+	for _, line := range strings.Split(got.stderr, "\n") {
+		if strings.HasPrefix(line, "::") || strings.Contains(line, "\x1b") {
+			t.Errorf("unescaped stderr line %q", line)
+		}
+	}
+}

@@ -308,7 +308,9 @@ func (d Detector) Detect(ctx context.Context) Env {
 		wg.Go(func() { goEnv(&env, run("go", "env", "-json", "GOPROXY", "GOSUMDB", "GONOPROXY", "GOPRIVATE")) })
 	}
 	if want(PresetPyPI) {
-		wg.Go(func() { pipEnv(&env, run("python3", "-c", pipScript)) })
+		// -I: the directory the build runs in (the branch's files) is not
+		// on sys.path, so a json.py there cannot run outside the sandbox.
+		wg.Go(func() { pipEnv(&env, run("python3", "-I", "-c", pipScript)) })
 	}
 	if want(PresetGitHub) {
 		env.GitHubHosts = githubHosts(d.Getenv("GITHUB_SERVER_URL"), d.Getenv("GITHUB_API_URL"))
