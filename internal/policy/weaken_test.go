@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -122,5 +123,27 @@ func TestWithWarnings(t *testing.T) {
 	}
 	if q.Decide(Request{Name: "a.example", Port: 443, Proto: "tcp"}).Allow {
 		t.Error("copy allows what p does not")
+	}
+}
+
+// TestWeakeningsCoversEverySetting fails when Spec or DNSSpec gains a
+// setting: Weakenings must learn whether changing it lets more through
+// before a pull request can use it.
+func TestWeakeningsCoversEverySetting(t *testing.T) {
+	fields := func(typ reflect.Type) []string {
+		var out []string
+		for i := range typ.NumField() {
+			if f := typ.Field(i); f.IsExported() {
+				out = append(out, f.Name)
+			}
+		}
+		return out
+	}
+	// File names where the Spec came from; it allows nothing.
+	if diff := cmp.Diff([]string{"Mode", "Allow", "HostPorts", "TCP", "DNS", "UnixSockets", "File"}, fields(reflect.TypeFor[Spec]())); diff != "" {
+		t.Errorf("Spec fields changed; teach Weakenings about them, then update this list (-compared +fields):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"Upstream", "TunnelLimit"}, fields(reflect.TypeFor[DNSSpec]())); diff != "" {
+		t.Errorf("DNSSpec fields changed; teach Weakenings about them (-compared +fields):\n%s", diff)
 	}
 }
