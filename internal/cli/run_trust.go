@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -48,17 +49,24 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 	ref, from := trustedRef(env, fl.configFrom)
 	explicit := fl.configFrom != ""
 	branchSpec, branchErr := branchRunSpec(dir, fl)
+	if fl.policy != "" && branchErr != nil {
+		return nil, usageError(branchErr) // the workflow's own file
+	}
 	var trusted *policy.Policy
 	trustedNone := false
 	if ref != "" {
 		var err error
-		trusted, trustedNone, err = trustedRunPolicy(ctx, dir, ref, fl, branchSpec, branchErr)
+		trusted, trustedNone, err = trustedRunPolicy(ctx, dir, ref, fl, branchSpec)
 		switch {
 		case err != nil && explicit:
 			return nil, usageError(fmt.Errorf("--config-from: %w", err))
 		case err != nil:
-			fmt.Fprintf(env.Stderr, "buildwall: warning: run policy not compared with %s (the trusted base, from %s): %s; with actions/checkout set fetch-depth: 0\n",
-				termsafe.String(ref), from, termsafe.String(err.Error()))
+			hint := ""
+			if errors.Is(err, trust.ErrUnknownRef) {
+				hint = "; with actions/checkout set fetch-depth: 0"
+			}
+			fmt.Fprintf(env.Stderr, "buildwall: warning: run policy not compared with %s (the trusted base, from %s): %s; the tree's policy applies%s\n",
+				termsafe.String(ref), from, termsafe.String(err.Error()), hint)
 		}
 	}
 	var branch *policy.Policy
@@ -89,22 +97,19 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 // trustedRunPolicy opens ref and compiles its run policy (see
 // trustedRunSpec) with the npm preset reading the revision's project
 // .npmrc; none is true when the revision has no run policy (the run then
-// audits everything). With --policy the file the workflow named is the
-// policy (branchSpec, branchErr) and only the registry configuration comes
+// audits everything). With --policy the file the workflow named
+// (branchSpec) is the policy and only the registry configuration comes
 // from the revision.
-func trustedRunPolicy(ctx context.Context, dir, ref string, fl runFlags, branchSpec *policy.Spec, branchErr error) (p *policy.Policy, none bool, err error) {
+func trustedRunPolicy(ctx context.Context, dir, ref string, fl runFlags, branchSpec *policy.Spec) (p *policy.Policy, none bool, err error) {
 	rev, err := trust.Open(ctx, dir, ref, runPolicyFiles)
 	if err != nil {
 		return nil, false, err
 	}
 	spec := branchSpec
 	if fl.policy == "" {
-		spec, err = trustedRunSpec(ctx, rev, dir)
-	} else {
-		err = branchErr
-	}
-	if err != nil {
-		return nil, false, err
+		if spec, err = trustedRunSpec(ctx, rev, dir); err != nil {
+			return nil, false, err
+		}
 	}
 	project := func(root string) ([]byte, error) {
 		rel, err := relFromTop(rev.Top, root)

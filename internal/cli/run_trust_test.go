@@ -280,6 +280,36 @@ func TestRunPolicyTrustUnavailable(t *testing.T) {
 	if !strings.Contains(got.stderr, "invalid revision name") {
 		t.Errorf("stderr: %s", got.stderr)
 	}
+
+	// A base whose buildwall.yml is a link is not read; the tree's
+	// policy applies, with a warning.
+	linked := trustRepo(t, map[string]string{"package.json": "{}\n"}, map[string]string{"buildwall.yml": runBaseYML})
+	gitIn(t, linked, "checkout", "-q", "main")
+	if err := os.Symlink("/etc/passwd", filepath.Join(linked, "buildwall.yml")); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, linked, "add", "-A")
+	gitIn(t, linked, "commit", "-q", "-m", "link")
+	gitIn(t, linked, "update-ref", "refs/remotes/origin/main", "main")
+	gitIn(t, linked, "checkout", "-q", "pr")
+	got = loadRunPolicyIn(t, linked, map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if !strings.Contains(got.stderr, "not a regular file") || !strings.Contains(got.stderr, "the tree's policy applies") || got.p.Spec().File != filepath.Join(linked, "buildwall.yml") {
+		t.Errorf("applied %s; stderr: %s", got.p.Spec().File, got.stderr)
+	}
+
+	// A --policy file that does not parse is the workflow's error: exit 2
+	// naming it, whatever the revision.
+	bad := filepath.Join(t.TempDir(), "policy.yml")
+	if err := os.WriteFile(bad, []byte("mode: block\nalow: [x]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got = loadRunPolicyIn(t, dir, nil, runFlags{policy: bad, configFrom: "origin/main"})
+	if got.err == nil || !strings.Contains(got.err.Error(), bad+":2:") || strings.Contains(got.err.Error(), "--config-from") {
+		t.Errorf("err %v, want the policy file's position", got.err)
+	}
 }
 
 // TestRunConfigFromRefused: through the command line, a refused or
