@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/policy"
@@ -52,11 +53,10 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 	if fl.policy != "" && branchErr != nil {
 		return nil, usageError(branchErr) // the workflow's own file
 	}
-	var trusted *policy.Policy
-	trustedNone := false
+	var tr *trustedRun
 	if ref != "" {
 		var err error
-		trusted, trustedNone, err = trustedRunPolicy(ctx, dir, ref, fl, branchSpec)
+		tr, err = openTrustedRun(ctx, dir, ref, fl, branchSpec)
 		switch {
 		case err != nil && explicit:
 			return nil, usageError(fmt.Errorf("--config-from: %w", err))
@@ -69,9 +69,21 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 				termsafe.String(ref), from, termsafe.String(err.Error()), hint)
 		}
 	}
+	envs := newPresetEnvs(ctx, dir, tr, branchSpec)
+	var trusted *policy.Policy
+	if tr != nil {
+		var err error
+		if trusted, err = compileRun(fl, tr.spec, envs.trusted); err != nil {
+			if explicit {
+				return nil, usageError(fmt.Errorf("--config-from %s: %w", termsafe.String(ref), err))
+			}
+			fmt.Fprintf(env.Stderr, "buildwall: warning: run policy not compared with %s (the trusted base, from %s): %s; the tree's policy applies\n",
+				termsafe.String(ref), from, termsafe.String(err.Error()))
+		}
+	}
 	var branch *policy.Policy
 	if branchErr == nil {
-		branch, branchErr = compileRun(ctx, dir, fl, branchSpec, nil)
+		branch, branchErr = compileRun(fl, branchSpec, envs.tree)
 	}
 	switch {
 	case branchErr != nil && (trusted == nil || !explicit):
@@ -82,46 +94,85 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		// With --config-from the branch's file is only compared: one that
 		// does not even parse is no reason to stop.
 		fmt.Fprintf(env.Stderr, "buildwall: warning: the branch's run policy is not compared with %s: %s\n", termsafe.String(ref), termsafe.String(branchErr.Error()))
-		return reportPolicy(env, trusted, trustedNone), nil
+		return reportPolicy(env, trusted, tr.spec == nil), nil
 	}
 	var notes []string
 	for _, w := range policy.Weakenings(trusted, branch) {
 		notes = append(notes, fmt.Sprintf("%s%s; the run policy of %s applies", weakenedPrefix, w, ref))
 	}
 	if explicit || len(notes) > 0 {
-		return reportPolicy(env, trusted.WithWarnings(notes...), trustedNone), nil
+		return reportPolicy(env, trusted.WithWarnings(notes...), tr.spec == nil), nil
 	}
 	return reportPolicy(env, branch, branchSpec == nil), nil
 }
 
-// trustedRunPolicy opens ref and compiles its run policy (see
-// trustedRunSpec) with the npm preset reading the revision's project
-// .npmrc; none is true when the revision has no run policy (the run then
-// audits everything). With --policy the file the workflow named
-// (branchSpec) is the policy and only the registry configuration comes
-// from the revision.
-func trustedRunPolicy(ctx context.Context, dir, ref string, fl runFlags, branchSpec *policy.Spec) (p *policy.Policy, none bool, err error) {
+// trustedRun is what a trusted revision says about the run.
+type trustedRun struct {
+	// spec is the revision's run policy (see trustedRunSpec), or with
+	// --policy the file the workflow named; nil: audit everything.
+	spec *policy.Spec
+	// project supplies the revision's project .npmrc (see
+	// npmconfig.Options.Project).
+	project func(root string) ([]byte, error)
+}
+
+// openTrustedRun opens ref and reads its run policy; with --policy the
+// file the workflow named (branchSpec) is the policy and only the
+// registry configuration comes from the revision.
+func openTrustedRun(ctx context.Context, dir, ref string, fl runFlags, branchSpec *policy.Spec) (*trustedRun, error) {
 	rev, err := trust.Open(ctx, dir, ref, runPolicyFiles)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	spec := branchSpec
+	tr := &trustedRun{spec: branchSpec}
 	if fl.policy == "" {
-		if spec, err = trustedRunSpec(ctx, rev, dir); err != nil {
-			return nil, false, err
+		if tr.spec, err = trustedRunSpec(ctx, rev, dir); err != nil {
+			return nil, err
 		}
 	}
-	project := func(root string) ([]byte, error) {
+	tr.project = func(root string) ([]byte, error) {
 		rel, err := relFromTop(rev.Top, root)
 		if err != nil {
 			return nil, fs.ErrNotExist
 		}
 		return rev.ReadFile(ctx, path.Join(rel, ".npmrc"), maxRegistryFile)
 	}
-	if p, err = compileRun(ctx, dir, fl, spec, project); err != nil {
-		return nil, false, err
+	return tr, nil
+}
+
+// presetEnvs are the toolchain configurations the two policies' presets
+// expand from. Each toolchain is asked once (starting pip's Python takes
+// a while): only the npm preset reads a file of the tree, the project
+// .npmrc, so only it is read again, from the trusted revision.
+type presetEnvs struct {
+	tree, trusted policy.Env
+}
+
+func newPresetEnvs(ctx context.Context, dir string, tr *trustedRun, branchSpec *policy.Spec) presetEnvs {
+	var presets []string
+	for _, s := range []*policy.Spec{branchSpec, trustedSpec(tr)} {
+		if s != nil {
+			presets = append(presets, s.Presets()...)
+		}
 	}
-	return p, spec == nil, nil
+	slices.Sort(presets)
+	presets = slices.Compact(presets)
+	var e presetEnvs
+	if len(presets) > 0 {
+		e.tree = runPolicyEnv(ctx, presets, dir, nil)
+	}
+	e.trusted = e.tree
+	if s := trustedSpec(tr); s != nil && slices.Contains(s.Presets(), policy.PresetNPM) {
+		e.trusted.NPMRegistries = runPolicyEnv(ctx, []string{policy.PresetNPM}, dir, tr.project).NPMRegistries
+	}
+	return e
+}
+
+func trustedSpec(tr *trustedRun) *policy.Spec {
+	if tr == nil {
+		return nil
+	}
+	return tr.spec
 }
 
 // checkModeFlag checks --mode before anything is read.
@@ -204,19 +255,15 @@ func relFromTop(top, p string) (string, error) {
 	return "", fmt.Errorf("%s is outside the repository %s", termsafe.String(abs), termsafe.String(top))
 }
 
-// compileRun compiles spec (nil: audit everything) with --mode applied,
-// its presets expanded for dir (project: see runPolicyEnv).
-func compileRun(ctx context.Context, dir string, fl runFlags, spec *policy.Spec, project func(string) ([]byte, error)) (*policy.Policy, error) {
+// compileRun compiles spec (nil: audit everything) with --mode applied
+// and its presets expanded from penv.
+func compileRun(fl runFlags, spec *policy.Spec, penv policy.Env) (*policy.Policy, error) {
 	s := policy.Spec{Mode: policy.ModeAudit}
 	if spec != nil {
 		s = *spec
 	}
 	if fl.mode != "" {
 		s.Mode = policy.Mode(fl.mode)
-	}
-	var penv policy.Env
-	if presets := s.Presets(); len(presets) > 0 {
-		penv = runPolicyEnv(ctx, presets, dir, project)
 	}
 	return policy.Compile(&s, penv)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -411,5 +412,28 @@ func TestRunPolicyTrustEscapes(t *testing.T) {
 		if strings.HasPrefix(line, "::") || strings.Contains(line, "\x1b") {
 			t.Errorf("unescaped stderr line %q", line)
 		}
+	}
+}
+
+// TestRunPolicyTrustDetectsOnce: comparing two policies asks each
+// toolchain once; only npm's project .npmrc is read for each side.
+func TestRunPolicyTrustDetectsOnce(t *testing.T) {
+	old := runPolicyEnv
+	t.Cleanup(func() { runPolicyEnv = old })
+	var calls []string
+	runPolicyEnv = func(_ context.Context, presets []string, _ string, project func(string) ([]byte, error)) policy.Env {
+		calls = append(calls, fmt.Sprintf("%v project=%v", presets, project != nil))
+		return policy.Env{PipIndexes: []string{"https://pypi.corp.example/simple"}, GoProxies: []string{"https://goproxy.corp.example"}}
+	}
+	dir := trustRepo(t, map[string]string{"buildwall.yml": "run:\n  allow: [npm, pypi]\n"}, map[string]string{"buildwall.yml": "run:\n  allow: [pypi, go]\n"})
+	got := loadRunPolicyIn(t, dir, map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	if diff := cmp.Diff([]string{"[go npm pypi] project=false", "[npm] project=true"}, calls); diff != "" {
+		t.Errorf("detections (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"preset go reaches goproxy.corp.example:443"}, weakenedNotes(got.p)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
