@@ -27,6 +27,11 @@ import (
 // policy the branch weakened.
 const weakenedPrefix = "policy weakened by the branch: "
 
+// maxWeakenedNotes bounds the weakenings listed one by one (on stderr and
+// in the report): a branch's policy with a million entries adds one more
+// line, not a million.
+const maxWeakenedNotes = 100
+
 // runPolicyEnv reads the toolchain configuration the presets of a run
 // policy expand from, for a command in dir. project, when not nil,
 // supplies the project .npmrc in place of the tree's.
@@ -96,9 +101,16 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		fmt.Fprintf(env.Stderr, "buildwall: warning: the branch's run policy is not compared with %s: %s\n", termsafe.String(ref), termsafe.String(branchErr.Error()))
 		return reportPolicy(env, trusted, tr.spec == nil), nil
 	}
+	ws := policy.Weakenings(trusted, branch)
 	var notes []string
-	for _, w := range policy.Weakenings(trusted, branch) {
+	for i, w := range ws {
+		if i == maxWeakenedNotes {
+			w = fmt.Sprintf("%d more differences", len(ws)-i)
+		}
 		notes = append(notes, fmt.Sprintf("%s%s; the run policy of %s applies", weakenedPrefix, w, ref))
+		if i == maxWeakenedNotes {
+			break
+		}
 	}
 	if explicit || len(notes) > 0 {
 		return reportPolicy(env, trusted.WithWarnings(notes...), tr.spec == nil), nil

@@ -437,3 +437,26 @@ func TestRunPolicyTrustDetectsOnce(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestRunPolicyTrustManyWeakenings: a branch policy with thousands of new
+// entries is one bounded list of warnings.
+func TestRunPolicyTrustManyWeakenings(t *testing.T) {
+	hermeticNPM(t)
+	var b strings.Builder
+	b.WriteString("run:\n  allow:\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "    - h%d.attacker.example:443\n", i)
+	}
+	dir := trustRepo(t, runBase, map[string]string{"buildwall.yml": b.String()})
+	got := loadRunPolicyIn(t, dir, map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	notes := weakenedNotes(got.p)
+	if len(notes) != maxWeakenedNotes+1 || notes[maxWeakenedNotes] != fmt.Sprintf("%d more differences", 5000+1-maxWeakenedNotes) {
+		t.Errorf("%d notes, last %q", len(notes), notes[len(notes)-1])
+	}
+	if n := strings.Count(got.stderr, "\n"); n > maxWeakenedNotes+5 {
+		t.Errorf("%d stderr lines", n)
+	}
+}
