@@ -102,8 +102,14 @@ func Read(o Options) (r Registries, files []string) {
 	var project map[string]string
 	switch {
 	case o.Dir != "" && o.Project != nil:
-		if data, err := o.Project(localPrefix(o.Dir)); err == nil && len(data) <= maxFile {
+		root := localPrefix(o.Dir)
+		if data, err := o.Project(root); err == nil && len(data) <= maxFile {
 			project = parse(data)
+		}
+		// A project in the home directory: the user npmrc is the tree's
+		// file, which the supplied content replaces.
+		if sameFile(filepath.Join(root, ".npmrc"), userPath) {
+			userPath = ""
 		}
 	case o.Dir != "":
 		p := filepath.Join(localPrefix(o.Dir), ".npmrc")

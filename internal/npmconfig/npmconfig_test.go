@@ -300,4 +300,16 @@ func TestReadProjectFromSupplier(t *testing.T) {
 			}
 		})
 	}
+	// The project is the home directory: its .npmrc (the tree's) is also
+	// the user npmrc, and must not come back through that layer.
+	t.Run("project_is_home", func(t *testing.T) {
+		o := base
+		o.Home = filepath.Join(root, "app")
+		o.Dir = o.Home
+		o.Project = func(string) ([]byte, error) { return []byte("registry=https://npm.corp.example/\n"), nil }
+		got, _ := Read(o)
+		if diff := cmp.Diff(Registries{Default: "https://npm.corp.example/", Scopes: map[string]string{}}, got); diff != "" {
+			t.Errorf("Read mismatch (-want +got):\n%s", diff)
+		}
+	})
 }
