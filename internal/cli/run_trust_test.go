@@ -460,3 +460,30 @@ func TestRunPolicyTrustManyWeakenings(t *testing.T) {
 		t.Errorf("%d stderr lines", n)
 	}
 }
+
+// TestPolicyCheckConfigFrom: `policy check --config-from REF` prints the
+// policy run would apply and, on stderr, how the tree's weakens it; an
+// unknown REF is exit 2.
+func TestPolicyCheckConfigFrom(t *testing.T) {
+	hermeticNPM(t)
+	dir := trustRepo(t, runBase, map[string]string{
+		"buildwall.yml": strings.Replace(runBaseYML, "mode: block", "mode: audit", 1),
+		".npmrc":        "registry=https://npm.attacker.example/\n",
+	})
+	code, stdout, stderr := runPolicyCLI(t, dir, "policy", "check", "--config-from", "origin/main")
+	if code != ExitOK {
+		t.Fatalf("exit %d; stderr: %s", code, stderr)
+	}
+	want := "origin/main:buildwall.yml: valid run policy, block mode, 2 allow entries\n  preset npm: npm.corp.example:443\n  dns tunnel-limit: 2048 bytes of unique query names per domain per minute\n"
+	if diff := cmp.Diff(want, stdout); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	for _, w := range []string{"mode: audit replaces block", "preset npm reaches npm.attacker.example:443"} {
+		if !strings.Contains(stderr, weakenedPrefix+w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+	if code, _, stderr := runPolicyCLI(t, dir, "policy", "check", "--config-from", "origin/nope"); code != ExitUsage || !strings.Contains(stderr, "unknown revision") {
+		t.Errorf("unknown ref: exit %d, stderr %s", code, stderr)
+	}
+}
