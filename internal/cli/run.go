@@ -48,7 +48,9 @@ addresses bound to the name, and the proxy dials the name itself, checking the
 TLS SNI and HTTP Host against it.
 
 The policy is the run: section of buildwall.yml (or --policy FILE). Without a
-policy, run records everything in audit mode.
+policy, run records everything in audit mode. In audit mode everything TCP and
+DNS is let through and what block mode would refuse is flagged; in block mode
+it is refused (TCP reset, NXDOMAIN).
 
 In a pull request the tree's buildwall.yml and .npmrc were written by the
 branch's author. With --config-from REF the run: policy and the project .npmrc
@@ -60,9 +62,7 @@ instead of block, another dns.upstream, a higher dns.tunnel-limit, a registry
 the branch's .npmrc adds to a preset), the base's policy applies and the
 report's warnings say "policy weakened by the branch: ...". A --policy FILE
 is the workflow's choice and is not compared (only the .npmrc it expands
-from is): keep it outside the branch's control. In audit mode everything TCP and
-DNS is let through and what block mode would refuse is flagged; in block mode
-it is refused (TCP reset, NXDOMAIN).
+from is): keep it outside the branch's control.
 
 CMD's working directory, environment, stdio and exit status pass through.
 SIGINT, SIGTERM and SIGHUP are forwarded to it; when it exits every process
