@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,12 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		switch {
 		case err != nil && explicit:
 			return nil, usageError(fmt.Errorf("--config-from: %w", err))
+		case err != nil && !baseUnavailable(err, dir):
+			// The base is there but cannot be used (its buildwall.yml is a
+			// link or does not parse, git does not see the build's
+			// directory where the path says it is): falling back to the
+			// branch's policy would let the branch choose it.
+			return nil, usageError(fmt.Errorf("run policy of %s (the trusted base, from %s): %w", termsafe.String(ref), from, err))
 		case err != nil:
 			hint := ""
 			if errors.Is(err, trust.ErrUnknownRef) {
@@ -116,6 +123,34 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		return reportPolicy(env, trusted.WithWarnings(notes...), tr.spec == nil), nil
 	}
 	return reportPolicy(env, branch, branchSpec == nil), nil
+}
+
+// baseUnavailable reports whether err, from opening the base revision
+// named by the CI, means there is no base to compare with: git is not
+// installed, the revision was not fetched, or the build's directory is not
+// in a git work tree at all (no .git at or above it), or the base
+// branch's name is one CheckRef refuses (the base repository's name, not
+// the branch author's). Then the tree's policy applies, with a warning;
+// any other failure stops the run.
+func baseUnavailable(err error, dir string) bool {
+	switch {
+	case errors.Is(err, trust.ErrNoGit), errors.Is(err, trust.ErrUnknownRef), errors.Is(err, trust.ErrBadRef):
+		return true
+	case errors.Is(err, trust.ErrNotRepository):
+		abs, aerr := filepath.Abs(dir)
+		if aerr != nil {
+			return false
+		}
+		for p := abs; ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(filepath.Join(p, ".git")); err == nil {
+				return false // inside a checkout that git does not see
+			}
+			if filepath.Dir(p) == p {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // trustedRun is what a trusted revision says about the run.

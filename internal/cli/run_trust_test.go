@@ -282,8 +282,8 @@ func TestRunPolicyTrustUnavailable(t *testing.T) {
 		t.Errorf("stderr: %s", got.stderr)
 	}
 
-	// A base whose buildwall.yml is a link is not read; the tree's
-	// policy applies, with a warning.
+	// A base whose buildwall.yml is a link is not read, and the run
+	// stops: the base is there, and the branch must not choose.
 	linked := trustRepo(t, map[string]string{"package.json": "{}\n"}, map[string]string{"buildwall.yml": runBaseYML})
 	gitIn(t, linked, "checkout", "-q", "main")
 	if err := os.Symlink("/etc/passwd", filepath.Join(linked, "buildwall.yml")); err != nil {
@@ -294,11 +294,25 @@ func TestRunPolicyTrustUnavailable(t *testing.T) {
 	gitIn(t, linked, "update-ref", "refs/remotes/origin/main", "main")
 	gitIn(t, linked, "checkout", "-q", "pr")
 	got = loadRunPolicyIn(t, linked, map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
-	if got.err != nil {
-		t.Fatal(got.err)
+	if got.err == nil || codeOf(got.err) != ExitUsage || !strings.Contains(got.err.Error(), "not a regular file") {
+		t.Errorf("err %v; want exit 2 naming the link", got.err)
 	}
-	if !strings.Contains(got.stderr, "not a regular file") || !strings.Contains(got.stderr, "the tree's policy applies") || got.p.Spec().File != filepath.Join(linked, "buildwall.yml") {
-		t.Errorf("applied %s; stderr: %s", got.p.Spec().File, got.stderr)
+
+	// The build's directory is a link the branch made into .git: git
+	// sees no work tree there, but the path is inside one.
+	gitIn(t, dir, "checkout", "-q", "pr")
+	if err := os.Symlink(".git", filepath.Join(dir, "web")); err != nil {
+		t.Fatal(err)
+	}
+	got = loadRunPolicyIn(t, filepath.Join(dir, "web"), map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err == nil || codeOf(got.err) != ExitUsage {
+		t.Errorf("err %v, stderr %s; want exit 2", got.err, got.stderr)
+	}
+
+	// Outside any checkout there is nothing to compare: a warning.
+	got = loadRunPolicyIn(t, t.TempDir(), map[string]string{"GITHUB_BASE_REF": "main"}, runFlags{})
+	if got.err != nil || !strings.Contains(got.stderr, "not a git repository") {
+		t.Errorf("err %v, stderr %s; want a warning", got.err, got.stderr)
 	}
 
 	// A --policy file that does not parse is the workflow's error: exit 2
