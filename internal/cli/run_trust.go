@@ -86,11 +86,7 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 	if tr != nil {
 		var err error
 		if trusted, err = compileRun(fl, tr.spec, envs.trusted); err != nil {
-			if explicit {
-				return nil, usageError(fmt.Errorf("--config-from %s: %w", termsafe.String(ref), err))
-			}
-			fmt.Fprintf(env.Stderr, "buildwall: warning: run policy not compared with %s (the trusted base, from %s): %s; the tree's policy applies\n",
-				termsafe.String(ref), from, termsafe.String(err.Error()))
+			return nil, usageError(fmt.Errorf("run policy of %s: %w", termsafe.String(ref), err))
 		}
 	}
 	var branch *policy.Policy
@@ -108,7 +104,16 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 		fmt.Fprintf(env.Stderr, "buildwall: warning: the branch's run policy is not compared with %s: %s\n", termsafe.String(ref), termsafe.String(branchErr.Error()))
 		return reportPolicy(env, trusted, tr.spec == nil), nil
 	}
-	ws := policy.Weakenings(trusted, branch)
+	notes := weakeningNotes(policy.Weakenings(trusted, branch), ref)
+	if explicit || len(notes) > 0 {
+		return reportPolicy(env, trusted.WithWarnings(notes...), tr.spec == nil), nil
+	}
+	return reportPolicy(env, branch, branchSpec == nil), nil
+}
+
+// weakeningNotes are the report warnings for the weakenings ws: at most
+// maxWeakenedNotes, then one that counts the rest.
+func weakeningNotes(ws []string, ref string) []string {
 	var notes []string
 	for i, w := range ws {
 		if i == maxWeakenedNotes {
@@ -119,10 +124,7 @@ func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*pol
 			break
 		}
 	}
-	if explicit || len(notes) > 0 {
-		return reportPolicy(env, trusted.WithWarnings(notes...), tr.spec == nil), nil
-	}
-	return reportPolicy(env, branch, branchSpec == nil), nil
+	return notes
 }
 
 // baseUnavailable reports whether err, from opening the base revision
