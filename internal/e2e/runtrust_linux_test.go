@@ -18,6 +18,12 @@ const trustBaseYML = "run:\n  mode: block\n  allow: [allowed.test:443]\n"
 // out branch "pr" where buildwall.yml = branch.
 func prRepo(t *testing.T, dir string, uid int, base, branch string) {
 	t.Helper()
+	prRepoFiles(t, dir, uid, map[string]string{"buildwall.yml": base}, map[string]string{"buildwall.yml": branch})
+}
+
+// prRepoFiles is prRepo with whole files (name -> content) for each side.
+func prRepoFiles(t *testing.T, dir string, uid int, base, branch map[string]string) {
+	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git not installed")
 	}
@@ -29,9 +35,11 @@ func prRepo(t *testing.T, dir string, uid int, base, branch string) {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	write := func(content string) {
-		if err := os.WriteFile(filepath.Join(dir, "buildwall.yml"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
+	write := func(files map[string]string) {
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	git("init", "-q", "-b", "main")
@@ -41,7 +49,8 @@ func prRepo(t *testing.T, dir string, uid int, base, branch string) {
 	git("update-ref", "refs/remotes/origin/main", "main")
 	git("checkout", "-q", "-b", "pr")
 	write(branch)
-	git("commit", "-q", "-am", "pr")
+	git("add", "-A")
+	git("commit", "-q", "-m", "pr")
 	// git refuses a repository another user owns: the build's user owns
 	// its checkout, as on a runner.
 	if uid != os.Getuid() {
@@ -101,6 +110,22 @@ func TestRunPRTrust(t *testing.T) {
 			}
 			if rep := readReport(t, filepath.Join(clean, "run.json")); rep.Policy == nil || rep.Policy.File != filepath.Join(clean, "buildwall.yml") || len(rep.Warnings) != 0 {
 				t.Errorf("clean branch: report policy %+v warnings %q; want the branch's", rep.Policy, rep.Warnings)
+			}
+
+			// The branch's .npmrc adds a registry for the npm preset: the
+			// base's .npmrc applies, and the build cannot reach it.
+			npm := workdir(t, u.uid)
+			prRepoFiles(t, npm, u.uid,
+				map[string]string{"buildwall.yml": "run:\n  allow: [npm]\n", ".npmrc": "registry=https://npm.corp.test/\n", "package.json": "{}\n"},
+				map[string]string{".npmrc": "registry=https://npm.corp.test/\n@evil:registry=https://npm.evil.test/\n"})
+			r = buildwall(t, npm, cred, []string{"HOME=" + npm, "GITHUB_BASE_REF=main", "GITHUB_STEP_SUMMARY="}, "run", "--report", "run.json",
+				"--", "sh", "-c", "getent hosts npm.evil.test || echo lookup-failed")
+			if r.code != 1 || r.stdout != "lookup-failed\n" {
+				t.Errorf("npmrc: exit %d, stdout %q; want 1 and lookup-failed", r.code, r.stdout)
+			}
+			rep = readReport(t, filepath.Join(npm, "run.json"))
+			if want := []string{"policy weakened by the branch: preset npm reaches npm.evil.test:443; the run policy of origin/main applies"}; !slices.Equal(rep.Warnings, want) {
+				t.Errorf("npmrc: report warnings %q, want %q", rep.Warnings, want)
 			}
 
 			for _, ref := range []string{"--upload-pack=touch pwned", "origin/nope"} {
