@@ -15,6 +15,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/report"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // policyEnv reads the toolchain configuration the presets expand from
@@ -89,16 +90,25 @@ Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
 }
 
 func newPolicyCheckCmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var configFrom string
+	cmd := &cobra.Command{
 		Use:   "check [FILE]",
 		Short: "Check a run policy and show what its presets expand to",
 		Long: `Check parses the run policy in FILE (default: buildwall.yml), compiles it
 against this machine's toolchain configuration and prints the mode, each
 preset's expansion and any warnings. Errors name file:line:col.
 
-Exit codes: 0 valid, 2 invalid or unreadable policy.`,
+With --config-from REF it prints the policy 'buildwall run --config-from REF'
+would apply in this directory: REF's run: policy (or FILE, as --policy) with
+the npm preset read from REF's .npmrc, and on stderr every way the tree's
+policy weakens it.
+
+Exit codes: 0 valid, 2 invalid or unreadable policy (or an unusable REF).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if configFrom != "" {
+				return checkTrustedPolicy(cmd.Context(), env, configFrom, args)
+			}
 			path := "buildwall.yml"
 			if len(args) == 1 {
 				path = args[0]
@@ -118,26 +128,7 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 			if err != nil {
 				return usageError(err)
 			}
-			w := env.Stdout
-			fmt.Fprintf(w, "%s: valid run policy, %s mode, %d allow entries\n", path, p.Mode(), len(spec.Allow))
-			exp := p.Expanded()
-			for _, name := range policy.Presets() {
-				if eps, ok := exp[name]; ok {
-					fmt.Fprintf(w, "  preset %s: %s\n", name, strings.Join(eps, ", "))
-				}
-			}
-			if len(spec.TCP) > 0 {
-				fmt.Fprintf(w, "  tcp (opaque, unverified): %s\n", strings.Join(spec.TCP, ", "))
-			}
-			if hp := p.HostPorts(); len(hp) > 0 {
-				fmt.Fprintf(w, "  host-ports: %s\n", strings.Trim(fmt.Sprint(hp), "[]"))
-			}
-			if u := p.Upstream(); u != "" {
-				fmt.Fprintf(w, "  dns upstream: %s\n", u)
-			}
-			if l := p.TunnelLimit(); l != 0 {
-				fmt.Fprintf(w, "  dns tunnel-limit: %d bytes of unique query names per domain per minute\n", l)
-			}
+			printPolicyCheck(env.Stdout, path, p)
 			warns := p.Warnings()
 			slices.Sort(warns)
 			for _, wn := range warns {
@@ -145,6 +136,59 @@ Exit codes: 0 valid, 2 invalid or unreadable policy.`,
 			}
 			return nil
 		},
+	}
+	cmd.Flags().StringVar(&configFrom, "config-from", "", "show the policy `buildwall run --config-from REF` applies: the run: policy and .npmrc of the git revision `REF`, compared with the tree's")
+	return cmd
+}
+
+// checkTrustedPolicy is `policy check --config-from REF [FILE]`: the
+// policy run would apply, found as run finds it (warnings go to stderr
+// there).
+func checkTrustedPolicy(ctx context.Context, env *Env, ref string, args []string) error {
+	dir := env.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return internalError(fmt.Errorf("find working directory: %w", err))
+		}
+	}
+	fl := runFlags{configFrom: ref}
+	if len(args) == 1 {
+		fl.policy = args[0]
+	}
+	p, err := loadRunPolicy(ctx, env, dir, fl)
+	if err != nil {
+		return err
+	}
+	name := p.Spec().File
+	if name == "" {
+		name = "(no run policy)"
+	}
+	printPolicyCheck(env.Stdout, termsafe.String(name), p)
+	return nil
+}
+
+// printPolicyCheck prints what check reports about p, the policy in path.
+func printPolicyCheck(w io.Writer, path string, p *policy.Policy) {
+	spec := p.Spec()
+	fmt.Fprintf(w, "%s: valid run policy, %s mode, %d allow entries\n", path, p.Mode(), len(spec.Allow))
+	exp := p.Expanded()
+	for _, name := range policy.Presets() {
+		if eps, ok := exp[name]; ok {
+			fmt.Fprintf(w, "  preset %s: %s\n", name, strings.Join(eps, ", "))
+		}
+	}
+	if len(spec.TCP) > 0 {
+		fmt.Fprintf(w, "  tcp (opaque, unverified): %s\n", strings.Join(spec.TCP, ", "))
+	}
+	if hp := p.HostPorts(); len(hp) > 0 {
+		fmt.Fprintf(w, "  host-ports: %s\n", strings.Trim(fmt.Sprint(hp), "[]"))
+	}
+	if u := p.Upstream(); u != "" {
+		fmt.Fprintf(w, "  dns upstream: %s\n", u)
+	}
+	if l := p.TunnelLimit(); l != 0 {
+		fmt.Fprintf(w, "  dns tunnel-limit: %d bytes of unique query names per domain per minute\n", l)
 	}
 }
 

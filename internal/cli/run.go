@@ -16,8 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/buildwall/buildwall/internal/config"
-	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/sandbox"
 	"github.com/buildwall/buildwall/internal/session"
 	"github.com/buildwall/buildwall/internal/termsafe"
@@ -31,6 +29,9 @@ type runFlags struct {
 	dnsUpstream     string
 	noFailOnBlock   bool
 	unsafeNoSandbox bool
+	// configFrom is the trusted git revision to read the run policy and
+	// registry configuration from.
+	configFrom string
 }
 
 func newRunCmd(env *Env) *cobra.Command {
@@ -51,6 +52,18 @@ policy, run records everything in audit mode. In audit mode everything TCP and
 DNS is let through and what block mode would refuse is flagged; in block mode
 it is refused (TCP reset, NXDOMAIN).
 
+In a pull request the tree's buildwall.yml and .npmrc were written by the
+branch's author. With --config-from REF the run: policy and the project .npmrc
+the npm preset expands from are read from the git revision REF instead. Without
+it, when $GITHUB_BASE_REF or $CI_MERGE_REQUEST_TARGET_BRANCH_NAME names the
+base branch, the tree's policy is compared with origin/<base>'s: if it lets
+more through (new allow, tcp, host-ports or unix-sockets entries, audit
+instead of block, another dns.upstream, a higher dns.tunnel-limit, a registry
+the branch's .npmrc adds to a preset), the base's policy applies and the
+report's warnings say "policy weakened by the branch: ...". A --policy FILE
+is the workflow's choice and is not compared (only the .npmrc it expands
+from is): keep it outside the branch's control.
+
 CMD's working directory, environment, stdio and exit status pass through.
 SIGINT, SIGTERM and SIGHUP are forwarded to it; when it exits every process
 left in the sandbox is killed.
@@ -66,6 +79,9 @@ failed after CMD ran; 125 the sandbox could not be created (CMD did not run).`,
   # Enforce the committed policy
   buildwall run -- npm ci
 
+  # In a pull request, enforce the base branch's policy
+  buildwall run --config-from origin/main -- npm ci
+
   # Stream events as JSON lines; Markdown summary lands in $GITHUB_STEP_SUMMARY
   buildwall run --mode block --events events.jsonl -- make test`,
 		Args: cobra.MinimumNArgs(1),
@@ -76,6 +92,7 @@ failed after CMD ran; 125 the sandbox could not be created (CMD did not run).`,
 	cmd.Flags().SetInterspersed(false)
 	f := cmd.Flags()
 	f.StringVar(&fl.policy, "policy", "", "read the run policy from `FILE` (default: the run: section of buildwall.yml)")
+	f.StringVar(&fl.configFrom, "config-from", "", "read the run: policy and the registry configuration presets expand from (.npmrc) from the git revision `REF` (a pull request's base, e.g. origin/main); the tree's are only compared (default: compare with origin/$GITHUB_BASE_REF when set)")
 	f.StringVar(&fl.mode, "mode", "", "override the policy's mode: audit or block")
 	f.StringVar(&fl.report, "report", "", "write the JSON run report (schema buildwall.run/v1) to `FILE`")
 	f.StringVar(&fl.events, "events", "", "stream every event as a JSON line to `FILE` as it happens")
@@ -201,54 +218,6 @@ func runRun(ctx context.Context, env *Env, fl runFlags, args []string) error {
 		return withCode(ExitInternal, nil)
 	}
 	return nil
-}
-
-// loadRunPolicy reads --policy or the run: section of buildwall.yml and
-// compiles it. Without either, the run is an audit of everything.
-func loadRunPolicy(ctx context.Context, env *Env, dir string, fl runFlags) (*policy.Policy, error) {
-	var spec *policy.Spec
-	var err error
-	switch {
-	case fl.policy != "":
-		if spec, err = policy.ParseFile(abs(dir, fl.policy)); err != nil {
-			return nil, usageError(err)
-		}
-	default:
-		if p := config.Find(dir); p != "" {
-			cfg, err := config.Load(p)
-			if err != nil {
-				return nil, usageError(err)
-			}
-			if cfg.Run != nil {
-				if spec, err = policy.ParseNode(p, cfg.Run); err != nil {
-					return nil, usageError(err)
-				}
-			}
-		}
-	}
-	if spec == nil {
-		spec = &policy.Spec{Mode: policy.ModeAudit}
-		fmt.Fprintln(env.Stderr, "buildwall: no run policy (run: in buildwall.yml or --policy): auditing every connection")
-	}
-	switch policy.Mode(fl.mode) {
-	case "":
-	case policy.ModeAudit, policy.ModeBlock:
-		spec.Mode = policy.Mode(fl.mode)
-	default:
-		return nil, usageError(fmt.Errorf("--mode %q: want audit or block", fl.mode))
-	}
-	var penv policy.Env
-	if presets := spec.Presets(); len(presets) > 0 {
-		penv = policyEnv(ctx, presets)
-	}
-	p, err := policy.Compile(spec, penv)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	for _, w := range p.Warnings() {
-		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
-	}
-	return p, nil
 }
 
 // runUnfiltered is --unsafe-no-sandbox: the command runs with no network

@@ -45,6 +45,12 @@ type Options struct {
 	// NPM is the npm executable (its builtin npmrc applies); "" means
 	// exec.LookPath("npm"), and none found means no builtin npmrc.
 	NPM string
+	// Project, when set, supplies the project npmrc in place of the file
+	// at <root>/.npmrc: it is given the project root (npm's local prefix
+	// of Dir) and returns the content, or an error (fs.ErrNotExist) for
+	// none. `buildwall run --config-from` reads it from a trusted git
+	// revision, so that a pull request's .npmrc adds no registry.
+	Project func(root string) ([]byte, error)
 }
 
 // Read returns the registries named by npm's configuration sources, highest
@@ -94,7 +100,18 @@ func Read(o Options) (r Registries, files []string) {
 		userPath = filepath.Join(home, ".npmrc")
 	}
 	var project map[string]string
-	if o.Dir != "" {
+	switch {
+	case o.Dir != "" && o.Project != nil:
+		root := localPrefix(o.Dir)
+		if data, err := o.Project(root); err == nil && len(data) <= maxFile {
+			project = parse(data)
+		}
+		// A project in the home directory: the user npmrc is the tree's
+		// file, which the supplied content replaces.
+		if sameFile(filepath.Join(root, ".npmrc"), userPath) {
+			userPath = ""
+		}
+	case o.Dir != "":
 		p := filepath.Join(localPrefix(o.Dir), ".npmrc")
 		if !sameFile(p, userPath) {
 			project = read(p)

@@ -260,3 +260,56 @@ func TestReadMatchesNPM(t *testing.T) {
 		})
 	}
 }
+
+// TestReadProjectFromSupplier: with Options.Project the tree's project
+// npmrc is never read; the supplied content takes its place (and its
+// precedence), and a supplier error means no project npmrc.
+func TestReadProjectFromSupplier(t *testing.T) {
+	root := layout(t, map[string]string{
+		"home/.npmrc":      "registry=https://user.example/\n",
+		"app/package.json": "{}\n",
+		"app/.npmrc":       "registry=https://evil.example/\n@evil:registry=https://evil.example/\n",
+	})
+	base := Options{Environ: []string{"npm_config_prefix=" + root + "/prefix"}, Home: filepath.Join(root, "home"), NPM: filepath.Join(root, "none"), Dir: filepath.Join(root, "app", "sub")}
+	if err := os.MkdirAll(base.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		project func(string) ([]byte, error)
+		want    Registries
+	}{
+		{"trusted_content", func(r string) ([]byte, error) {
+			if r != filepath.Join(root, "app") {
+				t.Errorf("Project asked for %q, want the project root", r)
+			}
+			return []byte("@acme:registry=https://npm.acme.example/\n"), nil
+		}, Registries{Default: "https://user.example/", Scopes: map[string]string{"@acme": "https://npm.acme.example/"}}},
+		{"none", func(string) ([]byte, error) { return nil, os.ErrNotExist },
+			Registries{Default: "https://user.example/", Scopes: map[string]string{}}},
+		{"overrides_user", func(string) ([]byte, error) { return []byte("registry=https://npm.corp.example/\n"), nil },
+			Registries{Default: "https://npm.corp.example/", Scopes: map[string]string{}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			o.Project = tt.project
+			got, _ := Read(o)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Read mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The project is the home directory: its .npmrc (the tree's) is also
+	// the user npmrc, and must not come back through that layer.
+	t.Run("project_is_home", func(t *testing.T) {
+		o := base
+		o.Home = filepath.Join(root, "app")
+		o.Dir = o.Home
+		o.Project = func(string) ([]byte, error) { return []byte("registry=https://npm.corp.example/\n"), nil }
+		got, _ := Read(o)
+		if diff := cmp.Diff(Registries{Default: "https://npm.corp.example/", Scopes: map[string]string{}}, got); diff != "" {
+			t.Errorf("Read mismatch (-want +got):\n%s", diff)
+		}
+	})
+}

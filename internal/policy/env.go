@@ -221,6 +221,10 @@ type Detector struct {
 	// Getenv), which starts npm only when no source names the default
 	// registry and then caches its answer in the user cache directory.
 	NPM func(ctx context.Context, dir string) npmconfig.Registries
+	// ProjectNPMRC, when set and NPM is nil, supplies the project .npmrc
+	// instead of the file in the tree (see npmconfig.Options.Project):
+	// `buildwall run` reads it from a trusted git revision.
+	ProjectNPMRC func(root string) ([]byte, error)
 }
 
 // DetectEnv reads the toolchain configuration of this machine for every
@@ -272,9 +276,9 @@ func (d Detector) Detect(ctx context.Context) Env {
 		d.Timeout = 15 * time.Second
 	}
 	if d.NPM == nil {
-		getenv := d.Getenv
+		getenv, project := d.Getenv, d.ProjectNPMRC
 		d.NPM = func(ctx context.Context, dir string) npmconfig.Registries {
-			return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: getenv, Dir: dir}, npmconfig.UserCache())
+			return npmconfig.Resolve(ctx, npmconfig.Options{Getenv: getenv, Dir: dir, Project: project}, npmconfig.UserCache())
 		}
 	}
 	want := func(preset string) bool { return len(d.Presets) == 0 || slices.Contains(d.Presets, preset) }
@@ -304,7 +308,9 @@ func (d Detector) Detect(ctx context.Context) Env {
 		wg.Go(func() { goEnv(&env, run("go", "env", "-json", "GOPROXY", "GOSUMDB", "GONOPROXY", "GOPRIVATE")) })
 	}
 	if want(PresetPyPI) {
-		wg.Go(func() { pipEnv(&env, run("python3", "-c", pipScript)) })
+		// -I: the directory the build runs in (the branch's files) is not
+		// on sys.path, so a json.py there cannot run outside the sandbox.
+		wg.Go(func() { pipEnv(&env, run("python3", "-I", "-c", pipScript)) })
 	}
 	if want(PresetGitHub) {
 		env.GitHubHosts = githubHosts(d.Getenv("GITHUB_SERVER_URL"), d.Getenv("GITHUB_API_URL"))

@@ -258,7 +258,7 @@ func TestDetect(t *testing.T) {
 		t.Errorf("sumdb URL from GOSUMDB not allowed: %+v", d)
 	}
 	slices.Sort(calls)
-	if diff := cmp.Diff([]string{"go env", "npm config", "python3 -c"}, calls); diff != "" {
+	if diff := cmp.Diff([]string{"go env", "npm config", "python3 -I"}, calls); diff != "" {
 		t.Errorf("commands mismatch (-want +got):\n%s", diff)
 	}
 

@@ -118,6 +118,9 @@ func Open(ctx context.Context, dir, ref string, names []string) (*Revision, erro
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotRepository, termsafe.String(dir), err)
 	}
 	top := strings.TrimSuffix(out.String(), "\n")
+	if top, err = r.superproject(ctx, top); err != nil {
+		return nil, err
+	}
 	if top, err = filepath.EvalSymlinks(top); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotRepository, err)
 	}
@@ -135,6 +138,29 @@ func Open(ctx context.Context, dir, ref string, names []string) (*Revision, erro
 		return nil, err
 	}
 	return r, nil
+}
+
+// maxSubmoduleDepth bounds the submodules nested around a directory.
+const maxSubmoduleDepth = 16
+
+// superproject returns the work tree of the outermost repository that
+// holds top as a submodule, or top itself. A submodule's revisions (and
+// its origin) are not the repository's: a branch that turns the scanned
+// or built directory into a submodule of its own must not pick the
+// trusted revision from it.
+func (r *Revision) superproject(ctx context.Context, top string) (string, error) {
+	for range maxSubmoduleDepth {
+		var out bytes.Buffer
+		if err := r.run(ctx, top, &out, 1<<12, "rev-parse", "--show-superproject-working-tree"); err != nil {
+			return "", fmt.Errorf("%w: %s: %w", ErrNotRepository, termsafe.String(top), err)
+		}
+		super := strings.TrimSuffix(out.String(), "\n")
+		if super == "" {
+			return top, nil
+		}
+		top = super
+	}
+	return "", fmt.Errorf("%w: %s: submodules nested more than %d deep", ErrNotRepository, termsafe.String(top), maxSubmoduleDepth)
 }
 
 // list reads `git ls-tree -r -z` of the commit as a stream, keeping the

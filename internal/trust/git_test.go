@@ -176,3 +176,31 @@ func TestOpenTimeout(t *testing.T) {
 		t.Errorf("Open took %v; the timeout is 200ms (plus 250ms for the pipes)", d)
 	}
 }
+
+// TestOpenFromSubmodule: a directory inside a checked-out submodule is read
+// from the superproject's revision, not from the submodule's own (whose
+// origin belongs to whoever the submodule URL names).
+func TestOpenFromSubmodule(t *testing.T) {
+	sub := gitRepo(t, map[string]string{"buildwall.yml": "scan:\n  fail-on: none\n"})
+	git(t, sub, "update-ref", "refs/remotes/origin/main", "main")
+	super := gitRepo(t, map[string]string{"buildwall.yml": "scan:\n  fail-on: low\n"})
+	git(t, super, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "web")
+	git(t, super, "commit", "-q", "-m", "submodule")
+	git(t, super, "update-ref", "refs/remotes/origin/main", "main")
+	git(t, filepath.Join(super, "web"), "update-ref", "refs/remotes/origin/main", "main")
+	rev, err := Open(context.Background(), filepath.Join(super, "web"), "origin/main", []string{"buildwall.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(super)
+	if rev.Top != real {
+		t.Errorf("Top = %s, want the superproject %s", rev.Top, real)
+	}
+	data, err := rev.ReadFile(context.Background(), "buildwall.yml", 1<<10)
+	if err != nil || !strings.Contains(string(data), "fail-on: low") {
+		t.Errorf("read %q, %v; want the superproject's buildwall.yml", data, err)
+	}
+	if rev.Has("web/buildwall.yml") {
+		t.Error("the submodule's files are listed as the superproject's")
+	}
+}
