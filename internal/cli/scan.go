@@ -129,13 +129,14 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
+	base := scan.Base(abs)
+	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0], base)
 	if err != nil {
 		return usageError(err)
 	}
 	trusted, err := resolveTrust(ctx, env, trustInput{
 		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
-		failOnFixed: cmd.Flags().Changed("fail-on"),
+		failOnFixed: cmd.Flags().Changed("fail-on"), base: base,
 	})
 	if err != nil {
 		return err
@@ -154,6 +155,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
 		Trust:      trusted.opt,
+		Base:       base,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
@@ -183,8 +185,8 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Files:       res.Files,
 		Findings:    res.Findings,
 		Rules:       res.Rules,
-		Suppressed:  res.Suppressed,
 		Incomplete:  interrupted,
+		Base:        res.Base,
 	}
 	if err := writeReport(env, fl.output, format, report); err != nil {
 		return internalError(err)
@@ -216,7 +218,7 @@ func (e *Env) path(p string) string {
 // repository, a FIFO, a device, unreadable) is not read: the scan runs
 // without it (path "") and reports it as unscanned-path, one of the
 // returned findings. Every other problem is an error for the user (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
+func loadScanConfig(env *Env, flagPath, firstPath, base string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
 	p := flagPath
 	dir := firstPath
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
@@ -233,11 +235,15 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, p
 		cfg, err = config.LoadFound(p)
 		var ce *config.Error
 		if err != nil && !errors.As(err, &ce) {
-			rel, rerr := filepath.Rel(dir, p)
-			if rerr != nil {
-				rel = p
+			rel, ok := scan.RelTo(base, p)
+			if !ok {
+				r, rerr := filepath.Rel(dir, p)
+				if rerr != nil {
+					r = p
+				}
+				rel = filepath.ToSlash(r)
 			}
-			return &config.Config{}, "", []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
+			return &config.Config{}, "", []finding.Finding{scan.Unscanned(rel, configReason(err))}, nil
 		}
 	}
 	if err != nil {
@@ -312,11 +318,16 @@ func writeReport(env *Env, file string, format output.Format, r output.Report) (
 }
 
 // summaryLine is the one-line verdict printed on stderr when stdout carries
-// a machine format or the report goes to a file.
+// a machine format or the report goes to a file. Its counts are the text
+// format's: findings in force, the files they are in, the files scanned,
+// then the suppressed findings.
 func summaryLine(res *scan.Result, failOn finding.Severity) string {
 	counts := map[finding.Severity]int{}
-	for _, f := range res.Findings {
+	active := finding.Active(res.Findings)
+	inFiles := map[string]bool{}
+	for _, f := range active {
 		counts[f.Severity]++
+		inFiles[f.Path] = true
 	}
 	var parts []string
 	for s := finding.SeverityCritical; s >= finding.SeverityLow; s-- {
@@ -325,19 +336,13 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "buildwall: %d finding", len(res.Findings))
-	if len(res.Findings) != 1 {
-		b.WriteString("s")
-	}
+	fmt.Fprintf(&b, "buildwall: %s", countOf(len(active), "finding"))
 	if len(parts) > 0 {
-		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+		fmt.Fprintf(&b, " (%s) in %s", strings.Join(parts, ", "), countOf(len(inFiles), "file"))
 	}
-	fmt.Fprintf(&b, " in %d file", len(res.Files))
-	if len(res.Files) != 1 {
-		b.WriteString("s")
-	}
-	if res.Suppressed > 0 {
-		fmt.Fprintf(&b, ", %d suppressed by buildwall.yml", res.Suppressed)
+	fmt.Fprintf(&b, "; %s scanned", countOf(len(res.Files), "file"))
+	if n := finding.CountSuppressed(res.Findings); n > 0 {
+		fmt.Fprintf(&b, ", %d suppressed", n)
 	}
 	if failOn == finding.SeverityNone {
 		b.WriteString("; --fail-on none")
@@ -347,4 +352,12 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		fmt.Fprintf(&b, "; passing: nothing at or above %s", failOn)
 	}
 	return b.String()
+}
+
+// countOf returns "1 file" or "3 files".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -77,11 +77,20 @@ type Report struct {
 	// Files are the files scanned: slash-separated, relative to their root.
 	Files []string
 	// Findings are already sorted by the caller; writers keep their order.
+	// Suppressed findings (finding.Finding.Suppressed) are listed by JSON
+	// and SARIF with their suppression, and only counted by text, Markdown
+	// and github.
 	Findings []finding.Finding
 	// Rules holds the metadata of every rule that ran (SARIF rules[]).
 	Rules []finding.Rule
-	// Suppressed counts findings dropped by config ignores.
+	// Suppressed counts suppressed findings that are not in Findings
+	// (dropped before the report); writers add the suppressed findings of
+	// Findings to it.
 	Suppressed int
+	// Base is the absolute directory finding paths are relative to (the
+	// repository's top, see scan.Base), or "" when unknown. SARIF names it
+	// as %SRCROOT%.
+	Base string
 	// Incomplete marks a scan that was interrupted (SIGINT/SIGTERM): the
 	// findings are those of the work finished. Every format says so.
 	Incomplete bool
@@ -145,7 +154,12 @@ func ColorEnabled(w io.Writer, getenv func(string) string) bool {
 	return fi.Mode()&os.ModeCharDevice != 0
 }
 
-// counts tallies findings per severity.
+// suppressedCount is how many findings of r are suppressed.
+func (r *Report) suppressedCount() int {
+	return r.Suppressed + finding.CountSuppressed(r.Findings)
+}
+
+// counts tallies the findings in force per severity.
 type counts struct {
 	critical, high, medium, low int
 	total                       int
@@ -156,6 +170,9 @@ func countFindings(fs []finding.Finding) counts {
 	var c counts
 	seen := map[string]bool{}
 	for _, f := range fs {
+		if f.Suppressed != nil {
+			continue
+		}
 		switch f.Severity {
 		case finding.SeverityCritical:
 			c.critical++

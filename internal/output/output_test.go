@@ -88,9 +88,24 @@ func richReport() Report {
 				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 101, Column: 3},
 				Package:  npm("@scope/pkg", "3.0.0"),
 				Fix:      "Regenerate the lockfile."},
+			// Suppressed: listed by JSON and SARIF, only counted elsewhere.
+			{Rule: "malicious-package", Severity: finding.SeverityCritical,
+				Message:  "event-stream@3.3.6 is malicious (MAL-2018-1)",
+				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 120, Column: 3},
+				Package:  npm("event-stream", "3.3.6"),
+				Fix:      "Remove it.",
+				Suppressed: &finding.Suppression{Kind: finding.SuppressionExternal, Reason: "vendored copy, audited\nby security",
+					Source: "buildwall.yml:7"}},
+			{Rule: "install-script", Severity: finding.SeverityMedium,
+				Message:  "esbuild@0.19.2 runs a postinstall script",
+				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 130, Column: 3},
+				Package:  npm("esbuild", "0.19.2"),
+				Fix:      "Allowlist it.",
+				Suppressed: &finding.Suppression{Kind: finding.SuppressionInSource, Reason: "needs its binary",
+					Source: "pnpm-lock.yaml:129"}},
 		},
-		Rules:      fixtureRules(),
-		Suppressed: 2,
+		Rules: fixtureRules(),
+		Base:  "/work/repo with space",
 	}
 }
 
@@ -274,9 +289,12 @@ func TestJSONContract(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"name": "buildwall", "version": "v1.2.3"}, doc.Tool); diff != "" {
 		t.Errorf("tool mismatch (-want +got):\n%s", diff)
 	}
-	wantKeys := []string{"column", "fingerprint", "fix", "line", "message", "package", "path", "rule", "severity"}
 	var gotRules []string
 	for i, f := range doc.Findings {
+		wantKeys := []string{"column", "fingerprint", "fix", "line", "message", "package", "path", "rule", "severity"}
+		if r.Findings[i].Suppressed != nil {
+			wantKeys = append(wantKeys, "suppressed")
+		}
 		var keys []string
 		for k := range f {
 			keys = append(keys, k)
