@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/atomicfile"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/output"
@@ -29,6 +30,7 @@ type scanFlags struct {
 	format  string
 	output  string
 	failOn  string
+	color   string
 	config  string
 	db      string
 	offline bool
@@ -91,8 +93,9 @@ and marked incomplete).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif or markdown")
-	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output (\"-\" is standard output)")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif, markdown or github (workflow-command annotations)")
+	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output (\"-\" is standard output); replaced atomically, checked writable before the scan")
+	f.StringVar(&fl.color, "color", "auto", "color the text format: auto (a terminal and NO_COLOR unset), always or never")
 	f.StringVar(&fl.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: none, low, medium, high or critical")
 	f.StringVar(&fl.config, "config", "", "configuration `FILE` (default: buildwall.yml at the repository root)")
 	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` (default: $BUILDWALL_DB or the user cache directory)")
@@ -120,6 +123,16 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	failOn, err := finding.ParseSeverity(fl.failOn)
 	if err != nil {
 		return usageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	if fl.color != "auto" && fl.color != "always" && fl.color != "never" {
+		return usageError(fmt.Errorf("--color: unknown value %q (want auto, always or never)", fl.color))
+	}
+	if fl.output != "" {
+		// Fail before a long scan, not after it, on an output path that
+		// cannot be written.
+		if err := atomicfile.Check(env.path(fl.output)); err != nil {
+			return usageError(fmt.Errorf("--output: %w", err))
+		}
 	}
 	paths := args
 	if len(paths) == 0 {
@@ -188,8 +201,13 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Incomplete:  interrupted,
 		Base:        res.Base,
 	}
-	if err := writeReport(env, fl.output, format, report); err != nil {
+	if err := writeReport(env, fl.output, format, fl.color, report); err != nil {
 		return internalError(err)
+	}
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" {
+		if err := appendStepSummary(env.path(p), report); err != nil {
+			fmt.Fprintf(env.Stderr, "buildwall: warning: $GITHUB_STEP_SUMMARY: %s\n", termsafe.String(err.Error()))
+		}
 	}
 	if interrupted {
 		return internalError(fmt.Errorf("%w: the report is partial (marked incomplete)", errInterrupted))
@@ -298,23 +316,46 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 	return db, nil
 }
 
-// writeReport writes the report to file (created or truncated) or stdout.
-func writeReport(env *Env, file string, format output.Format, r output.Report) (err error) {
-	var w io.Writer = env.Stdout
-	if file != "" {
-		f, cerr := os.Create(env.path(file))
-		if cerr != nil {
-			return fmt.Errorf("create report: %w", cerr)
-		}
-		defer func() {
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("close report: %w", cerr)
-			}
-		}()
-		w = f
+// writeReport writes the report to stdout, or replaces file atomically
+// (atomicfile): on any error, a full disk included, the old file is left
+// as it was.
+func writeReport(env *Env, file string, format output.Format, color string, r output.Report) error {
+	if file == "" {
+		opts := output.Options{Color: format == output.FormatText && useColor(env, color, env.Stdout)}
+		return output.Write(env.Stdout, format, r, opts)
 	}
-	opts := output.Options{Color: file == "" && format == output.FormatText && output.ColorEnabled(w, env.getenv)}
-	return output.Write(w, format, r, opts)
+	f, err := atomicfile.Create(env.path(file), 0o644)
+	if err != nil {
+		return fmt.Errorf("create report: %w", err)
+	}
+	opts := output.Options{Color: format == output.FormatText && color == "always"}
+	if err := output.Write(f, format, r, opts); err != nil {
+		return errors.Join(err, f.Abort())
+	}
+	return f.Commit()
+}
+
+// useColor decides --color: always, never, or auto (w is a terminal and
+// NO_COLOR is unset).
+func useColor(env *Env, color string, w io.Writer) bool {
+	switch color {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	return output.ColorEnabled(w, env.getenv)
+}
+
+// appendStepSummary appends the Markdown report to the GitHub job summary
+// file, as run does.
+func appendStepSummary(path string, r output.Report) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	return output.Write(f, output.FormatMarkdown, r, output.Options{})
 }
 
 // summaryLine is the one-line verdict printed on stderr when stdout carries

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildwall/buildwall/internal/testutil"
 )
 
 // repoTree is a repository (.git) with a buildwall.yml at its top that
@@ -35,7 +39,7 @@ func TestScanPathsRelativeToRepository(t *testing.T) {
 	useTestRegistry(t)
 	dir := repoTree(t)
 	db := t.TempDir()
-	for _, format := range []string{"json", "text", "markdown"} {
+	for _, format := range []string{"json", "text", "markdown", "github"} {
 		fromTop := runCLI(t, dir, "scan", "--db", db, "--format", format, "--fail-on", "none", "apps")
 		fromApps := runCLI(t, filepath.Join(dir, "apps"), "scan", "--db", db, "--format", format, "--fail-on", "none", ".")
 		if fromTop.code != ExitOK || fromApps.code != ExitOK {
@@ -130,5 +134,85 @@ func TestScanSuppressedFindingsVisible(t *testing.T) {
 	}
 	if strings.Contains(text.stdout, "apps/legacy") || !strings.Contains(text.stdout, "2 suppressed") {
 		t.Errorf("text must count suppressed findings, not list them:\n%s", text.stdout)
+	}
+}
+
+// TestScanOutputUnwritable: an --output path that cannot be written is a
+// usage error before the scan (the tree here would be exit 1).
+func TestScanOutputUnwritable(t *testing.T) {
+	useTestRegistry(t)
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": highLock})
+	for _, out := range []string{"missing/dir/report.sarif", "."} {
+		got := runCLI(t, dir, "scan", "--db", t.TempDir(), "--format", "sarif", "--output", out, ".")
+		if got.code != ExitUsage || !strings.Contains(got.stderr, "--output") {
+			t.Errorf("--output %s: exit %d, stderr %q; want exit 2 naming --output", out, got.code, got.stderr)
+		}
+		if strings.Contains(got.stderr, "finding") {
+			t.Errorf("--output %s: the scan ran before the output path was checked: %q", out, got.stderr)
+		}
+	}
+}
+
+// TestScanOutputFullDisk: when the report does not fit, the previous
+// report is left intact and nothing else is left behind; buildwall fails
+// (exit 3) rather than pass with a truncated report.
+func TestScanOutputFullDisk(t *testing.T) {
+	useTestRegistry(t)
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": highLock})
+	disk := testutil.SmallTmpfs(t, 64<<10)
+	out := filepath.Join(disk, "buildwall.sarif")
+	old := []byte(`{"previous": "report"}` + "\n")
+	if err := os.WriteFile(out, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.FillDisk(t, disk)
+	got := runCLI(t, dir, "scan", "--db", t.TempDir(), "--format", "sarif", "--output", out, ".")
+	if got.code != ExitInternal {
+		t.Errorf("exit code = %d, want %d; stderr: %s", got.code, ExitInternal, got.stderr)
+	}
+	if data, _ := os.ReadFile(out); !bytes.Equal(data, old) {
+		t.Errorf("old report changed on a full disk: %q", data)
+	}
+	ents, _ := os.ReadDir(disk)
+	if len(ents) != 2 {
+		t.Errorf("left behind in the output directory: %v", ents)
+	}
+}
+
+// TestScanStepSummaryAndColor: $GITHUB_STEP_SUMMARY gets the Markdown
+// report appended; --color always colors text, never and NO_COLOR do not.
+func TestScanStepSummaryAndColor(t *testing.T) {
+	useTestRegistry(t)
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": highLock})
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	os.WriteFile(summary, []byte("earlier step\n"), 0o644)
+	run := func(env map[string]string, args ...string) scanRun {
+		var stdout, stderr bytes.Buffer
+		code := Main(context.Background(), args, Env{Stdout: &stdout, Stderr: &stderr, Dir: dir,
+			Getenv: func(k string) string { return env[k] }})
+		return scanRun{code, stdout.String(), stderr.String()}
+	}
+	db := t.TempDir()
+	got := run(map[string]string{"GITHUB_STEP_SUMMARY": summary}, "scan", "--db", db, "--color", "always", "--format", "github")
+	if got.code != ExitFindings || !strings.HasPrefix(got.stdout, "::error file=package-lock.json,line=") {
+		t.Errorf("github format: exit %d, stdout %q", got.code, got.stdout)
+	}
+	data, _ := os.ReadFile(summary)
+	if !strings.HasPrefix(string(data), "earlier step\n## buildwall scan\n") || !strings.Contains(string(data), "missing-integrity") {
+		t.Errorf("step summary = %q", data)
+	}
+	if got := run(nil, "scan", "--db", db, "--color", "always"); !strings.Contains(got.stdout, "\x1b[") {
+		t.Errorf("--color always: no color in %q", got.stdout)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+	}{{nil, []string{"--color", "never"}}, {map[string]string{"NO_COLOR": "1"}, nil}} {
+		if got := run(c.env, append([]string{"scan", "--db", db}, c.args...)...); strings.Contains(got.stdout, "\x1b[") {
+			t.Errorf("%v %v: colored output %q", c.env, c.args, got.stdout)
+		}
+	}
+	if got := run(nil, "scan", "--color", "rainbow"); got.code != ExitUsage {
+		t.Errorf("--color rainbow: exit %d, want 2", got.code)
 	}
 }

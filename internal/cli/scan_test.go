@@ -141,7 +141,7 @@ func TestScanExitCodes(t *testing.T) {
 		{name: "missing_path", args: []string{"scan", "DIR/does-not-exist"}, want: ExitUsage, wantStderr: "no such file or directory"},
 		{name: "empty_tree_fails", args: []string{"scan", "DIR"}, want: ExitUsage, wantStderr: "nothing to scan under"},
 		{name: "unwritable_output", files: map[string]string{"package.json": cleanManifest, "package-lock.json": cleanLock},
-			args: []string{"scan", "--output", "DIR/no/such/dir/out.json", "DIR"}, want: ExitInternal, wantStderr: "create report"},
+			args: []string{"scan", "--output", "DIR/no/such/dir/out.json", "DIR"}, want: ExitUsage, wantStderr: "out.json: no such file or directory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

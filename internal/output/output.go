@@ -1,6 +1,6 @@
 // Package output renders the findings of a scan as text for a CI log, JSON
-// (schema buildwall.scan/v1), SARIF 2.1.0 for code scanning, or Markdown for a
-// job summary, and renders rule metadata for `buildwall rules` and the
+// (schema buildwall.scan/v1), SARIF 2.1.0 for code scanning, Markdown for a
+// job summary, or GitHub Actions workflow commands (annotations), and renders rule metadata for `buildwall rules` and the
 // README's rule reference.
 //
 // Writers are pure functions of a Report: they never reorder findings (the
@@ -34,11 +34,13 @@ const (
 	FormatJSON     Format = "json"
 	FormatSARIF    Format = "sarif"
 	FormatMarkdown Format = "markdown"
+	// FormatGitHub writes GitHub Actions workflow commands (annotations).
+	FormatGitHub Format = "github"
 )
 
 // Formats lists every format Write accepts, in the order help texts show them.
 func Formats() []Format {
-	return []Format{FormatText, FormatJSON, FormatSARIF, FormatMarkdown}
+	return []Format{FormatText, FormatJSON, FormatSARIF, FormatMarkdown, FormatGitHub}
 }
 
 // ErrUnknownFormat is returned (wrapped) by ParseFormat and Write for a format
@@ -120,6 +122,8 @@ func Write(w io.Writer, f Format, r Report, o Options) error {
 		err = writeSARIF(w, r)
 	case FormatMarkdown:
 		err = writeMarkdown(w, r)
+	case FormatGitHub:
+		err = writeGitHub(w, r)
 	default:
 		return fmt.Errorf("write report: %w %q", ErrUnknownFormat, string(f))
 	}
