@@ -70,6 +70,11 @@ Only regular files inside each PATH are read: a symbolic link leading
 outside, a FIFO, socket or device, and anything unreadable is reported as
 unscanned-path (high) and never read.
 
+Paths in reports are relative to the repository root (the nearest directory
+holding .git, else the scanned directory). Findings matched by a scan.ignore
+are reported as suppressed and never fail the scan. With $GITHUB_STEP_SUMMARY
+set and no --output, the Markdown report is appended to the job summary.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 2 usage or configuration error, or nothing to scan, 3 buildwall itself
 failed or was interrupted (SIGINT/SIGTERM: the report written is partial
@@ -87,7 +92,10 @@ and marked incomplete).`,
   buildwall scan --config-from origin/main
 
   # SARIF for code scanning, never failing
-  buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
+  buildwall scan --format sarif --output buildwall.sarif --fail-on none
+
+  # GitHub Actions annotations; the Markdown report goes to $GITHUB_STEP_SUMMARY
+  buildwall scan --format github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return interruptible(cmd.Context(), func() error { return runScan(cmd.Context(), env, cmd, fl, args) })
 		},
@@ -204,7 +212,9 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err := writeReport(env, fl.output, format, fl.color, report); err != nil {
 		return internalError(err)
 	}
-	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" {
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && fl.output == "" {
+		// A report written to a file is for another tool (the SARIF
+		// upload); the step that prints it writes the job summary.
 		if err := appendStepSummary(env.path(p), report); err != nil {
 			fmt.Fprintf(env.Stderr, "buildwall: warning: $GITHUB_STEP_SUMMARY: %s\n", termsafe.String(err.Error()))
 		}
