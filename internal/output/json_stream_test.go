@@ -117,6 +117,7 @@ func TestSARIFStreamMatchesEncoder(t *testing.T) {
 			Results:            []sarifResult{},
 			Properties:         &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.suppressedCount()},
 		}
+		run.Invocations = []sarifInvocation{{ExecutionSuccessful: true}}
 		for _, f := range r.Findings {
 			run.Results = append(run.Results, sarifResultOf(f, index[f.Rule]))
 		}

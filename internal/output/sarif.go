@@ -58,8 +58,9 @@ type sarifRunProperties struct {
 	Incomplete   bool `json:"incomplete,omitempty"`
 }
 
-// sarifInvocation is written only when the scan did not cover everything:
-// it was interrupted, or paths were left unscanned.
+// sarifInvocation records the run's status: executionSuccessful is false,
+// with a notification each, when the scan did not cover everything (it was
+// interrupted, or paths were left unscanned).
 type sarifInvocation struct {
 	ExecutionSuccessful        bool                `json:"executionSuccessful"`
 	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
@@ -76,8 +77,8 @@ type sarifNotification struct {
 // scanning shows the run as not fully successful.
 const unscannedRule = "unscanned-path"
 
-// sarifInvocations returns the run's invocations: none for a complete
-// scan, else one with executionSuccessful false and a notification for the
+// sarifInvocations returns the run's one invocation: successful for a
+// complete scan, else unsuccessful with a notification for the
 // interruption and for each unscanned path.
 func sarifInvocations(r Report) []sarifInvocation {
 	var notes []sarifNotification
@@ -90,10 +91,7 @@ func sarifInvocations(r Report) []sarifInvocation {
 			notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: f.Message}, Locations: []sarifLocation{{PhysicalLocation: loc}}})
 		}
 	}
-	if len(notes) == 0 {
-		return nil
-	}
-	return []sarifInvocation{{ExecutionSuccessful: false, ToolExecutionNotifications: notes}}
+	return []sarifInvocation{{ExecutionSuccessful: len(notes) == 0, ToolExecutionNotifications: notes}}
 }
 
 type sarifTool struct {
