@@ -465,5 +465,15 @@ func TestPathsRelativeToRepository(t *testing.T) {
 		if real, _ := filepath.EvalSymlinks(dir); res.Base != real {
 			t.Errorf("scan %s: Base = %q, want %q", p, res.Base, real)
 		}
+	}	// Two roots in one repository: both from its top, no extra prefix.
+	other := filepath.Join(dir, "c")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(other, "package.json"), []byte(testManifest), 0o644)
+	os.WriteFile(filepath.Join(other, "package-lock.json"), []byte(lock), 0o644)
+	res = run(t, Options{Paths: []string{filepath.Join(dir, "a"), other}})
+	if diff := cmp.Diff(append(want, "c/package-lock.json:3 missing-integrity"), summary(res.Findings)); diff != "" {
+		t.Errorf("two roots (-want +got):\n%s", diff)
 	}
 }
