@@ -465,7 +465,8 @@ func TestPathsRelativeToRepository(t *testing.T) {
 		if real, _ := filepath.EvalSymlinks(dir); res.Base != real {
 			t.Errorf("scan %s: Base = %q, want %q", p, res.Base, real)
 		}
-	} // Two roots in one repository: both from its top, no extra prefix.
+	}
+	// Two roots in one repository: both from its top, no extra prefix.
 	other := filepath.Join(dir, "c")
 	if err := os.MkdirAll(other, 0o755); err != nil {
 		t.Fatal(err)
