@@ -16,18 +16,29 @@ import (
 // to leave the destination untouched. It is not safe for concurrent use.
 type File struct {
 	*os.File
-	path string
-	done bool
+	path   string
+	done   bool
+	direct bool // writing straight to a device or pipe
 }
 
 // Create starts replacing path. The new file gets the mode of the file it
-// replaces, or perm when path does not exist yet. A destination that is a
-// symbolic link is replaced by the new file (the link's target is left
-// alone), as rename does.
+// replaces, or perm when path does not exist yet. A symbolic link to a
+// regular file is replaced by the new file and its target left alone, as
+// rename does: a link planted in a repository never redirects a write
+// outside it. A destination that exists and is not a regular file
+// (/dev/stdout, a named pipe, a device) cannot be replaced: it is written
+// directly, as os.Create would.
 func Create(path string, perm fs.FileMode) (*File, error) {
 	if st, err := os.Stat(path); err == nil {
-		if st.IsDir() {
+		switch {
+		case st.IsDir():
 			return nil, fmt.Errorf("create %s: is a directory", path)
+		case !st.Mode().IsRegular():
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				return nil, fmt.Errorf("create %s: %w", path, err)
+			}
+			return &File{File: f, path: path, direct: true}, nil
 		}
 		perm = st.Mode().Perm()
 	}
@@ -53,6 +64,12 @@ func (f *File) Commit() error {
 		return fmt.Errorf("commit %s: already committed or aborted", f.path)
 	}
 	f.done = true
+	if f.direct {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", f.path, err)
+		}
+		return nil
+	}
 	if err := f.Sync(); err != nil {
 		return errors.Join(fmt.Errorf("write %s: %w", f.path, err), f.Close(), os.Remove(f.Name()))
 	}
@@ -73,6 +90,9 @@ func (f *File) Abort() error {
 		return nil
 	}
 	f.done = true
+	if f.direct {
+		return f.Close()
+	}
 	return errors.Join(f.Close(), os.Remove(f.Name()))
 }
 
@@ -92,7 +112,13 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 // and a file can be created in its directory. Commands call it before
 // doing any work, so that a typo in an output path fails at once rather
 // than after a long scan. It creates and removes a temporary file.
+//
+// A destination that is not a regular file is not opened (opening a named
+// pipe would wait for a reader): it is taken as writable.
 func Check(path string) error {
+	if st, err := os.Stat(path); err == nil && !st.IsDir() && !st.Mode().IsRegular() {
+		return nil
+	}
 	f, err := Create(path, 0o600)
 	if err != nil {
 		return err

@@ -103,3 +103,37 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Errorf("directory holds %v, want %v", got, names)
 	}
 }
+
+// TestLinksAndDevices: a link is replaced, its target (which could lie
+// outside the repository) left alone; a device such as /dev/null is written
+// directly, never replaced.
+func TestLinksAndDevices(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real.json")
+	link := filepath.Join(dir, "link.json")
+	os.WriteFile(target, []byte("old"), 0o644)
+	if err := os.Symlink("real.json", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(link, []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("the link was not replaced by a regular file: %v %v", st, err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "old" {
+		t.Errorf("the link's target was written: %q", data)
+	}
+	if data, _ := os.ReadFile(link); string(data) != "new" {
+		t.Errorf("link.json = %q, want new", data)
+	}
+	if err := Check(os.DevNull); err != nil {
+		t.Errorf("Check(%s): %v", os.DevNull, err)
+	}
+	if err := WriteFile(os.DevNull, []byte("x"), 0o644); err != nil {
+		t.Errorf("WriteFile(%s): %v", os.DevNull, err)
+	}
+	if st, err := os.Stat(os.DevNull); err != nil || st.Mode().IsRegular() {
+		t.Fatalf("%s was replaced by a regular file!", os.DevNull)
+	}
+}
