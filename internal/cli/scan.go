@@ -212,9 +212,11 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err := writeReport(env, fl.output, format, fl.color, report); err != nil {
 		return internalError(err)
 	}
-	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && fl.output == "" {
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && fl.output == "" && !sameFile(env.Stdout, env.path(p)) {
 		// A report written to a file is for another tool (the SARIF
-		// upload); the step that prints it writes the job summary.
+		// upload); the step that prints it writes the job summary. Markdown
+		// already redirected there (>> "$GITHUB_STEP_SUMMARY") is not
+		// written twice.
 		if err := appendStepSummary(env.path(p), report); err != nil {
 			fmt.Fprintf(env.Stderr, "buildwall: warning: $GITHUB_STEP_SUMMARY: %s\n", termsafe.String(err.Error()))
 		}
@@ -355,6 +357,20 @@ func useColor(env *Env, color string, w io.Writer) bool {
 		return false
 	}
 	return output.ColorEnabled(w, env.getenv)
+}
+
+// sameFile reports whether w is the open file at path.
+func sameFile(w io.Writer, path string) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }
 
 // appendStepSummary appends the Markdown report to the GitHub job summary

@@ -216,3 +216,31 @@ func TestScanStepSummaryAndColor(t *testing.T) {
 		t.Errorf("--color rainbow: exit %d, want 2", got.code)
 	}
 }
+
+// TestScanStepSummaryNotTwice: Markdown redirected into the job summary,
+// as older snippets do, is not appended a second time.
+func TestScanStepSummaryNotTwice(t *testing.T) {
+	useTestRegistry(t)
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": highLock})
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	f, err := os.OpenFile(summary, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"scan", "--db", t.TempDir(), "--format", "markdown", "--fail-on", "none"},
+		Env{Stdout: f, Stderr: &stderr, Dir: dir, Getenv: func(k string) string {
+			if k == "GITHUB_STEP_SUMMARY" {
+				return summary
+			}
+			return ""
+		}})
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	data, _ := os.ReadFile(summary)
+	if n := strings.Count(string(data), "## buildwall scan"); n != 1 {
+		t.Errorf("job summary has the report %d times:\n%s", n, data)
+	}
+}
