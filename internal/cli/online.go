@@ -35,7 +35,7 @@ func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(4, runtime.GOMAXPROCS(0)))
 	for _, rel := range res.Files {
-		p := onlinePath(env, paths, abs, rel)
+		p := onlinePath(env, paths, abs, res.Base, rel)
 		kind := pin.KindOf(filepath.ToSlash(p))
 		if kind != pin.Workflow && kind != pin.Action {
 			continue
@@ -69,17 +69,19 @@ func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.
 	}
 	_ = g.Wait() // workers never fail; cancellation shows in the warnings
 	if cfg != nil {
-		var n int
-		found, n = cfg.Scan.Filter(found)
-		res.Suppressed += n
+		res.Suppressed += cfg.Scan.Suppress(found, scan.ConfigName(cfg.Path, res.Base))
 	}
 	res.Findings = finding.Sort(append(res.Findings, found...))
 	return dedupeStrings(warns)
 }
 
-// onlinePath maps a scan result path back to the file: relative to the
-// only root, or prefixed with its root when several were scanned.
-func onlinePath(env *Env, paths, abs []string, rel string) string {
+// onlinePath maps a scan result path back to the file: relative to base
+// (scan.Base), else to the only root, or prefixed with its root when
+// several were scanned.
+func onlinePath(env *Env, paths, abs []string, base, rel string) string {
+	if base != "" {
+		return filepath.Join(base, filepath.FromSlash(rel))
+	}
 	if len(paths) == 1 {
 		if st, err := os.Stat(abs[0]); err == nil && !st.IsDir() {
 			return abs[0]

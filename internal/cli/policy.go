@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildwall/buildwall/internal/atomicfile"
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/report"
 	"github.com/buildwall/buildwall/internal/termsafe"
@@ -208,8 +209,8 @@ func readRunReport(env *Env, path string) (*report.Report, error) {
 	return r, nil
 }
 
-// writePolicyOutput runs write against stdout, or against the file named by
-// output (created or truncated).
+// writePolicyOutput runs write against stdout, or replaces the file named
+// by output atomically (atomicfile): a failed write leaves it as it was.
 func writePolicyOutput(env *Env, output string, write func(io.Writer) error) error {
 	if output == "" {
 		if err := write(env.Stdout); err != nil {
@@ -220,15 +221,14 @@ func writePolicyOutput(env *Env, output string, write func(io.Writer) error) err
 	if env.Dir != "" && !filepath.IsAbs(output) {
 		output = filepath.Join(env.Dir, output)
 	}
-	f, err := os.Create(output)
+	f, err := atomicfile.Create(output, 0o644)
 	if err != nil {
 		return internalError(fmt.Errorf("create output: %w", err))
 	}
-	err = write(f)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("close output: %w", cerr)
+	if err := write(f); err != nil {
+		return internalError(errors.Join(err, f.Abort()))
 	}
-	if err != nil {
+	if err := f.Commit(); err != nil {
 		return internalError(err)
 	}
 	return nil

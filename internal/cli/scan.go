@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/advisory"
+	"github.com/buildwall/buildwall/internal/atomicfile"
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/output"
@@ -29,6 +30,7 @@ type scanFlags struct {
 	format  string
 	output  string
 	failOn  string
+	color   string
 	config  string
 	db      string
 	offline bool
@@ -68,6 +70,11 @@ Only regular files inside each PATH are read: a symbolic link leading
 outside, a FIFO, socket or device, and anything unreadable is reported as
 unscanned-path (high) and never read.
 
+Paths in reports are relative to the repository root (the nearest directory
+holding .git, else the scanned directory). Findings matched by a scan.ignore
+are reported as suppressed and never fail the scan. With $GITHUB_STEP_SUMMARY
+set and no --output, the Markdown report is appended to the job summary.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
 2 usage or configuration error, or nothing to scan, 3 buildwall itself
 failed or was interrupted (SIGINT/SIGTERM: the report written is partial
@@ -85,14 +92,18 @@ and marked incomplete).`,
   buildwall scan --config-from origin/main
 
   # SARIF for code scanning, never failing
-  buildwall scan --format sarif --output buildwall.sarif --fail-on none`,
+  buildwall scan --format sarif --output buildwall.sarif --fail-on none
+
+  # GitHub Actions annotations; the Markdown report goes to $GITHUB_STEP_SUMMARY
+  buildwall scan --format github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return interruptible(cmd.Context(), func() error { return runScan(cmd.Context(), env, cmd, fl, args) })
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif or markdown")
-	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output (\"-\" is standard output)")
+	f.StringVar(&fl.format, "format", "text", "output format: text, json, sarif, markdown or github (workflow-command annotations)")
+	f.StringVarP(&fl.output, "output", "o", "", "write the report to `FILE` instead of standard output (\"-\" is standard output); replaced atomically, checked writable before the scan")
+	f.StringVar(&fl.color, "color", "auto", "color the text format: auto (a terminal and NO_COLOR unset), always or never")
 	f.StringVar(&fl.failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: none, low, medium, high or critical")
 	f.StringVar(&fl.config, "config", "", "configuration `FILE` (default: buildwall.yml at the repository root)")
 	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` (default: $BUILDWALL_DB or the user cache directory)")
@@ -121,6 +132,16 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err != nil {
 		return usageError(fmt.Errorf("--fail-on: %w", err))
 	}
+	if fl.color != "auto" && fl.color != "always" && fl.color != "never" {
+		return usageError(fmt.Errorf("--color: unknown value %q (want auto, always or never)", fl.color))
+	}
+	if fl.output != "" {
+		// Fail before a long scan, not after it, on an output path that
+		// cannot be written.
+		if err := atomicfile.Check(env.path(fl.output)); err != nil {
+			return usageError(fmt.Errorf("--output: %w", err))
+		}
+	}
 	paths := args
 	if len(paths) == 0 {
 		paths = []string{"."}
@@ -129,13 +150,14 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
-	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
+	base := scan.Base(abs)
+	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0], base)
 	if err != nil {
 		return usageError(err)
 	}
 	trusted, err := resolveTrust(ctx, env, trustInput{
 		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
-		failOnFixed: cmd.Flags().Changed("fail-on"),
+		failOnFixed: cmd.Flags().Changed("fail-on"), base: base,
 	})
 	if err != nil {
 		return err
@@ -154,6 +176,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
 		Trust:      trusted.opt,
+		Base:       base,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
@@ -183,11 +206,20 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Files:       res.Files,
 		Findings:    res.Findings,
 		Rules:       res.Rules,
-		Suppressed:  res.Suppressed,
 		Incomplete:  interrupted,
+		Base:        res.Base,
 	}
-	if err := writeReport(env, fl.output, format, report); err != nil {
+	if err := writeReport(env, fl.output, format, fl.color, report); err != nil {
 		return internalError(err)
+	}
+	if p := env.getenv("GITHUB_STEP_SUMMARY"); p != "" && fl.output == "" && !sameFile(env.Stdout, env.path(p)) {
+		// A report written to a file is for another tool (the SARIF
+		// upload); the step that prints it writes the job summary. Markdown
+		// already redirected there (>> "$GITHUB_STEP_SUMMARY") is not
+		// written twice.
+		if err := appendStepSummary(env.path(p), report); err != nil {
+			fmt.Fprintf(env.Stderr, "buildwall: warning: $GITHUB_STEP_SUMMARY: %s\n", termsafe.String(err.Error()))
+		}
 	}
 	if interrupted {
 		return internalError(fmt.Errorf("%w: the report is partial (marked incomplete)", errInterrupted))
@@ -216,7 +248,7 @@ func (e *Env) path(p string) string {
 // repository, a FIFO, a device, unreadable) is not read: the scan runs
 // without it (path "") and reports it as unscanned-path, one of the
 // returned findings. Every other problem is an error for the user (exit 2).
-func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
+func loadScanConfig(env *Env, flagPath, firstPath, base string) (cfg *config.Config, path string, findings []finding.Finding, err error) {
 	p := flagPath
 	dir := firstPath
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
@@ -233,11 +265,15 @@ func loadScanConfig(env *Env, flagPath, firstPath string) (cfg *config.Config, p
 		cfg, err = config.LoadFound(p)
 		var ce *config.Error
 		if err != nil && !errors.As(err, &ce) {
-			rel, rerr := filepath.Rel(dir, p)
-			if rerr != nil {
-				rel = p
+			rel, ok := scan.RelTo(base, p)
+			if !ok {
+				r, rerr := filepath.Rel(dir, p)
+				if rerr != nil {
+					r = p
+				}
+				rel = filepath.ToSlash(r)
 			}
-			return &config.Config{}, "", []finding.Finding{scan.Unscanned(filepath.ToSlash(rel), configReason(err))}, nil
+			return &config.Config{}, "", []finding.Finding{scan.Unscanned(rel, configReason(err))}, nil
 		}
 	}
 	if err != nil {
@@ -292,31 +328,73 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 	return db, nil
 }
 
-// writeReport writes the report to file (created or truncated) or stdout.
-func writeReport(env *Env, file string, format output.Format, r output.Report) (err error) {
-	var w io.Writer = env.Stdout
-	if file != "" {
-		f, cerr := os.Create(env.path(file))
-		if cerr != nil {
-			return fmt.Errorf("create report: %w", cerr)
-		}
-		defer func() {
-			if cerr := f.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("close report: %w", cerr)
-			}
-		}()
-		w = f
+// writeReport writes the report to stdout, or replaces file atomically
+// (atomicfile): on any error, a full disk included, the old file is left
+// as it was.
+func writeReport(env *Env, file string, format output.Format, color string, r output.Report) error {
+	if file == "" {
+		opts := output.Options{Color: format == output.FormatText && useColor(env, color, env.Stdout)}
+		return output.Write(env.Stdout, format, r, opts)
 	}
-	opts := output.Options{Color: file == "" && format == output.FormatText && output.ColorEnabled(w, env.getenv)}
-	return output.Write(w, format, r, opts)
+	f, err := atomicfile.Create(env.path(file), 0o644)
+	if err != nil {
+		return fmt.Errorf("create report: %w", err)
+	}
+	opts := output.Options{Color: format == output.FormatText && color == "always"}
+	if err := output.Write(f, format, r, opts); err != nil {
+		return errors.Join(err, f.Abort())
+	}
+	return f.Commit()
+}
+
+// useColor decides --color: always, never, or auto (w is a terminal and
+// NO_COLOR is unset).
+func useColor(env *Env, color string, w io.Writer) bool {
+	switch color {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	return output.ColorEnabled(w, env.getenv)
+}
+
+// sameFile reports whether w is the open file at path.
+func sameFile(w io.Writer, path string) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
+// appendStepSummary appends the Markdown report to the GitHub job summary
+// file, as run does.
+func appendStepSummary(path string, r output.Report) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, f.Close()) }()
+	return output.Write(f, output.FormatMarkdown, r, output.Options{})
 }
 
 // summaryLine is the one-line verdict printed on stderr when stdout carries
-// a machine format or the report goes to a file.
+// a machine format or the report goes to a file. Its counts are the text
+// format's: findings in force, the files they are in, the files scanned,
+// then the suppressed findings.
 func summaryLine(res *scan.Result, failOn finding.Severity) string {
 	counts := map[finding.Severity]int{}
-	for _, f := range res.Findings {
+	active := finding.Active(res.Findings)
+	inFiles := map[string]bool{}
+	for _, f := range active {
 		counts[f.Severity]++
+		inFiles[f.Path] = true
 	}
 	var parts []string
 	for s := finding.SeverityCritical; s >= finding.SeverityLow; s-- {
@@ -325,19 +403,13 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "buildwall: %d finding", len(res.Findings))
-	if len(res.Findings) != 1 {
-		b.WriteString("s")
-	}
+	fmt.Fprintf(&b, "buildwall: %s", countOf(len(active), "finding"))
 	if len(parts) > 0 {
-		b.WriteString(" (" + strings.Join(parts, ", ") + ")")
+		fmt.Fprintf(&b, " (%s) in %s", strings.Join(parts, ", "), countOf(len(inFiles), "file"))
 	}
-	fmt.Fprintf(&b, " in %d file", len(res.Files))
-	if len(res.Files) != 1 {
-		b.WriteString("s")
-	}
-	if res.Suppressed > 0 {
-		fmt.Fprintf(&b, ", %d suppressed by buildwall.yml", res.Suppressed)
+	fmt.Fprintf(&b, "; %s scanned", countOf(len(res.Files), "file"))
+	if n := finding.CountSuppressed(res.Findings); n > 0 {
+		fmt.Fprintf(&b, ", %d suppressed", n)
 	}
 	if failOn == finding.SeverityNone {
 		b.WriteString("; --fail-on none")
@@ -347,4 +419,12 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		fmt.Fprintf(&b, "; passing: nothing at or above %s", failOn)
 	}
 	return b.String()
+}
+
+// countOf returns "1 file" or "3 files".
+func countOf(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -59,6 +59,7 @@ type trustInput struct {
 	branch      *config.Config
 	branchPath  string // absolute path of the branch's buildwall.yml, "" for none
 	failOnFixed bool
+	base        string // scan.Base(roots): findings' paths are relative to it
 }
 
 // resolveTrust finds the trusted revision (see trustedRef) and the
@@ -205,8 +206,12 @@ func realAbs(p string) (string, error) {
 }
 
 // findingPath names the file at abs as scan names paths: relative to the
-// first scan root, prefixed with the root as given when there are several.
+// base (the repository's top), else to the first scan root, prefixed with
+// the root as given when there are several.
 func findingPath(in trustInput, abs string) string {
+	if rel, ok := scan.RelTo(in.base, abs); ok {
+		return rel
+	}
 	root := in.roots[0]
 	if st, err := os.Stat(root); err == nil && !st.IsDir() {
 		root = filepath.Dir(root)

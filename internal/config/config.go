@@ -434,31 +434,38 @@ func (ig *Ignore) Match(f *finding.Finding) bool {
 	return true
 }
 
-// Filter returns the findings no ignore matches (reusing fs's storage) and
-// how many were suppressed.
-func (s *Scan) Filter(fs []finding.Finding) ([]finding.Finding, int) {
+// Suppress marks every finding an ignore matches as suppressed (kind
+// external, the ignore's reason, source "cfgName:line") and returns how
+// many it marked. Findings already suppressed are left as they are.
+// Suppressed findings stay in fs: outputs show them, --fail-on skips them.
+func (s *Scan) Suppress(fs []finding.Finding, cfgName string) int {
 	if len(s.Ignores) == 0 {
-		return fs, 0
+		return 0
 	}
-	kept := fs[:0]
 	n := 0
 	for i := range fs {
-		if s.ignored(&fs[i]) {
-			n++
+		if fs[i].Suppressed != nil {
 			continue
 		}
-		kept = append(kept, fs[i])
-	}
-	return kept, n
-}
-
-func (s *Scan) ignored(f *finding.Finding) bool {
-	for i := range s.Ignores {
-		if s.Ignores[i].Match(f) {
-			return true
+		if ig := s.ignoring(&fs[i]); ig != nil {
+			fs[i].Suppressed = &finding.Suppression{
+				Kind:   finding.SuppressionExternal,
+				Reason: ig.Reason,
+				Source: fmt.Sprintf("%s:%d", cfgName, ig.Line),
+			}
+			n++
 		}
 	}
-	return false
+	return n
+}
+
+func (s *Scan) ignoring(f *finding.Finding) *Ignore {
+	for i := range s.Ignores {
+		if s.Ignores[i].Match(f) {
+			return &s.Ignores[i]
+		}
+	}
+	return nil
 }
 
 // InstallScriptAllowed reports whether the package name is allowlisted.

@@ -90,7 +90,7 @@ func TestParseEmpty(t *testing.T) {
 	}
 }
 
-func TestFilter(t *testing.T) {
+func TestSuppress(t *testing.T) {
 	c, err := Parse("b.yml", []byte(`scan:
   ignore:
     - rule: install-script
@@ -116,12 +116,22 @@ func TestFilter(t *testing.T) {
 		f("insecure-source", "package-lock.json", "left-pad", "1.0.0"),   // ignored name@version
 		f("insecure-source", "package-lock.json", "left-pad", "1.0.1"),   // kept
 	}
-	got, n := c.Scan.Filter(in)
+	n := c.Scan.Suppress(in, "b.yml")
 	if n != 3 {
 		t.Errorf("suppressed = %d, want 3", n)
 	}
+	if len(in) != 6 {
+		t.Fatalf("Suppress dropped findings: %d left", len(in))
+	}
+	wantSup := finding.Suppression{Kind: "external", Reason: "frozen", Source: "b.yml:6"}
+	if diff := cmp.Diff(&wantSup, in[2].Suppressed); diff != "" {
+		t.Errorf("suppression (-want +got):\n%s", diff)
+	}
+	if again := c.Scan.Suppress(in, "b.yml"); again != 0 {
+		t.Errorf("second Suppress marked %d already suppressed findings", again)
+	}
 	var gotRules []string
-	for _, g := range got {
+	for _, g := range finding.Active(in) {
 		gotRules = append(gotRules, g.Rule+" "+g.Path+" "+g.Package.String())
 	}
 	want := []string{

@@ -16,6 +16,7 @@ func TestIncompleteInEveryFormat(t *testing.T) {
 		FormatJSON:     `"incomplete": true`,
 		FormatSARIF:    `"executionSuccessful": false`,
 		FormatMarkdown: incompleteNote,
+		FormatGitHub:   "::error title=buildwall::INCOMPLETE",
 	}
 	for _, f := range Formats() {
 		for _, incomplete := range []bool{true, false} {

@@ -44,6 +44,15 @@ type jsonFinding struct {
 	Package     *jsonPackage `json:"package"`
 	Fix         string       `json:"fix"`
 	Fingerprint string       `json:"fingerprint"`
+	// Suppressed is written only for a finding an ignore matched: it does
+	// not count toward --fail-on or the summary's severities.
+	Suppressed *jsonSuppression `json:"suppressed,omitempty"`
+}
+
+type jsonSuppression struct {
+	Kind   string `json:"kind"` // "external" (buildwall.yml) or "inSource" (inline comment)
+	Reason string `json:"reason"`
+	Source string `json:"source"`
 }
 
 type jsonPackage struct {
@@ -111,7 +120,7 @@ func writeJSON(w io.Writer, r Report) error {
 	c := countFindings(r.Findings)
 	if err := value(jsonSummary{
 		Critical: c.critical, High: c.high, Medium: c.medium, Low: c.low,
-		Files: len(r.Files), Suppressed: r.Suppressed,
+		Files: len(r.Files), Suppressed: r.suppressedCount(),
 	}, "  "); err != nil {
 		return err
 	}
@@ -132,6 +141,9 @@ func toJSONFinding(f finding.Finding) jsonFinding {
 		Column:      max(f.Column, 0),
 		Fix:         f.Fix,
 		Fingerprint: f.Fingerprint(),
+	}
+	if s := f.Suppressed; s != nil {
+		jf.Suppressed = &jsonSuppression{Kind: s.Kind, Reason: s.Reason, Source: s.Source}
 	}
 	if f.Package != nil {
 		jf.Package = &jsonPackage{Ecosystem: f.Package.Ecosystem, Name: f.Package.Name, Version: f.Package.Version}
@@ -227,6 +239,15 @@ func appendJSONFinding(b []byte, f jsonFinding) []byte {
 	b = appendJSONString(b, f.Fix)
 	b = append(b, ",\n      \"fingerprint\": "...)
 	b = appendJSONString(b, f.Fingerprint)
+	if s := f.Suppressed; s != nil {
+		b = append(b, ",\n      \"suppressed\": {\n        \"kind\": "...)
+		b = appendJSONString(b, s.Kind)
+		b = append(b, ",\n        \"reason\": "...)
+		b = appendJSONString(b, s.Reason)
+		b = append(b, ",\n        \"source\": "...)
+		b = appendJSONString(b, s.Source)
+		b = append(b, "\n      }"...)
+	}
 	return append(b, "\n    }"...)
 }
 

@@ -33,7 +33,7 @@ func TestJSONStreamMatchesEncoder(t *testing.T) {
 			}
 			c := countFindings(r.Findings)
 			doc.Summary = jsonSummary{Critical: c.critical, High: c.high, Medium: c.medium, Low: c.low,
-				Files: len(r.Files), Suppressed: r.Suppressed}
+				Files: len(r.Files), Suppressed: r.suppressedCount()}
 			if err := encodeJSON(&want, doc); err != nil {
 				t.Fatal(err)
 			}
@@ -113,12 +113,11 @@ func TestSARIFStreamMatchesEncoder(t *testing.T) {
 		run := sarifRun{
 			Tool: sarifTool{Driver: sarifDriver{Name: "buildwall", InformationURI: informationURI, Version: r.ToolVersion,
 				SemanticVersion: strings.TrimPrefix(r.ToolVersion, "v"), Rules: rules}},
-			OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
-				Description: &sarifText{Text: "The scan root (" + strings.Join(roots(r.Roots), ", ") + "); result paths are relative to it."},
-			}},
-			Results:    []sarifResult{},
-			Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed},
+			OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: srcRootArtifact(r)},
+			Results:            []sarifResult{},
+			Properties:         &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.suppressedCount()},
 		}
+		run.Invocations = []sarifInvocation{{ExecutionSuccessful: true}}
 		for _, f := range r.Findings {
 			run.Results = append(run.Results, sarifResultOf(f, index[f.Rule]))
 		}

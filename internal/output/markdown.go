@@ -38,8 +38,8 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 	}
 	if c.total == 0 {
 		w.printf("✅ **No findings** in %s scanned", plural(len(r.Files), "file"))
-		if r.Suppressed > 0 {
-			w.printf(" (%d suppressed by config)", r.Suppressed)
+		if n := r.suppressedCount(); n > 0 {
+			w.printf(" (%d suppressed)", n)
 		}
 		w.print(".\n")
 		return w.done(bw)
@@ -47,8 +47,8 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 	w.printf("❌ **%s** in %s: %d critical, %d high, %d medium, %d low (%s scanned",
 		plural(c.total, "finding"), plural(c.files, "file"), c.critical, c.high, c.medium, c.low,
 		plural(len(r.Files), "file"))
-	if r.Suppressed > 0 {
-		w.printf(", %d suppressed by config", r.Suppressed)
+	if n := r.suppressedCount(); n > 0 {
+		w.printf(", %d suppressed", n)
 	}
 	w.print(").\n")
 
@@ -57,7 +57,7 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 	for _, sev := range markdownSeverities {
 		var rows []finding.Finding
 		for _, f := range r.Findings {
-			if f.Severity == sev {
+			if f.Severity == sev && f.Suppressed == nil {
 				rows = append(rows, f)
 			}
 		}

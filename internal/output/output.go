@@ -1,6 +1,6 @@
 // Package output renders the findings of a scan as text for a CI log, JSON
-// (schema buildwall.scan/v1), SARIF 2.1.0 for code scanning, or Markdown for a
-// job summary, and renders rule metadata for `buildwall rules` and the
+// (schema buildwall.scan/v1), SARIF 2.1.0 for code scanning, Markdown for a
+// job summary, or GitHub Actions workflow commands (annotations), and renders rule metadata for `buildwall rules` and the
 // README's rule reference.
 //
 // Writers are pure functions of a Report: they never reorder findings (the
@@ -34,11 +34,13 @@ const (
 	FormatJSON     Format = "json"
 	FormatSARIF    Format = "sarif"
 	FormatMarkdown Format = "markdown"
+	// FormatGitHub writes GitHub Actions workflow commands (annotations).
+	FormatGitHub Format = "github"
 )
 
 // Formats lists every format Write accepts, in the order help texts show them.
 func Formats() []Format {
-	return []Format{FormatText, FormatJSON, FormatSARIF, FormatMarkdown}
+	return []Format{FormatText, FormatJSON, FormatSARIF, FormatMarkdown, FormatGitHub}
 }
 
 // ErrUnknownFormat is returned (wrapped) by ParseFormat and Write for a format
@@ -77,11 +79,20 @@ type Report struct {
 	// Files are the files scanned: slash-separated, relative to their root.
 	Files []string
 	// Findings are already sorted by the caller; writers keep their order.
+	// Suppressed findings (finding.Finding.Suppressed) are listed by JSON
+	// and SARIF with their suppression, and only counted by text, Markdown
+	// and github.
 	Findings []finding.Finding
 	// Rules holds the metadata of every rule that ran (SARIF rules[]).
 	Rules []finding.Rule
-	// Suppressed counts findings dropped by config ignores.
+	// Suppressed counts suppressed findings that are not in Findings
+	// (dropped before the report); writers add the suppressed findings of
+	// Findings to it.
 	Suppressed int
+	// Base is the absolute directory finding paths are relative to (the
+	// repository's top, see scan.Base), or "" when unknown. SARIF names it
+	// as %SRCROOT%.
+	Base string
 	// Incomplete marks a scan that was interrupted (SIGINT/SIGTERM): the
 	// findings are those of the work finished. Every format says so.
 	Incomplete bool
@@ -111,6 +122,8 @@ func Write(w io.Writer, f Format, r Report, o Options) error {
 		err = writeSARIF(w, r)
 	case FormatMarkdown:
 		err = writeMarkdown(w, r)
+	case FormatGitHub:
+		err = writeGitHub(w, r)
 	default:
 		return fmt.Errorf("write report: %w %q", ErrUnknownFormat, string(f))
 	}
@@ -145,7 +158,12 @@ func ColorEnabled(w io.Writer, getenv func(string) string) bool {
 	return fi.Mode()&os.ModeCharDevice != 0
 }
 
-// counts tallies findings per severity.
+// suppressedCount is how many findings of r are suppressed.
+func (r *Report) suppressedCount() int {
+	return r.Suppressed + finding.CountSuppressed(r.Findings)
+}
+
+// counts tallies the findings in force per severity.
 type counts struct {
 	critical, high, medium, low int
 	total                       int
@@ -156,6 +174,9 @@ func countFindings(fs []finding.Finding) counts {
 	var c counts
 	seen := map[string]bool{}
 	for _, f := range fs {
+		if f.Suppressed != nil {
+			continue
+		}
 		switch f.Severity {
 		case finding.SeverityCritical:
 			c.critical++

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -88,9 +89,24 @@ func richReport() Report {
 				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 101, Column: 3},
 				Package:  npm("@scope/pkg", "3.0.0"),
 				Fix:      "Regenerate the lockfile."},
+			// Suppressed: listed by JSON and SARIF, only counted elsewhere.
+			{Rule: "malicious-package", Severity: finding.SeverityCritical,
+				Message:  "event-stream@3.3.6 is malicious (MAL-2018-1)",
+				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 120, Column: 3},
+				Package:  npm("event-stream", "3.3.6"),
+				Fix:      "Remove it.",
+				Suppressed: &finding.Suppression{Kind: finding.SuppressionExternal, Reason: "vendored copy, audited\nby security",
+					Source: "buildwall.yml:7"}},
+			{Rule: "install-script", Severity: finding.SeverityMedium,
+				Message:  "esbuild@0.19.2 runs a postinstall script",
+				Location: finding.Location{Path: "pnpm-lock.yaml", Line: 130, Column: 3},
+				Package:  npm("esbuild", "0.19.2"),
+				Fix:      "Allowlist it.",
+				Suppressed: &finding.Suppression{Kind: finding.SuppressionInSource, Reason: "needs its binary",
+					Source: "pnpm-lock.yaml:129"}},
 		},
-		Rules:      fixtureRules(),
-		Suppressed: 2,
+		Rules: fixtureRules(),
+		Base:  "/work/repo with space",
 	}
 }
 
@@ -149,7 +165,7 @@ func TestGolden(t *testing.T) {
 		for _, c := range cases {
 			t.Run(string(f)+"_"+c.name, func(t *testing.T) {
 				got := render(t, f, c.report, Options{})
-				assertLogSafe(t, got)
+				assertFormatLogSafe(t, f, got)
 				testutil.Golden(t, filepath.Join("testdata", string(f), c.name+".golden"), got)
 				if again := render(t, f, c.report, Options{}); !bytes.Equal(got, again) {
 					t.Errorf("output is not deterministic")
@@ -274,9 +290,12 @@ func TestJSONContract(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"name": "buildwall", "version": "v1.2.3"}, doc.Tool); diff != "" {
 		t.Errorf("tool mismatch (-want +got):\n%s", diff)
 	}
-	wantKeys := []string{"column", "fingerprint", "fix", "line", "message", "package", "path", "rule", "severity"}
 	var gotRules []string
 	for i, f := range doc.Findings {
+		wantKeys := []string{"column", "fingerprint", "fix", "line", "message", "package", "path", "rule", "severity"}
+		if r.Findings[i].Suppressed != nil {
+			wantKeys = append(wantKeys, "suppressed")
+		}
 		var keys []string
 		for k := range f {
 			keys = append(keys, k)
@@ -434,9 +453,37 @@ func TestHostileLogSafe(t *testing.T) {
 			if color && f == FormatText {
 				out = []byte(stripANSI(string(out)))
 			}
-			assertLogSafe(t, out)
+			assertFormatLogSafe(t, f, out)
 		}
 	}
+}
+
+// githubCommandRE matches the one workflow command the github format starts
+// a line with: properties hold no ':' or ',' (escaped as %3A, %2C), so the
+// first "::" after them ends them.
+var githubCommandRE = regexp.MustCompile(`^::(error|warning|notice) (file=[^:,\n]*,(line=[0-9]+,(col=[0-9]+,)?)?)?title=[^:,\n]*::`)
+
+// assertFormatLogSafe is assertLogSafe, except that the github format's own
+// workflow commands are allowed at the start of a line when well formed.
+func assertFormatLogSafe(t *testing.T, f Format, out []byte) {
+	t.Helper()
+	if f != FormatGitHub {
+		assertLogSafe(t, out)
+		return
+	}
+	var rest []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "::") {
+			m := githubCommandRE.FindString(line)
+			if m == "" {
+				t.Errorf("malformed workflow command: %q", line)
+				continue
+			}
+			line = "CMD " + line[len(m):]
+		}
+		rest = append(rest, line)
+	}
+	assertLogSafe(t, []byte(strings.Join(rest, "\n")))
 }
 
 // stripANSI removes the text format's own color sequences.

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/finding"
@@ -57,8 +58,9 @@ type sarifRunProperties struct {
 	Incomplete   bool `json:"incomplete,omitempty"`
 }
 
-// sarifInvocation is written only when the scan did not cover everything:
-// it was interrupted, or paths were left unscanned.
+// sarifInvocation records the run's status: executionSuccessful is false,
+// with a notification each, when the scan did not cover everything (it was
+// interrupted, or paths were left unscanned).
 type sarifInvocation struct {
 	ExecutionSuccessful        bool                `json:"executionSuccessful"`
 	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
@@ -75,8 +77,8 @@ type sarifNotification struct {
 // scanning shows the run as not fully successful.
 const unscannedRule = "unscanned-path"
 
-// sarifInvocations returns the run's invocations: none for a complete
-// scan, else one with executionSuccessful false and a notification for the
+// sarifInvocations returns the run's one invocation: successful for a
+// complete scan, else unsuccessful with a notification for the
 // interruption and for each unscanned path.
 func sarifInvocations(r Report) []sarifInvocation {
 	var notes []sarifNotification
@@ -89,10 +91,7 @@ func sarifInvocations(r Report) []sarifInvocation {
 			notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: f.Message}, Locations: []sarifLocation{{PhysicalLocation: loc}}})
 		}
 	}
-	if len(notes) == 0 {
-		return nil
-	}
-	return []sarifInvocation{{ExecutionSuccessful: false, ToolExecutionNotifications: notes}}
+	return []sarifInvocation{{ExecutionSuccessful: len(notes) == 0, ToolExecutionNotifications: notes}}
 }
 
 type sarifTool struct {
@@ -138,13 +137,22 @@ type sarifRuleProperties struct {
 }
 
 type sarifResult struct {
-	RuleID              string            `json:"ruleId"`
-	RuleIndex           int               `json:"ruleIndex"`
-	Level               string            `json:"level"`
-	Message             sarifText         `json:"message"`
-	Locations           []sarifLocation   `json:"locations,omitempty"`
-	PartialFingerprints map[string]string `json:"partialFingerprints"`
-	Properties          *sarifResultProps `json:"properties,omitempty"`
+	RuleID              string             `json:"ruleId"`
+	RuleIndex           int                `json:"ruleIndex"`
+	Level               string             `json:"level"`
+	Message             sarifText          `json:"message"`
+	Locations           []sarifLocation    `json:"locations,omitempty"`
+	PartialFingerprints map[string]string  `json:"partialFingerprints"`
+	Suppressions        []sarifSuppression `json:"suppressions,omitempty"`
+	Properties          *sarifResultProps  `json:"properties,omitempty"`
+}
+
+// sarifSuppression marks a result an ignore matched; code scanning shows it
+// as dismissed rather than open.
+type sarifSuppression struct {
+	Kind          string         `json:"kind"` // "external" or "inSource"
+	Justification string         `json:"justification,omitempty"`
+	Location      *sarifLocation `json:"location,omitempty"`
 }
 
 type sarifResultProps struct {
@@ -200,6 +208,21 @@ func securitySeverity(s finding.Severity) string {
 	}
 }
 
+// srcRootArtifact describes %SRCROOT%: the repository's top (Report.Base)
+// as a file URI ending in "/" when known, which SARIF consumers resolve
+// result paths against.
+func srcRootArtifact(r Report) sarifArtifact {
+	a := sarifArtifact{Description: &sarifText{Text: "The repository root (the git top-level, else the scan root) of the scan of " + sanitize(strings.Join(roots(r.Roots), ", ")) + "; result paths are relative to it."}}
+	if strings.HasPrefix(r.Base, "/") {
+		p := r.Base
+		if !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		a.URI = (&url.URL{Scheme: "file", Path: p}).String()
+	}
+	return a
+}
+
 // semverRE matches a SemVer 2.0.0 version (without the leading "v").
 var semverRE = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 
@@ -213,12 +236,10 @@ func writeSARIF(w io.Writer, r Report) error {
 		driver.SemanticVersion = v
 	}
 	run := sarifRun{
-		Tool: sarifTool{Driver: driver},
-		OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: {
-			Description: &sarifText{Text: "The scan root (" + sanitize(strings.Join(roots(r.Roots), ", ")) + "); result paths are relative to it."},
-		}},
-		Results:    []sarifResult{},
-		Properties: &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.Suppressed, Incomplete: r.Incomplete},
+		Tool:               sarifTool{Driver: driver},
+		OriginalURIBaseIDs: map[string]sarifArtifact{srcRoot: srcRootArtifact(r)},
+		Results:            []sarifResult{},
+		Properties:         &sarifRunProperties{FilesScanned: len(r.Files), Suppressed: r.suppressedCount(), Incomplete: r.Incomplete},
 	}
 	run.Invocations = sarifInvocations(r)
 	if len(r.Findings) == 0 {
@@ -374,6 +395,13 @@ func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 	if f.Package != nil {
 		res.Properties.Package = sanitize(packageLabel(f.Package))
 	}
+	if s := f.Suppressed; s != nil {
+		sup := sarifSuppression{Kind: s.Kind, Justification: termsafe.Lines(s.Reason)}
+		if s.Source != "" {
+			sup.Location = suppressionLocation(s.Source)
+		}
+		res.Suppressions = []sarifSuppression{sup}
+	}
 	if f.Path != "" {
 		loc := sarifPhysicalLocation{
 			ArtifactLocation: artifactOf(f.Path),
@@ -385,6 +413,21 @@ func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 		res.Locations = []sarifLocation{{PhysicalLocation: loc}}
 	}
 	return res
+}
+
+// suppressionLocation turns "path:line" into a SARIF location.
+func suppressionLocation(source string) *sarifLocation {
+	p, line := source, 0
+	if i := strings.LastIndexByte(source, ':'); i > 0 {
+		if n, err := strconv.Atoi(source[i+1:]); err == nil && n > 0 {
+			p, line = source[:i], n
+		}
+	}
+	loc := sarifPhysicalLocation{ArtifactLocation: artifactOf(p)}
+	if line > 0 {
+		loc.Region = &sarifRegion{StartLine: line}
+	}
+	return &sarifLocation{PhysicalLocation: loc}
 }
 
 // artifactOf turns a finding path into a URI reference: relative paths are

@@ -223,7 +223,11 @@ func TestSARIFSchema(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "ajv")); err != nil {
 		t.Skip("SARIF schema tooling not installed: run `npm ci --prefix internal/output/testdata/sarifschema`")
 	}
-	reports := map[string]Report{"rich": richReport(), "empty": emptyReport(), "zero": {}}
+	unscanned := richReport()
+	unscanned.Incomplete = true
+	unscanned.Findings = append(unscanned.Findings, finding.Finding{Rule: unscannedRule, Severity: finding.SeverityHigh,
+		Message: "cannot read it: permission denied", Location: finding.Location{Path: "secret/package-lock.json"}})
+	reports := map[string]Report{"rich": richReport(), "empty": emptyReport(), "zero": {}, "unscanned_incomplete": unscanned}
 	for name, r := range reports {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(node, "validate.js")

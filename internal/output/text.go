@@ -57,7 +57,7 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 		}
 		return code + s + ansiReset
 	}
-	writeTextGroups(w, r.Findings, paint)
+	writeTextGroups(w, finding.Active(r.Findings), paint)
 	c := countFindings(r.Findings)
 	if c.total > 0 {
 		w.print("\n")
@@ -75,8 +75,8 @@ func writeText(w0 io.Writer, r Report, o Options) error {
 			paint(ansiLow, fmt.Sprintf("%d low", c.low)),
 			plural(c.files, "file"), plural(len(r.Files), "file"))
 	}
-	if r.Suppressed > 0 {
-		fmt.Fprintf(&sum, ", %d suppressed by config", r.Suppressed)
+	if n := r.suppressedCount(); n > 0 {
+		fmt.Fprintf(&sum, ", %d suppressed", n)
 	}
 	if c.total == 0 {
 		sum.WriteString(")")

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/buildwall/buildwall/internal/atomicfile"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/resolve"
 	"github.com/buildwall/buildwall/internal/termsafe"
@@ -301,35 +302,10 @@ func dedupe(ss []string) []string {
 	return out
 }
 
-// writeAtomic replaces path with data through a temporary file in the same
-// directory, keeping the file's mode.
-func writeAtomic(path string, data []byte) (err error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".pin-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.Remove(tmp.Name()))
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return errors.Join(fmt.Errorf("write %s: %w", path, err), tmp.Close())
-	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return errors.Join(fmt.Errorf("write %s: %w", path, err), tmp.Close())
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+// writeAtomic replaces path with data through a synced temporary file in
+// the same directory, keeping the file's mode (atomicfile).
+func writeAtomic(path string, data []byte) error {
+	return atomicfile.WriteFile(path, data, 0o644)
 }
 
 // maxReason bounds the reason String prints for an unpinned reference.

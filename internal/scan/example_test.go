@@ -26,12 +26,13 @@ func ExampleRun() {
 	for _, f := range res.Findings {
 		fmt.Printf("%s:%d %s %s %s\n", f.Path, f.Line, f.Severity, f.Rule, f.Package)
 	}
+	// Paths are relative to the repository's top (this checkout).
 	// Output:
-	// package-lock.json:18 critical malicious-package axios@1.14.1
-	// package-lock.json:26 medium install-script esbuild@0.19.2
-	// package-lock.json:32 high insecure-source is-number@7.0.0
-	// package-lock.json:37 high missing-integrity left-pad@1.3.0
-	// package-lock.json:41 high untrusted-registry lodash@4.17.21
-	// package-lock.json:46 medium install-script plain-crypto-js@4.2.1
-	// package-lock.json:46 critical malicious-package plain-crypto-js@4.2.1
+	// examples/vulnerable-app/package-lock.json:18 critical malicious-package axios@1.14.1
+	// examples/vulnerable-app/package-lock.json:26 medium install-script esbuild@0.19.2
+	// examples/vulnerable-app/package-lock.json:32 high insecure-source is-number@7.0.0
+	// examples/vulnerable-app/package-lock.json:37 high missing-integrity left-pad@1.3.0
+	// examples/vulnerable-app/package-lock.json:41 high untrusted-registry lodash@4.17.21
+	// examples/vulnerable-app/package-lock.json:46 critical malicious-package plain-crypto-js@4.2.1
+	// examples/vulnerable-app/package-lock.json:46 medium install-script plain-crypto-js@4.2.1
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// trusted revision's; nil reads them from the tree and compares
 	// nothing.
 	Trust *Trust
+	// Base is the directory paths in the Result are relative to, as
+	// returned by Base(Paths); "" computes it.
+	Base string
 }
 
 // Trust is a trusted revision of the repository being scanned (the base
@@ -89,17 +92,21 @@ type Trust struct {
 }
 
 // Result is the outcome of a scan. Findings are sorted with finding.Sort.
-// Paths are relative to the scan root; when several roots are scanned they
-// are prefixed with the root as given, so that they stay distinct.
+// Paths are relative to Base (the repository's top, see Base); when Base is
+// "" they are relative to each root and, when several roots are scanned,
+// prefixed with the root as given, so that they stay distinct.
 type Result struct {
 	// Roots are the scan roots as given.
 	Roots []string
+	// Base is the absolute directory paths are relative to, or "".
+	Base string
 	// Files are the lockfiles, manifests and CI files scanned, slash-separated and
 	// relative to their root, sorted.
 	Files []string
-	// Findings exclude those suppressed by configuration ignores.
+	// Findings include those suppressed by configuration ignores, marked
+	// with finding.Suppression.
 	Findings []finding.Finding
-	// Suppressed counts findings dropped by configuration ignores.
+	// Suppressed counts findings marked suppressed by configuration ignores.
 	Suppressed int
 	// Rules is the metadata of every rule that ran.
 	Rules []finding.Rule
@@ -155,6 +162,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Config != nil {
 		scanCfg = &opts.Config.Scan
 	}
+	if opts.Base == "" {
+		opts.Base = Base(opts.Paths)
+	}
+	res.Base = opts.Base
 	var cancelled error
 	for _, p := range opts.Paths {
 		r, err := scanRoot(ctx, p, &opts, scanCfg)
@@ -165,7 +176,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			cancelled = err
 			res.Incomplete = true
 		}
-		if len(opts.Paths) > 1 {
+		switch {
+		case opts.Base != "":
+			r.prefixWith(r.prefix)
+		case len(opts.Paths) > 1:
 			r.prefixPaths()
 		}
 		res.Files = append(res.Files, r.files...)
@@ -183,7 +197,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		// gate-weakened cannot be ignored: the branch that weakens the
 		// gate could otherwise ignore the finding too.
 		kept, rest := trust.Split(res.Findings)
-		rest, res.Suppressed = scanCfg.Filter(rest)
+		res.Suppressed = scanCfg.Suppress(rest, ConfigName(opts.Config.Path, opts.Base))
 		res.Findings = append(rest, kept...)
 	}
 	res.Findings = finding.Sort(res.Findings)
@@ -194,6 +208,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 type rootResult struct {
 	dir      string // the root directory as the caller named it
+	prefix   string // the root's real directory relative to Options.Base
 	files    []string
 	findings []finding.Finding
 	warnings []string
@@ -203,8 +218,12 @@ type rootResult struct {
 // the caller named it, so that a scan of several roots stays unambiguous
 // ("a/package-lock.json", "b/package-lock.json").
 func (r *rootResult) prefixPaths() {
-	prefix := filepath.ToSlash(filepath.Clean(r.dir))
-	if prefix == "." {
+	r.prefixWith(filepath.ToSlash(filepath.Clean(r.dir)))
+}
+
+// prefixWith makes the paths of one root's results start with prefix.
+func (r *rootResult) prefixWith(prefix string) {
+	if prefix == "." || prefix == "" {
 		return
 	}
 	for i := range r.files {
@@ -259,6 +278,9 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	defer closeUnlessCancelled(ctx, tree)
 	w := newWalker(dir, tree, opts.Parsers)
 	out := &rootResult{dir: p}
+	if rel, ok := RelTo(opts.Base, dir); ok {
+		out.prefix = rel
+	}
 	if !st.IsDir() {
 		out.dir = filepath.Dir(p)
 		w.single(base)

@@ -200,7 +200,7 @@ func TestConfigIgnoresAndRegistries(t *testing.T) {
 	}
 	res := run(t, Options{Paths: []string{dir}, Config: cfg})
 	want := []string{"package-lock.json:3 missing-integrity"}
-	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+	if diff := cmp.Diff(want, summary(finding.Active(res.Findings))); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 	if res.Suppressed != 1 {
@@ -441,5 +441,40 @@ func TestClientDefaultsRunsNPM(t *testing.T) {
 	}
 	if r.Allowed("https://other.example/a/-/a-1.0.0.tgz") {
 		t.Error("an unrelated host is allowed")
+	}
+}
+
+// TestPathsRelativeToRepository: scanning a/b, a/b's lockfile or the whole
+// repository names the lockfile the same way, from the repository's top;
+// without a repository paths are relative to the scan root.
+func TestPathsRelativeToRepository(t *testing.T) {
+	dir := writeTree(t, map[string]string{"a/b/package.json": testManifest, "a/b/package-lock.json": lock})
+	res := run(t, Options{Paths: []string{filepath.Join(dir, "a", "b")}})
+	if diff := cmp.Diff([]string{"package-lock.json:3 missing-integrity"}, summary(res.Findings)); diff != "" {
+		t.Errorf("no repository (-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".git"), []byte("gitdir: /elsewhere\n"), 0o644); err != nil {
+		t.Fatal(err) // a worktree's .git is a file
+	}
+	want := []string{"a/b/package-lock.json:3 missing-integrity"}
+	for _, p := range []string{dir, filepath.Join(dir, "a"), filepath.Join(dir, "a", "b"), filepath.Join(dir, "a", "b", "package-lock.json")} {
+		res := run(t, Options{Paths: []string{p}})
+		if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+			t.Errorf("scan %s (-want +got):\n%s", p, diff)
+		}
+		if real, _ := filepath.EvalSymlinks(dir); res.Base != real {
+			t.Errorf("scan %s: Base = %q, want %q", p, res.Base, real)
+		}
+	}
+	// Two roots in one repository: both from its top, no extra prefix.
+	other := filepath.Join(dir, "c")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(other, "package.json"), []byte(testManifest), 0o644)
+	os.WriteFile(filepath.Join(other, "package-lock.json"), []byte(lock), 0o644)
+	res = run(t, Options{Paths: []string{filepath.Join(dir, "a"), other}})
+	if diff := cmp.Diff(append(want, "c/package-lock.json:3 missing-integrity"), summary(res.Findings)); diff != "" {
+		t.Errorf("two roots (-want +got):\n%s", diff)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/buildwall/buildwall/internal/config"
+	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/trust"
 )
 
@@ -52,8 +53,9 @@ func TestTrustedRegistries(t *testing.T) {
 		{"new_registry_in_workspace", map[string]string{"apps/web/.npmrc": "registry=https://evil.example/\n"}, trusted, ".", false,
 			[]string{"apps/web/.npmrc:1 gate-weakened", "apps/web/package-lock.json:3 missing-integrity"}},
 		{"root_changed_scanning_workspace", map[string]string{".npmrc": "registry=https://evil.example/\n"}, trusted, "apps/web", false,
-			// The trusted .npmrc applies: npm.corp.example stays allowed.
-			[]string{"../../.npmrc:1 gate-weakened", "package-lock.json:3 missing-integrity"}},
+			// The trusted .npmrc applies: npm.corp.example stays allowed. Paths are
+			// relative to the repository, not to the workspace scanned.
+			[]string{".npmrc:1 gate-weakened", "apps/web/package-lock.json:3 missing-integrity"}},
 		// With Apply the trusted files decide even when the tree is stricter.
 		{"apply_trusted", map[string]string{".npmrc": "registry=https://other.example/\n"},
 			map[string]string{".npmrc": "registry=https://other.example/\nregistry=https://npm.corp.example/\n"}, ".", true,
@@ -95,13 +97,13 @@ func TestGateWeakenedNotIgnored(t *testing.T) {
 	top, _ := filepath.EvalSymlinks(dir)
 	cfg := parseConfig(t, "scan:\n  ignore:\n    - path: \"**\"\n      reason: x\n")
 	res := run(t, Options{Paths: []string{top}, Config: cfg, Trust: memTrust(top, nil, false)})
-	if diff := cmp.Diff([]string{".npmrc:1 gate-weakened"}, summary(res.Findings)); diff != "" {
+	if diff := cmp.Diff([]string{".npmrc:1 gate-weakened"}, summary(finding.Active(res.Findings))); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 	if res.Suppressed != 1 {
 		t.Errorf("Suppressed = %d, want 1 (missing-integrity)", res.Suppressed)
 	}
-	for _, f := range res.Findings {
+	for _, f := range finding.Active(res.Findings) {
 		if f.Rule != trust.RuleID || strings.ContainsAny(f.Message, "\x1b\n") {
 			t.Errorf("finding %q: want an escaped gate-weakened message", f.Message)
 		}
