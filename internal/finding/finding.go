@@ -97,6 +97,63 @@ type Finding struct {
 	Package *Package `json:"package,omitempty"`
 	// Fix is a one-line instruction that resolves the finding.
 	Fix string `json:"fix"`
+	// Suppressed is set when an ignore matched the finding: it is still
+	// reported (SARIF suppressions, JSON "suppressed") but never counts
+	// toward --fail-on, and text and Markdown only count it. Nil means the
+	// finding is in force.
+	Suppressed *Suppression `json:"suppressed,omitempty"`
+}
+
+// Suppression kinds, as SARIF spells them (suppression.kind).
+const (
+	// SuppressionExternal is an ignore in buildwall.yml.
+	SuppressionExternal = "external"
+	// SuppressionInSource is an inline "# buildwall: ignore[rule]" comment
+	// in the scanned file.
+	SuppressionInSource = "inSource"
+)
+
+// Suppression records why a finding is not in force.
+type Suppression struct {
+	// Kind is SuppressionExternal or SuppressionInSource.
+	Kind string `json:"kind"`
+	// Reason is the justification the ignore gives (required by config).
+	Reason string `json:"reason"`
+	// Source locates the ignore: "buildwall.yml:12" or "path/file:3",
+	// slash-separated, relative like Location.Path.
+	Source string `json:"source,omitempty"`
+}
+
+// Active returns the findings that are not suppressed. It returns fs itself
+// when none is suppressed.
+func Active(fs []Finding) []Finding {
+	n := 0
+	for _, f := range fs {
+		if f.Suppressed == nil {
+			n++
+		}
+	}
+	if n == len(fs) {
+		return fs
+	}
+	out := make([]Finding, 0, n)
+	for _, f := range fs {
+		if f.Suppressed == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// CountSuppressed returns how many findings in fs are suppressed.
+func CountSuppressed(fs []Finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Suppressed != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Fingerprint is a stable identifier of the finding that survives unrelated
@@ -112,13 +169,17 @@ func (f Finding) Fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Compare orders findings by path, line, column, rule, then package and
-// message, so that every output is deterministic for the same input.
+// Compare orders findings by path, line, severity (highest first), column,
+// rule, then package and message, so that every output is deterministic for
+// the same input and the worst finding of a line comes first.
 func Compare(a, b Finding) int {
 	if c := cmp.Compare(a.Path, b.Path); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Line, b.Line); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Column, b.Column); c != 0 {
@@ -144,15 +205,18 @@ func Compare(a, b Finding) int {
 func Sort(fs []Finding) []Finding {
 	slices.SortStableFunc(fs, Compare)
 	return slices.CompactFunc(fs, func(a, b Finding) bool {
-		return Compare(a, b) == 0 && a.Severity == b.Severity && a.Fix == b.Fix
+		return Compare(a, b) == 0 && a.Fix == b.Fix && (a.Suppressed == nil) == (b.Suppressed == nil)
 	})
 }
 
-// Max returns the highest severity among fs (SeverityNone for none).
+// Max returns the highest severity among the findings of fs that are not
+// suppressed (SeverityNone for none): suppressed findings never fail a gate.
 func Max(fs []Finding) Severity {
 	m := SeverityNone
 	for _, f := range fs {
-		m = max(m, f.Severity)
+		if f.Suppressed == nil {
+			m = max(m, f.Severity)
+		}
 	}
 	return m
 }
