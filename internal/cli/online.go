@@ -18,6 +18,7 @@ import (
 	"github.com/buildwall/buildwall/internal/pin"
 	"github.com/buildwall/buildwall/internal/scan"
 	"github.com/buildwall/buildwall/internal/treefs"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 // scanOnline runs the network part of unpinned-action (cicheck.Transitive)
@@ -25,7 +26,7 @@ import (
 // res (configuration ignores applied, order kept) and returns one warning
 // per action that could not be fetched. It uses the same resolver settings
 // as pin: $GITHUB_API_URL, $GITHUB_TOKEN.
-func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.Config, res *scan.Result, timeout time.Duration) []string {
+func scanOnline(ctx context.Context, env *Env, paths, abs []string, ignore func([]finding.Finding), res *scan.Result, timeout time.Duration) []string {
 	tr := &cicheck.Transitive{Fetch: newResolver(env, "", "-", "", timeout, 3)}
 	var (
 		mu    sync.Mutex
@@ -68,10 +69,9 @@ func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.
 		})
 	}
 	_ = g.Wait() // workers never fail; cancellation shows in the warnings
-	if cfg != nil {
-		var n int
-		found, n = cfg.Scan.Filter(found)
-		res.Suppressed += n
+	if ignore != nil {
+		ignore(found)
+		res.Suppressed += finding.CountSuppressed(found)
 	}
 	res.Findings = finding.Sort(append(res.Findings, found...))
 	return dedupeStrings(warns)
@@ -87,6 +87,18 @@ func onlinePath(env *Env, paths, abs []string, rel string) string {
 		return filepath.Join(abs[0], filepath.FromSlash(rel))
 	}
 	return env.path(filepath.FromSlash(rel))
+}
+
+// onlineIgnores returns the function that marks --online's findings the
+// configuration's ignores match (nil with --no-ignores). Those findings do
+// not count toward ignore-unused, which scan reported already.
+func onlineIgnores(cfg *config.Config, off bool, source string) func([]finding.Finding) {
+	if off || cfg == nil {
+		return nil
+	}
+	return func(fs []finding.Finding) {
+		cfg.Scan.Suppress(fs, source, time.Now(), func(f *finding.Finding) bool { return f.Rule == trust.RuleID })
+	}
 }
 
 func dedupeStrings(ss []string) []string {

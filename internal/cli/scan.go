@@ -36,6 +36,9 @@ type scanFlags struct {
 	timeout time.Duration
 	// configFrom is the trusted git revision to read configuration from.
 	configFrom string
+	noIgnores  bool
+	exclude    []string
+	vendored   bool
 }
 
 func newScanCmd(env *Env) *cobra.Command {
@@ -45,7 +48,9 @@ func newScanCmd(env *Env) *cobra.Command {
 		Short: "Scan lockfiles for supply-chain risks before anything is installed",
 		Long: `Scan walks each PATH (default ".") for JavaScript lockfiles (package-lock.json,
 npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock), package.json
-manifests and CI configuration, skipping node_modules, .git and vendor, and
+manifests and CI configuration, skipping directories named testdata,
+node_modules, vendor and .git (--include-vendored walks them) and paths
+matching --exclude or scan.exclude, and
 reports malicious, unpinned, unverifiable or misplaced packages and unsafe
 CI settings. It never uses the network unless --online is given; then it also
 fetches the action.yml of every remote action (GitHub REST API, $GITHUB_API_URL,
@@ -63,6 +68,13 @@ install-script allows) is a gate-weakened finding that no ignore suppresses,
 and the trusted configuration applies.
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
+
+A finding is suppressed by a scan.ignore entry of buildwall.yml or by a
+comment '# buildwall: ignore[rule-id] reason' on its line or the line above
+(YAML, Dockerfile, yarn.lock); both may end on a date (until: 2027-01-31,
+until=2027-01-31), after which they are ignore-expired findings. Suppressed
+findings are kept in JSON and SARIF, marked, and never fail the gate;
+ignores that match nothing are ignore-unused. --no-ignores reports all.
 
 Only regular files inside each PATH are read: a symbolic link leading
 outside, a FIFO, socket or device, and anything unreadable is reported as
@@ -100,6 +112,9 @@ and marked incomplete).`,
 	f.BoolVar(&fl.online, "online", false, "also check the actions that remote actions use (fetches their action.yml)")
 	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request with --online")
 	f.StringVar(&fl.configFrom, "config-from", "", "read buildwall.yml and registry configuration from the git revision `REF` (a pull request's base, e.g. origin/main) and report changes in the tree that weaken the gate (default: origin/$GITHUB_BASE_REF when set)")
+	f.BoolVar(&fl.noIgnores, "no-ignores", false, "report every finding: ignore neither buildwall.yml's scan.ignore nor inline '# buildwall: ignore[...]' comments")
+	f.StringArrayVar(&fl.exclude, "exclude", nil, "skip paths matching `GLOB` (repeatable; a pattern without '/' matches a name at any depth, '**' any directories)")
+	f.BoolVar(&fl.vendored, "include-vendored", false, "also walk directories named testdata, node_modules, vendor and .git, skipped by default")
 	return cmd
 }
 
@@ -129,14 +144,23 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	for i, p := range paths {
 		abs[i] = env.path(p)
 	}
+	excludes := make([]config.Glob, 0, len(fl.exclude))
+	for _, p := range fl.exclude {
+		g, err := config.CompileGlob(p)
+		if err != nil {
+			return usageError(fmt.Errorf("--exclude %q: %w", p, err))
+		}
+		excludes = append(excludes, g)
+	}
 	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0])
 	if err != nil {
 		return usageError(err)
 	}
-	trusted, err := resolveTrust(ctx, env, trustInput{
+	tin := trustInput{
 		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
 		failOnFixed: cmd.Flags().Changed("fail-on"),
-	})
+	}
+	trusted, err := resolveTrust(ctx, env, tin)
 	if err != nil {
 		return err
 	}
@@ -148,12 +172,21 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err != nil {
 		return internalError(err)
 	}
+	cfgSource := config.FileName
+	if cfgPath != "" {
+		cfgSource = findingPath(tin, cfgPath)
+	}
 	res, err := scan.Run(ctx, scan.Options{
 		Paths:      abs,
 		Config:     cfg,
 		Advisories: db,
 		Defaults:   scanDefaults(ctx, env.getenv),
 		Trust:      trusted.opt,
+		NoIgnores:  fl.noIgnores,
+		ConfigPath: cfgSource,
+		Exclude:    excludes,
+
+		IncludeVendored: fl.vendored,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
@@ -166,7 +199,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		res.Findings = finding.Sort(append(res.Findings, extra...))
 	}
 	if fl.online && !interrupted {
-		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
+		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, onlineIgnores(cfg, fl.noIgnores, cfgSource), res, fl.timeout)...)
 		interrupted = ctx.Err() != nil
 	}
 	for _, w := range res.Warnings {
@@ -337,7 +370,7 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		b.WriteString("s")
 	}
 	if res.Suppressed > 0 {
-		fmt.Fprintf(&b, ", %d suppressed by buildwall.yml", res.Suppressed)
+		fmt.Fprintf(&b, ", %d suppressed by ignores", res.Suppressed)
 	}
 	if failOn == finding.SeverityNone {
 		b.WriteString("; --fail-on none")

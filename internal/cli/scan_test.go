@@ -126,7 +126,20 @@ func TestScanExitCodes(t *testing.T) {
 			args: []string{"scan", "--fail-on", "high", "DIR"}, want: ExitFindings},
 		{name: "config_ignore_suppresses", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock,
 			"buildwall.yml": "scan:\n  ignore:\n    - rule: missing-integrity\n      package: left-pad\n      reason: vendored mirror without hashes\n"},
-			args: []string{"scan", "--format", "json", "DIR"}, want: ExitOK, wantStderr: "1 suppressed by buildwall.yml"},
+			args: []string{"scan", "--format", "json", "DIR"}, want: ExitOK, wantStderr: "1 suppressed by ignores"},
+		{name: "no_ignores_shows_everything", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock,
+			"buildwall.yml": "scan:\n  ignore:\n    - rule: missing-integrity\n      package: left-pad\n      reason: vendored mirror without hashes\n"},
+			args: []string{"scan", "--format", "json", "--no-ignores", "DIR"}, want: ExitFindings, wantStderr: "1 high"},
+		{name: "expired_ignore_fails", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock,
+			"buildwall.yml": "scan:\n  ignore:\n    - rule: missing-integrity\n      reason: temporary\n      until: 2020-01-01\n"},
+			args: []string{"scan", "--format", "json", "DIR"}, want: ExitFindings, wantStderr: "3 findings (1 high, 2 medium)"},
+		{name: "exclude_everything_is_nothing_to_scan", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock},
+			args: []string{"scan", "--exclude", "*.json", "DIR"}, want: ExitUsage, wantStderr: "nothing to scan under"},
+		{name: "bad_exclude", args: []string{"scan", "--exclude", "/abs", "DIR"}, want: ExitUsage, wantStderr: `--exclude "/abs": pattern must be a relative`},
+		{name: "testdata_skipped_by_default", files: map[string]string{"testdata/package.json": cleanManifest, "testdata/package-lock.json": highLock},
+			args: []string{"scan", "DIR"}, want: ExitUsage, wantStderr: "nothing to scan under"},
+		{name: "include_vendored", files: map[string]string{"testdata/package.json": cleanManifest, "testdata/package-lock.json": highLock},
+			args: []string{"scan", "--include-vendored", "DIR"}, want: ExitFindings},
 		{name: "malicious_example", args: []string{"scan", example}, want: ExitFindings},
 		{name: "bad_format", args: []string{"scan", "--format", "yaml", "DIR"}, want: ExitUsage, wantStderr: "--format"},
 		{name: "bad_fail_on", args: []string{"scan", "--fail-on", "urgent", "DIR"}, want: ExitUsage, wantStderr: `unknown severity "urgent"`},
@@ -205,8 +218,8 @@ func TestScanExampleJSON(t *testing.T) {
 		"package-lock.json high insecure-source is-number@7.0.0",
 		"package-lock.json high missing-integrity left-pad@1.3.0",
 		"package-lock.json high untrusted-registry lodash@4.17.21",
-		"package-lock.json medium install-script plain-crypto-js@4.2.1",
 		"package-lock.json critical malicious-package plain-crypto-js@4.2.1",
+		"package-lock.json medium install-script plain-crypto-js@4.2.1",
 	}
 	if diff := cmp.Diff(want, lines); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
@@ -246,7 +259,7 @@ func TestScanOutputFile(t *testing.T) {
 	for _, r := range sarif.Runs[0].Results {
 		rules = append(rules, r.RuleID)
 	}
-	if diff := cmp.Diff([]string{"install-script", "missing-integrity"}, rules); diff != "" {
+	if diff := cmp.Diff([]string{"missing-integrity", "install-script"}, rules); diff != "" {
 		t.Errorf("SARIF results mismatch (-want +got):\n%s", diff)
 	}
 	if !strings.Contains(got.stderr, "2 findings (1 high, 1 medium) in 2 files; failing: findings at or above high") {

@@ -61,6 +61,7 @@ type Scan struct {
 	FailOnPos              Position
 	RegistryPos            []Position
 	InstallScriptsAllowPos []Position
+	ExcludePos             []Position
 }
 
 // Position is a 1-based line and column in the configuration file.
@@ -374,6 +375,7 @@ func (d *decoder) scan(n *yaml.Node, s *Scan) error {
 				}
 				s.Exclude = append(s.Exclude, g)
 			}
+			s.ExcludePos = positions(v)
 			return nil
 		},
 		"ignore": func(v *yaml.Node) error {

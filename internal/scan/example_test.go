@@ -32,6 +32,6 @@ func ExampleRun() {
 	// package-lock.json:32 high insecure-source is-number@7.0.0
 	// package-lock.json:37 high missing-integrity left-pad@1.3.0
 	// package-lock.json:41 high untrusted-registry lodash@4.17.21
-	// package-lock.json:46 medium install-script plain-crypto-js@4.2.1
 	// package-lock.json:46 critical malicious-package plain-crypto-js@4.2.1
+	// package-lock.json:46 medium install-script plain-crypto-js@4.2.1
 }

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
@@ -62,6 +63,20 @@ type Options struct {
 	// trusted revision's; nil reads them from the tree and compares
 	// nothing.
 	Trust *Trust
+	// NoIgnores reports every finding: neither buildwall.yml's ignores
+	// nor inline ignore comments suppress anything (--no-ignores).
+	NoIgnores bool
+	// ConfigPath names the configuration file in findings about its
+	// ignores (slash-separated, as finding paths); "" means buildwall.yml.
+	ConfigPath string
+	// Exclude are globs of paths the walk skips (--exclude), besides the
+	// configuration's scan.exclude.
+	Exclude []config.Glob
+	// IncludeVendored walks the directories skipped by default
+	// (DefaultSkipDirs).
+	IncludeVendored bool
+	// Now is the clock for ignore expiry; nil means time.Now.
+	Now func() time.Time
 }
 
 // Trust is a trusted revision of the repository being scanned (the base
@@ -97,9 +112,10 @@ type Result struct {
 	// Files are the lockfiles, manifests and CI files scanned, slash-separated and
 	// relative to their root, sorted.
 	Files []string
-	// Findings exclude those suppressed by configuration ignores.
+	// Findings include those an ignore suppressed, marked with
+	// Suppressed.
 	Findings []finding.Finding
-	// Suppressed counts findings dropped by configuration ignores.
+	// Suppressed counts the suppressed findings.
 	Suppressed int
 	// Rules is the metadata of every rule that ran.
 	Rules []finding.Rule
@@ -129,6 +145,7 @@ type file struct {
 	lock     *lockfile.Lockfile
 	manifest *lockfile.Manifest
 	bad      *finding.Finding // unparseable or too large
+	inline   *inlineSet       // its inline ignores; nil for none
 }
 
 // Run scans opts.Paths. It returns an error only when a path cannot be
@@ -179,13 +196,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			break
 		}
 	}
-	if scanCfg != nil {
+	if scanCfg != nil && !opts.NoIgnores {
 		// gate-weakened cannot be ignored: the branch that weakens the
 		// gate could otherwise ignore the finding too.
-		kept, rest := trust.Split(res.Findings)
-		rest, res.Suppressed = scanCfg.Filter(rest)
-		res.Findings = append(rest, kept...)
+		res.Findings = append(res.Findings, applyConfigIgnores(res.Findings, scanCfg, &opts)...)
 	}
+	res.Suppressed = finding.CountSuppressed(res.Findings)
 	res.Findings = finding.Sort(res.Findings)
 	slices.Sort(res.Files)
 	res.Files = slices.Compact(res.Files)
@@ -211,7 +227,13 @@ func (r *rootResult) prefixPaths() {
 		r.files[i] = path.Join(prefix, r.files[i])
 	}
 	for i := range r.findings {
-		r.findings[i].Path = path.Join(prefix, r.findings[i].Path)
+		f := &r.findings[i]
+		f.Path = path.Join(prefix, f.Path)
+		if f.Suppressed != nil && f.Suppressed.Kind == finding.SuppressionInSource {
+			sup := *f.Suppressed // inline suppressions are one per finding
+			sup.Source = path.Join(prefix, sup.Source)
+			f.Suppressed = &sup
+		}
 	}
 }
 
@@ -258,6 +280,13 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	// for another directory, so they are then left to the process's exit.
 	defer closeUnlessCancelled(ctx, tree)
 	w := newWalker(dir, tree, opts.Parsers)
+	if opts.IncludeVendored {
+		w.skipNames = nil
+	}
+	w.exclude = opts.Exclude
+	if cfg != nil {
+		w.exclude = slices.Concat(opts.Exclude, cfg.Exclude)
+	}
 	out := &rootResult{dir: p}
 	if !st.IsDir() {
 		out.dir = filepath.Dir(p)
@@ -303,6 +332,13 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return out, err
 	}
+	sets := map[string]*inlineSet{}
+	for i, f := range all {
+		if parsed[i] && f.inline != nil {
+			sets[f.rel] = f.inline
+		}
+	}
+	out.findings = append(out.findings, applyInline(out.findings, sets)...)
 	ci, done, err := checkCI(ctx, w.tree, w.ci, opts)
 	for i, f := range w.ci {
 		if done[i] && !f.unread {
@@ -357,6 +393,7 @@ func parseOne(ctx context.Context, tree *treefs.Root, f *file, opts *Options) {
 		f.bad = &bad
 		return
 	}
+	f.inline = readInline(f.rel, f.abs, data, opts)
 	err = parseGuarded(f, opts, data)
 	if err == nil && f.lock == nil && f.manifest == nil {
 		err = errors.New("parser returned nothing")
