@@ -172,6 +172,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err != nil {
 		return internalError(err)
 	}
+	notes := dbNotes(db.Status(), time.Now())
 	cfgSource := config.FileName
 	if cfgPath != "" {
 		cfgSource = findingPath(tin, cfgPath)
@@ -202,7 +203,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, onlineIgnores(cfg, fl.noIgnores, cfgSource), res, fl.timeout)...)
 		interrupted = ctx.Err() != nil
 	}
-	for _, w := range res.Warnings {
+	for _, w := range append(res.Warnings, notes...) {
 		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	if len(res.Files) == 0 && len(res.Findings) == 0 && !interrupted {
@@ -218,6 +219,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Rules:       res.Rules,
 		Suppressed:  res.Suppressed,
 		Incomplete:  interrupted,
+		Notes:       notes,
 	}
 	if err := writeReport(env, fl.output, format, report); err != nil {
 		return internalError(err)
@@ -316,6 +318,9 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 		dir = d
 	}
 	db, err := advisory.Open(dir)
+	if errors.Is(err, advisory.ErrCorruptIndex) {
+		return nil, fmt.Errorf("open malicious-package database: %w (recover with 'buildwall db update', which rewrites the index, or remove %s to use the embedded records only)", err, filepath.Join(dir, advisory.IndexFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open malicious-package database: %w", err)
 	}
@@ -323,6 +328,31 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 		fmt.Fprintf(env.Stderr, "buildwall: note: %d records in the local malicious-package database try to withdraw or change built-in records; the built-in records stay in force (see 'buildwall db status')\n", n)
 	}
 	return db, nil
+}
+
+// staleAfter is the age from which the local database is called stale.
+const staleAfter = 7 * 24 * time.Hour
+
+// dbNotes returns the caveats about the malicious-package database for
+// the report and stderr: embedded records only, or a local index older
+// than staleAfter.
+func dbNotes(st advisory.Status, now time.Time) []string {
+	switch {
+	case st.EmbeddedOnly:
+		return []string{fmt.Sprintf("the malicious-package database is the %d records built into buildwall only (newest %s); run 'buildwall db update' for current data",
+			st.Records, dateOf(st.Newest))}
+	case !st.UpdatedAt.IsZero() && now.Sub(st.UpdatedAt) > staleAfter:
+		return []string{fmt.Sprintf("the malicious-package database was last updated %s, %d days ago; run 'buildwall db update'",
+			dateOf(st.UpdatedAt), int(now.Sub(st.UpdatedAt)/(24*time.Hour)))}
+	}
+	return nil
+}
+
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 // writeReport writes the report to file (created or truncated) or stdout.

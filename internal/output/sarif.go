@@ -89,10 +89,14 @@ func sarifInvocations(r Report) []sarifInvocation {
 			notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: f.Message}, Locations: []sarifLocation{{PhysicalLocation: loc}}})
 		}
 	}
+	failed := len(notes) > 0
+	for _, n := range r.Notes {
+		notes = append(notes, sarifNotification{Level: "warning", Message: sarifText{Text: n}})
+	}
 	if len(notes) == 0 {
 		return nil
 	}
-	return []sarifInvocation{{ExecutionSuccessful: false, ToolExecutionNotifications: notes}}
+	return []sarifInvocation{{ExecutionSuccessful: !failed, ToolExecutionNotifications: notes}}
 }
 
 type sarifTool struct {
