@@ -71,7 +71,7 @@ local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
 
 A finding is suppressed by a scan.ignore entry of buildwall.yml or by a
 comment '# buildwall: ignore[rule-id] reason' on its line or the line above
-(YAML, Dockerfile, yarn.lock); both may end on a date (until: 2027-01-31,
+(workflows, action.yml, Dockerfiles, GitLab CI; never lockfiles); both may end on a date (until: 2027-01-31,
 until=2027-01-31), after which they are ignore-expired findings. Suppressed
 findings are kept in JSON and SARIF, marked, and never fail the gate;
 ignores that match nothing are ignore-unused. --no-ignores reports all.

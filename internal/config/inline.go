@@ -8,7 +8,8 @@ import (
 )
 
 // InlineMarker starts an inline ignore inside a '#' comment of a scanned
-// file (YAML, Dockerfile, yarn.lock, requirements-style files):
+// file written by people (YAML CI configuration, Dockerfiles; the caller
+// decides which files may carry them):
 //
 //	# buildwall: ignore[rule-id] reason
 //	# buildwall: ignore[rule-a,rule-b] until=2027-01-31 reason

@@ -94,7 +94,11 @@ func unused(loc finding.Location, what string) finding.Finding {
 	}
 }
 
-// inlineSet is the inline ignores of one scanned file.
+// inlineSet is the inline ignores of one CI configuration file. Only the
+// files people write (workflows, action.yml, Dockerfiles, GitLab CI) carry
+// inline ignores: lockfiles are generated from registry data, where a
+// tarball URL such as "https://x.example/a.tgz# buildwall: ignore[...]"
+// would let a package author silence the findings about the package.
 type inlineSet struct {
 	path  string // the file, as findings name it
 	igs   []config.Inline
@@ -201,24 +205,6 @@ func (s *inlineSet) findings() []finding.Finding {
 		case s.valid[i] && s.used[i] == 0:
 			out = append(out, unused(loc, "the inline ignore of "+strings.Join(in.Rules, ", ")))
 		}
-	}
-	return out
-}
-
-// applyInline marks fs with the inline ignores of their files (sets by
-// path) and returns the findings about those ignores.
-func applyInline(fs []finding.Finding, sets map[string]*inlineSet) []finding.Finding {
-	if len(sets) == 0 {
-		return nil
-	}
-	for i := range fs {
-		if s := sets[fs[i].Path]; s != nil {
-			s.mark(&fs[i])
-		}
-	}
-	var out []finding.Finding
-	for _, s := range sets {
-		out = append(out, s.findings()...)
 	}
 	return out
 }

@@ -216,3 +216,15 @@ func globs(t *testing.T, patterns ...string) []config.Glob {
 	}
 	return out
 }
+
+// TestNoInlineIgnoresInLockfiles: lockfiles carry registry data (a
+// tarball URL's fragment), so a "# buildwall: ignore" in one suppresses
+// nothing.
+func TestNoInlineIgnoresInLockfiles(t *testing.T) {
+	hostile := strings.Replace(lock, "left-pad-1.3.0.tgz", "left-pad-1.3.0.tgz# buildwall: ignore[missing-integrity] trusted", 1)
+	dir := writeTree(t, map[string]string{"package.json": testManifest, "package-lock.json": hostile})
+	res := run(t, Options{Paths: []string{dir}, Now: fixedNow})
+	if got := summary(res.Findings); !strings.Contains(strings.Join(got, "\n"), "package-lock.json:3 missing-integrity") || res.Suppressed != 0 {
+		t.Errorf("findings %v, suppressed %d; want missing-integrity in force", got, res.Suppressed)
+	}
+}

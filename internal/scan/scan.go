@@ -145,7 +145,6 @@ type file struct {
 	lock     *lockfile.Lockfile
 	manifest *lockfile.Manifest
 	bad      *finding.Finding // unparseable or too large
-	inline   *inlineSet       // its inline ignores; nil for none
 }
 
 // Run scans opts.Paths. It returns an error only when a path cannot be
@@ -332,13 +331,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return out, err
 	}
-	sets := map[string]*inlineSet{}
-	for i, f := range all {
-		if parsed[i] && f.inline != nil {
-			sets[f.rel] = f.inline
-		}
-	}
-	out.findings = append(out.findings, applyInline(out.findings, sets)...)
+
 	ci, done, err := checkCI(ctx, w.tree, w.ci, opts)
 	for i, f := range w.ci {
 		if done[i] && !f.unread {
@@ -393,7 +386,6 @@ func parseOne(ctx context.Context, tree *treefs.Root, f *file, opts *Options) {
 		f.bad = &bad
 		return
 	}
-	f.inline = readInline(f.rel, f.abs, data, opts)
 	err = parseGuarded(f, opts, data)
 	if err == nil && f.lock == nil && f.manifest == nil {
 		err = errors.New("parser returned nothing")
