@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ type Inline struct {
 	Until time.Time
 	// Line and Column locate the marker (1-based).
 	Line, Column int
+	// covers is the SHA-256 of the lines the ignore covers (its own and
+	// the next, trimmed), part of Key: the same comment moved above another
+	// line is another ignore.
+	covers string
 }
 
 // Covers reports whether the ignore applies to a finding of rule on line.
@@ -42,14 +47,16 @@ func (in *Inline) Covers(rule string, line int) bool {
 	return false
 }
 
-// Key identifies the ignore's content independently of its line, to
-// compare it with the same file in another revision.
+// Key identifies the ignore, to compare it with the same file in another
+// revision: its rules, until and reason and the text of the two lines it
+// covers, but not their line numbers, so that edits elsewhere in the file
+// keep it, while the same comment moved above another line does not.
 func (in *Inline) Key() string {
 	u := ""
 	if !in.Until.IsZero() {
 		u = in.Until.Format(time.DateOnly)
 	}
-	return strings.Join(in.Rules, ",") + "\x00" + u + "\x00" + in.Reason
+	return strings.Join(in.Rules, ",") + "\x00" + u + "\x00" + in.Reason + "\x00" + in.covers
 }
 
 // InlineError is a malformed inline ignore: it suppresses nothing.
@@ -102,6 +109,15 @@ func ParseInline(data []byte) ([]Inline, []InlineError) {
 			continue
 		}
 		in.Line, in.Column = line, col
+		next := data[min(at+end+1, len(data)):]
+		if nl := bytes.IndexByte(next, '\n'); nl >= 0 {
+			next = next[:nl]
+		}
+		h := sha256.New() // a digest: covered lines may be long
+		h.Write(bytes.TrimSpace(data[lineStart : at+end]))
+		h.Write([]byte{'\n'})
+		h.Write(bytes.TrimSpace(next))
+		in.covers = string(h.Sum(nil))
 		out = append(out, in)
 	}
 	return out, bad

@@ -147,10 +147,19 @@ func TestInlineIgnoreTrust(t *testing.T) {
 	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
 		t.Errorf("new inline ignore: findings mismatch (-want +got):\n%s", diff)
 	}
-	trusted := map[string]string{".github/workflows/a.yml": strings.Replace(wf, "some/action@v1", "some/action@v0", 1)}
+	// The revision has the same ignore on the same step, two lines
+	// further down: it applies.
+	trusted := map[string]string{".github/workflows/a.yml": "# CI\n\n" + wf}
 	res = run(t, Options{Paths: []string{top}, Trust: memTrust(top, trusted, false), Now: fixedNow})
 	if got := summary(res.Findings); len(got) != 0 || res.Suppressed != 1 {
 		t.Errorf("ignore in the trusted revision: findings %v, suppressed %d; want none and 1", got, res.Suppressed)
+	}
+	// The same comment over another step (the branch moved or copied it)
+	// is a new ignore.
+	trusted = map[string]string{".github/workflows/a.yml": strings.Replace(wf, "some/action@v1", "other/action@v1", 1)}
+	res = run(t, Options{Paths: []string{top}, Trust: memTrust(top, trusted, false), Now: fixedNow})
+	if diff := cmp.Diff(want, summary(res.Findings)); diff != "" {
+		t.Errorf("moved inline ignore: findings mismatch (-want +got):\n%s", diff)
 	}
 }
 
