@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -90,14 +91,25 @@ func onlinePath(env *Env, paths, abs []string, rel string) string {
 }
 
 // onlineIgnores returns the function that marks --online's findings the
-// configuration's ignores match (nil with --no-ignores). Those findings do
-// not count toward ignore-unused, which scan reported already.
-func onlineIgnores(cfg *config.Config, off bool, source string) func([]finding.Finding) {
+// configuration's ignores match (nil with --no-ignores), and withdraws
+// the ignore-unused findings scan reported for the ignores that matched.
+func onlineIgnores(cfg *config.Config, off bool, source string, res *scan.Result) func([]finding.Finding) {
 	if off || cfg == nil {
 		return nil
 	}
 	return func(fs []finding.Finding) {
-		cfg.Scan.Suppress(fs, source, time.Now(), func(f *finding.Finding) bool { return f.Rule == trust.RuleID })
+		used := cfg.Scan.Suppress(fs, source, time.Now(), func(f *finding.Finding) bool { return f.Rule == trust.RuleID })
+		lines := map[int]bool{}
+		for i, n := range used {
+			if n > 0 {
+				lines[cfg.Scan.Ignores[i].Line] = true
+			}
+		}
+		if len(lines) > 0 {
+			res.Findings = slices.DeleteFunc(res.Findings, func(f finding.Finding) bool {
+				return f.Rule == scan.IgnoreUnusedRule && f.Path == source && lines[f.Line]
+			})
+		}
 	}
 }
 

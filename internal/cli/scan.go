@@ -200,7 +200,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		res.Findings = finding.Sort(append(res.Findings, extra...))
 	}
 	if fl.online && !interrupted {
-		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, onlineIgnores(cfg, fl.noIgnores, cfgSource), res, fl.timeout)...)
+		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, onlineIgnores(cfg, fl.noIgnores, cfgSource, res), res, fl.timeout)...)
 		interrupted = ctx.Err() != nil
 	}
 	for _, w := range append(res.Warnings, notes...) {

@@ -33,13 +33,16 @@ var (
 		Help:     "An ignore with `until: 2027-01-31` applies through that day (UTC). After it, the findings it covered are in force again and this finding points at the ignore.",
 	}
 	ignoreUnusedRule = finding.Rule{
-		ID:       "ignore-unused",
+		ID:       IgnoreUnusedRule,
 		Severity: finding.SeverityLow,
 		Summary:  "An ignore (buildwall.yml or inline) matched no finding in this scan.",
 		Fix:      "Remove the ignore: a stale ignore would silently hide a future finding.",
 		Help:     "A buildwall.yml ignore scoped to paths outside the scanned directories is reported too when they are not scanned.",
 	}
 )
+
+// IgnoreUnusedRule is the ID of the ignore-unused rule.
+const IgnoreUnusedRule = "ignore-unused"
 
 // knownRules is the set of rule IDs an ignore may name.
 var knownRules = sync.OnceValue(func() map[string]bool {
