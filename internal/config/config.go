@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -440,12 +441,13 @@ func (d *decoder) ignore(n *yaml.Node) (Ignore, error) {
 	return ig, nil
 }
 
-// CheckRules fails when an ignore names a rule for which known returns
-// false, so that a misspelt rule ID is an error rather than a no-op.
-func (c *Config) CheckRules(known func(id string) bool) error {
+// CheckRules fails when an ignore names a rule that is not in ids, so that
+// a misspelt rule ID is an error (naming the nearest ID) rather than a
+// no-op.
+func (c *Config) CheckRules(ids []string) error {
 	for _, ig := range c.Scan.Ignores {
-		if ig.Rule != "" && !known(ig.Rule) {
-			return &Error{Path: c.Path, Line: ig.Line, Column: ig.Column, Msg: fmt.Sprintf("scan.ignore names unknown rule %q", ig.Rule)}
+		if ig.Rule != "" && !slices.Contains(ids, ig.Rule) {
+			return &Error{Path: c.Path, Line: ig.Line, Column: ig.Column, Msg: fmt.Sprintf("scan.ignore names unknown rule %q%s", ig.Rule, spelling.Hint(ig.Rule, ids))}
 		}
 	}
 	return nil

@@ -170,8 +170,8 @@ func TestCheckRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.CheckRules(func(id string) bool { return id == "install-script" })
-	want := `b.yml:3:7: scan.ignore names unknown rule "instal-script"`
+	err = c.CheckRules([]string{"install-script", "malicious-package"})
+	want := `b.yml:3:7: scan.ignore names unknown rule "instal-script"; did you mean "install-script"?`
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckRules = %v, want %s", err, want)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockcheck"
+	"github.com/buildwall/buildwall/internal/spelling"
 	"github.com/buildwall/buildwall/internal/trust"
 )
 
@@ -44,13 +45,13 @@ var (
 // IgnoreUnusedRule is the ID of the ignore-unused rule.
 const IgnoreUnusedRule = "ignore-unused"
 
-// knownRules is the set of rule IDs an ignore may name.
-var knownRules = sync.OnceValue(func() map[string]bool {
-	m := map[string]bool{}
+// ruleIDs lists the rule IDs an ignore may name.
+var ruleIDs = sync.OnceValue(func() []string {
+	var ids []string
 	for _, r := range slices.Concat(lockcheck.Metadata(), cicheck.Metadata(), trust.Metadata(), Rules()) {
-		m[r.ID] = true
+		ids = append(ids, r.ID)
 	}
-	return m
+	return ids
 })
 
 func (o *Options) now() time.Time {
@@ -167,8 +168,8 @@ func checkInlineRules(rules []string) string {
 		if strings.EqualFold(r, trust.RuleID) {
 			return "an inline ignore cannot name " + trust.RuleID + ": a change that weakens the gate must be reviewed, not ignored"
 		}
-		if !knownRules()[r] {
-			return fmt.Sprintf("inline ignore names unknown rule %q", r)
+		if !slices.Contains(ruleIDs(), r) {
+			return fmt.Sprintf("inline ignore names unknown rule %q%s", r, spelling.Hint(r, ruleIDs()))
 		}
 	}
 	return ""

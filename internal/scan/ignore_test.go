@@ -23,7 +23,7 @@ jobs:
       - uses: tj-actions/changed-files@v44
       - run: echo "${{ github.event.pull_request.title }}" # buildwall: ignore[template-injection] until=2026-12-07 old
       # buildwall: ignore[excessive-permissions] nothing here
-      # buildwall: ignore[no-such-rule] typo
+      # buildwall: ignore[unpinned-acton] typo
       # buildwall: ignore[unpinned-action]
       # buildwall: ignore[gate-weakened] nice try
 `
@@ -73,7 +73,7 @@ func TestInlineIgnores(t *testing.T) {
 		}
 	}
 	for line, want := range map[int]string{
-		10: `unknown rule "no-such-rule"`,
+		10: `unknown rule "unpinned-acton"; did you mean "unpinned-action"?`,
 		11: "has no reason",
 		12: "cannot name gate-weakened",
 		8:  "expired after 2026-12-07",
