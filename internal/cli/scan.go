@@ -377,8 +377,9 @@ func writeReport(env *Env, file string, format output.Format, r output.Report) (
 // summaryLine is the one-line verdict printed on stderr when stdout carries
 // a machine format or the report goes to a file.
 func summaryLine(res *scan.Result, failOn finding.Severity) string {
+	active := finding.Active(res.Findings)
 	counts := map[finding.Severity]int{}
-	for _, f := range res.Findings {
+	for _, f := range active {
 		counts[f.Severity]++
 	}
 	var parts []string
@@ -388,8 +389,8 @@ func summaryLine(res *scan.Result, failOn finding.Severity) string {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "buildwall: %d finding", len(res.Findings))
-	if len(res.Findings) != 1 {
+	fmt.Fprintf(&b, "buildwall: %d finding", len(active))
+	if len(active) != 1 {
 		b.WriteString("s")
 	}
 	if len(parts) > 0 {

@@ -126,7 +126,7 @@ func TestScanExitCodes(t *testing.T) {
 			args: []string{"scan", "--fail-on", "high", "DIR"}, want: ExitFindings},
 		{name: "config_ignore_suppresses", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock,
 			"buildwall.yml": "scan:\n  ignore:\n    - rule: missing-integrity\n      package: left-pad\n      reason: vendored mirror without hashes\n"},
-			args: []string{"scan", "--format", "json", "DIR"}, want: ExitOK, wantStderr: "1 suppressed by ignores"},
+			args: []string{"scan", "--format", "json", "DIR"}, want: ExitOK, wantStderr: "buildwall: 1 finding (1 medium) in 2 files, 1 suppressed by ignores"},
 		{name: "no_ignores_shows_everything", files: map[string]string{"package.json": cleanManifest, "package-lock.json": highLock,
 			"buildwall.yml": "scan:\n  ignore:\n    - rule: missing-integrity\n      package: left-pad\n      reason: vendored mirror without hashes\n"},
 			args: []string{"scan", "--format", "json", "--no-ignores", "DIR"}, want: ExitFindings, wantStderr: "1 high"},
