@@ -17,13 +17,18 @@ import (
 // before that key (they belong to what follows). Without a `run:` key, run
 // is appended. Malformed data returns *Error and nothing is replaced.
 func ReplaceRun(path string, data, run []byte) ([]byte, error) {
-	var doc yaml.Node
-	err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
+	var doc, second yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	err := dec.Decode(&doc)
 	if errors.Is(err, io.EOF) {
 		return append(append([]byte{}, data...), run...), nil
 	}
 	if err != nil {
 		return nil, yamlError(path, err)
+	}
+	if err := dec.Decode(&second); !errors.Is(err, io.EOF) {
+		// Line ranges would cross into the next document.
+		return nil, &Error{Path: path, Line: second.Line, Msg: "holds more than one YAML document; the run: section cannot be replaced safely"}
 	}
 	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
 		return appendRun(data, run), nil

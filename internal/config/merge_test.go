@@ -45,6 +45,7 @@ func TestReplaceRunErrors(t *testing.T) {
 		"not_yaml":    "scan: [\n",
 		"not_mapping": "- a\n- b\n",
 		"flow_root":   "{scan: {}, run: {}}\n",
+		"two_docs":    "run:\n  mode: audit\n---\nscan:\n  fail-on: high\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := ReplaceRun("buildwall.yml", []byte(in), []byte(newRun)); err == nil || !strings.HasPrefix(err.Error(), "buildwall.yml:") {
