@@ -24,6 +24,10 @@ type Match struct {
 	Summary string
 	// Ecosystem and Name are the package as the record spells it.
 	Ecosystem, Name string
+	// Fixed are the versions the records name as fixing the package
+	// (OSV "fixed" events of its ranges), in record order without
+	// repeats: the known-good releases to move to. Empty when none is named.
+	Fixed []string
 }
 
 // DB is a read-only set of malicious-package records indexed for lookup.
@@ -447,6 +451,17 @@ func groupMatches(hits []*Record, affOf func(*Record) *Affected) []Match {
 		m := Match{ID: rep.ID, Aliases: aliases, Summary: rep.Summary}
 		if a := affOf(rep); a != nil {
 			m.Ecosystem, m.Name = a.Package.Ecosystem, a.Package.Name
+		}
+		for _, r := range g {
+			if a := affOf(r); a != nil {
+				for _, rg := range a.Ranges {
+					for _, e := range rg.Events {
+						if e.Fixed != "" && !slices.Contains(m.Fixed, e.Fixed) {
+							m.Fixed = append(m.Fixed, e.Fixed)
+						}
+					}
+				}
+			}
 		}
 		out = append(out, m)
 	}

@@ -140,6 +140,7 @@ func TestLookupMatchFields(t *testing.T) {
 		Summary:   "summary of MAL-2026-0001",
 		Ecosystem: "npm",
 		Name:      "axios",
+		Fixed:     []string{"1.14.2"}, // from the aliased GHSA record's range
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Lookup mismatch (-want +got):\n%s", diff)

@@ -3,6 +3,7 @@ package cicheck
 import (
 	"strings"
 
+	"github.com/buildwall/buildwall/internal/advisory"
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -35,26 +36,39 @@ func checkCompromisedUses(c *Context, u usesRef, report func(finding.Finding)) {
 	if c.Advisories == nil || u.uses.Kind != ciconfig.UsesRemote {
 		return
 	}
-	ms := c.Advisories.Lookup(Ecosystem, u.uses.Name(), u.uses.Ref)
-	if len(ms) == 0 && u.uses.Path != "" {
-		// Records may name the sub-path action (owner/repo/path).
-		ms = c.Advisories.Lookup(Ecosystem, u.uses.FullName(), u.uses.Ref)
-	}
-	if len(ms) == 0 {
-		// Records spell a tag v1.2.3 or 1.2.3, whichever the writer
-		// chose; the reference may use the other.
-		if alt := altVersionSpelling(u.uses.Ref); alt != "" {
-			ms = c.Advisories.Lookup(Ecosystem, u.uses.Name(), alt)
-			if len(ms) == 0 && u.uses.Path != "" {
-				ms = c.Advisories.Lookup(Ecosystem, u.uses.FullName(), alt)
-			}
-		}
-	}
+	ms := LookupUses(c.Advisories, u.uses, u.uses.Ref)
 	if len(ms) == 0 {
 		return
 	}
+	f := c.at(&knownCompromisedActionRule, u.str.Pos, u.uses.FullName()+"@"+u.uses.Ref+" is a known compromised reference: "+DescribeMatches(ms),
+		"Replace "+u.uses.FullName()+"@"+u.uses.Ref+" with a clean release pinned by full commit SHA, and rotate every secret this workflow could read while it used the compromised reference.")
+	f.Package = actionPackage(u.uses)
+	report(f)
+}
+
+// LookupUses returns the advisories that list the remote action u at ref
+// (a tag, branch or commit SHA) as compromised: records may name the
+// repository or the sub-path action, and spell a tag v1.2.3 or 1.2.3.
+func LookupUses(adv Advisories, u ciconfig.Uses, ref string) []advisory.Match {
+	lookup := func(ref string) []advisory.Match {
+		ms := adv.Lookup(Ecosystem, u.Name(), ref)
+		if len(ms) == 0 && u.Path != "" {
+			ms = adv.Lookup(Ecosystem, u.FullName(), ref)
+		}
+		return ms
+	}
+	ms := lookup(ref)
+	if len(ms) == 0 {
+		if alt := altVersionSpelling(ref); alt != "" {
+			ms = lookup(alt)
+		}
+	}
+	return ms
+}
+
+// DescribeMatches renders advisories as "ID (aliases): summary; ...".
+func DescribeMatches(ms []advisory.Match) string {
 	var b strings.Builder
-	b.WriteString(u.uses.FullName() + "@" + u.uses.Ref + " is a known compromised reference: ")
 	for i, m := range ms {
 		if i > 0 {
 			b.WriteString("; ")
@@ -67,10 +81,7 @@ func checkCompromisedUses(c *Context, u usesRef, report func(finding.Finding)) {
 			b.WriteString(": " + m.Summary)
 		}
 	}
-	f := c.at(&knownCompromisedActionRule, u.str.Pos, b.String(),
-		"Replace "+u.uses.FullName()+"@"+u.uses.Ref+" with a clean release pinned by full commit SHA, and rotate every secret this workflow could read while it used the compromised reference.")
-	f.Package = actionPackage(u.uses)
-	report(f)
+	return b.String()
 }
 
 // altVersionSpelling returns ref without its leading "v" (v0.2.0 gives

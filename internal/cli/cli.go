@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -110,7 +111,10 @@ refused something, 2 policy error, 125 no sandbox. See each command's help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate("buildwall {{.Version}}\n")
+	// The template function runs only for --version: the embedded
+	// database is not parsed for other commands.
+	cobra.AddTemplateFunc("buildwallVersion", func() string { return versionText(debug.ReadBuildInfo()) })
+	root.SetVersionTemplate("{{buildwallVersion}}")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(fmt.Errorf("%s: %w", c.CommandPath(), err))
 	})

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/buildwall/buildwall/internal/pin"
 	"github.com/buildwall/buildwall/internal/scan"
 	"github.com/buildwall/buildwall/internal/treefs"
+	"github.com/buildwall/buildwall/internal/trust"
 )
 
 // scanOnline runs the network part of unpinned-action (cicheck.Transitive)
@@ -25,7 +27,7 @@ import (
 // res (configuration ignores applied, order kept) and returns one warning
 // per action that could not be fetched. It uses the same resolver settings
 // as pin: $GITHUB_API_URL, $GITHUB_TOKEN.
-func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.Config, res *scan.Result, timeout time.Duration) []string {
+func scanOnline(ctx context.Context, env *Env, paths, abs []string, ignore func([]finding.Finding), res *scan.Result, timeout time.Duration) []string {
 	tr := &cicheck.Transitive{Fetch: newResolver(env, "", "-", "", timeout, 3)}
 	var (
 		mu    sync.Mutex
@@ -68,8 +70,9 @@ func scanOnline(ctx context.Context, env *Env, paths, abs []string, cfg *config.
 		})
 	}
 	_ = g.Wait() // workers never fail; cancellation shows in the warnings
-	if cfg != nil {
-		res.Suppressed += cfg.Scan.Suppress(found, scan.ConfigName(cfg.Path, res.Base))
+	if ignore != nil {
+		ignore(found)
+		res.Suppressed += finding.CountSuppressed(found)
 	}
 	res.Findings = finding.Sort(append(res.Findings, found...))
 	return dedupeStrings(warns)
@@ -89,6 +92,29 @@ func onlinePath(env *Env, paths, abs []string, base, rel string) string {
 		return filepath.Join(abs[0], filepath.FromSlash(rel))
 	}
 	return env.path(filepath.FromSlash(rel))
+}
+
+// onlineIgnores returns the function that marks --online's findings the
+// configuration's ignores match (nil with --no-ignores), and withdraws
+// the ignore-unused findings scan reported for the ignores that matched.
+func onlineIgnores(cfg *config.Config, off bool, source string, res *scan.Result) func([]finding.Finding) {
+	if off || cfg == nil {
+		return nil
+	}
+	return func(fs []finding.Finding) {
+		used := cfg.Scan.Suppress(fs, source, time.Now(), func(f *finding.Finding) bool { return f.Rule == trust.RuleID })
+		lines := map[int]bool{}
+		for i, n := range used {
+			if n > 0 {
+				lines[cfg.Scan.Ignores[i].Line] = true
+			}
+		}
+		if len(lines) > 0 {
+			res.Findings = slices.DeleteFunc(res.Findings, func(f finding.Finding) bool {
+				return f.Rule == scan.IgnoreUnusedRule && f.Path == source && lines[f.Line]
+			})
+		}
+	}
 }
 
 func dedupeStrings(ss []string) []string {

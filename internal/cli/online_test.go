@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -57,6 +59,19 @@ func TestScanOnline(t *testing.T) {
 	}
 	if code, _, _ := run("--online", "--offline"); code != ExitUsage {
 		t.Errorf("--online --offline: exit %d, want 2", code)
+	}
+
+	// An ignore only --online's findings match is used, not ignore-unused.
+	cfg := "scan:\n  ignore:\n    - rule: unpinned-action\n      path: .github/workflows/ci.yml\n      reason: octo/inner is vetted\n"
+	if err := os.WriteFile(filepath.Join(dir, "buildwall.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stdout, _ := run(); !strings.Contains(stdout, `"rule": "ignore-unused"`) {
+		t.Errorf("without --online the ignore is unused:\n%s", stdout)
+	}
+	code, stdout, stderr = run("--online")
+	if code != ExitOK || strings.Contains(stdout, "ignore-unused") {
+		t.Errorf("--online with the ignore: exit %d, want 0 and no ignore-unused\n%s%s", code, stdout, stderr)
 	}
 }
 

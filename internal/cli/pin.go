@@ -11,12 +11,15 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/buildwall/buildwall/internal/cicheck"
+	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/pin"
 	"github.com/buildwall/buildwall/internal/resolve"
 	"github.com/buildwall/buildwall/internal/termsafe"
@@ -32,6 +35,7 @@ type pinFlags struct {
 	retries        int
 	authHosts      []string
 	allowPrivate   bool
+	db             string
 }
 
 func newPinCmd(env *Env) *cobra.Command {
@@ -51,6 +55,12 @@ Enterprise, default $GITHUB_API_URL or the public API), falling back to
 git ls-remote; an annotated tag resolves to its commit. Image digests come from
 the image's registry (OCI distribution API). A reference that cannot be
 resolved (or is computed by an expression) is left as it was and reported.
+
+An action reference that the malicious-package database lists as
+compromised (the tag as written, or the commit it resolves to) is never
+pinned: freezing it would keep the compromised code. It is left as it was
+and reported with the advisory and the known-good releases the advisory
+names, and pin exits 1.
 
 What pin talks to is bounded, because the files may come from an attacker:
 owner, repository, ref and path of uses: and image names are checked against
@@ -84,6 +94,7 @@ Exit codes: 0 everything pinned, 1 something left unpinned, 2 usage error,
 	f.StringArrayVar(&fl.authHosts, "registry-auth-host", nil, "`HOST` or HOST:PORT a registry's token realm may name besides the registry's own host and site (repeatable)")
 	f.BoolVar(&fl.allowPrivate, "allow-private-registry", false, "let a token realm on another host be a loopback, link-local or private address")
 	f.IntVar(&fl.retries, "retries", 3, "retries of a failed request (with exponential backoff)")
+	f.StringVar(&fl.db, "db", "", "malicious-package database `DIR` whose compromised actions pin refuses (default: $BUILDWALL_DB or the user cache directory)")
 	return cmd
 }
 
@@ -168,7 +179,14 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 	ropts := resolverOptions(env, fl.githubAPI, fl.gitBase, fl.registry, min(fl.requestTimeout, fl.timeout), fl.retries)
 	ropts.AuthHosts = fl.authHosts
 	ropts.AllowPrivate = fl.allowPrivate
+	db, err := openDB(env, fl.db)
+	if err != nil {
+		return internalError(err)
+	}
 	opts := pin.Options{
+		Compromised: func(u ciconfig.Uses, ref string) error {
+			return compromisedRef(db, u, ref)
+		},
 		Paths:    abs,
 		Resolver: resolve.New(ropts),
 		DryRun:   fl.dryRun,
@@ -211,6 +229,34 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 }
 
 var errPinTimeout = errors.New("pin --timeout expired")
+
+// compromisedRef answers pin.Options.Compromised from the advisory
+// database: an error naming the advisories and the releases they name as
+// fixed when u at ref is listed.
+func compromisedRef(db cicheck.Advisories, u ciconfig.Uses, ref string) error {
+	ms := cicheck.LookupUses(db, u, ref)
+	if len(ms) == 0 {
+		return nil
+	}
+	var fixed []string
+	for _, m := range ms {
+		for _, v := range m.Fixed {
+			if !slices.Contains(fixed, v) {
+				fixed = append(fixed, v)
+			}
+		}
+	}
+	hint := "no known-good release is recorded: choose a release published after the incident, review it, and pin it by SHA"
+	if len(fixed) > 0 {
+		hint = "known-good release" + plural(len(fixed)) + ": " + strings.Join(fixed, ", ") + " (move to one and pin it)"
+	}
+	at := ref
+	if ref != u.Ref {
+		at = u.Ref + " (commit " + ref + ")"
+	}
+	return fmt.Errorf("%w: %s@%s is listed by %s; %s; rotate the secrets workflows using it could read",
+		pin.ErrCompromised, u.FullName(), at, cicheck.DescribeMatches(ms), hint)
+}
 
 // checkAuthHost validates a --registry-auth-host value: a host name or IP
 // address, optionally with a port, no scheme or path.

@@ -20,6 +20,7 @@ const (
 	pinSHAv4   = "08c6903cd8c0fde910a37f88322edcfb5dd907a8"
 	pinSHAtag  = "1111111111111111111111111111111111111111"
 	pinSHAv5   = "0ad4b8fadaa221de15dcec353f45205ec38ea70b"
+	pinSHABad  = "0e58ed8671d6b60d0890c21b07f8835ace038e67" // the commit GHSA-mrrh-fwg8-r2c3 lists
 	pinDigest  = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 	pinWorkflw = "on: push\r\njobs:\r\n  a:\r\n    runs-on: ubuntu-latest\r\n    container: 'node:20'\r\n    steps:\r\n      - uses: actions/checkout@v4 # checkout\r\n      - uses: \"actions/setup-go@v5\"\r\n      - uses: ./local\r\n"
 )
@@ -29,6 +30,7 @@ const (
 // OCI registry (node:20) on one loopback server.
 func fakePinServer(t *testing.T) (*httptest.Server, *atomic.Value) {
 	t.Helper()
+	asked := &compromisedAsked
 	var auth atomic.Value
 	auth.Store("")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +42,13 @@ func fakePinServer(t *testing.T) (*httptest.Server, *atomic.Value) {
 			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv4 + `"}}`))
 		case "/repos/actions/setup-go/git/ref/tags/v5":
 			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv5 + `"}}`))
+		case "/repos/tj-actions/changed-files/git/ref/tags/v45":
+			asked.Add(1)
+			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv5 + `"}}`))
+		case "/repos/tj-actions/changed-files/git/ref/tags/v47":
+			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHABad + `"}}`))
+		case "/repos/tj-actions/changed-files/git/ref/tags/v46.0.1":
+			w.Write([]byte(`{"object":{"type":"commit","sha":"` + pinSHAv4 + `"}}`))
 		case "/v2/library/node/manifests/20":
 			w.Header().Set("Docker-Content-Digest", pinDigest)
 		default:
@@ -57,6 +66,7 @@ func runPinCLI(t *testing.T, srvURL, dir string, args ...string) (code int, stdo
 		"BUILDWALL_GIT_BASE":        "-", // never fall back to a real host
 		"BUILDWALL_REGISTRY_MIRROR": srvURL,
 		"GITHUB_TOKEN":              "gh-test-token",
+		"BUILDWALL_DB":              filepath.Join(t.TempDir(), "db"), // the embedded records only
 	}
 	var out, errb bytes.Buffer
 	code = Main(context.Background(), append([]string{"pin", "--retries", "0"}, args...), Env{
@@ -145,6 +155,42 @@ func TestPinExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// compromisedAsked counts requests for tj-actions/changed-files@v45, which
+// pin must refuse from the database without asking.
+var compromisedAsked atomic.Int64
+
+// TestPinRefusesCompromised: a tag the database lists, and a tag that
+// resolves to a listed commit, are left unpinned (exit 1) with the
+// advisory and the known-good release; the fixed release is pinned.
+func TestPinRefusesCompromised(t *testing.T) {
+	srv, _ := fakePinServer(t)
+	const wf = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: tj-actions/changed-files@v45\n      - uses: tj-actions/changed-files@v47\n      - uses: tj-actions/changed-files@v46.0.1\n"
+	dir := writeTree(t, map[string]string{".github/workflows/ci.yml": wf})
+	before := compromisedAsked.Load()
+	code, _, stderr := runPinCLI(t, srv.URL, dir)
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want 1; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		".github/workflows/ci.yml:6:15: tj-actions/changed-files@v45 left unpinned: known compromised reference: tj-actions/changed-files@v45 is listed by GHSA-mrrh-fwg8-r2c3 (CVE-2025-30066): tj-actions/changed-files tags pointed to a commit that leaks CI secrets; known-good release: 46.0.1 (move to one and pin it)",
+		".github/workflows/ci.yml:7:15: tj-actions/changed-files@v47 left unpinned: known compromised reference: tj-actions/changed-files@v47 (commit " + pinSHABad + ") is listed by GHSA-mrrh-fwg8-r2c3",
+		".github/workflows/ci.yml:8:15: tj-actions/changed-files@v46.0.1 -> tj-actions/changed-files@" + pinSHAv4 + "\n",
+		"pinned 1 reference in 1 of 1 file; 2 left unpinned",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if n := compromisedAsked.Load() - before; n != 0 {
+		t.Errorf("the listed tag was resolved %d times, want 0", n)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, ".github/workflows/ci.yml"))
+	want := strings.Replace(wf, "changed-files@v46.0.1", "changed-files@"+pinSHAv4+" # v46.0.1", 1)
+	if diff := cmp.Diff(want, string(got)); diff != "" {
+		t.Errorf("workflow (-want +got):\n%s", diff)
 	}
 }
 

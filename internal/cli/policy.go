@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/buildwall/buildwall/internal/atomicfile"
+	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/policy"
 	"github.com/buildwall/buildwall/internal/report"
 	"github.com/buildwall/buildwall/internal/termsafe"
@@ -50,14 +53,21 @@ run) and prints the smallest run: policy that allows exactly the connections
 that run let through or audited, in block mode: only exact names connections
 were made to (name:port), literal addresses and host-ports — never a wildcard,
 a preset or a string that is not a host name. Left out and listed as "seen, not
-suggested" (in the YAML header, or on stderr with --format json): names only
-looked up, connections whose SNI/Host/target did not match their name,
+suggested" (in the YAML header, or on stderr with --format json or when
+merging): names only looked up, connections whose SNI/Host/target did not match their name,
 suspected DNS tunnelling, rebinding targets and link-local addresses.
 
-Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
+Standard output gets only the run: section (with its header comment). With
+-o FILE and FILE an existing buildwall.yml, only its run: section is
+replaced (or added at the end): every other byte, the scan: section and
+comments included, stays as it was.
+
+Exit codes: 0 printed, 2 usage error, unreadable report or an existing FILE
+that is not valid YAML (or --format json over an existing FILE), 3 write
+error.`,
 		Example: `  # Audit once, review, commit, then enforce
   buildwall run --mode audit --report run.json -- npm ci
-  buildwall policy suggest --report run.json > buildwall.yml
+  buildwall policy suggest --report run.json -o buildwall.yml
   buildwall run -- npm ci`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -72,6 +82,18 @@ Exit codes: 0 printed, 2 usage error or unreadable report, 3 write error.`,
 				return usageError(err)
 			}
 			sug := report.Suggest(r, policyEnv(cmd.Context(), nil))
+			if output != "" {
+				merged, ok, err := mergeSuggestion(env, output, format, sug)
+				if err != nil {
+					return err
+				}
+				if ok {
+					return writePolicyOutput(env, output, func(w io.Writer) error {
+						_, err := w.Write(merged)
+						return err
+					})
+				}
+			}
 			return writePolicyOutput(env, output, func(w io.Writer) error {
 				if format == "json" {
 					if err := sug.WriteNotSuggested(env.Stderr); err != nil {
@@ -207,6 +229,40 @@ func readRunReport(env *Env, path string) (*report.Report, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
+}
+
+// mergeSuggestion returns the existing file output with its run: section
+// replaced by the suggestion, and ok; ok is false when output does not
+// exist yet (it is written whole). What the header comment would have said
+// goes to stderr.
+func mergeSuggestion(env *Env, output, format string, sug *report.Suggestion) ([]byte, bool, error) {
+	path := env.path(output)
+	old, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, usageError(fmt.Errorf("read %s: %w", output, err))
+	}
+	if format == "json" {
+		return nil, false, usageError(fmt.Errorf("policy suggest: %s exists; --format json cannot merge into it (use --format yaml, which replaces only its run: section)", output))
+	}
+	var buf bytes.Buffer
+	if err := sug.WriteYAML(&buf); err != nil {
+		return nil, false, internalError(err)
+	}
+	run, err := config.RunSection(buf.Bytes())
+	if err != nil {
+		return nil, false, internalError(err)
+	}
+	merged, err := config.ReplaceRun(output, old, run)
+	if err != nil {
+		return nil, false, usageError(fmt.Errorf("policy suggest: cannot merge into %w; nothing was written", err))
+	}
+	if err := sug.WriteNotSuggested(env.Stderr); err != nil {
+		return nil, false, internalError(err)
+	}
+	return merged, true, nil
 }
 
 // writePolicyOutput runs write against stdout, or replaces the file named

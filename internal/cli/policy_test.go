@@ -148,3 +148,57 @@ func TestPolicyCheck(t *testing.T) {
 		t.Fatal("test assumes no buildwall.yml")
 	}
 }
+
+// TestPolicySuggestMerges: -o over an existing, commented buildwall.yml
+// replaces only its run: section; every other byte stays.
+func TestPolicySuggestMerges(t *testing.T) {
+	useTestPolicyEnv(t)
+	const before = "# buildwall configuration — owned by the platform team\nscan:\n  fail-on: medium   # keep strict\n  ignore:\n    - rule: install-script\n      package: esbuild\n      reason: needs its native binary\n\n"
+	const old = "run:\n  mode: audit  # first week\n  allow:\n    # the mirror\n    - registry.example\n"
+	const after = "\n# end of file: keep this comment\n"
+	dir := writeTree(t, map[string]string{"run.json": auditReport, "buildwall.yml": before + old + after})
+	code, stdout, _ := runPolicyCLI(t, dir, "policy", "suggest", "--report", "run.json")
+	if code != ExitOK {
+		t.Fatalf("suggest: code %d", code)
+	}
+	i := strings.Index(stdout, "\nrun:\n")
+	if i < 0 || !strings.HasPrefix(stdout, "# ") || strings.Contains(stdout, "scan:") {
+		t.Fatalf("stdout is not a header and a run: section only:\n%s", stdout)
+	}
+	run := stdout[i+1:]
+	code, stdout, stderr := runPolicyCLI(t, dir, "policy", "suggest", "--report", "run.json", "-o", "buildwall.yml")
+	if code != ExitOK || stdout != "" {
+		t.Fatalf("suggest -o: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "buildwall.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(before+run+after, string(got)); diff != "" {
+		t.Errorf("merged file (-want +got):\n%s", diff)
+	}
+	// Merging again changes nothing.
+	if code, _, _ := runPolicyCLI(t, dir, "policy", "suggest", "--report", "run.json", "-o", "buildwall.yml"); code != ExitOK {
+		t.Fatalf("second merge: code %d", code)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "buildwall.yml")); string(again) != string(got) {
+		t.Errorf("second merge changed the file:\n%s", again)
+	}
+	// An existing file that is not YAML, or JSON over a file, is refused
+	// and left alone.
+	for name, tc := range map[string]struct{ content, format, want string }{
+		"broken_yaml": {"scan: [\n", "yaml", "cannot merge into buildwall.yml:"},
+		"json_over":   {before, "json", "--format json cannot merge"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := writeTree(t, map[string]string{"run.json": auditReport, "buildwall.yml": tc.content})
+			code, _, stderr := runPolicyCLI(t, d, "policy", "suggest", "--report", "run.json", "--format", tc.format, "-o", "buildwall.yml")
+			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+				t.Errorf("code %d, stderr %q; want %d and %q", code, stderr, ExitUsage, tc.want)
+			}
+			if got, _ := os.ReadFile(filepath.Join(d, "buildwall.yml")); string(got) != tc.content {
+				t.Errorf("file changed:\n%s", got)
+			}
+		})
+	}
+}

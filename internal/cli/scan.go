@@ -38,6 +38,9 @@ type scanFlags struct {
 	timeout time.Duration
 	// configFrom is the trusted git revision to read configuration from.
 	configFrom string
+	noIgnores  bool
+	exclude    []string
+	vendored   bool
 }
 
 func newScanCmd(env *Env) *cobra.Command {
@@ -47,7 +50,9 @@ func newScanCmd(env *Env) *cobra.Command {
 		Short: "Scan lockfiles for supply-chain risks before anything is installed",
 		Long: `Scan walks each PATH (default ".") for JavaScript lockfiles (package-lock.json,
 npm-shrinkwrap.json, yarn.lock, pnpm-lock.yaml, bun.lock), package.json
-manifests and CI configuration, skipping node_modules, .git and vendor, and
+manifests and CI configuration, skipping directories named testdata,
+node_modules, vendor and .git (--include-vendored walks them) and paths
+matching --exclude or scan.exclude, and
 reports malicious, unpinned, unverifiable or misplaced packages and unsafe
 CI settings. It never uses the network unless --online is given; then it also
 fetches the action.yml of every remote action (GitHub REST API, $GITHUB_API_URL,
@@ -65,6 +70,13 @@ install-script allows) is a gate-weakened finding that no ignore suppresses,
 and the trusted configuration applies.
 The malicious-package database is the embedded curated set merged with the
 local index that 'buildwall db update' maintains (--db or $BUILDWALL_DB).
+
+A finding is suppressed by a scan.ignore entry of buildwall.yml or by a
+comment '# buildwall: ignore[rule-id] reason' on its line or the line above
+(workflows, action.yml, Dockerfiles, GitLab CI; never lockfiles); both may end on a date (until: 2027-01-31,
+until=2027-01-31), after which they are ignore-expired findings. Suppressed
+findings are kept in JSON and SARIF, marked, and never fail the gate;
+ignores that match nothing are ignore-unused. --no-ignores reports all.
 
 Only regular files inside each PATH are read: a symbolic link leading
 outside, a FIFO, socket or device, and anything unreadable is reported as
@@ -111,6 +123,9 @@ and marked incomplete).`,
 	f.BoolVar(&fl.online, "online", false, "also check the actions that remote actions use (fetches their action.yml)")
 	f.DurationVar(&fl.timeout, "timeout", 30*time.Second, "timeout of each network request with --online")
 	f.StringVar(&fl.configFrom, "config-from", "", "read buildwall.yml and registry configuration from the git revision `REF` (a pull request's base, e.g. origin/main) and report changes in the tree that weaken the gate (default: origin/$GITHUB_BASE_REF when set)")
+	f.BoolVar(&fl.noIgnores, "no-ignores", false, "report every finding: ignore neither buildwall.yml's scan.ignore nor inline '# buildwall: ignore[...]' comments")
+	f.StringArrayVar(&fl.exclude, "exclude", nil, "skip paths matching `GLOB` (repeatable; a pattern without '/' matches a name at any depth, '**' any directories)")
+	f.BoolVar(&fl.vendored, "include-vendored", false, "also walk directories named testdata, node_modules, vendor and .git, skipped by default")
 	return cmd
 }
 
@@ -151,14 +166,23 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		abs[i] = env.path(p)
 	}
 	base := scan.Base(abs)
+	excludes := make([]config.Glob, 0, len(fl.exclude))
+	for _, p := range fl.exclude {
+		g, err := config.CompileGlob(p)
+		if err != nil {
+			return usageError(fmt.Errorf("--exclude %q: %w", p, err))
+		}
+		excludes = append(excludes, g)
+	}
 	branchCfg, cfgPath, cfgFindings, err := loadScanConfig(env, fl.config, abs[0], base)
 	if err != nil {
 		return usageError(err)
 	}
-	trusted, err := resolveTrust(ctx, env, trustInput{
+	tin := trustInput{
 		flag: fl, roots: abs, names: paths, branch: branchCfg, branchPath: cfgPath,
 		failOnFixed: cmd.Flags().Changed("fail-on"), base: base,
-	})
+	}
+	trusted, err := resolveTrust(ctx, env, tin)
 	if err != nil {
 		return err
 	}
@@ -170,6 +194,11 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	if err != nil {
 		return internalError(err)
 	}
+	notes := dbNotes(db.Status(), time.Now())
+	cfgSource := config.FileName
+	if cfgPath != "" {
+		cfgSource = findingPath(tin, cfgPath)
+	}
 	res, err := scan.Run(ctx, scan.Options{
 		Paths:      abs,
 		Config:     cfg,
@@ -177,6 +206,11 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Defaults:   scanDefaults(ctx, env.getenv),
 		Trust:      trusted.opt,
 		Base:       base,
+		NoIgnores:  fl.noIgnores,
+		ConfigPath: cfgSource,
+		Exclude:    excludes,
+
+		IncludeVendored: fl.vendored,
 	})
 	if errors.Is(err, scan.ErrNoSuchPath) || errors.Is(err, scan.ErrNotRegular) || errors.Is(err, treefs.ErrSpecialFS) {
 		return usageError(err)
@@ -189,10 +223,10 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		res.Findings = finding.Sort(append(res.Findings, extra...))
 	}
 	if fl.online && !interrupted {
-		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, cfg, res, fl.timeout)...)
+		res.Warnings = append(res.Warnings, scanOnline(ctx, env, paths, abs, onlineIgnores(cfg, fl.noIgnores, cfgSource, res), res, fl.timeout)...)
 		interrupted = ctx.Err() != nil
 	}
-	for _, w := range res.Warnings {
+	for _, w := range append(res.Warnings, notes...) {
 		fmt.Fprintf(env.Stderr, "buildwall: warning: %s\n", termsafe.String(w))
 	}
 	if len(res.Files) == 0 && len(res.Findings) == 0 && !interrupted {
@@ -208,6 +242,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 		Rules:       res.Rules,
 		Incomplete:  interrupted,
 		Base:        res.Base,
+		Notes:       notes,
 	}
 	if err := writeReport(env, fl.output, format, fl.color, report); err != nil {
 		return internalError(err)
@@ -319,6 +354,9 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 		dir = d
 	}
 	db, err := advisory.Open(dir)
+	if errors.Is(err, advisory.ErrCorruptIndex) {
+		return nil, fmt.Errorf("open malicious-package database: %w (recover with 'buildwall db update', which rewrites the index, or remove %s to use the embedded records only)", err, filepath.Join(dir, advisory.IndexFile))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open malicious-package database: %w", err)
 	}
@@ -326,6 +364,31 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 		fmt.Fprintf(env.Stderr, "buildwall: note: %d records in the local malicious-package database try to withdraw or change built-in records; the built-in records stay in force (see 'buildwall db status')\n", n)
 	}
 	return db, nil
+}
+
+// staleAfter is the age from which the local database is called stale.
+const staleAfter = 7 * 24 * time.Hour
+
+// dbNotes returns the caveats about the malicious-package database for
+// the report and stderr: embedded records only, or a local index older
+// than staleAfter.
+func dbNotes(st advisory.Status, now time.Time) []string {
+	switch {
+	case st.EmbeddedOnly:
+		return []string{fmt.Sprintf("the malicious-package database is the %d records built into buildwall only (newest %s); run 'buildwall db update' for current data",
+			st.Records, dateOf(st.Newest))}
+	case !st.UpdatedAt.IsZero() && now.Sub(st.UpdatedAt) > staleAfter:
+		return []string{fmt.Sprintf("the malicious-package database was last updated %s, %d days ago; run 'buildwall db update'",
+			dateOf(st.UpdatedAt), int(now.Sub(st.UpdatedAt)/(24*time.Hour)))}
+	}
+	return nil
+}
+
+func dateOf(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 // writeReport writes the report to stdout, or replaces file atomically
@@ -389,8 +452,8 @@ func appendStepSummary(path string, r output.Report) (err error) {
 // format's: findings in force, the files they are in, the files scanned,
 // then the suppressed findings.
 func summaryLine(res *scan.Result, failOn finding.Severity) string {
-	counts := map[finding.Severity]int{}
 	active := finding.Active(res.Findings)
+	counts := map[finding.Severity]int{}
 	inFiles := map[string]bool{}
 	for _, f := range active {
 		counts[f.Severity]++

@@ -239,11 +239,11 @@ func findingPath(in trustInput, abs string) string {
 // checkConfigRules fails when an ignore names an unknown rule or
 // gate-weakened, which no ignore may suppress.
 func checkConfigRules(cfg *config.Config) error {
-	known := map[string]bool{}
+	var ids []string
 	for _, r := range allRules() {
-		known[r.ID] = true
+		ids = append(ids, r.ID)
 	}
-	if err := cfg.CheckRules(func(id string) bool { return known[id] }); err != nil {
+	if err := cfg.CheckRules(ids); err != nil {
 		return err
 	}
 	for _, ig := range cfg.Scan.Ignores {

@@ -16,9 +16,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/spelling"
 	"github.com/buildwall/buildwall/internal/treefs"
 	"go.yaml.in/yaml/v3"
 )
@@ -49,6 +52,9 @@ type Scan struct {
 	InstallScriptsAllow []string
 	// Ignores suppress findings; see Ignore.Match.
 	Ignores []Ignore
+	// Exclude are globs (scan.exclude) of paths the walk skips; see
+	// Exclude.
+	Exclude []Glob
 
 	// Positions in the file, for findings about the configuration itself
 	// (zero when unknown): FailOnPos of the fail-on value, RegistryPos and
@@ -56,6 +62,7 @@ type Scan struct {
 	FailOnPos              Position
 	RegistryPos            []Position
 	InstallScriptsAllowPos []Position
+	ExcludePos             []Position
 }
 
 // Position is a 1-based line and column in the configuration file.
@@ -80,6 +87,8 @@ type Ignore struct {
 	// number of directories.
 	Path   string
 	Reason string
+	// Until is the last day (UTC) the ignore applies; zero for no end.
+	Until time.Time
 	// Line and Column locate the entry in the configuration file (1-based).
 	Line, Column int
 
@@ -267,7 +276,8 @@ func (d *decoder) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.
 		k, v := n.Content[i], n.Content[i+1]
 		h, ok := keys[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
-			return d.errorf(k, "unknown key %q in %s (known: %s)", k.Value, what, knownKeys(keys))
+			names := knownKeys(keys)
+			return d.errorf(k, "unknown key %q in %s%s (known: %s)", k.Value, what, spelling.Hint(k.Value, names), strings.Join(names, ", "))
 		}
 		if seen[k.Value] {
 			return d.errorf(k, "duplicate key %q in %s", k.Value, what)
@@ -280,13 +290,13 @@ func (d *decoder) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.
 	return nil
 }
 
-func knownKeys(keys map[string]func(*yaml.Node) error) string {
+func knownKeys(keys map[string]func(*yaml.Node) error) []string {
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)
 	}
 	sortStrings(names)
-	return strings.Join(names, ", ")
+	return names
 }
 
 func (d *decoder) str(n *yaml.Node, what string) (string, error) {
@@ -354,6 +364,21 @@ func (d *decoder) scan(n *yaml.Node, s *Scan) error {
 				},
 			})
 		},
+		"exclude": func(v *yaml.Node) error {
+			list, err := d.strings(v, "scan.exclude")
+			if err != nil {
+				return err
+			}
+			for i, p := range list {
+				g, err := CompileGlob(p)
+				if err != nil {
+					return d.errorf(v.Content[i], "scan.exclude %q: %v", p, err)
+				}
+				s.Exclude = append(s.Exclude, g)
+			}
+			s.ExcludePos = positions(v)
+			return nil
+		},
 		"ignore": func(v *yaml.Node) error {
 			if v.Kind != yaml.SequenceNode {
 				return d.errorf(v, "scan.ignore must be a list")
@@ -384,6 +409,18 @@ func (d *decoder) ignore(n *yaml.Node) (Ignore, error) {
 		"package": field(&ig.Package, "package"),
 		"path":    field(&ig.Path, "path"),
 		"reason":  field(&ig.Reason, "reason"),
+		"until": func(v *yaml.Node) error {
+			s, err := d.str(v, "scan.ignore until")
+			if err != nil {
+				return err
+			}
+			t, err := ParseUntil(s)
+			if err != nil {
+				return d.errorf(v, "scan.ignore until: %v", err)
+			}
+			ig.Until = t
+			return nil
+		},
 	})
 	if err != nil {
 		return ig, err
@@ -404,12 +441,13 @@ func (d *decoder) ignore(n *yaml.Node) (Ignore, error) {
 	return ig, nil
 }
 
-// CheckRules fails when an ignore names a rule for which known returns
-// false, so that a misspelt rule ID is an error rather than a no-op.
-func (c *Config) CheckRules(known func(id string) bool) error {
+// CheckRules fails when an ignore names a rule that is not in ids, so that
+// a misspelt rule ID is an error (naming the nearest ID) rather than a
+// no-op.
+func (c *Config) CheckRules(ids []string) error {
 	for _, ig := range c.Scan.Ignores {
-		if ig.Rule != "" && !known(ig.Rule) {
-			return &Error{Path: c.Path, Line: ig.Line, Column: ig.Column, Msg: fmt.Sprintf("scan.ignore names unknown rule %q", ig.Rule)}
+		if ig.Rule != "" && !slices.Contains(ids, ig.Rule) {
+			return &Error{Path: c.Path, Line: ig.Line, Column: ig.Column, Msg: fmt.Sprintf("scan.ignore names unknown rule %q%s", ig.Rule, spelling.Hint(ig.Rule, ids))}
 		}
 	}
 	return nil
@@ -434,38 +472,36 @@ func (ig *Ignore) Match(f *finding.Finding) bool {
 	return true
 }
 
-// Suppress marks every finding an ignore matches as suppressed (kind
-// external, the ignore's reason, source "cfgName:line") and returns how
-// many it marked. Findings already suppressed are left as they are.
-// Suppressed findings stay in fs: outputs show them, --fail-on skips them.
-func (s *Scan) Suppress(fs []finding.Finding, cfgName string) int {
-	if len(s.Ignores) == 0 {
-		return 0
+// ParseUntil parses an ignore's expiry date, YYYY-MM-DD (UTC).
+func ParseUntil(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date written YYYY-MM-DD", s)
 	}
-	n := 0
-	for i := range fs {
-		if fs[i].Suppressed != nil {
-			continue
-		}
-		if ig := s.ignoring(&fs[i]); ig != nil {
-			fs[i].Suppressed = &finding.Suppression{
-				Kind:   finding.SuppressionExternal,
-				Reason: ig.Reason,
-				Source: fmt.Sprintf("%s:%d", cfgName, ig.Line),
-			}
-			n++
-		}
-	}
-	return n
+	return t, nil
 }
 
-func (s *Scan) ignoring(f *finding.Finding) *Ignore {
-	for i := range s.Ignores {
-		if s.Ignores[i].Match(f) {
-			return &s.Ignores[i]
+// Expired reports whether an ignore with expiry date until (zero: none)
+// no longer applies at now: it applies through the whole of that day, UTC.
+func Expired(until, now time.Time) bool {
+	return !until.IsZero() && !now.Before(until.AddDate(0, 0, 1))
+}
+
+// Excluded reports whether the slash path rel, relative to the scan root,
+// matches a scan.exclude glob.
+func (s *Scan) Excluded(rel string) bool {
+	for _, g := range s.Exclude {
+		if g.Match(rel) {
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// CoversPath reports whether the ignore's path glob (if any) matches the
+// slash path p, relative to the repository.
+func (ig *Ignore) CoversPath(p string) bool {
+	return ig.Path == "" || ig.glob.match(p)
 }
 
 // InstallScriptAllowed reports whether the package name is allowlisted.
@@ -476,4 +512,37 @@ func (s *Scan) InstallScriptAllowed(name string) bool {
 		}
 	}
 	return false
+}
+
+// Suppress marks the findings of fs that an ignore matches (Suppressed set,
+// kind external, Source source:line of the ignore) and returns, parallel to
+// s.Ignores, how many findings each ignore matched. An ignore that is
+// Expired at now suppresses nothing (and counts nothing); a finding already
+// suppressed is left as it is. skip, when not nil, exempts findings no
+// ignore may suppress.
+func (s *Scan) Suppress(fs []finding.Finding, source string, now time.Time, skip func(*finding.Finding) bool) []int {
+	used := make([]int, len(s.Ignores))
+	if len(s.Ignores) == 0 {
+		return used
+	}
+	sups := make([]*finding.Suppression, len(s.Ignores))
+	for i := range fs {
+		f := &fs[i]
+		if f.Suppressed != nil || (skip != nil && skip(f)) {
+			continue
+		}
+		for j := range s.Ignores {
+			ig := &s.Ignores[j]
+			if Expired(ig.Until, now) || !ig.Match(f) {
+				continue
+			}
+			if sups[j] == nil {
+				sups[j] = &finding.Suppression{Kind: finding.SuppressionExternal, Reason: ig.Reason, Source: fmt.Sprintf("%s:%d", source, ig.Line)}
+			}
+			f.Suppressed = sups[j]
+			used[j]++
+			break
+		}
+	}
+	return used
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/google/go-cmp/cmp"
@@ -53,8 +54,11 @@ func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, data, want string
 	}{
-		{"unknown_top_key", "scna:\n  fail-on: high\n", `buildwall.yml:1:1: unknown key "scna" in top level (known: run, scan)`},
-		{"unknown_scan_key", "scan:\n  registry: [x]\n", `buildwall.yml:2:3: unknown key "registry" in scan (known: fail-on, ignore, install-scripts, registries)`},
+		{"unknown_top_key", "scna:\n  fail-on: high\n", `buildwall.yml:1:1: unknown key "scna" in top level; did you mean "scan"? (known: run, scan)`},
+		{"misspelt_ignore_key", "scan:\n  ignroe: []\n", `buildwall.yml:2:3: unknown key "ignroe" in scan; did you mean "ignore"? (known: exclude, fail-on, ignore, install-scripts, registries)`},
+		{"bad_until", "scan:\n  ignore:\n    - rule: x\n      reason: y\n      until: 31/01/2027\n", `buildwall.yml:5:14: scan.ignore until: "31/01/2027" is not a date written YYYY-MM-DD`},
+		{"bad_exclude", "scan:\n  exclude: [\"/abs\"]\n", `buildwall.yml:2:13: scan.exclude "/abs": pattern must be a relative slash-separated path`},
+		{"unknown_scan_key", "scan:\n  registry: [x]\n", `buildwall.yml:2:3: unknown key "registry" in scan (known: exclude, fail-on, ignore, install-scripts, registries)`},
 		{"ignore_without_reason", "scan:\n  ignore:\n    - rule: install-script\n", `buildwall.yml:3:7: scan.ignore entry has no reason: say why the finding is acceptable`},
 		{"ignore_empty_reason", "scan:\n  ignore:\n    - rule: install-script\n      reason: \"  \"\n", `buildwall.yml:3:7: scan.ignore entry has no reason: say why the finding is acceptable`},
 		{"ignore_nothing", "scan:\n  ignore:\n    - reason: because\n", `buildwall.yml:3:7: scan.ignore entry must name a rule, a package or a path`},
@@ -90,7 +94,7 @@ func TestParseEmpty(t *testing.T) {
 	}
 }
 
-func TestSuppress(t *testing.T) {
+func TestFilter(t *testing.T) {
 	c, err := Parse("b.yml", []byte(`scan:
   ignore:
     - rule: install-script
@@ -116,22 +120,13 @@ func TestSuppress(t *testing.T) {
 		f("insecure-source", "package-lock.json", "left-pad", "1.0.0"),   // ignored name@version
 		f("insecure-source", "package-lock.json", "left-pad", "1.0.1"),   // kept
 	}
-	n := c.Scan.Suppress(in, "b.yml")
-	if n != 3 {
+	c.Scan.Suppress(in, "b.yml", time.Now(), nil)
+	got := finding.Active(in)
+	if n := finding.CountSuppressed(in); n != 3 {
 		t.Errorf("suppressed = %d, want 3", n)
 	}
-	if len(in) != 6 {
-		t.Fatalf("Suppress dropped findings: %d left", len(in))
-	}
-	wantSup := finding.Suppression{Kind: "external", Reason: "frozen", Source: "b.yml:6"}
-	if diff := cmp.Diff(&wantSup, in[2].Suppressed); diff != "" {
-		t.Errorf("suppression (-want +got):\n%s", diff)
-	}
-	if again := c.Scan.Suppress(in, "b.yml"); again != 0 {
-		t.Errorf("second Suppress marked %d already suppressed findings", again)
-	}
 	var gotRules []string
-	for _, g := range finding.Active(in) {
+	for _, g := range got {
 		gotRules = append(gotRules, g.Rule+" "+g.Path+" "+g.Package.String())
 	}
 	want := []string{
@@ -175,8 +170,8 @@ func TestCheckRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = c.CheckRules(func(id string) bool { return id == "install-script" })
-	want := `b.yml:3:7: scan.ignore names unknown rule "instal-script"`
+	err = c.CheckRules([]string{"install-script", "malicious-package"})
+	want := `b.yml:3:7: scan.ignore names unknown rule "instal-script"; did you mean "install-script"?`
 	if err == nil || err.Error() != want {
 		t.Errorf("CheckRules = %v, want %s", err, want)
 	}

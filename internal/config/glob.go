@@ -75,3 +75,32 @@ func matchSegs(pat, segs []string) bool {
 }
 
 func sortStrings(s []string) { slices.Sort(s) }
+
+// Glob is an exclusion pattern (scan.exclude, --exclude) over slash paths
+// relative to the scan root. A pattern without a slash matches a base name
+// at any depth ("*.min.js", "fixtures"), as in .gitignore; one with a slash
+// matches the whole path, with "**" for any number of directories. A
+// directory that matches is skipped with everything below it.
+type Glob struct {
+	pattern string
+	g       glob
+}
+
+// CompileGlob compiles an exclusion pattern.
+func CompileGlob(pattern string) (Glob, error) {
+	p := strings.TrimSuffix(strings.TrimSpace(pattern), "/")
+	if p != "" && !strings.Contains(strings.TrimPrefix(p, "./"), "/") && !strings.HasPrefix(p, "./") {
+		p = "**/" + p
+	}
+	g, err := compileGlob(p)
+	if err != nil {
+		return Glob{}, err
+	}
+	return Glob{pattern: pattern, g: g}, nil
+}
+
+// Match reports whether the slash path rel matches.
+func (g Glob) Match(rel string) bool { return g.g != nil && g.g.match(rel) }
+
+// String returns the pattern as written.
+func (g Glob) String() string { return g.pattern }

@@ -48,3 +48,32 @@ func TestSARIFUnscannedNotification(t *testing.T) {
 		}
 	}
 }
+
+// TestNotesInMachineFormats: notes (a stale database) appear in JSON,
+// SARIF (a warning of a successful invocation) and Markdown, escaped.
+func TestNotesInMachineFormats(t *testing.T) {
+	note := "the malicious-package database is 9 days old | <b>"
+	want := map[Format][]string{
+		FormatJSON:     {`"notes": [` + "\n" + `    "the malicious-package database is 9 days old | <b>"` + "\n  ]"},
+		FormatSARIF:    {`"executionSuccessful": true`, `"level": "warning"`, "9 days old"},
+		FormatMarkdown: {"> **Note:** the malicious-package database is 9 days old \\| &lt;b&gt;"},
+	}
+	for f, wants := range want {
+		var b bytes.Buffer
+		if err := Write(&b, f, Report{ToolVersion: "dev", Notes: []string{note}}, Options{}); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s: output lacks %q:\n%s", f, w, b.String())
+			}
+		}
+		var none bytes.Buffer
+		if err := Write(&none, f, Report{ToolVersion: "dev"}, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(none.String(), "notes") || strings.Contains(none.String(), "Note:") || strings.Contains(none.String(), "toolExecutionNotifications") {
+			t.Errorf("%s without notes mentions them:\n%s", f, none.String())
+		}
+	}
+}

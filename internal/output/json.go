@@ -25,6 +25,8 @@ type jsonReport struct {
 	Summary  jsonSummary   `json:"summary"`
 	// Incomplete is written only when true: the scan was interrupted.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Notes are caveats that are not findings; written only when any.
+	Notes []string `json:"notes,omitempty"`
 }
 
 type jsonTool struct {
@@ -126,6 +128,12 @@ func writeJSON(w io.Writer, r Report) error {
 	}
 	if r.Incomplete {
 		bw.WriteString(",\n  \"incomplete\": true")
+	}
+	if len(r.Notes) > 0 {
+		bw.WriteString(",\n  \"notes\": ")
+		if err := value(r.Notes, "  "); err != nil {
+			return err
+		}
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()

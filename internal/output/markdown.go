@@ -36,6 +36,9 @@ func writeMarkdown(w0 io.Writer, r Report) error {
 	if r.Incomplete {
 		w.print("⚠️ **" + incompleteNote + ".**\n\n")
 	}
+	for _, n := range r.Notes {
+		w.print("> **Note:** " + escapeCell(n) + "\n\n")
+	}
 	if c.total == 0 {
 		w.printf("✅ **No findings** in %s scanned", plural(len(r.Files), "file"))
 		if n := r.suppressedCount(); n > 0 {

@@ -96,6 +96,11 @@ type Report struct {
 	// Incomplete marks a scan that was interrupted (SIGINT/SIGTERM): the
 	// findings are those of the work finished. Every format says so.
 	Incomplete bool
+	// Notes are caveats about the scan that are not findings (a stale or
+	// embedded-only malicious-package database): JSON "notes", SARIF
+	// warning notifications, Markdown notes. The text format leaves them
+	// to the caller's stderr.
+	Notes []string
 }
 
 // incompleteNote is the sentence every format prints for an interrupted

@@ -91,7 +91,11 @@ func sarifInvocations(r Report) []sarifInvocation {
 			notes = append(notes, sarifNotification{Level: "error", Message: sarifText{Text: f.Message}, Locations: []sarifLocation{{PhysicalLocation: loc}}})
 		}
 	}
-	return []sarifInvocation{{ExecutionSuccessful: len(notes) == 0, ToolExecutionNotifications: notes}}
+	failed := len(notes) > 0
+	for _, n := range r.Notes {
+		notes = append(notes, sarifNotification{Level: "warning", Message: sarifText{Text: n}})
+	}
+	return []sarifInvocation{{ExecutionSuccessful: !failed, ToolExecutionNotifications: notes}}
 }
 
 type sarifTool struct {

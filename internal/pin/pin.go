@@ -56,7 +56,16 @@ type Options struct {
 	Progress func(done, total int, what string)
 	// Parallel bounds concurrent resolutions (4).
 	Parallel int
+	// Compromised, when set, is asked about every action reference, first
+	// with the ref as written, then with the commit it resolves to; a
+	// non-nil answer (wrapping ErrCompromised) leaves the reference
+	// unpinned with that error, so that pin never freezes a workflow on a
+	// commit the advisory database lists as malicious.
+	Compromised func(u ciconfig.Uses, ref string) error
 }
+
+// ErrCompromised is wrapped by Options.Compromised's answers.
+var ErrCompromised = errors.New("known compromised reference")
 
 // Outcome is what happened to one reference.
 type Outcome struct {
@@ -190,7 +199,13 @@ func resolveAll(ctx context.Context, opts Options, files []*pinFile, total int) 
 					// Checked here too (the Resolver is an interface), with
 					// the path, which Commit does not see.
 					if err = resolve.ValidateUses(r.Uses.Owner, r.Uses.Repo, r.Uses.Path, r.Uses.Ref); err == nil {
+						err = compromised(opts, r.Uses, r.Uses.Ref)
+					}
+					if err == nil {
 						f.results[i], err = opts.Resolver.Commit(gctx, r.Uses.Owner, r.Uses.Repo, r.Uses.Ref)
+						if err == nil {
+							err = compromised(opts, r.Uses, f.results[i])
+						}
 					}
 				default:
 					f.results[i], err = opts.Resolver.Digest(gctx, r.Image.Name, r.Image.Tag)
@@ -204,6 +219,13 @@ func resolveAll(ctx context.Context, opts Options, files []*pinFile, total int) 
 		return err
 	}
 	return ctx.Err()
+}
+
+func compromised(opts Options, u ciconfig.Uses, ref string) error {
+	if opts.Compromised == nil {
+		return nil
+	}
+	return opts.Compromised(u, ref)
 }
 
 // finish rewrites (or diffs) one file and records its outcomes.

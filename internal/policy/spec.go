@@ -25,6 +25,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/buildwall/buildwall/internal/spelling"
 )
 
 // Mode says what happens to traffic the policy does not allow.
@@ -235,7 +237,7 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 		case "unix-sockets":
 			p.unixSockets(s, v)
 		default:
-			p.errorf(k, "unknown key %q (want mode, allow, tcp, host-ports, unix-sockets or dns)", k.Value)
+			p.errorf(k, "unknown key %q%s (want mode, allow, tcp, host-ports, unix-sockets or dns)", k.Value, spelling.Hint(k.Value, []string{"mode", "allow", "tcp", "host-ports", "unix-sockets", "dns"}))
 		}
 	}
 	return s
@@ -274,9 +276,18 @@ func (p *parser) allow(s *Spec, n *yaml.Node) {
 		if !ok {
 			continue
 		}
-		if _, err := parseEntry(v); err != nil {
+		e, err := parseEntry(v)
+		if err != nil {
 			p.errorf(item, "allow entry %q: %s", v, err)
 			continue
+		}
+		if e.kind == kindHost && !strings.Contains(e.host, ".") {
+			// A single-label name close to a preset is a misspelt preset
+			// ("nmp"), which would otherwise allow a host nobody runs.
+			if hint := spelling.Hint(e.host, Presets()); hint != "" {
+				p.errorf(item, "allow entry %q is not a preset%s (presets: %s)", v, hint, strings.Join(Presets(), ", "))
+				continue
+			}
 		}
 		s.Allow = append(s.Allow, v)
 		s.allowPos = append(s.allowPos, pos{item.Line, item.Column})
@@ -363,7 +374,7 @@ func (p *parser) dns(s *Spec, n *yaml.Node) {
 			}
 			s.DNS.TunnelLimit = n
 		default:
-			p.errorf(k, "dns: unknown key %q (want upstream or tunnel-limit)", k.Value)
+			p.errorf(k, "dns: unknown key %q%s (want upstream or tunnel-limit)", k.Value, spelling.Hint(k.Value, []string{"upstream", "tunnel-limit"}))
 		}
 	}
 }

@@ -41,6 +41,7 @@ var ciKinds = []ciKind{
 // ciFile is one CI configuration file to check.
 type ciFile struct {
 	tree, rel string // relative to the walker's tree and root
+	abs       string // absolute OS path
 	listed    bool   // a regular file in its directory's listing
 	unread    bool   // could not be read: reported unscanned-path
 	kind      *ciKind
@@ -140,7 +141,7 @@ func (w *walker) ciKind(rel, base string) *ciKind {
 func (w *walker) addCI(rel, base string, listed bool) bool {
 	k := w.ciKind(rel, base)
 	if k != nil {
-		w.ci = append(w.ci, &ciFile{tree: w.treePath(rel), rel: rel, listed: listed, kind: k})
+		w.ci = append(w.ci, &ciFile{tree: w.treePath(rel), rel: rel, abs: filepath.Join(w.root, filepath.FromSlash(rel)), listed: listed, kind: k})
 	}
 	return k != nil
 }
@@ -214,5 +215,12 @@ func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Option
 	if opts.Advisories != nil {
 		c.Advisories = opts.Advisories
 	}
-	return f.kind.check(c, data)
+	fs := f.kind.check(c, data)
+	if s := readInline(f.rel, f.abs, data, opts); s != nil {
+		for i := range fs {
+			s.mark(&fs[i])
+		}
+		fs = append(fs, s.findings()...)
+	}
+	return fs
 }

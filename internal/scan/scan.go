@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/cicheck"
 	"github.com/buildwall/buildwall/internal/config"
@@ -65,6 +66,20 @@ type Options struct {
 	// Base is the directory paths in the Result are relative to, as
 	// returned by Base(Paths); "" computes it.
 	Base string
+	// NoIgnores reports every finding: neither buildwall.yml's ignores
+	// nor inline ignore comments suppress anything (--no-ignores).
+	NoIgnores bool
+	// ConfigPath names the configuration file in findings about its
+	// ignores (slash-separated, as finding paths); "" means buildwall.yml.
+	ConfigPath string
+	// Exclude are globs of paths the walk skips (--exclude), besides the
+	// configuration's scan.exclude.
+	Exclude []config.Glob
+	// IncludeVendored walks the directories skipped by default
+	// (DefaultSkipDirs).
+	IncludeVendored bool
+	// Now is the clock for ignore expiry; nil means time.Now.
+	Now func() time.Time
 }
 
 // Trust is a trusted revision of the repository being scanned (the base
@@ -103,10 +118,10 @@ type Result struct {
 	// Files are the lockfiles, manifests and CI files scanned, slash-separated and
 	// relative to their root, sorted.
 	Files []string
-	// Findings include those suppressed by configuration ignores, marked
-	// with finding.Suppression.
+	// Findings include those an ignore suppressed, marked with
+	// Suppressed.
 	Findings []finding.Finding
-	// Suppressed counts findings marked suppressed by configuration ignores.
+	// Suppressed counts the suppressed findings.
 	Suppressed int
 	// Rules is the metadata of every rule that ran.
 	Rules []finding.Rule
@@ -193,13 +208,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			break
 		}
 	}
-	if scanCfg != nil {
+	if scanCfg != nil && !opts.NoIgnores {
 		// gate-weakened cannot be ignored: the branch that weakens the
 		// gate could otherwise ignore the finding too.
-		kept, rest := trust.Split(res.Findings)
-		res.Suppressed = scanCfg.Suppress(rest, ConfigName(opts.Config.Path, opts.Base))
-		res.Findings = append(rest, kept...)
+		res.Findings = append(res.Findings, applyConfigIgnores(res.Findings, scanCfg, &opts)...)
 	}
+	res.Suppressed = finding.CountSuppressed(res.Findings)
 	res.Findings = finding.Sort(res.Findings)
 	slices.Sort(res.Files)
 	res.Files = slices.Compact(res.Files)
@@ -230,7 +244,13 @@ func (r *rootResult) prefixWith(prefix string) {
 		r.files[i] = path.Join(prefix, r.files[i])
 	}
 	for i := range r.findings {
-		r.findings[i].Path = path.Join(prefix, r.findings[i].Path)
+		f := &r.findings[i]
+		f.Path = path.Join(prefix, f.Path)
+		if f.Suppressed != nil && f.Suppressed.Kind == finding.SuppressionInSource {
+			sup := *f.Suppressed // inline suppressions are one per finding
+			sup.Source = path.Join(prefix, sup.Source)
+			f.Suppressed = &sup
+		}
 	}
 }
 
@@ -277,6 +297,13 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	// for another directory, so they are then left to the process's exit.
 	defer closeUnlessCancelled(ctx, tree)
 	w := newWalker(dir, tree, opts.Parsers)
+	if opts.IncludeVendored {
+		w.skipNames = nil
+	}
+	w.exclude = opts.Exclude
+	if cfg != nil {
+		w.exclude = slices.Concat(opts.Exclude, cfg.Exclude)
+	}
 	out := &rootResult{dir: p}
 	if rel, ok := RelTo(opts.Base, dir); ok {
 		out.prefix = rel
@@ -325,6 +352,7 @@ func scanRoot(ctx context.Context, p string, opts *Options, cfg *config.Scan) (*
 	if err != nil {
 		return out, err
 	}
+
 	ci, done, err := checkCI(ctx, w.tree, w.ci, opts)
 	for i, f := range w.ci {
 		if done[i] && !f.unread {

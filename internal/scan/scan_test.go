@@ -58,9 +58,10 @@ func run(t *testing.T, opts Options) *Result {
 }
 
 // summary renders findings as "path:line rule" lines.
+// summary lists the findings in force (not suppressed) as path:line rule.
 func summary(fs []finding.Finding) []string {
 	var out []string
-	for _, f := range fs {
+	for _, f := range finding.Active(fs) {
 		out = append(out, f.Path+":"+itoa(f.Line)+" "+f.Rule)
 	}
 	return out

@@ -20,7 +20,9 @@ var unscannedPathRule = finding.Rule{
 
 // Rules returns the metadata of the rules scan reports itself (not through
 // lockcheck or cicheck).
-func Rules() []finding.Rule { return []finding.Rule{unscannedPathRule} }
+func Rules() []finding.Rule {
+	return []finding.Rule{unscannedPathRule, ignoreInvalidRule, ignoreExpiredRule, ignoreUnusedRule}
+}
 
 // Unscanned returns the unscanned-path finding for rel (slash-separated,
 // relative to the scan root), for files scan does not read itself (the

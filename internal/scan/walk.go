@@ -11,14 +11,24 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
 	"github.com/buildwall/buildwall/internal/treefs"
 )
 
-// skipDirs are never descended into: installed packages and VCS data are
-// not the project's own declarations.
-var skipDirs = map[string]bool{"node_modules": true, ".git": true, "vendor": true}
+// DefaultSkipDirs are the directory names the walk does not descend unless
+// Options.IncludeVendored is set: installed and vendored packages, VCS data
+// and test fixtures are not the project's own declarations.
+var DefaultSkipDirs = []string{".git", "node_modules", "testdata", "vendor"}
+
+var skipDirs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, d := range DefaultSkipDirs {
+		m[d] = true
+	}
+	return m
+}()
 
 // walker collects the lockfiles and manifests under root.
 type walker struct {
@@ -36,10 +46,15 @@ type walker struct {
 	unscanned []finding.Finding
 	// dirLinks are links to directories of the tree found by the walk.
 	dirLinks []string
+	// skipNames are the directory names not descended (skipDirs, or none
+	// with IncludeVendored); exclude are the --exclude and scan.exclude
+	// globs.
+	skipNames map[string]bool
+	exclude   []config.Glob
 }
 
 func newWalker(root string, tree *treefs.Root, parsers []lockfile.Parser) *walker {
-	w := &walker{root: root, tree: tree, sub: ".", parsers: parsers, manifest: map[string]bool{}}
+	w := &walker{root: root, tree: tree, sub: ".", parsers: parsers, manifest: map[string]bool{}, skipNames: skipDirs}
 	if rel, ok := tree.Rel(root); ok {
 		w.sub = rel
 	}
@@ -78,7 +93,7 @@ func (w *walker) walk(ctx context.Context) error {
 			w.skip(link, linkReason(treefs.ErrOutside))
 			continue
 		}
-		if !underSkipped(target) || visited[target] {
+		if w.excluded(link) || !w.underSkipped(target) || visited[target] {
 			continue
 		}
 		visited[target] = true
@@ -90,10 +105,23 @@ func (w *walker) walk(ctx context.Context) error {
 }
 
 // underSkipped reports whether the slash path rel lies in a directory the
-// walk does not descend.
-func underSkipped(rel string) bool {
+// walk does not descend (by name or by an exclude glob).
+func (w *walker) underSkipped(rel string) bool {
+	end := 0
 	for seg := range strings.SplitSeq(rel, "/") {
-		if skipDirs[seg] {
+		end += len(seg)
+		if w.skipNames[seg] || w.excluded(rel[:end]) {
+			return true
+		}
+		end++ // the slash
+	}
+	return false
+}
+
+// excluded reports whether the slash path rel matches an exclude glob.
+func (w *walker) excluded(rel string) bool {
+	for _, g := range w.exclude {
+		if g.Match(rel) {
 			return true
 		}
 	}
@@ -117,9 +145,12 @@ func (w *walker) walkDir(ctx context.Context, rel string) error {
 		if rel != "." {
 			crel = rel + "/" + name
 		}
+		if w.excluded(crel) {
+			continue
+		}
 		switch t := e.Type(); {
 		case t.IsDir():
-			if skipDirs[name] {
+			if w.skipNames[name] {
 				continue
 			}
 			if err := w.walkDir(ctx, crel); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
@@ -88,10 +89,20 @@ func CompareConfig(o ConfigOptions, trusted, branch *config.Config) []finding.Fi
 		}
 	}
 	for _, ig := range b.Ignores {
-		if !slices.ContainsFunc(t.Ignores, func(x config.Ignore) bool {
+		at := finding.Location{Path: o.Path, Line: ig.Line, Column: ig.Column}
+		i := slices.IndexFunc(t.Ignores, func(x config.Ignore) bool {
 			return x.Rule == ig.Rule && x.Package == ig.Package && x.Path == ig.Path
-		}) {
-			out = append(out, Weakened(finding.Location{Path: o.Path, Line: ig.Line, Column: ig.Column}, o.Ref, "scan.ignore adds "+describeIgnore(ig)+" that "+o.Ref+" does not have"))
+		})
+		switch {
+		case i < 0:
+			out = append(out, Weakened(at, o.Ref, "scan.ignore adds "+describeIgnore(ig)+" that "+o.Ref+" does not have"))
+		case !t.Ignores[i].Until.IsZero() && (ig.Until.IsZero() || ig.Until.After(t.Ignores[i].Until)):
+			out = append(out, Weakened(at, o.Ref, "scan.ignore extends "+describeIgnore(ig)+" past until: "+t.Ignores[i].Until.Format(time.DateOnly)+" in "+o.Ref))
+		}
+	}
+	for i, g := range b.Exclude {
+		if !slices.ContainsFunc(t.Exclude, func(x config.Glob) bool { return x.String() == g.String() }) {
+			out = append(out, Weakened(at(posAt(b.ExcludePos, i)), o.Ref, fmt.Sprintf("scan.exclude adds %q, which %s does not exclude", g.String(), o.Ref)))
 		}
 	}
 	for i, u := range b.Registries {

@@ -130,7 +130,7 @@ func TestCoversRegistry(t *testing.T) {
 // setting: CompareConfig must learn whether changing it weakens the gate
 // before a branch can use it to pass.
 func TestCompareConfigCoversEveryScanSetting(t *testing.T) {
-	compared := []string{"FailOn", "Registries", "InstallScriptsAllow", "Ignores", "FailOnPos", "RegistryPos", "InstallScriptsAllowPos"}
+	compared := []string{"FailOn", "Registries", "InstallScriptsAllow", "Ignores", "Exclude", "FailOnPos", "RegistryPos", "InstallScriptsAllowPos", "ExcludePos"}
 	var fields []string
 	st := reflect.TypeFor[config.Scan]()
 	for i := range st.NumField() {
@@ -148,7 +148,39 @@ func TestCompareConfigCoversEveryScanSetting(t *testing.T) {
 			ignoreFields = append(ignoreFields, f.Name)
 		}
 	}
-	if diff := cmp.Diff([]string{"Rule", "Package", "Path", "Reason", "Line", "Column"}, ignoreFields); diff != "" {
+	if diff := cmp.Diff([]string{"Rule", "Package", "Path", "Reason", "Until", "Line", "Column"}, ignoreFields); diff != "" {
 		t.Errorf("config.Ignore fields changed; CompareConfig compares ignores by Rule, Package and Path (-want +got):\n%s", diff)
+	}
+}
+
+// TestCompareConfigUntilAndExclude: moving an ignore's until later (or
+// dropping it) and adding a scan.exclude pattern weaken the gate.
+func TestCompareConfigUntilAndExclude(t *testing.T) {
+	const base = "scan:\n  exclude: [fixtures]\n  ignore:\n    - rule: install-script\n      reason: r\n      until: 2027-01-31\n"
+	tests := []struct {
+		name, branch string
+		want         []string
+	}{
+		{"same", base, nil},
+		{"earlier", strings.Replace(base, "2027-01-31", "2026-12-31", 1), nil},
+		{"later", strings.Replace(base, "2027-01-31", "2030-01-31", 1),
+			[]string{"4:7 scan.ignore extends an entry (rule install-script) past until: 2027-01-31 in origin/main"}},
+		{"dropped", strings.Replace(base, "      until: 2027-01-31\n", "", 1),
+			[]string{"4:7 scan.ignore extends an entry (rule install-script) past until: 2027-01-31 in origin/main"}},
+		{"exclude_added", strings.Replace(base, "[fixtures]", "[fixtures, \"**\"]", 1),
+			[]string{`2:23 scan.exclude adds "**", which origin/main does not exclude`}},
+	}
+	trusted := parse(t, base)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lines []string
+			for _, f := range CompareConfig(ConfigOptions{Ref: "origin/main", Path: "buildwall.yml", DefaultFailOn: finding.SeverityHigh}, trusted, parse(t, tt.branch)) {
+				msg, _, _ := strings.Cut(f.Message, "; the configuration of origin/main applies instead")
+				lines = append(lines, fmt.Sprintf("%d:%d %s", f.Line, f.Column, msg))
+			}
+			if diff := cmp.Diff(tt.want, lines); diff != "" {
+				t.Errorf("findings mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
