@@ -41,6 +41,11 @@ type Context struct {
 	Path string
 	// Advisories may be nil (no known-compromised-action check).
 	Advisories Advisories
+	// ActionInputs, for an action metadata file, maps input names that a
+	// caller in the same repository passes untrusted values to onto
+	// where those values come from (template-injection traces them into
+	// the action's steps); nil when none is known.
+	ActionInputs map[string]string
 
 	cacheFor any // the file the cached lists below belong to
 	uses     []usesRef

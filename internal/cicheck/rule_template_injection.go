@@ -26,18 +26,26 @@ var templateInjectionRule = finding.Rule{
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
 
 func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	wfEnv := taintedEnv(nil, w.Env)
+	wt := workflowTaint(w)
 	for _, j := range w.Jobs {
-		jobEnv := taintedEnv(wfEnv, j.Env)
+		jt := jobTaint(wt, j)
 		for _, s := range j.Steps {
-			checkTemplateInjectionStep(c, w.Source, s, taintedEnv(jobEnv, s.Env), report)
+			st := jt.withEnv(s.Env)
+			checkTemplateInjectionStep(c, w.Source, s, &st, report)
+			jt = afterStep(jt, &st, s)
 		}
 	}
 }
 
 func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(finding.Finding)) {
+	var at taint
+	for name, from := range c.ActionInputs {
+		at.addPath("inputs."+strings.ToLower(name), from, false, false)
+	}
 	for _, s := range actionSteps(a) {
-		checkTemplateInjectionStep(c, a.Source, s.step, taintedEnv(nil, s.step.Env), report)
+		st := at.withEnv(s.step.Env)
+		checkTemplateInjectionStep(c, a.Source, s.step, &st, report)
+		at = afterStep(at, &st, s.step)
 	}
 }
 
@@ -101,7 +109,7 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 	return out
 }
 
-func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taintScope, report func(finding.Finding)) {
+func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taint, report func(finding.Finding)) {
 	if s.Run != nil {
 		checkInjectedScript(c, src, s.Run, "run:", shellLang(s.Shell), env, report)
 	}
@@ -131,23 +139,24 @@ var codeInputs = []struct{ action, input, lang string }{
 	{"mikefarah/yq", "cmd", "sh"},
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taintScope, report func(finding.Finding)) {
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taint, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
 	type hit struct {
 		e     expr
 		paths []string
+		soft  bool
 	}
 	var buf [4]hit
 	hits := buf[:0]
 	for _, e := range expressions(script.Value) {
-		paths := e.Untrusted
+		paths, soft := e.Untrusted, false
 		if len(paths) == 0 && env.any() {
-			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
+			paths, soft = taintedRefs(script.Value[e.Start:e.End], env)
 		}
 		if len(paths) > 0 {
-			hits = append(hits, hit{e, paths})
+			hits = append(hits, hit{e, paths, soft})
 		}
 	}
 	reportCapped(len(hits), func(i int) finding.Finding {
@@ -164,9 +173,17 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			env := envName(paths[0])
 			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(lang, env) + "\" instead of the expression."
 		}
-		return c.at(&templateInjectionRule, src.Locate(script, e.Start),
-			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
+		who := "an outsider controls"
+		if hits[i].soft {
+			who = "whoever starts or calls the workflow controls"
+		}
+		f := c.at(&templateInjectionRule, src.Locate(script, e.Start),
+			where+" expands "+text+", which "+who+" ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
 			fix)
+		if hits[i].soft {
+			f.Severity = finding.SeverityMedium
+		}
+		return f
 	}, report)
 }
 
@@ -226,28 +243,4 @@ func shellRef(lang, env string) string {
 		return "os.environ['" + env + "']"
 	}
 	return "$" + env
-}
-
-// taintedEnvRefs returns "env.NAME (from <context>)" for every env.NAME in
-// expression text that names a tainted variable.
-func taintedEnvRefs(text string, env *taintScope) []string {
-	var out []string
-	for at := 0; ; {
-		i := strings.Index(text[at:], "env.")
-		if i < 0 {
-			return out
-		}
-		i += at
-		at = i + len("env.")
-		if i > 0 && isWordByte(text[i-1]) {
-			continue // e.g. github.env.x, myenv.x
-		}
-		j := at
-		for j < len(text) && (isWordByte(text[j]) && text[j] != '.') {
-			j++
-		}
-		if from, ok := env.lookup(text[at:j]); ok {
-			out = append(out, "env."+text[at:j]+" set from "+from)
-		}
-	}
 }

@@ -33,6 +33,13 @@ func Unparseable(path string, err error) finding.Finding {
 	if errors.As(err, &pe) {
 		f.Message = "cannot parse: " + pe.Msg
 		f.Line, f.Column = pe.Pos.Line, pe.Pos.Column
+		if pe.Minor {
+			// Only unknown keys: the file was understood and every rule
+			// checked it; the key is ignored.
+			f.Severity = finding.SeverityLow
+			f.Message = "ignored: " + pe.Msg + " (every rule still checked the rest of the file)"
+			f.Fix = "Check the key's spelling; a newer GitHub feature buildwall does not know yet is ignored, not checked."
+		}
 	}
 	return f
 }

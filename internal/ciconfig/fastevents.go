@@ -29,7 +29,7 @@ func (c *wconv) events(v *ynode) []Event {
 		case "schedule":
 			c.schedule(v)
 		case "workflow_dispatch":
-			c.dispatch(v)
+			named.Inputs = c.dispatch(v)
 		case "repository_dispatch":
 			c.keys(v, true, func(k, v *ynode) bool {
 				if k.value != "types" {
@@ -39,7 +39,7 @@ func (c *wconv) events(v *ynode) []Event {
 				return true
 			})
 		case "workflow_call":
-			c.workflowCall(v)
+			named.Inputs = c.workflowCall(v)
 		case "image_version":
 			c.keys(v, true, func(k, v *ynode) bool {
 				switch k.value {
@@ -117,38 +117,49 @@ func (c *wconv) inputs(v *ynode, check func(k, v *ynode) bool) {
 	}
 }
 
-func (c *wconv) dispatch(v *ynode) {
+func (c *wconv) dispatch(v *ynode) []Input {
+	var out []Input
 	c.keys(v, true, func(k, v *ynode) bool {
 		if k.value != "inputs" {
 			return false
 		}
-		c.inputs(v, func(k, v *ynode) bool {
-			switch k.value {
-			case "description", "default":
-				c.str(v, true)
-			case "required":
-				c.boolean(v)
-			case "type":
-				if s := c.str(v, false); s != nil && !slices.Contains([]string{"string", "number", "boolean", "choice", "environment"}, s.Value) {
-					c.fail = true
+		m := c.mapping(v, true, false)
+		for i := 0; i < len(m) && !c.fail; i += 2 {
+			in := Input{Name: strings.ToLower(m[i].value), Type: "string"}
+			c.keys(m[i+1], true, func(k, v *ynode) bool {
+				switch k.value {
+				case "description", "default":
+					c.str(v, true)
+				case "required":
+					c.boolean(v)
+				case "type":
+					if s := c.str(v, false); s != nil && !slices.Contains([]string{"string", "number", "boolean", "choice", "environment"}, s.Value) {
+						c.fail = true
+					} else if s != nil {
+						in.Type = s.Value
+					}
+				case "options":
+					c.strSeq(v, false, false)
+				default:
+					return false
 				}
-			case "options":
-				c.strSeq(v, false, false)
-			default:
-				return false
-			}
-			return true
-		})
+				return true
+			})
+			out = append(out, in)
+		}
 		return true
 	})
+	return out
 }
 
-func (c *wconv) workflowCall(v *ynode) {
+func (c *wconv) workflowCall(v *ynode) []Input {
+	var out []Input
 	c.keys(v, true, func(k, v *ynode) bool {
 		switch k.value {
 		case "inputs":
 			m := c.mapping(v, true, false)
 			for i := 0; i < len(m) && !c.fail; i += 2 {
+				in := Input{Name: strings.ToLower(m[i].value)}
 				typed := false
 				c.keys(m[i+1], true, func(k, v *ynode) bool {
 					switch k.value {
@@ -160,6 +171,8 @@ func (c *wconv) workflowCall(v *ynode) {
 						typed = true
 						if s := c.str(v, false); s != nil && s.Value != "boolean" && s.Value != "number" && s.Value != "string" {
 							c.fail = true
+						} else if s != nil {
+							in.Type = s.Value
 						}
 					default:
 						return false
@@ -169,6 +182,7 @@ func (c *wconv) workflowCall(v *ynode) {
 				if !typed {
 					c.fail = true
 				}
+				out = append(out, in)
 			}
 		case "secrets":
 			c.inputs(v, func(k, v *ynode) bool {
@@ -207,6 +221,7 @@ func (c *wconv) workflowCall(v *ynode) {
 		}
 		return true
 	})
+	return out
 }
 
 // strategy is parseStrategy; it returns the converted matrix.

@@ -28,7 +28,23 @@ type Event struct {
 	// Types are the activity types (types:), Branches and Tags the push /
 	// pull_request filters; nil when not given.
 	Types, Branches, Tags []String
+	// Inputs are the inputs of workflow_dispatch and workflow_call, in
+	// source order.
+	Inputs []Input
 }
+
+// Input is one declared input of workflow_dispatch or workflow_call.
+type Input struct {
+	// Name is the input's name in lower case (input names are
+	// case-insensitive).
+	Name string
+	// Type is string, number, boolean, choice or environment; an untyped
+	// workflow_dispatch input is a string.
+	Type string
+}
+
+// FreeText reports whether the input can carry arbitrary text.
+func (in Input) FreeText() bool { return in.Type == "string" || in.Type == "" }
 
 // Permissions is a permissions: block, at workflow or job level.
 type Permissions struct {
@@ -161,16 +177,15 @@ func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 	if err := checkWorkflowAliases(src); err != nil {
 		return nil, err
 	}
-	aw, errs := actionlint.Parse(src)
-	var perr error
-	if len(errs) > 0 {
-		first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		perr = &ParseError{Pos: fixPos(first.Line, first.Column), Msg: first.Message}
+	if onlyComments(src) {
+		// Entirely commented out (or empty): a valid file that runs
+		// nothing.
+		return &Workflow{Source: NewSource(src)}, nil
 	}
+	aw, errs := actionlint.Parse(src)
+	errs = lenientErrors(src, errs)
 	if aw == nil {
-		return nil, perr
+		return nil, firstError(errs)
 	}
 	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), Permissions: perms(aw.Permissions)}
 	for _, e := range aw.On {
@@ -182,7 +197,81 @@ func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 		}
 	}
 	slices.SortFunc(w.Jobs, func(a, b *Job) int { return comparePos(a.ID.Pos, b.ID.Pos) })
-	return w, perr
+	expanded := map[Pos]bool{}
+	for _, j := range w.Jobs {
+		var perrs []*actionlint.Error
+		j.Steps, perrs = expandParallel(w.Source, j.Steps, expanded)
+		errs = append(errs, perrs...)
+	}
+	errs = slices.DeleteFunc(errs, func(e *actionlint.Error) bool {
+		return e.Message == stepWithoutExec && expanded[Pos{Line: e.Line, Column: e.Column}]
+	})
+	return w, firstError(errs)
+}
+
+// stepWithoutExec is actionlint's message for a step with neither run: nor
+// uses:, which is what it makes of a parallel: step.
+const stepWithoutExec = `step must run script with "run" section or run action with "uses" section`
+
+// lenientErrors drops the problems of valid workflows that actionlint
+// rejects: empty sections (`secrets: {}`) and a
+// section given by a whole expression (`with: ${{ fromJSON(...) }}`), which
+// GitHub evaluates at run time.
+func lenientErrors(src []byte, errs []*actionlint.Error) []*actionlint.Error {
+	var s *Source
+	return slices.DeleteFunc(errs, func(e *actionlint.Error) bool {
+		switch {
+		case strings.Contains(e.Message, "is scalar node but"):
+			if s == nil {
+				s = NewSource(src)
+			}
+			off := s.Offset(Pos{Line: e.Line, Column: e.Column})
+			return off >= 0 && bytes.HasPrefix(src[off:], []byte("${{"))
+		case strings.HasSuffix(e.Message, "should not be empty") ||
+			strings.Contains(e.Message, "should not be empty. please remove"):
+			return true
+		}
+		return false
+	})
+}
+
+// onlyComments reports whether src has no YAML content besides comments,
+// blank lines and document markers.
+func onlyComments(src []byte) bool {
+	for line := range bytes.Lines(src) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' && string(t) != "---" && string(t) != "..." {
+			return false
+		}
+	}
+	return true
+}
+
+// firstError returns the first problem of errs as a *ParseError, Minor
+// when every problem is an unknown key (which GitHub ignores or which
+// cannot add a step), nil when errs is empty.
+func firstError(errs []*actionlint.Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	minor := true
+	for _, e := range errs {
+		if !strings.HasPrefix(e.Message, "unexpected key ") {
+			minor = false
+		}
+	}
+	first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
+		// A serious problem goes first: it is the one to fix.
+		am, bm := strings.HasPrefix(a.Message, "unexpected key "), strings.HasPrefix(b.Message, "unexpected key ")
+		if am != bm {
+			if am {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	return &ParseError{Pos: fixPos(first.Line, first.Column), Msg: first.Message, Minor: minor}
 }
 
 func comparePos(a, b Pos) int {
@@ -266,15 +355,59 @@ func event(e actionlint.Event) Event {
 	case *actionlint.ScheduledEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
 	case *actionlint.WorkflowDispatchEvent:
-		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}, Inputs: dispatchInputs(e.Inputs)}
 	case *actionlint.RepositoryDispatchEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}, Types: strs(e.Types)}
 	case *actionlint.WorkflowCallEvent:
-		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		ev := Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		for _, in := range e.Inputs {
+			if in == nil || in.Name == nil {
+				continue
+			}
+			t := ""
+			switch in.Type {
+			case actionlint.WorkflowCallEventInputTypeNumber:
+				t = "number"
+			case actionlint.WorkflowCallEventInputTypeBoolean:
+				t = "boolean"
+			case actionlint.WorkflowCallEventInputTypeString:
+				t = "string"
+			}
+			ev.Inputs = append(ev.Inputs, Input{Name: strings.ToLower(in.Name.Value), Type: t})
+		}
+		return ev
 	case *actionlint.ImageVersionEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
 	}
 	return Event{Name: String{Value: e.EventName()}}
+}
+
+// dispatchInputs converts workflow_dispatch inputs (a map) in source
+// order, as the fast front end reads them.
+func dispatchInputs(m map[string]*actionlint.DispatchInput) []Input {
+	ins := make([]*actionlint.DispatchInput, 0, len(m))
+	for _, in := range m {
+		if in != nil && in.Name != nil {
+			ins = append(ins, in)
+		}
+	}
+	slices.SortFunc(ins, func(a, b *actionlint.DispatchInput) int { return comparePos(pos(a.Name.Pos), pos(b.Name.Pos)) })
+	var out []Input
+	for _, in := range ins {
+		t := "string"
+		switch in.Type {
+		case actionlint.WorkflowDispatchEventInputTypeNumber:
+			t = "number"
+		case actionlint.WorkflowDispatchEventInputTypeBoolean:
+			t = "boolean"
+		case actionlint.WorkflowDispatchEventInputTypeChoice:
+			t = "choice"
+		case actionlint.WorkflowDispatchEventInputTypeEnvironment:
+			t = "environment"
+		}
+		out = append(out, Input{Name: strings.ToLower(in.Name.Value), Type: t})
+	}
+	return out
 }
 
 func job(src *Source, j *actionlint.Job) *Job {

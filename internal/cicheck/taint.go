@@ -1,0 +1,289 @@
+package cicheck
+
+import (
+	"strings"
+
+	"github.com/buildwall/buildwall/internal/ciconfig"
+)
+
+// taint is what, besides github.event.* and github.head_ref, the
+// expressions of one step may expand from untrusted input: environment
+// variables set from it (env: at any level, or written to $GITHUB_ENV by an
+// earlier step), and context paths that carry it — inputs.* of
+// workflow_dispatch and workflow_call (and of a composite action whose
+// caller passes untrusted values), matrix.* rows built from untrusted
+// values, steps.<id>.outputs.* written from untrusted values.
+type taint struct {
+	env *taintScope
+	// paths maps a lower-case context path (inputs.x, matrix.x,
+	// github.event.inputs.x, steps.id.outputs.y) to where its value comes
+	// from; nil when there are none.
+	paths map[string]string
+	// soft lists the paths whose source needs write access to the
+	// repository (workflow_dispatch inputs) or depends on a caller
+	// (workflow_call inputs): findings from them alone are medium.
+	soft map[string]bool
+}
+
+// any reports whether some variable or path may carry untrusted input.
+func (t *taint) any() bool { return t != nil && (t.env.any() || len(t.paths) > 0) }
+
+// withEnv returns t over the env: entries of one more level.
+func (t taint) withEnv(env []ciconfig.Pair) taint {
+	t.env = taintedEnv(t.env, env)
+	return t
+}
+
+// addPath records that path (lower case) carries input from origin. The
+// map is copied on write when shared is set, so that a job's additions do
+// not leak into its siblings.
+func (t *taint) addPath(path, origin string, soft, shared bool) {
+	if shared {
+		paths := make(map[string]string, len(t.paths)+1)
+		for k, v := range t.paths {
+			paths[k] = v
+		}
+		t.paths = paths
+		if len(t.soft) > 0 {
+			s := make(map[string]bool, len(t.soft))
+			for k, v := range t.soft {
+				s[k] = v
+			}
+			t.soft = s
+		}
+	}
+	if t.paths == nil {
+		t.paths = map[string]string{}
+	}
+	t.paths[path] = origin
+	if soft {
+		if t.soft == nil {
+			t.soft = map[string]bool{}
+		}
+		t.soft[path] = true
+	} else if t.soft[path] {
+		delete(t.soft, path)
+	}
+}
+
+// workflowTaint is the taint every job of w starts from: its free-text
+// inputs when it runs on workflow_dispatch or workflow_call.
+func workflowTaint(w *ciconfig.Workflow) taint {
+	t := taint{env: taintedEnv(nil, w.Env)}
+	for i := range w.On {
+		e := &w.On[i]
+		for _, in := range e.Inputs {
+			if !in.FreeText() {
+				continue
+			}
+			origin := e.Name.Value + " input " + in.Name
+			t.addPath("inputs."+in.Name, origin, true, false)
+			if e.Name.Value == "workflow_dispatch" {
+				t.addPath("github.event.inputs."+in.Name, origin, true, false)
+			}
+		}
+	}
+	return t
+}
+
+// jobTaint is t plus the job's env: and its matrix rows whose values
+// expand untrusted input. t is not modified.
+func jobTaint(t taint, j *ciconfig.Job) taint {
+	t = t.withEnv(j.Env)
+	shared := true
+	for _, row := range j.Matrix {
+		for i := range row.Values {
+			v := row.Values[i].Value
+			if !strings.Contains(v, "${{") {
+				continue
+			}
+			if from, soft := untrustedIn1(v, &t); from != "" {
+				t.addPath("matrix."+strings.ToLower(row.Name.Value), "matrix."+row.Name.Value+" set from "+from, soft, shared)
+				shared = false
+				break
+			}
+		}
+	}
+	return t
+}
+
+// untrustedIn1 returns the first untrusted input that value's expressions
+// expand (under t), and whether it is soft; "" when none.
+func untrustedIn1(value string, t *taint) (string, bool) {
+	for _, e := range expressions(value) {
+		if len(e.Untrusted) > 0 {
+			return e.Untrusted[0], false
+		}
+		if t.any() {
+			if refs, soft := taintedRefs(value[e.Start:e.End], t); len(refs) > 0 {
+				return refs[0], soft
+			}
+		}
+	}
+	return "", false
+}
+
+// afterStep records what step s (with its own env in scope st) writes
+// from untrusted input to $GITHUB_ENV (for later steps' env.*) and to
+// $GITHUB_OUTPUT or ::set-output (steps.<id>.outputs.*). It returns the
+// job's taint for the next steps; jt is not modified.
+func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
+	if s.Run == nil {
+		return jt
+	}
+	script := s.Run.Value
+	if !strings.Contains(script, "GITHUB_ENV") && !strings.Contains(script, "GITHUB_OUTPUT") && !strings.Contains(script, "set-output") {
+		return jt
+	}
+	shared := true
+	for line := range strings.Lines(script) {
+		toEnv := strings.Contains(line, "GITHUB_ENV")
+		toOut := strings.Contains(line, "GITHUB_OUTPUT")
+		name, value, ok := "", "", false
+		if i := strings.Index(line, "::set-output name="); i >= 0 {
+			name, value, ok = strings.Cut(line[i+len("::set-output name="):], "::")
+			toOut = true
+		} else if toEnv || toOut {
+			name, value, ok = assignment(line)
+		}
+		if !ok || name == "" {
+			continue
+		}
+		from, soft := untrustedIn1(value, st)
+		if from == "" {
+			from, soft = shellVarTaint(value, st)
+		}
+		switch {
+		case from == "":
+			continue
+		case toEnv:
+			jt.env = &taintScope{parent: jt.env, vars: map[string]string{name: "$GITHUB_ENV write of " + from}, tainted: true}
+		case toOut && s.ID != nil:
+			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
+			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft, shared)
+			shared = false
+		}
+	}
+	return jt
+}
+
+// assignment finds NAME=VALUE in a line that writes to $GITHUB_ENV or
+// $GITHUB_OUTPUT (echo "NAME=VALUE" >> "$GITHUB_ENV", printf, tee).
+func assignment(line string) (name, value string, ok bool) {
+	eq := strings.IndexByte(line, '=')
+	if eq <= 0 {
+		return "", "", false
+	}
+	i := eq
+	for i > 0 && (isWordByte(line[i-1]) && line[i-1] != '.') {
+		i--
+	}
+	name = line[i:eq]
+	if name == "" || strings.HasPrefix(name, "-") {
+		return "", "", false
+	}
+	value = line[eq+1:]
+	if j := strings.Index(value, ">>"); j >= 0 {
+		value = value[:j]
+	}
+	return name, value, true
+}
+
+// shellVarTaint reports whether shell text reads ($NAME, ${NAME}) an
+// environment variable that the step's scope has from untrusted input.
+func shellVarTaint(text string, st *taint) (string, bool) {
+	if !st.env.any() {
+		return "", false
+	}
+	for at := 0; ; {
+		i := strings.IndexByte(text[at:], '$')
+		if i < 0 {
+			return "", false
+		}
+		at += i + 1
+		j := at
+		if j < len(text) && text[j] == '{' {
+			j++
+		}
+		k := j
+		for k < len(text) && isWordByte(text[k]) && text[k] != '.' && text[k] != '-' {
+			k++
+		}
+		if from, ok := st.env.lookup(text[j:k]); ok {
+			return "$" + text[j:k] + " set from " + from, false
+		}
+	}
+}
+
+// taintedRefs returns a description of every context path in expression
+// text that t says carries untrusted input, and whether all of them are
+// soft (see taint.soft).
+func taintedRefs(text string, t *taint) (refs []string, soft bool) {
+	soft = true
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c == '\'' { // skip string literals
+			j := strings.IndexByte(text[i+1:], '\'')
+			if j < 0 {
+				break
+			}
+			i += j + 2
+			continue
+		}
+		if !isIdentStart(c) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && (isWordByte(text[j]) || text[j] == '*') {
+			j++
+		}
+		tok := text[i:j]
+		i = j
+		if name, ok := strings.CutPrefix(tok, "env."); ok {
+			name, _, _ = strings.Cut(name, ".")
+			if from, ok := t.env.lookup(name); ok {
+				refs = append(refs, "env."+name+" set from "+from)
+				soft = false
+			}
+			continue
+		}
+		if len(t.paths) == 0 {
+			continue
+		}
+		low := strings.ToLower(tok)
+		for _, n := range [...]int{2, 4} { // inputs.x, matrix.x; steps.id.outputs.y, github.event.inputs.x
+			p := prefixSegments(low, n)
+			if from, ok := t.paths[p]; ok {
+				desc := p
+				if from != "" && from != p {
+					desc += " (" + from + ")"
+				}
+				refs = append(refs, desc)
+				soft = soft && t.soft[p]
+				break
+			}
+		}
+	}
+	return refs, soft && len(refs) > 0
+}
+
+// prefixSegments returns the first n dot-separated segments of p, or ""
+// when it has fewer.
+func prefixSegments(p string, n int) string {
+	at := 0
+	for k := 0; k < n; k++ {
+		i := strings.IndexByte(p[at:], '.')
+		if i < 0 {
+			if k == n-1 {
+				return p
+			}
+			return ""
+		}
+		if k == n-1 {
+			return p[:at+i]
+		}
+		at += i + 1
+	}
+	return p
+}
