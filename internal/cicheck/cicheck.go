@@ -46,6 +46,10 @@ type Context struct {
 	// where those values come from (template-injection traces them into
 	// the action's steps); nil when none is known.
 	ActionInputs map[string]string
+	// Calls is filled by CheckWorkflow and CheckAction: the local actions
+	// the file runs with untrusted inputs, for the scan to trace
+	// (TraceAction).
+	Calls []LocalCall
 
 	cacheFor any // the file the cached lists below belong to
 	uses     []usesRef

@@ -32,6 +32,7 @@ func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report fun
 		for _, s := range j.Steps {
 			st := jt.withEnv(s.Env)
 			checkTemplateInjectionStep(c, w.Source, s, &st, report)
+			localCall(c, s, &st)
 			jt = afterStep(jt, &st, s)
 		}
 	}
@@ -45,6 +46,7 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 	for _, s := range actionSteps(a) {
 		st := at.withEnv(s.step.Env)
 		checkTemplateInjectionStep(c, a.Source, s.step, &st, report)
+		localCall(c, s.step, &st)
 		at = afterStep(at, &st, s.step)
 	}
 }

@@ -1,9 +1,13 @@
 package cicheck
 
 import (
+	"path"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
+	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // taint is what, besides github.event.* and github.head_ref, the
@@ -286,4 +290,58 @@ func prefixSegments(p string, n int) string {
 		at += i + 1
 	}
 	return p
+}
+
+// LocalCall is a step that runs a local action (uses: ./dir) and passes
+// untrusted values to some of its inputs. The scan traces those inputs
+// into the action's own steps (TraceAction).
+type LocalCall struct {
+	// Dir is the action's directory, slash-separated and relative to the
+	// repository root, cleaned ("." for the root).
+	Dir string
+	// Inputs maps a lower-case input name to where its value comes from.
+	Inputs map[string]string
+}
+
+// localCall records, in c.Calls, the untrusted inputs step s (with its
+// taint st) passes to a local action.
+func localCall(c *Context, s *ciconfig.Step, st *taint) {
+	if s.Uses == nil || len(s.With) == 0 {
+		return
+	}
+	u := ciconfig.ParseUses(s.Uses.Value)
+	if u.Kind != ciconfig.UsesLocal {
+		return
+	}
+	var inputs map[string]string
+	for _, p := range s.With {
+		if p.Value == nil || !strings.Contains(p.Value.Value, "${{") {
+			continue
+		}
+		if from, _ := untrustedIn1(p.Value.Value, st); from != "" {
+			if inputs == nil {
+				inputs = map[string]string{}
+			}
+			inputs[strings.ToLower(p.Name.Value)] = from + ", passed by " + c.Path + ":" + strconv.Itoa(p.Name.Pos.Line)
+		}
+	}
+	if inputs != nil {
+		c.Calls = append(c.Calls, LocalCall{Dir: path.Clean(strings.TrimSpace(u.Path)), Inputs: inputs})
+	}
+}
+
+// TraceAction runs template-injection on composite action a (whose
+// context c has ActionInputs set to the untrusted inputs its callers pass)
+// and returns the findings that come from those inputs only: the others
+// are reported by CheckAction already.
+func TraceAction(c *Context, a *ciconfig.Action) []finding.Finding {
+	if len(c.ActionInputs) == 0 {
+		return nil
+	}
+	var traced []finding.Finding
+	checkTemplateInjectionAction(c, a, func(f finding.Finding) { traced = append(traced, f) })
+	plain := &Context{Path: c.Path}
+	seen := map[[2]int]bool{}
+	checkTemplateInjectionAction(plain, a, func(f finding.Finding) { seen[[2]int{f.Line, f.Column}] = true })
+	return slices.DeleteFunc(traced, func(f finding.Finding) bool { return seen[[2]int{f.Line, f.Column}] })
 }

@@ -46,6 +46,8 @@ type ciFile struct {
 	abs, rel string
 	kind     *ciKind
 	findings []finding.Finding
+	// calls are the local actions the file runs with untrusted inputs.
+	calls []cicheck.LocalCall
 }
 
 // isWorkflowPath: .github/workflows/*.yml|yaml (GitHub ignores
@@ -187,6 +189,7 @@ func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Fin
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	traceLocalActions(files, opts)
 	n := 0
 	for _, f := range files {
 		n += len(f.findings)
@@ -211,5 +214,53 @@ func checkCIFile(f *ciFile, opts *Options) []finding.Finding {
 	if opts.Advisories != nil {
 		c.Advisories = opts.Advisories
 	}
-	return f.kind.check(c, data)
+	out := f.kind.check(c, data)
+	f.calls = c.Calls
+	return out
+}
+
+// traceLocalActions follows untrusted values that workflows and actions
+// pass to local actions (uses: ./dir, relative to the scan root, which is
+// taken as the repository root) into those actions' steps, and adds the
+// template-injection findings that result to the action files. It follows
+// one level of calls; each action is read once however many callers it
+// has.
+func traceLocalActions(files []*ciFile, opts *Options) {
+	byDir := map[string]map[string]string{}
+	for _, f := range files {
+		for _, call := range f.calls {
+			in := byDir[call.Dir]
+			if in == nil {
+				in = map[string]string{}
+				byDir[call.Dir] = in
+			}
+			for name, from := range call.Inputs {
+				if _, ok := in[name]; !ok {
+					in[name] = from
+				}
+			}
+		}
+		f.calls = nil
+	}
+	if len(byDir) == 0 {
+		return
+	}
+	for _, f := range files {
+		if f.kind.name != "action" {
+			continue
+		}
+		inputs := byDir[path.Dir(f.rel)]
+		if inputs == nil {
+			continue
+		}
+		data, _, err := readCIFile(f.abs, opts.MaxFileSize)
+		if err != nil {
+			continue // reported by the file's own check
+		}
+		a, _ := ciconfig.ParseAction(data)
+		if a == nil {
+			continue
+		}
+		f.findings = append(f.findings, cicheck.TraceAction(&cicheck.Context{Path: f.rel, ActionInputs: inputs}, a)...)
+	}
 }
