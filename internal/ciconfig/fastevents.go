@@ -82,7 +82,9 @@ func (c *wconv) webhook(k, v *ynode) Event {
 			ev.Branches = c.strOrSeq(v, false, false)
 		case "tags":
 			ev.Tags = c.strOrSeq(v, false, false)
-		case "branches-ignore", "tags-ignore", "paths", "paths-ignore", "workflows":
+		case "workflows":
+			ev.Workflows = c.strOrSeq(v, false, false)
+		case "branches-ignore", "tags-ignore", "paths", "paths-ignore":
 			c.strOrSeq(v, false, false)
 		default:
 			return false

@@ -28,6 +28,8 @@ type Event struct {
 	// Types are the activity types (types:), Branches and Tags the push /
 	// pull_request filters; nil when not given.
 	Types, Branches, Tags []String
+	// Workflows are the upstream workflow names of workflow_run.
+	Workflows []String
 	// Inputs are the inputs of workflow_dispatch and workflow_call, in
 	// source order.
 	Inputs []Input
@@ -351,6 +353,7 @@ func event(e actionlint.Event) Event {
 		if e.Tags != nil {
 			ev.Tags = strs(e.Tags.Values)
 		}
+		ev.Workflows = strs(e.Workflows)
 		return ev
 	case *actionlint.ScheduledEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}

@@ -48,6 +48,8 @@ type ciFile struct {
 	findings []finding.Finding
 	// calls are the local actions the file runs with untrusted inputs.
 	calls []cicheck.LocalCall
+	// info is the workflow's name and triggers (nil for other files).
+	info *cicheck.WorkflowInfo
 }
 
 // isWorkflowPath: .github/workflows/*.yml|yaml (GitHub ignores
@@ -189,6 +191,7 @@ func checkCI(ctx context.Context, files []*ciFile, opts *Options) ([]finding.Fin
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	recheckWorkflowRuns(files, opts)
 	traceLocalActions(files, opts)
 	n := 0
 	for _, f := range files {
@@ -216,7 +219,43 @@ func checkCIFile(f *ciFile, opts *Options) []finding.Finding {
 	}
 	out := f.kind.check(c, data)
 	f.calls = c.Calls
+	f.info = c.Info
 	return out
+}
+
+// recheckWorkflowRuns checks each workflow that runs on workflow_run again
+// once the names and triggers of every workflow are known, so that
+// dangerous-trigger can tell whether its upstream workflows run on pull
+// requests. Only those files are read twice.
+func recheckWorkflowRuns(files []*ciFile, opts *Options) {
+	var again []*ciFile
+	for _, f := range files {
+		if f.info != nil && f.info.NeedsWorkflows {
+			again = append(again, f)
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	workflows := map[string][]string{}
+	for _, f := range files {
+		if f.info != nil {
+			// Workflows sharing a name all match the filter.
+			workflows[f.info.Name] = append(workflows[f.info.Name], f.info.Events...)
+		}
+	}
+	for _, f := range again {
+		data, _, err := readCIFile(f.abs, opts.MaxFileSize)
+		if err != nil {
+			continue // the first check reported it
+		}
+		c := &cicheck.Context{Path: f.rel, Workflows: workflows}
+		if opts.Advisories != nil {
+			c.Advisories = opts.Advisories
+		}
+		f.findings = f.kind.check(c, data)
+		f.calls = c.Calls
+	}
 }
 
 // traceLocalActions follows untrusted values that workflows and actions
