@@ -15,7 +15,10 @@ var cacheInReleaseRule = finding.Rule{
 	Help: "Caches are shared by every workflow that runs on the default branch, including ones triggered by pull_request_target, issue comments " +
 		"or a compromised dependency of any test job. An attacker who can run code in any of them can plant a cache entry (\"cache poisoning\", as in the 2024 " +
 		"Ultralytics release) that the release job restores and ships. A release is published from a tag or release event, or by a job that runs " +
-		"npm/yarn/pnpm publish, docker push, goreleaser, twine upload, gh release create and the like.",
+		"npm/yarn/pnpm publish, docker push, goreleaser, twine upload, gh release create and the like. " +
+		"Actions that cache by default count (actions/setup-go, actions/setup-node v5+ when package.json names its package manager, reported as low, " +
+		"astral-sh/setup-uv with enable-cache auto on GitHub-hosted runners, docker/setup-buildx-action's cache-binary, ...); actions/cache with " +
+		"lookup-only: true, and caching turned off on tag and release runs by an expression or by the step's if:, do not. The finding is at the step's uses:.",
 }
 
 var cacheInRelease = Rule{Rule: cacheInReleaseRule, Workflow: checkCacheInRelease}
