@@ -20,7 +20,11 @@ var templateInjectionRule = finding.Rule{
 		"(contains(), startsWith(), endsWith(), comparisons, the left side of &&) are safe, and so are env: values and if: conditions. " +
 		"Besides run:, the inputs that actions run as code are checked: actions/github-script script, azure/cli and azure/powershell inlineScript, " +
 		"and a few more (cardinalby/js-eval-action, amadevus/pwsh-script, jannekem/run-python-script-action, appleboy/ssh-action, " +
-		"addnab/docker-run-action run, mikefarah/yq cmd).",
+		"addnab/docker-run-action run, mikefarah/yq cmd). " +
+		"Taint is followed beyond the event: string inputs of workflow_dispatch and workflow_call (inputs.x, github.event.inputs.x; reported as medium, " +
+		"since whoever starts or calls the workflow sets them), env: at any level and $GITHUB_ENV writes set from untrusted values, matrix rows " +
+		"listing them, step outputs written from them to $GITHUB_OUTPUT (steps.<id>.outputs.x), and the inputs of a local composite action " +
+		"(uses: ./dir) that a caller in the repository passes untrusted values to, reported in the action where it expands them.",
 }
 
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
