@@ -30,14 +30,14 @@ func checkCacheInRelease(c *Context, w *ciconfig.Workflow, report func(finding.F
 	} else if e := w.Trigger("push"); e != nil && len(e.Tags) > 0 {
 		why = "the workflow runs on tag pushes"
 	}
-	// A tag push that only lints or tests releases nothing: the trigger
-	// alone counts when the workflow can publish (a publish step, or a
-	// token that can write releases, packages or sign in elsewhere).
-	if why != "" && w.Trigger("release") == nil && !workflowPublishes(w) {
-		why = ""
-	}
+	// A job of a tag push that only lints or tests releases nothing: the
+	// trigger counts for the jobs that can publish (see jobPublishes).
+	tagOnly := why != "" && w.Trigger("release") == nil
 	for _, j := range w.Jobs {
 		jobWhy := why
+		if tagOnly && !jobPublishes(w, j) {
+			jobWhy = ""
+		}
 		if jobWhy == "" {
 			if s, what := publishStep(j); s != nil {
 				jobWhy = "job " + j.ID.Value + " publishes (" + what + ")"
@@ -129,47 +129,46 @@ var publishByAnchor = func() [][]anchored {
 	return out
 }()
 
-// workflowPublishes reports whether a job of w publishes or can: it has a
-// publish step, uploads an artifact or is given a secret, calls a reusable workflow, is named
-// for releasing, or its token (or the workflow's, or the default one when
-// neither sets permissions) can write contents or packages or mint an OIDC
-// token.
-func workflowPublishes(w *ciconfig.Workflow) bool {
-	for _, j := range w.Jobs {
-		if s, _ := publishStep(j); s != nil || j.Uses != nil {
-			return true
-		}
-		id := strings.ToLower(j.ID.Value)
-		if strings.Contains(id, "release") || strings.Contains(id, "publish") || strings.Contains(id, "deploy") {
-			return true
-		}
-		for _, s := range j.Steps {
-			if actionName(s) == "actions/upload-artifact" || usesSecrets(s) {
-				return true
-			}
-		}
-		p := j.Permissions
-		if p == nil {
-			p = w.Permissions
-		}
-		if p == nil || canPublish(p) {
-			return true
-		}
-	}
-	return false
-}
-
-// usesSecrets reports whether step s is given a secret (a credential to
-// publish with, by whatever command).
-func usesSecrets(s *ciconfig.Step) bool {
-	if s.Run != nil && strings.Contains(s.Run.Value, "secrets.") {
+// jobPublishes reports whether job j of w publishes or can: it has a
+// publish step, uploads an artifact, hands a secret to a script, calls a
+// reusable workflow, is named for releasing, or its token (or the
+// workflow's, or the default one when neither sets permissions) can write
+// contents or packages or mint an OIDC token.
+func jobPublishes(w *ciconfig.Workflow, j *ciconfig.Job) bool {
+	if s, _ := publishStep(j); s != nil || j.Uses != nil {
 		return true
 	}
-	for _, ps := range [][]ciconfig.Pair{s.Env, s.With} {
-		for _, p := range ps {
-			if p.Value != nil && strings.Contains(p.Value.Value, "secrets.") {
-				return true
-			}
+	id := strings.ToLower(j.ID.Value)
+	if strings.Contains(id, "release") || strings.Contains(id, "publish") || strings.Contains(id, "deploy") {
+		return true
+	}
+	for _, s := range j.Steps {
+		if actionName(s) == "actions/upload-artifact" || usesSecrets(s) {
+			return true
+		}
+	}
+	p := j.Permissions
+	if p == nil {
+		p = w.Permissions
+	}
+	return p == nil || canPublish(p)
+}
+
+// usesSecrets reports whether script step s is given a secret (a
+// credential to publish with, by whatever command).
+// Actions' inputs are not counted: the actions that publish are listed in
+// publishActions, and a secret given to a reporting action (coverage
+// upload) publishes nothing built.
+func usesSecrets(s *ciconfig.Step) bool {
+	if s.Run == nil {
+		return false
+	}
+	if strings.Contains(s.Run.Value, "secrets.") {
+		return true
+	}
+	for _, p := range s.Env {
+		if p.Value != nil && strings.Contains(p.Value.Value, "secrets.") {
+			return true
 		}
 	}
 	return false
