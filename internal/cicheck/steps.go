@@ -104,6 +104,13 @@ var (
 		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment",
 		"issues", "issue_comment", "discussion", "discussion_comment", "workflow_run",
 	}
+	// writeTokenTriggers are the untrustedTriggers on which outsiders'
+	// input meets the repository's default token with its write scopes:
+	// pull_request and its review events from a fork get a read-only
+	// token whatever permissions: says.
+	writeTokenTriggers = []string{
+		"pull_request_target", "issues", "issue_comment", "discussion", "discussion_comment", "workflow_run",
+	}
 	// forkPRTriggers run jobs that a pull request from a fork can start.
 	forkPRTriggers = []string{
 		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment", "issue_comment",
