@@ -45,7 +45,7 @@ func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report fun
 func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(finding.Finding)) {
 	var at taint
 	for name, from := range c.ActionInputs {
-		at.addPath("inputs."+strings.ToLower(name), from, false, false)
+		at.addPath("inputs."+strings.ToLower(name), from, false)
 	}
 	for _, s := range actionSteps(a) {
 		st := at.withEnv(s.step.Env)

@@ -27,6 +27,13 @@ type taint struct {
 	// repository (workflow_dispatch inputs) or depends on a caller
 	// (workflow_call inputs): findings from them alone are medium.
 	soft map[string]bool
+	// owned is set once paths and soft belong to this job alone (copied
+	// from the workflow's), so that later additions need no copy.
+	owned bool
+	// ghEnv is the job's layer of variables written to $GITHUB_ENV (the
+	// top of the job's env chain once set); one map however many steps
+	// write, so that lookups do not walk a layer per write.
+	ghEnv *taintScope
 }
 
 // any reports whether some variable or path may carry untrusted input.
@@ -39,10 +46,11 @@ func (t taint) withEnv(env []ciconfig.Pair) taint {
 }
 
 // addPath records that path (lower case) carries input from origin. The
-// map is copied on write when shared is set, so that a job's additions do
-// not leak into its siblings.
-func (t *taint) addPath(path, origin string, soft, shared bool) {
-	if shared {
+// maps are copied on the first write of a job (when not owned), so that
+// a job's additions do not leak into its siblings.
+func (t *taint) addPath(path, origin string, soft bool) {
+	if !t.owned {
+		t.owned = true
 		paths := make(map[string]string, len(t.paths)+1)
 		for k, v := range t.paths {
 			paths[k] = v
@@ -81,12 +89,13 @@ func workflowTaint(w *ciconfig.Workflow) taint {
 				continue
 			}
 			origin := e.Name.Value + " input " + in.Name
-			t.addPath("inputs."+in.Name, origin, true, false)
+			t.addPath("inputs."+in.Name, origin, true)
 			if e.Name.Value == "workflow_dispatch" {
-				t.addPath("github.event.inputs."+in.Name, origin, true, false)
+				t.addPath("github.event.inputs."+in.Name, origin, true)
 			}
 		}
 	}
+	t.owned = false // shared by the jobs
 	return t
 }
 
@@ -94,7 +103,7 @@ func workflowTaint(w *ciconfig.Workflow) taint {
 // expand untrusted input. t is not modified.
 func jobTaint(t taint, j *ciconfig.Job) taint {
 	t = t.withEnv(j.Env)
-	shared := true
+	t.owned, t.ghEnv = false, nil
 	for _, row := range j.Matrix {
 		for i := range row.Values {
 			v := row.Values[i].Value
@@ -102,8 +111,7 @@ func jobTaint(t taint, j *ciconfig.Job) taint {
 				continue
 			}
 			if from, soft := untrustedIn1(v, &t); from != "" {
-				t.addPath("matrix."+strings.ToLower(row.Name.Value), "matrix."+row.Name.Value+" set from "+from, soft, shared)
-				shared = false
+				t.addPath("matrix."+strings.ToLower(row.Name.Value), "matrix."+row.Name.Value+" set from "+from, soft)
 				break
 			}
 		}
@@ -130,7 +138,8 @@ func untrustedIn1(value string, t *taint) (string, bool) {
 // afterStep records what step s (with its own env in scope st) writes
 // from untrusted input to $GITHUB_ENV (for later steps' env.*) and to
 // $GITHUB_OUTPUT or ::set-output (steps.<id>.outputs.*). It returns the
-// job's taint for the next steps; jt is not modified.
+// job's taint for the next steps, which shares (and adds to) jt's owned
+// maps: jt must not be used afterwards.
 func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 	if s.Run == nil {
 		return jt
@@ -139,7 +148,6 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 	if !strings.Contains(script, "GITHUB_ENV") && !strings.Contains(script, "GITHUB_OUTPUT") && !strings.Contains(script, "set-output") {
 		return jt
 	}
-	shared := true
 	for line := range strings.Lines(script) {
 		toEnv := strings.Contains(line, "GITHUB_ENV")
 		toOut := strings.Contains(line, "GITHUB_OUTPUT")
@@ -161,11 +169,14 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 		case from == "":
 			continue
 		case toEnv:
-			jt.env = &taintScope{parent: jt.env, vars: map[string]string{name: "$GITHUB_ENV write of " + from}, tainted: true}
+			if jt.ghEnv == nil {
+				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]string{}, tainted: true}
+				jt.env = jt.ghEnv
+			}
+			jt.ghEnv.vars[name] = "$GITHUB_ENV write of " + from
 		case toOut && s.ID != nil:
 			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
-			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft, shared)
-			shared = false
+			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft)
 		}
 	}
 	return jt
