@@ -61,9 +61,11 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 // copy the job's set each.
 type taintScope struct {
 	parent *taintScope
-	// vars maps a name set at this level to the untrusted context it
-	// carries, or to "" when this level overrides it with a safe value.
-	vars map[string]string
+	// vars maps a name set at this level, in lower case (expressions
+	// read env case-insensitively), to the name as set and the untrusted
+	// context it carries, or to "" when this level overrides it with a
+	// safe value.
+	vars map[string]envVar
 	// tainted is false when no level sets a variable from untrusted input
 	// (a cheap filter; an override may still hide all of them).
 	tainted bool
@@ -75,13 +77,23 @@ func (e *taintScope) any() bool { return e != nil && e.tainted }
 
 // lookup returns the untrusted context variable name carries, if any.
 func (e *taintScope) lookup(name string) (string, bool) {
+	_, from, ok := e.lookupName(name)
+	return from, ok
+}
+
+// lookupName is lookup that also returns the variable's name as set.
+func (e *taintScope) lookupName(name string) (string, string, bool) {
+	name = strings.ToLower(name)
 	for ; e != nil; e = e.parent {
-		if from, ok := e.vars[name]; ok {
-			return from, from != ""
+		if v, ok := e.vars[name]; ok {
+			return v.name, v.from, v.from != ""
 		}
 	}
-	return "", false
+	return "", "", false
 }
+
+// envVar is one variable of a taintScope.
+type envVar struct{ name, from string }
 
 // taintedEnv returns the scope of env's entries over parent (nil at the
 // top); parent is never modified.
@@ -104,9 +116,9 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 			continue // nothing to override
 		}
 		if out == nil {
-			out = &taintScope{parent: parent, vars: map[string]string{}, tainted: parent.any()}
+			out = &taintScope{parent: parent, vars: map[string]envVar{}, tainted: parent.any()}
 		}
-		out.vars[p.Name.Value] = tainted
+		out.vars[strings.ToLower(p.Name.Value)] = envVar{p.Name.Value, tainted}
 		out.tainted = out.tainted || tainted != ""
 	}
 	if out == nil {
@@ -159,7 +171,7 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 	for _, e := range expressions(script.Value) {
 		paths, soft := e.Untrusted, false
 		if len(paths) == 0 && env.any() {
-			paths, soft = taintedRefs(script.Value[e.Start:e.End], env)
+			paths, soft = taintedRefsParsed(script.Value[e.Start:e.End], env)
 		}
 		if len(paths) > 0 {
 			hits = append(hits, hit{e, paths, soft})

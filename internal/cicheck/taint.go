@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rhysd/actionlint"
+
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -127,7 +129,7 @@ func untrustedIn1(value string, t *taint) (string, bool) {
 			return e.Untrusted[0], false
 		}
 		if t.any() {
-			if refs, soft := taintedRefs(value[e.Start:e.End], t); len(refs) > 0 {
+			if refs, soft := taintedRefsParsed(value[e.Start:e.End], t); len(refs) > 0 {
 				return refs[0], soft
 			}
 		}
@@ -170,10 +172,10 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 			continue
 		case toEnv:
 			if jt.ghEnv == nil {
-				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]string{}, tainted: true}
+				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]envVar{}, tainted: true}
 				jt.env = jt.ghEnv
 			}
-			jt.ghEnv.vars[name] = "$GITHUB_ENV write of " + from
+			jt.ghEnv.vars[strings.ToLower(name)] = envVar{name, "$GITHUB_ENV write of " + from}
 		case toOut && s.ID != nil:
 			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
 			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft)
@@ -257,8 +259,8 @@ func taintedRefs(text string, t *taint) (refs []string, soft bool) {
 		i = j
 		if name, ok := strings.CutPrefix(tok, "env."); ok {
 			name, _, _ = strings.Cut(name, ".")
-			if from, ok := t.env.lookup(name); ok {
-				refs = append(refs, "env."+name+" set from "+from)
+			if set, from, ok := t.env.lookupName(name); ok {
+				refs = append(refs, "env."+set+" set from "+from)
 				soft = false
 			}
 			continue
@@ -355,4 +357,90 @@ func TraceAction(c *Context, a *ciconfig.Action) []finding.Finding {
 	seen := map[[2]int]bool{}
 	checkTemplateInjectionAction(plain, a, func(f finding.Finding) { seen[[2]int{f.Line, f.Column}] = true })
 	return slices.DeleteFunc(traced, func(f finding.Finding) bool { return seen[[2]int{f.Line, f.Column}] })
+}
+
+// taintedRefsParsed is taintedRefs for the paths whose value reaches the
+// expansion: it parses expression text (from "${{" on) and drops paths
+// reduced to a boolean or number (${{ inputs.debug == 'true' && '-v' ||
+// ” }}, contains(matrix.os, 'win')), as untrustedIn does for the event.
+// When the text does not parse, the textual answer stands.
+func taintedRefsParsed(text string, t *taint) ([]string, bool) {
+	refs, soft := taintedRefs(text, t)
+	if len(refs) == 0 {
+		return nil, false
+	}
+	node, err := actionlint.NewExprParser().Parse(actionlint.NewExprLexer(strings.TrimPrefix(text, "${{")))
+	if err != nil {
+		return refs, soft
+	}
+	var live []string
+	var visit func(n actionlint.ExprNode, reduced bool)
+	visit = func(n actionlint.ExprNode, reduced bool) {
+		switch n := n.(type) {
+		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
+			p, base := chainPath(n)
+			if p != "" && !reduced {
+				live = append(live, p)
+			}
+			if base != nil {
+				visit(base, reduced)
+			}
+			if ia, ok := n.(*actionlint.IndexAccessNode); ok {
+				visit(ia.Index, true) // an index selects; its text is not expanded
+			}
+		case *actionlint.FuncCallNode:
+			switch strings.ToLower(n.Callee) {
+			case "contains", "startswith", "endswith", "hashfiles", "success", "failure", "always", "cancelled":
+				reduced = true
+			}
+			for _, a := range n.Args {
+				visit(a, reduced)
+			}
+		case *actionlint.NotOpNode:
+			visit(n.Operand, true)
+		case *actionlint.CompareOpNode:
+			visit(n.Left, true)
+			visit(n.Right, true)
+		case *actionlint.LogicalOpNode:
+			visit(n.Left, reduced || n.Kind == actionlint.LogicalOpNodeKindAnd)
+			visit(n.Right, reduced)
+		}
+	}
+	visit(node, false)
+	if len(live) == 0 {
+		return nil, false
+	}
+	return taintedRefs(strings.Join(live, " "), t)
+}
+
+// chainPath renders a property-access chain as a dotted path
+// (inputs['x'].y gives inputs.x.y, a non-literal index gives *), or ""
+// with the chain's root when that is not a context name (a function call).
+func chainPath(n actionlint.ExprNode) (string, actionlint.ExprNode) {
+	switch n := n.(type) {
+	case *actionlint.VariableNode:
+		return n.Name, nil
+	case *actionlint.ObjectDerefNode:
+		p, base := chainPath(n.Receiver)
+		if p == "" {
+			return "", base
+		}
+		return p + "." + n.Property, nil
+	case *actionlint.ArrayDerefNode:
+		p, base := chainPath(n.Receiver)
+		if p == "" {
+			return "", base
+		}
+		return p + ".*", nil
+	case *actionlint.IndexAccessNode:
+		p, base := chainPath(n.Operand)
+		if p == "" {
+			return "", base
+		}
+		if s, ok := n.Index.(*actionlint.StringNode); ok {
+			return p + "." + s.Value, nil
+		}
+		return p + ".*", nil
+	}
+	return "", n
 }
