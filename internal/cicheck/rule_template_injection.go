@@ -30,6 +30,7 @@ var templateInjectionRule = finding.Rule{
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
 
 func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
+	checkEnvExpressions(c, w, report)
 	wt := workflowTaint(w)
 	for _, j := range w.Jobs {
 		jt := jobTaint(wt, j)

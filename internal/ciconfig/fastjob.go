@@ -37,7 +37,7 @@ func (c *wconv) job(k, v *ynode) *Job {
 			c.pairs(v)
 			stepsOnly = true
 		case "env":
-			j.Env = c.env(v)
+			j.Env, j.EnvExpr = c.env(v)
 			stepsOnly = true
 		case "defaults":
 			c.defaults(v)
@@ -211,7 +211,7 @@ func (c *wconv) step(n *ynode) *Step {
 		case "name":
 			s.Name = c.str(v, true)
 		case "env":
-			s.Env = c.env(v)
+			s.Env, s.EnvExpr = c.env(v)
 		case "continue-on-error":
 			c.boolean(v)
 		case "timeout-minutes":

@@ -17,7 +17,10 @@ type Workflow struct {
 	On          []Event
 	Permissions *Permissions
 	Env         []Pair
-	Jobs        []*Job
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
+	Jobs    []*Job
 }
 
 // Event is one trigger under on:.
@@ -79,6 +82,9 @@ type Job struct {
 	Container *String
 	Services  []Service
 	Env       []Pair
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
 	// Matrix holds the scalar values of strategy.matrix, by row, include:
 	// entries added to their rows; nil when the matrix is absent or an
 	// expression.
@@ -132,6 +138,9 @@ type Step struct {
 	With         []Pair
 	Run, Shell   *String
 	Env          []Pair
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
 }
 
 // Input returns the with: entry named name (case-insensitively), or nil.
@@ -189,7 +198,7 @@ func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 	if aw == nil {
 		return nil, firstError(errs)
 	}
-	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), Permissions: perms(aw.Permissions)}
+	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), EnvExpr: envExpr(aw.Env), Permissions: perms(aw.Permissions)}
 	for _, e := range aw.On {
 		w.On = append(w.On, event(e))
 	}
@@ -217,8 +226,9 @@ const stepWithoutExec = `step must run script with "run" section or run action w
 
 // lenientErrors drops the problems of valid workflows that actionlint
 // rejects: empty sections (`secrets: {}`) and a
-// section given by a whole expression (`with: ${{ fromJSON(...) }}`), which
-// GitHub evaluates at run time.
+// section given by a whole expression (`with: ${{ fromJSON(vars.X) }}`),
+// which GitHub evaluates at run time, when it reads no context an outsider
+// can fill (trustedSection).
 func lenientErrors(src []byte, errs []*actionlint.Error) []*actionlint.Error {
 	var s *Source
 	return slices.DeleteFunc(errs, func(e *actionlint.Error) bool {
@@ -228,13 +238,35 @@ func lenientErrors(src []byte, errs []*actionlint.Error) []*actionlint.Error {
 				s = NewSource(src)
 			}
 			off := s.Offset(Pos{Line: e.Line, Column: e.Column})
-			return off >= 0 && bytes.HasPrefix(src[off:], []byte("${{"))
+			return off >= 0 && bytes.HasPrefix(src[off:], []byte("${{")) && trustedSection(src[off:])
 		case strings.HasSuffix(e.Message, "should not be empty") ||
 			strings.Contains(e.Message, "should not be empty. please remove"):
 			return true
 		}
 		return false
 	})
+}
+
+// riskyContexts are the contexts that can carry an outsider's text (or a
+// value derived from one) into a section given by a whole expression: a
+// `with:` or `env:` built from them decides inputs and environment
+// variables (BASH_ENV, NODE_OPTIONS) that nothing can check, so such a
+// section stays a problem.
+var riskyContexts = []string{"github.event", "github.head_ref", "inputs.", "steps.", "needs.", "env.", "job.", "matrix."}
+
+// trustedSection reports whether the expression at the start of b (up to
+// the end of its line) reads none of riskyContexts.
+func trustedSection(b []byte) bool {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	l := strings.ToLower(string(b))
+	for _, c := range riskyContexts {
+		if strings.Contains(l, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // onlyComments reports whether src has no YAML content besides comments,
@@ -326,6 +358,14 @@ func env(e *actionlint.Env) []Pair {
 		out = append(out, pair(v.Name, v.Value))
 	}
 	return sortPairs(out)
+}
+
+// envExpr returns the whole-section expression of e, or nil.
+func envExpr(e *actionlint.Env) *String {
+	if e == nil {
+		return nil
+	}
+	return str(e.Expression)
 }
 
 func perms(p *actionlint.Permissions) *Permissions {
@@ -420,6 +460,7 @@ func job(src *Source, j *actionlint.Job) *Job {
 		If:          str(j.If),
 		Permissions: perms(j.Permissions),
 		Env:         env(j.Env),
+		EnvExpr:     envExpr(j.Env),
 	}
 	if r := j.RunsOn; r != nil {
 		out.RunsOn = &RunsOn{Labels: strs(r.Labels), Group: str(r.Group), Expr: str(r.LabelsExpr)}
@@ -467,7 +508,7 @@ func job(src *Source, j *actionlint.Job) *Job {
 }
 
 func step(s *actionlint.Step) *Step {
-	out := &Step{Pos: pos(s.Pos), ID: str(s.ID), Name: str(s.Name), If: str(s.If), Env: env(s.Env)}
+	out := &Step{Pos: pos(s.Pos), ID: str(s.ID), Name: str(s.Name), If: str(s.If), Env: env(s.Env), EnvExpr: envExpr(s.Env)}
 	switch e := s.Exec.(type) {
 	case *actionlint.ExecRun:
 		out.Run, out.Shell = str(e.Run), str(e.Shell)
