@@ -281,6 +281,13 @@ func onlyComments(src []byte) bool {
 	return true
 }
 
+// minorError reports whether an actionlint message is an unknown key that
+// cannot hide a step: any key but parallel: (whose steps, beside a run: or
+// uses:, would not be checked).
+func minorError(msg string) bool {
+	return strings.HasPrefix(msg, "unexpected key ") && !strings.HasPrefix(msg, `unexpected key "parallel"`)
+}
+
 // firstError returns the first problem of errs as a *ParseError, Minor
 // when every problem is an unknown key (which GitHub ignores or which
 // cannot add a step), nil when errs is empty.
@@ -290,13 +297,13 @@ func firstError(errs []*actionlint.Error) error {
 	}
 	minor := true
 	for _, e := range errs {
-		if !strings.HasPrefix(e.Message, "unexpected key ") {
+		if !minorError(e.Message) {
 			minor = false
 		}
 	}
 	first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
 		// A serious problem goes first: it is the one to fix.
-		am, bm := strings.HasPrefix(a.Message, "unexpected key "), strings.HasPrefix(b.Message, "unexpected key ")
+		am, bm := minorError(a.Message), minorError(b.Message)
 		if am != bm {
 			if am {
 				return 1
