@@ -23,7 +23,8 @@ var templateInjectionRule = finding.Rule{
 		"addnab/docker-run-action run, mikefarah/yq cmd). " +
 		"Taint is followed beyond the event: string inputs of workflow_dispatch and workflow_call (inputs.x, github.event.inputs.x; reported as medium, " +
 		"since whoever starts or calls the workflow sets them), env: at any level and $GITHUB_ENV writes set from untrusted values, matrix rows " +
-		"listing them, step outputs written from them to $GITHUB_OUTPUT (steps.<id>.outputs.x), and the inputs of a local composite action " +
+		"listing them, step outputs written from them to $GITHUB_OUTPUT (steps.<id>.outputs.x), on pull request triggers the outputs of " +
+		"actions that list the changed file names or name the branch (tj-actions/changed-files, dorny/paths-filter, tj-actions/branch-names), and the inputs of a local composite action " +
 		"(uses: ./dir) that a caller in the repository passes untrusted values to, reported in the action where it expands them.",
 }
 
@@ -39,6 +40,7 @@ func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report fun
 			checkTemplateInjectionStep(c, w.Source, s, &st, report)
 			localCall(c, s, &st)
 			jt = afterStep(jt, &st, s)
+			jt = actionOutputs(jt, s)
 		}
 	}
 }

