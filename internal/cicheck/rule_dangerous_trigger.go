@@ -305,12 +305,18 @@ func skipEnvAssignments(cmd string) string {
 	for {
 		cmd = strings.TrimSpace(cmd)
 		sp := strings.IndexAny(cmd, " \t")
-		if sp < 0 {
+		word := cmd
+		if sp >= 0 {
+			word = cmd[:sp]
+		}
+		eq := strings.IndexByte(word, '=')
+		if eq <= 0 || strings.ContainsAny(word[:eq], "\"'$/") {
 			return cmd
 		}
-		eq := strings.IndexByte(cmd[:sp], '=')
-		if eq <= 0 || strings.ContainsAny(cmd[:eq], "\"'$/") {
-			return cmd
+		if sp < 0 {
+			// Only assignments (message=${message//'%'/'%25'}): no
+			// command runs.
+			return ""
 		}
 		cmd = cmd[sp+1:]
 	}
