@@ -76,6 +76,13 @@ func TestResourceWorkflow(t *testing.T) {
 				return fmt.Sprintf("      - run: |\n          echo \"V%d=${{ github.event.issue.title }}\" >> $GITHUB_ENV\n          echo \"${{ env.V0 }}\"\n", i)
 			}, "")
 		}},
+		{Name: "step_output_chain", Gen: func(n int) []byte {
+			// Each step's output is the previous one's: descriptions of
+			// where a value comes from must not grow with the chain.
+			return testutil.Fill(n, wfHead+"      - id: s0\n        run: echo \"o=${{ github.event.issue.title }}\" >> $GITHUB_OUTPUT\n", func(i int) string {
+				return fmt.Sprintf("      - id: s%d\n        run: echo \"o=${{ steps.s%d.outputs.o }}\" >> $GITHUB_OUTPUT\n", i+1, i)
+			}, "")
+		}},
 		{Name: "step_outputs_many_steps", Gen: func(n int) []byte {
 			// Every step writes a tainted output: the job's tainted
 			// paths must not be copied per step.

@@ -42,6 +42,7 @@ func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report fun
 			jt = afterStep(jt, &st, s)
 			jt = actionOutputs(jt, s)
 		}
+		jobOutputs(&wt, j, &jt)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rhysd/actionlint"
 
@@ -77,7 +78,7 @@ func (t *taint) addPath(path, origin string, soft bool) {
 	if t.paths == nil {
 		t.paths = map[string]string{}
 	}
-	t.paths[path] = origin
+	t.paths[path] = capOrigin(origin)
 	if soft {
 		if t.soft == nil {
 			t.soft = map[string]bool{}
@@ -86,6 +87,22 @@ func (t *taint) addPath(path, origin string, soft bool) {
 	} else if t.soft[path] {
 		delete(t.soft, path)
 	}
+}
+
+// maxOrigin bounds the description of where a value comes from: each
+// propagation step names the previous one, and a chain of thousands of
+// steps must not make descriptions (and the scan) quadratic.
+const maxOrigin = 240
+
+func capOrigin(s string) string {
+	if len(s) <= maxOrigin {
+		return s
+	}
+	cut := maxOrigin
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // workflowTaint is the taint every job of w starts from: its free-text
@@ -146,7 +163,13 @@ func actionOutputs(jt taint, s *ciconfig.Step) taint {
 // expand untrusted input. t is not modified.
 func jobTaint(t taint, j *ciconfig.Job) taint {
 	t = t.withEnv(j.Env)
-	t.owned, t.ghEnv = false, nil
+	t.owned, t.ghEnv, t.outputFilter = false, nil, nil
+	if j.MatrixExpr != nil {
+		// matrix: ${{ fromJSON(...) }}: every row comes from it.
+		if from, soft := untrustedIn1(j.MatrixExpr.Value, &t); from != "" {
+			t.addPath("matrix.*", "the matrix, set from "+from, soft)
+		}
+	}
 	for _, row := range j.Matrix {
 		for i := range row.Values {
 			v := row.Values[i].Value
@@ -160,6 +183,21 @@ func jobTaint(t taint, j *ciconfig.Job) taint {
 		}
 	}
 	return t
+}
+
+// jobOutputs records in wt, for the jobs after j, which of j's outputs
+// (needs.<id>.outputs.<name>) carry untrusted input under jt, the taint
+// j's steps ended with.
+func jobOutputs(wt *taint, j *ciconfig.Job, jt *taint) {
+	for _, o := range j.Outputs {
+		if o.Value == nil || !strings.Contains(o.Value.Value, "${{") {
+			continue
+		}
+		if from, soft := untrustedIn1(o.Value.Value, jt); from != "" {
+			wt.addPath("needs."+strings.ToLower(j.ID.Value)+".outputs."+strings.ToLower(o.Name.Value),
+				"output "+o.Name.Value+" of job "+j.ID.Value+" set from "+from, soft)
+		}
+	}
 }
 
 // untrustedIn1 returns the first untrusted input that value's expressions
@@ -216,7 +254,7 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]envVar{}, tainted: true}
 				jt.env = jt.ghEnv
 			}
-			jt.ghEnv.vars[strings.ToLower(name)] = envVar{name, "$GITHUB_ENV write of " + from}
+			jt.ghEnv.vars[strings.ToLower(name)] = envVar{name, capOrigin("$GITHUB_ENV write of " + from)}
 		case toOut && s.ID != nil:
 			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
 			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft)
@@ -313,6 +351,9 @@ func taintedRefs(text string, t *taint) (refs []string, soft bool) {
 		for _, n := range [...]int{2, 4} { // inputs.x, matrix.x; steps.id.outputs.y, github.event.inputs.x
 			p := prefixSegments(low, n)
 			from, ok := t.paths[p]
+			if !ok && n == 2 && strings.HasPrefix(p, "matrix.") {
+				from, ok = t.paths["matrix.*"]
+			}
 			if !ok && n == 4 && p != "" {
 				// steps.<id>.outputs.* of an attackerOutputs action.
 				wild := p[:strings.LastIndexByte(p, '.')] + ".*"

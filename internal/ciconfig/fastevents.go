@@ -226,13 +226,16 @@ func (c *wconv) workflowCall(v *ynode) []Input {
 	return out
 }
 
-// strategy is parseStrategy; it returns the converted matrix.
-func (c *wconv) strategy(v *ynode) []MatrixRow {
-	var rows []MatrixRow
+// strategy is parseStrategy; it returns the converted matrix, or the
+// expression that gives the whole matrix.
+func (c *wconv) strategy(v *ynode) (rows []MatrixRow, expr *String) {
 	c.keys(v, false, func(k, v *ynode) bool {
 		switch k.value {
 		case "matrix":
 			rows = c.matrix(v)
+			if v.kind == yamlScalar && !c.fail {
+				expr = c.string(v)
+			}
 		case "fail-fast":
 			c.boolean(v)
 		case "max-parallel":
@@ -242,7 +245,7 @@ func (c *wconv) strategy(v *ynode) []MatrixRow {
 		}
 		return true
 	})
-	return rows
+	return rows, expr
 }
 
 // matrix is parseMatrix followed by matrix() of workflow.go: rows first,

@@ -34,7 +34,7 @@ func (c *wconv) job(k, v *ynode) *Job {
 		case "concurrency":
 			c.concurrency(v)
 		case "outputs":
-			c.pairs(v)
+			j.Outputs = c.pairs(v)
 			stepsOnly = true
 		case "env":
 			j.Env, j.EnvExpr = c.env(v)
@@ -51,7 +51,7 @@ func (c *wconv) job(k, v *ynode) *Job {
 			c.number(v, true)
 			stepsOnly = true
 		case "strategy":
-			j.Matrix = c.strategy(v)
+			j.Matrix, j.MatrixExpr = c.strategy(v)
 		case "continue-on-error":
 			c.boolean(v)
 			stepsOnly = true

@@ -89,7 +89,12 @@ type Job struct {
 	// entries added to their rows; nil when the matrix is absent or an
 	// expression.
 	Matrix []MatrixRow
-	Steps  []*Step
+	// MatrixExpr is a strategy.matrix given as a whole expression
+	// (${{ fromJSON(...) }}); nil otherwise.
+	MatrixExpr *String
+	// Outputs are the job's outputs: entries, in source order.
+	Outputs []Pair
+	Steps   []*Step
 	// Uses is set when the job calls a reusable workflow; With and Secrets
 	// are its inputs, SecretsInherit the position of `secrets: inherit`.
 	Uses           *String
@@ -472,7 +477,14 @@ func job(src *Source, j *actionlint.Job) *Job {
 	if r := j.RunsOn; r != nil {
 		out.RunsOn = &RunsOn{Labels: strs(r.Labels), Group: str(r.Group), Expr: str(r.LabelsExpr)}
 	}
+	for _, o := range j.Outputs {
+		if o != nil && o.Name != nil {
+			out.Outputs = append(out.Outputs, pair(o.Name, o.Value))
+		}
+	}
+	sortPairs(out.Outputs)
 	if j.Strategy != nil && j.Strategy.Matrix != nil {
+		out.MatrixExpr = str(j.Strategy.Matrix.Expression)
 		out.Matrix = matrix(j.Strategy.Matrix)
 	}
 	if c := j.Container; c != nil {
