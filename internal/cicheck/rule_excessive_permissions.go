@@ -27,7 +27,7 @@ func checkExcessivePermissions(c *Context, w *ciconfig.Workflow, report func(fin
 		return // a called workflow's token is capped by its caller
 	}
 	if w.Permissions == nil && len(w.On) > 0 {
-		ev := triggered(w, writeTokenTriggers)
+		ev := outsiderTriggered(w)
 		for _, j := range w.Jobs {
 			if j.Permissions == nil {
 				reportBareJob(c, j, ev, report)
