@@ -229,38 +229,94 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 	if !strings.Contains(script, "GITHUB_ENV") && !strings.Contains(script, "GITHUB_OUTPUT") && !strings.Contains(script, "set-output") {
 		return jt
 	}
-	for line := range strings.Lines(script) {
-		toEnv := strings.Contains(line, "GITHUB_ENV")
-		toOut := strings.Contains(line, "GITHUB_OUTPUT")
-		name, value, ok := "", "", false
-		if i := strings.Index(line, "::set-output name="); i >= 0 {
-			name, value, ok = strings.Cut(line[i+len("::set-output name="):], "::")
-			toOut = true
-		} else if toEnv || toOut {
-			name, value, ok = assignment(line)
-		}
-		if !ok || name == "" {
-			continue
-		}
-		from, soft := untrustedIn1(value, st)
-		if from == "" {
-			from, soft = shellVarTaint(value, st)
-		}
+	// A multi-line value: echo "NAME<<EOF" >> "$GITHUB_OUTPUT", the
+	// lines of the value, then a line with the delimiter.
+	var heredoc struct {
+		name, delim, from string
+		soft, toEnv       bool
+	}
+	record := func(name, from string, soft, toEnv bool) {
 		switch {
-		case from == "":
-			continue
 		case toEnv:
 			if jt.ghEnv == nil {
 				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]envVar{}, tainted: true}
 				jt.env = jt.ghEnv
 			}
 			jt.ghEnv.vars[strings.ToLower(name)] = envVar{name, capOrigin("$GITHUB_ENV write of " + from)}
-		case toOut && s.ID != nil:
+		case s.ID != nil:
 			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
 			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft)
 		}
 	}
+	taintOf := func(text string) (string, bool) {
+		from, soft := untrustedIn1(text, st)
+		if from == "" {
+			from, soft = shellVarTaint(text, st)
+		}
+		return from, soft
+	}
+	for line := range strings.Lines(script) {
+		if heredoc.delim != "" {
+			if isDelimLine(line, heredoc.delim) {
+				if heredoc.from != "" {
+					record(heredoc.name, heredoc.from, heredoc.soft, heredoc.toEnv)
+				}
+				heredoc.delim = ""
+			} else if heredoc.from == "" {
+				heredoc.from, heredoc.soft = taintOf(line)
+			}
+			continue
+		}
+		toEnv := strings.Contains(line, "GITHUB_ENV")
+		toOut := strings.Contains(line, "GITHUB_OUTPUT")
+		name, value, ok := "", "", false
+		if i := strings.Index(line, "::set-output name="); i >= 0 {
+			name, value, ok = strings.Cut(line[i+len("::set-output name="):], "::")
+			toOut = true
+		} else if (toEnv || toOut) && strings.Contains(line, "<<") {
+			if name, delim, ok := heredocStart(line); ok {
+				heredoc.name, heredoc.delim, heredoc.from, heredoc.toEnv = name, delim, "", toEnv
+			}
+			continue
+		} else if toEnv || toOut {
+			name, value, ok = assignment(line)
+		}
+		if !ok || name == "" {
+			continue
+		}
+		if from, soft := taintOf(value); from != "" {
+			record(name, from, soft, toEnv)
+		}
+	}
 	return jt
+}
+
+// heredocStart reads NAME<<DELIM from a line that starts a multi-line
+// value in $GITHUB_OUTPUT or $GITHUB_ENV.
+func heredocStart(line string) (name, delim string, ok bool) {
+	i := strings.Index(line, "<<")
+	j := i
+	for j > 0 && isWordByte(line[j-1]) && line[j-1] != '.' {
+		j--
+	}
+	name = line[j:i]
+	rest := strings.TrimLeft(line[i+2:], "'\"")
+	k := 0
+	for k < len(rest) && isWordByte(rest[k]) {
+		k++
+	}
+	delim = rest[:k]
+	return name, delim, name != "" && delim != ""
+}
+
+// isDelimLine reports whether line ends a multi-line value: it is the
+// delimiter alone or echoes it (echo EOF >> "$GITHUB_OUTPUT").
+func isDelimLine(line, delim string) bool {
+	t := strings.TrimSpace(line)
+	if t == delim {
+		return true
+	}
+	return wordIndex(t, delim, 0) >= 0 && (strings.Contains(t, "GITHUB_OUTPUT") || strings.Contains(t, "GITHUB_ENV"))
 }
 
 // assignment finds NAME=VALUE in a line that writes to $GITHUB_ENV or
