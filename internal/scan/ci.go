@@ -261,13 +261,14 @@ func recheckWorkflowRuns(files []*ciFile, opts *Options) {
 // traceLocalActions follows untrusted values that workflows and actions
 // pass to local actions (uses: ./dir, relative to the scan root, which is
 // taken as the repository root) into those actions' steps, and adds the
-// template-injection findings that result to the action files. It follows
-// one level of calls; each action is read once however many callers it
-// has.
+// template-injection findings that result to the action files. An action
+// that passes the values on to another local action is followed in turn,
+// up to maxTraceDepth levels; each action is traced once per level at
+// most, with the inputs of all its callers.
 func traceLocalActions(files []*ciFile, opts *Options) {
 	byDir := map[string]map[string]string{}
-	for _, f := range files {
-		for _, call := range f.calls {
+	addCalls := func(calls []cicheck.LocalCall) {
+		for _, call := range calls {
 			in := byDir[call.Dir]
 			if in == nil {
 				in = map[string]string{}
@@ -279,27 +280,63 @@ func traceLocalActions(files []*ciFile, opts *Options) {
 				}
 			}
 		}
-		f.calls = nil
-	}
-	if len(byDir) == 0 {
-		return
 	}
 	for _, f := range files {
-		if f.kind.name != "action" {
-			continue
-		}
-		inputs := byDir[path.Dir(f.rel)]
-		if inputs == nil {
-			continue
-		}
-		data, _, err := readCIFile(f.abs, opts.MaxFileSize)
-		if err != nil {
-			continue // reported by the file's own check
-		}
-		a, _ := ciconfig.ParseAction(data)
-		if a == nil {
-			continue
-		}
-		f.findings = append(f.findings, cicheck.TraceAction(&cicheck.Context{Path: f.rel, ActionInputs: inputs}, a)...)
+		addCalls(f.calls)
+		f.calls = nil
 	}
+	actions := map[string]*ciFile{}
+	for _, f := range files {
+		if f.kind.name == "action" {
+			actions[path.Dir(f.rel)] = f
+		}
+	}
+	traced := map[string]int{} // inputs traced so far, per action dir
+	for depth := 0; depth < maxTraceDepth && len(byDir) > 0; depth++ {
+		calls := byDir
+		byDir = map[string]map[string]string{}
+		for dir, inputs := range calls {
+			f := actions[dir]
+			if f == nil || traced[dir] >= len(inputs) {
+				continue // not scanned, or nothing new to trace
+			}
+			traced[dir] = len(inputs)
+			data, _, err := readCIFile(f.abs, opts.MaxFileSize)
+			if err != nil {
+				continue // reported by the file's own check
+			}
+			a, _ := ciconfig.ParseAction(data)
+			if a == nil {
+				continue
+			}
+			c := &cicheck.Context{Path: f.rel, ActionInputs: inputs}
+			fs := cicheck.TraceAction(c, a)
+			f.findings = appendNew(f.findings, fs)
+			addCalls(c.Calls)
+		}
+	}
+}
+
+// maxTraceDepth bounds how many levels of local actions calling local
+// actions traceLocalActions follows.
+const maxTraceDepth = 4
+
+// appendNew appends the findings of add that have no finding of the same
+// rule at the same position in fs.
+func appendNew(fs, add []finding.Finding) []finding.Finding {
+	type key struct {
+		rule      string
+		line, col int
+	}
+	seen := make(map[key]bool, len(fs))
+	for _, f := range fs {
+		seen[key{f.Rule, f.Line, f.Column}] = true
+	}
+	for _, f := range add {
+		if k := (key{f.Rule, f.Line, f.Column}); !seen[k] {
+			seen[k] = true
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }
