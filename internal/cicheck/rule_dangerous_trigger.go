@@ -12,7 +12,7 @@ import (
 var dangerousTriggerRule = finding.Rule{
 	ID:       "dangerous-trigger",
 	Severity: finding.SeverityHigh,
-	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it; issue_comment too in that case).",
+	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it; issue_comment too in that case; workflow_run is rated by its upstream workflows: medium/low when none runs on pull requests).",
 	Fix:      "Use pull_request for anything that touches the pull request's code; keep privileged triggers for labelling and commenting, never checking out or running the head.",
 	Help: "Both triggers run in the base repository's context, with its secrets and a token that can write, on behalf of a pull request from anyone. " +
 		"Checking out the head (`ref: ${{ github.event.pull_request.head.sha }}`, `refs/pull/…`, workflow_run's head_sha or artifacts) and then running " +

@@ -10,10 +10,13 @@ import (
 var unparseableConfigRule = finding.Rule{
 	ID:       "unparseable-config",
 	Severity: finding.SeverityHigh,
-	Summary:  "A CI configuration file (workflow, action, Dockerfile, GitLab CI) cannot be parsed.",
+	Summary:  "A CI configuration file (workflow, action, Dockerfile, GitLab CI) cannot be parsed (low when the only problem is an unknown key, which is ignored while every rule checks the rest).",
 	Fix:      "Fix the syntax error at the reported position; the CI system rejects or misreads the file, and no other rule could check it fully.",
 	Help: "buildwall could not parse the file, so it cannot vouch for it: a workflow GitHub rejects does not run, " +
-		"but one that parses differently elsewhere may hide a step. The message names the first problem.",
+		"but one that parses differently elsewhere may hide a step. The message names the first problem. " +
+		"Valid workflows are read leniently: parallel: steps are checked like any other step, empty sections and whole-section " +
+		"expressions that read no outsider's context are accepted, an entirely commented-out file is empty, and an unknown key " +
+		"(a newer GitHub feature) is reported as low and ignored, except parallel: beside run: or uses:.",
 }
 
 var unparseableConfig = Rule{Rule: unparseableConfigRule}
