@@ -16,7 +16,7 @@ var cacheInReleaseRule = finding.Rule{
 		"or a compromised dependency of any test job. An attacker who can run code in any of them can plant a cache entry (\"cache poisoning\", as in the 2024 " +
 		"Ultralytics release) that the release job restores and ships. A release is published from a tag or release event, or by a job that runs " +
 		"npm/yarn/pnpm publish, docker push, goreleaser, twine upload, gh release create and the like. " +
-		"Actions that cache by default count (actions/setup-go, actions/setup-node v5+ when package.json names its package manager, reported as low, " +
+		"Actions that cache by default count (actions/setup-go, actions/setup-node v5+ when package.json names npm as its package manager and the job sets up no other one, reported as low, " +
 		"astral-sh/setup-uv with enable-cache auto on GitHub-hosted runners, docker/setup-buildx-action's cache-binary, ...); actions/cache with " +
 		"lookup-only: true, and caching turned off on tag and release runs by an expression or by the step's if:, do not. The finding is at the step's uses:.",
 }
@@ -255,10 +255,11 @@ func restoresCache(src *ciconfig.Source, j *ciconfig.Job, s *ciconfig.Step) (wha
 		if on("cache") {
 			return name + " with cache: " + inputValue(s, "cache"), 0
 		}
-		// v5 caches on its own when package.json names its package
-		// manager (packageManager), unless package-manager-cache: false.
-		if inputValue(s, "cache") == "" && !off("package-manager-cache") && actionMajor(src, s) >= 5 {
-			return name + " v5+ (caches by default when package.json names its package manager)", finding.SeverityLow
+		// v5 caches npm's store on its own when package.json names npm
+		// as its package manager, unless package-manager-cache: false;
+		// a job that sets up pnpm, yarn or bun does not use npm's.
+		if inputValue(s, "cache") == "" && !off("package-manager-cache") && actionMajor(src, s) >= 5 && !otherPackageManager(j) {
+			return name + " v5+ (caches npm's store by default when package.json names npm as its package manager)", finding.SeverityLow
 		}
 	case "actions/setup-go":
 		// cache defaults to true since v4.
@@ -315,6 +316,21 @@ func restoresCache(src *ciconfig.Source, j *ciconfig.Job, s *ciconfig.Step) (wha
 		return name, 0
 	}
 	return "", 0
+}
+
+// otherPackageManager reports whether job j sets up or runs pnpm, yarn or
+// bun, which setup-node's automatic (npm-only) caching does not cover.
+func otherPackageManager(j *ciconfig.Job) bool {
+	for _, s := range j.Steps {
+		switch name := actionName(s); {
+		case strings.HasPrefix(name, "pnpm/action-setup"), name == "oven-sh/setup-bun":
+			return true
+		}
+		if s.Run != nil && (containsWord(s.Run.Value, "pnpm") || containsWord(s.Run.Value, "yarn") || containsWord(s.Run.Value, "bun")) {
+			return true
+		}
+	}
+	return false
 }
 
 // exprOffOnReleases reports whether v (lower case) is an expression that
