@@ -52,6 +52,7 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 		at.addPath("inputs."+strings.ToLower(name), from, false)
 	}
 	for _, s := range actionSteps(a) {
+		envExpression(c, s.step.EnvExpr, "the step", report)
 		st := at.withEnv(s.step.Env)
 		checkTemplateInjectionStep(c, a.Source, s.step, &st, report)
 		localCall(c, s.step, &st)
