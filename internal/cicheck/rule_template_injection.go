@@ -33,8 +33,14 @@ var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplat
 func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
 	checkEnvExpressions(c, w, report)
 	wt := workflowTaint(w)
+	for name, from := range c.ActionInputs {
+		// A caller in the repository passes untrusted values: the
+		// inputs are an outsider's, not only the caller's.
+		wt.addPath("inputs."+strings.ToLower(name), from, false)
+	}
 	for _, j := range w.Jobs {
 		jt := jobTaint(wt, j)
+		workflowCall(c, j, &jt)
 		for _, s := range j.Steps {
 			st := jt.withEnv(s.Env)
 			checkTemplateInjectionStep(c, w.Source, s, &st, report)

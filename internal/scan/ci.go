@@ -259,20 +259,35 @@ func recheckWorkflowRuns(files []*ciFile, opts *Options) {
 }
 
 // traceLocalActions follows untrusted values that workflows and actions
-// pass to local actions (uses: ./dir, relative to the scan root, which is
-// taken as the repository root) into those actions' steps, and adds the
-// template-injection findings that result to the action files. An action
-// that passes the values on to another local action is followed in turn,
-// up to maxTraceDepth levels; each action is traced once per level at
-// most, with the inputs of all its callers.
+// pass to local actions (uses: ./dir) and to reusable workflows in the
+// repository (jobs' uses: ./.github/workflows/x.yml), relative to the
+// scan root, which is taken as the repository root, into the callee's
+// steps, and adds the template-injection findings that result to the
+// callee's file (or raises the severity of one it has). A callee that
+// passes the values on is followed in turn, up to maxTraceDepth levels;
+// each callee is traced again only when its callers add inputs, with the
+// inputs of all of them.
 func traceLocalActions(files []*ciFile, opts *Options) {
-	byDir := map[string]map[string]string{}
+	byFile := map[string]map[string]string{} // callee's rel path -> inputs
+	callees := map[string]*ciFile{}
+	for _, f := range files {
+		switch f.kind.name {
+		case "action":
+			callees["action:"+path.Dir(f.rel)] = f
+		case "workflow":
+			callees["workflow:"+f.rel] = f
+		}
+	}
 	addCalls := func(calls []cicheck.LocalCall) {
 		for _, call := range calls {
-			in := byDir[call.Dir]
+			key := "action:" + call.Dir
+			if call.Workflow != "" {
+				key = "workflow:" + call.Workflow
+			}
+			in := byFile[key]
 			if in == nil {
 				in = map[string]string{}
-				byDir[call.Dir] = in
+				byFile[key] = in
 			}
 			for name, from := range call.Inputs {
 				if _, ok := in[name]; !ok {
@@ -285,58 +300,61 @@ func traceLocalActions(files []*ciFile, opts *Options) {
 		addCalls(f.calls)
 		f.calls = nil
 	}
-	actions := map[string]*ciFile{}
-	for _, f := range files {
-		if f.kind.name == "action" {
-			actions[path.Dir(f.rel)] = f
-		}
-	}
-	traced := map[string]int{} // inputs traced so far, per action dir
-	for depth := 0; depth < maxTraceDepth && len(byDir) > 0; depth++ {
-		calls := byDir
-		byDir = map[string]map[string]string{}
-		for dir, inputs := range calls {
-			f := actions[dir]
-			if f == nil || traced[dir] >= len(inputs) {
+	traced := map[string]int{} // inputs traced so far, per callee
+	for depth := 0; depth < maxTraceDepth && len(byFile) > 0; depth++ {
+		calls := byFile
+		byFile = map[string]map[string]string{}
+		for key, inputs := range calls {
+			f := callees[key]
+			if f == nil || traced[key] >= len(inputs) {
 				continue // not scanned, or nothing new to trace
 			}
-			traced[dir] = len(inputs)
+			traced[key] = len(inputs)
 			data, _, err := readCIFile(f.abs, opts.MaxFileSize)
 			if err != nil {
 				continue // reported by the file's own check
 			}
-			a, _ := ciconfig.ParseAction(data)
-			if a == nil {
-				continue
-			}
 			c := &cicheck.Context{Path: f.rel, ActionInputs: inputs}
-			fs := cicheck.TraceAction(c, a)
-			f.findings = appendNew(f.findings, fs)
+			var fs []finding.Finding
+			if f.kind.name == "workflow" {
+				if w, _ := ciconfig.ParseWorkflow(data); w != nil {
+					fs = cicheck.TraceWorkflow(c, w)
+				}
+			} else if a, _ := ciconfig.ParseAction(data); a != nil {
+				fs = cicheck.TraceAction(c, a)
+			}
+			f.findings = mergeTraced(f.findings, fs)
 			addCalls(c.Calls)
 		}
 	}
 }
 
-// maxTraceDepth bounds how many levels of local actions calling local
-// actions traceLocalActions follows.
+// maxTraceDepth bounds how many levels of local callees calling local
+// callees traceLocalActions follows.
 const maxTraceDepth = 4
 
-// appendNew appends the findings of add that have no finding of the same
-// rule at the same position in fs.
-func appendNew(fs, add []finding.Finding) []finding.Finding {
+// mergeTraced adds the findings of add to fs: one of the same rule at the
+// same position replaces the one in fs when it is more severe, else it is
+// dropped; the others are appended.
+func mergeTraced(fs, add []finding.Finding) []finding.Finding {
 	type key struct {
 		rule      string
 		line, col int
 	}
-	seen := make(map[key]bool, len(fs))
-	for _, f := range fs {
-		seen[key{f.Rule, f.Line, f.Column}] = true
+	at := make(map[key]int, len(fs))
+	for i, f := range fs {
+		at[key{f.Rule, f.Line, f.Column}] = i
 	}
 	for _, f := range add {
-		if k := (key{f.Rule, f.Line, f.Column}); !seen[k] {
-			seen[k] = true
-			fs = append(fs, f)
+		k := key{f.Rule, f.Line, f.Column}
+		if i, ok := at[k]; ok {
+			if f.Severity > fs[i].Severity {
+				fs[i] = f
+			}
+			continue
 		}
+		at[k] = len(fs)
+		fs = append(fs, f)
 	}
 	return fs
 }
