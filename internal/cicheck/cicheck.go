@@ -41,6 +41,24 @@ type Context struct {
 	Path string
 	// Advisories may be nil (no known-compromised-action check).
 	Advisories Advisories
+	// ActionInputs, for an action metadata file, maps input names that a
+	// caller in the same repository passes untrusted values to onto
+	// where those values come from (template-injection traces them into
+	// the action's steps); nil when none is known.
+	ActionInputs map[string]string
+	// Workflows maps the name of each workflow of the repository (its
+	// name:, or its path when it has none) onto the events that trigger
+	// it; dangerous-trigger looks up workflow_run's upstream workflows in
+	// it. Nil when the repository is not known: upstreams are then
+	// assumed to run on pull requests.
+	Workflows map[string][]string
+	// Info is filled by CheckWorkflow: the workflow's name and triggers,
+	// for the scan to build Workflows from.
+	Info *WorkflowInfo
+	// Calls is filled by CheckWorkflow and CheckAction: the local actions
+	// the file runs with untrusted inputs, for the scan to trace
+	// (TraceAction).
+	Calls []LocalCall
 
 	cacheFor any // the file the cached lists below belong to
 	uses     []usesRef
@@ -146,6 +164,7 @@ func Metadata() []finding.Rule {
 // CheckWorkflow runs every workflow rule on w and returns the findings,
 // unsorted.
 func CheckWorkflow(c *Context, w *ciconfig.Workflow) []finding.Finding {
+	c.Info = &WorkflowInfo{Name: WorkflowName(w, c.Path), Events: WorkflowEvents(w), NeedsWorkflows: NeedsWorkflows(w)}
 	return checkAll(c, w, func(r Rule) func(*Context, *ciconfig.Workflow, func(finding.Finding)) { return r.Workflow })
 }
 
@@ -283,4 +302,40 @@ func actionUses(a *ciconfig.Action) []usesRef {
 		}
 	}
 	return out
+}
+
+// WorkflowInfo is what a check across files needs to know of a workflow.
+type WorkflowInfo struct {
+	// Name is the workflow's name for workflow_run filters (WorkflowName)
+	// and Events the events that trigger it.
+	Name   string
+	Events []string
+	// NeedsWorkflows is set when the workflow's findings depend on
+	// Context.Workflows: it is to be checked again with them.
+	NeedsWorkflows bool
+}
+
+// WorkflowName is the name workflow_run's workflows: filters match for the
+// workflow w at path: its name:, or its path when it has none.
+func WorkflowName(w *ciconfig.Workflow, path string) string {
+	if w.Name != nil && w.Name.Value != "" {
+		return w.Name.Value
+	}
+	return path
+}
+
+// WorkflowEvents returns the names of the events that trigger w.
+func WorkflowEvents(w *ciconfig.Workflow) []string {
+	out := make([]string, 0, len(w.On))
+	for _, e := range w.On {
+		out = append(out, e.Name.Value)
+	}
+	return out
+}
+
+// NeedsWorkflows reports whether checking w depends on Context.Workflows
+// (it runs on workflow_run), so that a scan can check it again once every
+// workflow of the repository is known.
+func NeedsWorkflows(w *ciconfig.Workflow) bool {
+	return w.Trigger("workflow_run") != nil
 }

@@ -30,7 +30,7 @@ func TestGolden(t *testing.T) {
 	}
 	db := advisory.Embedded()
 	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == "fuzz" {
+		if !d.IsDir() || d.Name() == "fuzz" || d.Name() == "realworld" {
 			continue
 		}
 		rule := d.Name()
@@ -50,6 +50,9 @@ func TestGolden(t *testing.T) {
 		if len(cases) == 0 {
 			t.Errorf("testdata/%s has no cases", rule)
 		}
+		// The rule's directory is the repository: workflow_run finds
+		// its upstream workflows among the other cases.
+		repo := workflowsIn(t, cases)
 		for _, path := range cases {
 			name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 			t.Run(rule+"/"+name, func(t *testing.T) {
@@ -57,7 +60,7 @@ func TestGolden(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				fs := check(t, filepath.Base(path), src, db)
+				fs := checkIn(t, filepath.Base(path), src, db, repo)
 				var b strings.Builder
 				n := 0
 				for _, f := range fs {
@@ -79,10 +82,37 @@ func TestGolden(t *testing.T) {
 	testutil.CheckUnusedGoldens(t, "testdata/*/*.golden")
 }
 
+// workflowsIn returns the name and triggers of each workflow among paths,
+// as a scan gives them to Context.Workflows.
+func workflowsIn(t *testing.T, paths []string) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range paths {
+		base := filepath.Base(p)
+		if strings.HasPrefix(base, "action") || strings.HasSuffix(base, ".gitlab-ci.yml") || strings.HasSuffix(base, ".Dockerfile") {
+			continue
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, _ := ciconfig.ParseWorkflow(src); w != nil {
+			name := cicheck.WorkflowName(w, base)
+			out[name] = append(out[name], cicheck.WorkflowEvents(w)...)
+		}
+	}
+	return out
+}
+
 // check parses src as the golden harness does and runs every rule.
 func check(t testing.TB, name string, src []byte, db cicheck.Advisories) []finding.Finding {
 	t.Helper()
-	c := &cicheck.Context{Path: name, Advisories: db}
+	return checkIn(t, name, src, db, nil)
+}
+
+// checkIn is check with the repository's workflows known.
+func checkIn(t testing.TB, name string, src []byte, db cicheck.Advisories, repo map[string][]string) []finding.Finding {
+	t.Helper()
+	c := &cicheck.Context{Path: name, Advisories: db, Workflows: repo}
 	var fs []finding.Finding
 	switch {
 	case strings.HasSuffix(name, ".Dockerfile"):

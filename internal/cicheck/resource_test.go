@@ -68,6 +68,28 @@ func TestResourceWorkflow(t *testing.T) {
 				return fmt.Sprintf("      - uses: octo/a%d@v1\n        with:\n          x: ${{ github.event.issue.title }}\n      - run: echo ${{ github.event.issue.title }}\n", i)
 			}, "")
 		}},
+		{Name: "github_env_writes_many_steps", Gen: func(n int) []byte {
+			// Every step writes a tainted variable and reads all the
+			// earlier ones by name: the taint scope must not grow a
+			// layer per write.
+			return testutil.Fill(n, wfHead, func(i int) string {
+				return fmt.Sprintf("      - run: |\n          echo \"V%d=${{ github.event.issue.title }}\" >> $GITHUB_ENV\n          echo \"${{ env.V0 }}\"\n", i)
+			}, "")
+		}},
+		{Name: "step_output_chain", Gen: func(n int) []byte {
+			// Each step's output is the previous one's: descriptions of
+			// where a value comes from must not grow with the chain.
+			return testutil.Fill(n, wfHead+"      - id: s0\n        run: echo \"o=${{ github.event.issue.title }}\" >> $GITHUB_OUTPUT\n", func(i int) string {
+				return fmt.Sprintf("      - id: s%d\n        run: echo \"o=${{ steps.s%d.outputs.o }}\" >> $GITHUB_OUTPUT\n", i+1, i)
+			}, "")
+		}},
+		{Name: "step_outputs_many_steps", Gen: func(n int) []byte {
+			// Every step writes a tainted output: the job's tainted
+			// paths must not be copied per step.
+			return testutil.Fill(n, wfHead, func(i int) string {
+				return fmt.Sprintf("      - id: s%d\n        run: echo \"o=${{ github.event.issue.title }}\" >> $GITHUB_OUTPUT\n      - run: echo \"${{ steps.s0.outputs.o }}\"\n", i)
+			}, "")
+		}},
 		{Name: "many_jobs", Gen: func(n int) []byte {
 			return testutil.Fill(n, "on: pull_request_target\njobs:\n", func(i int) string {
 				return fmt.Sprintf("  j%d:\n    runs-on: [self-hosted]\n    steps:\n      - uses: actions/checkout@v4\n        with:\n          ref: ${{ github.event.pull_request.head.sha }}\n      - run: npm ci\n", i)

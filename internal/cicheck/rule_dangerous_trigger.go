@@ -1,6 +1,7 @@
 package cicheck
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,7 +12,7 @@ import (
 var dangerousTriggerRule = finding.Rule{
 	ID:       "dangerous-trigger",
 	Severity: finding.SeverityHigh,
-	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it; issue_comment too in that case).",
+	Summary:  "pull_request_target or workflow_run runs with the base repository's secrets and write token (critical when the workflow checks out the pull request's head and builds, installs or runs it; issue_comment too in that case; workflow_run is rated by its upstream workflows: medium/low when none runs on pull requests).",
 	Fix:      "Use pull_request for anything that touches the pull request's code; keep privileged triggers for labelling and commenting, never checking out or running the head.",
 	Help: "Both triggers run in the base repository's context, with its secrets and a token that can write, on behalf of a pull request from anyone. " +
 		"Checking out the head (`ref: ${{ github.event.pull_request.head.sha }}`, `refs/pull/…`, workflow_run's head_sha or artifacts) and then running " +
@@ -43,6 +44,12 @@ func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding
 		names = append(names, "issue_comment")
 	}
 	trig := strings.Join(names, " and ")
+	// A workflow_run whose upstream workflows are all known and none runs
+	// on pull requests acts on runs that people with write access started.
+	quiet := ""
+	if len(names) == 1 && names[0] == "workflow_run" {
+		quiet = upstreamWithoutPRs(c, w)
+	}
 	critical := false
 	for _, j := range w.Jobs {
 		for i, s := range j.Steps {
@@ -60,6 +67,10 @@ func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding
 					" and then runs it ("+how+" at line "+strconv.Itoa(b.Pos.Line)+") with the base repository's secrets and write token",
 				"Move building and testing the pull request to a `pull_request` workflow (no secrets, read-only token); if results must be posted, pass them as an artifact to a separate privileged job that never executes them.")
 			f.Severity = finding.SeverityCritical
+			if quiet != "" {
+				f.Severity = finding.SeverityMedium
+				f.Message += "; lowered: " + quiet
+			}
 			report(f)
 		}
 	}
@@ -68,11 +79,18 @@ func checkDangerousTrigger(c *Context, w *ciconfig.Workflow, report func(finding
 	}
 	for _, e := range w.On {
 		for _, t := range privilegedTriggers {
-			if e.Name.Value == t {
-				report(c.at(&dangerousTriggerRule, e.Name.Pos,
-					"workflow runs on "+t+", with the base repository's secrets and a write token on behalf of outside pull requests",
-					"Prefer `pull_request`; if "+t+" is needed, never check out or run the pull request's code, set minimal `permissions:` and treat every event field as untrusted."))
+			if e.Name.Value != t {
+				continue
 			}
+			f := c.at(&dangerousTriggerRule, e.Name.Pos,
+				"workflow runs on "+t+", with the base repository's secrets and a write token on behalf of outside pull requests",
+				"Prefer `pull_request`; if "+t+" is needed, never check out or run the pull request's code, set minimal `permissions:` and treat every event field as untrusted.")
+			if t == "workflow_run" && quiet != "" {
+				f.Severity = finding.SeverityLow
+				f.Message = "workflow runs on workflow_run, with the base repository's secrets and a write token; " + quiet
+				f.Fix = "Keep the upstream workflows off pull requests, or treat the triggering run's artifacts and head as untrusted."
+			}
+			report(f)
 		}
 	}
 }
@@ -287,12 +305,18 @@ func skipEnvAssignments(cmd string) string {
 	for {
 		cmd = strings.TrimSpace(cmd)
 		sp := strings.IndexAny(cmd, " \t")
-		if sp < 0 {
+		word := cmd
+		if sp >= 0 {
+			word = cmd[:sp]
+		}
+		eq := strings.IndexByte(word, '=')
+		if eq <= 0 || strings.ContainsAny(word[:eq], "\"'$/") {
 			return cmd
 		}
-		eq := strings.IndexByte(cmd[:sp], '=')
-		if eq <= 0 || strings.ContainsAny(cmd[:eq], "\"'$/") {
-			return cmd
+		if sp < 0 {
+			// Only assignments (message=${message//'%'/'%25'}): no
+			// command runs.
+			return ""
 		}
 		cmd = cmd[sp+1:]
 	}
@@ -300,4 +324,34 @@ func skipEnvAssignments(cmd string) string {
 
 func splitCommands(line string) []string {
 	return strings.FieldsFunc(line, func(r rune) bool { return r == ';' || r == '&' || r == '|' })
+}
+
+// prTriggers are the events on which an outsider's pull request starts a
+// workflow (and so a workflow_run after it); workflow_run itself is in
+// the list because a chain passes the first run's origin on.
+var prTriggers = []string{"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment", "workflow_run"}
+
+// upstreamWithoutPRs returns a sentence naming w's workflow_run upstream
+// workflows when every one is a workflow of the repository (found by name
+// in c.Workflows) that no pull request triggers, and "" otherwise (repository
+// unknown, an upstream not found, or one that runs on pull requests).
+func upstreamWithoutPRs(c *Context, w *ciconfig.Workflow) string {
+	e := w.Trigger("workflow_run")
+	if c.Workflows == nil || e == nil || len(e.Workflows) == 0 {
+		return ""
+	}
+	var names []string
+	for _, up := range e.Workflows {
+		events, ok := c.Workflows[up.Value]
+		if !ok || strings.ContainsAny(up.Value, "*?[") {
+			return ""
+		}
+		for _, ev := range events {
+			if slices.Contains(prTriggers, ev) {
+				return ""
+			}
+		}
+		names = append(names, strconv.Quote(up.Value)+" ("+strings.Join(events, ", ")+")")
+	}
+	return "its upstream workflow(s) " + strings.Join(names, ", ") + " never run on pull requests, so the triggering run's head and artifacts come from people with write access"
 }

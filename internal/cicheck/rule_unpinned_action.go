@@ -1,6 +1,8 @@
 package cicheck
 
 import (
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/ciconfig"
 	"github.com/buildwall/buildwall/internal/finding"
 )
@@ -42,17 +44,18 @@ func checkUnpinnedUses(c *Context, src *ciconfig.Source, u usesRef, report func(
 	if u.uses.IsReusableWorkflow() {
 		what = "reusable workflow"
 	}
+	value := strings.TrimSpace(u.str.Value) // a block scalar's newline
 	switch u.uses.Kind {
 	case ciconfig.UsesDocker:
 		if !u.uses.Image.Pinned() {
 			report(c.at(&unpinnedActionRule, u.str.Pos,
-				"docker action "+u.str.Value+" is not pinned by digest; the tag can be moved to another image",
+				"docker action "+value+" is not pinned by digest; the tag can be moved to another image",
 				"Pin the image by digest: docker://"+u.uses.Image.String()+"@sha256:<digest> (`buildwall pin` resolves it)."))
 		}
 	case ciconfig.UsesRemote:
 		if !ciconfig.IsCommitSHA(u.uses.Ref) {
 			f := c.at(&unpinnedActionRule, u.str.Pos,
-				what+" "+u.str.Value+" is referenced by the mutable ref "+u.uses.Ref+", not a full commit SHA",
+				what+" "+value+" is referenced by the mutable ref "+u.uses.Ref+", not a full commit SHA",
 				"Pin to the full commit SHA: "+u.uses.FullName()+"@<40-hex SHA> # "+u.uses.Ref+" (`buildwall pin` does it).")
 			f.Package = actionPackage(u.uses)
 			report(f)
@@ -61,7 +64,7 @@ func checkUnpinnedUses(c *Context, src *ciconfig.Source, u usesRef, report func(
 		if comment, ok := src.TrailingComment(u.str); !ok || comment == "" {
 			f := c.at(&unpinnedActionRule, u.str.Pos,
 				what+" "+u.uses.FullName()+" is pinned to a SHA without a trailing version comment, so nobody can tell which release it is",
-				"Add the release the SHA belongs to as a comment: "+u.str.Value+" # vX.Y.Z (`buildwall pin` writes it).")
+				"Add the release the SHA belongs to as a comment: "+value+" # vX.Y.Z (`buildwall pin` writes it).")
 			f.Severity = finding.SeverityLow
 			f.Package = actionPackage(u.uses)
 			report(f)

@@ -1,6 +1,7 @@
 package cicheck
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,6 +105,13 @@ var (
 		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment",
 		"issues", "issue_comment", "discussion", "discussion_comment", "workflow_run",
 	}
+	// writeTokenTriggers are the untrustedTriggers on which outsiders'
+	// input meets the repository's default token with its write scopes:
+	// pull_request and its review events from a fork get a read-only
+	// token whatever permissions: says.
+	writeTokenTriggers = []string{
+		"pull_request_target", "issues", "issue_comment", "discussion", "discussion_comment", "workflow_run",
+	}
 	// forkPRTriggers run jobs that a pull request from a fork can start.
 	forkPRTriggers = []string{
 		"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment", "issue_comment",
@@ -121,6 +129,32 @@ func triggered(w *ciconfig.Workflow, names []string) *ciconfig.Event {
 				return &w.On[i]
 			}
 		}
+	}
+	return nil
+}
+
+// maintainerActivities are activity types of issues and discussion
+// events that only people with triage or write access can cause.
+var maintainerActivities = []string{
+	"labeled", "unlabeled", "assigned", "unassigned", "milestoned", "demilestoned",
+	"pinned", "unpinned", "locked", "unlocked", "transferred", "deleted", "category_changed", "answered", "unanswered",
+}
+
+// outsiderTriggered is triggered(w, writeTokenTriggers) without the
+// issues and discussion events whose types: are all maintainers' actions
+// (issues: types: [labeled] runs when a triager labels, not when an
+// outsider opens an issue).
+func outsiderTriggered(w *ciconfig.Workflow) *ciconfig.Event {
+	for i := range w.On {
+		e := &w.On[i]
+		if !slices.Contains(writeTokenTriggers, e.Name.Value) {
+			continue
+		}
+		if (e.Name.Value == "issues" || e.Name.Value == "discussion") && len(e.Types) > 0 &&
+			!slices.ContainsFunc(e.Types, func(t ciconfig.String) bool { return !slices.Contains(maintainerActivities, t.Value) }) {
+			continue
+		}
+		return e
 	}
 	return nil
 }

@@ -197,7 +197,11 @@ func (p *nodeParser) step(n *yaml.Node) *Step {
 		case "with":
 			s.With = p.mapping("with", v)
 		case "env":
-			s.Env = p.mapping("env", v)
+			if v.Kind == yaml.ScalarNode && strings.Contains(v.Value, "${{") {
+				s.EnvExpr = p.scalar(v)
+			} else {
+				s.Env = p.mapping("env", v)
+			}
 		}
 	}
 	return s

@@ -29,7 +29,7 @@ func (c *wconv) events(v *ynode) []Event {
 		case "schedule":
 			c.schedule(v)
 		case "workflow_dispatch":
-			c.dispatch(v)
+			named.Inputs = c.dispatch(v)
 		case "repository_dispatch":
 			c.keys(v, true, func(k, v *ynode) bool {
 				if k.value != "types" {
@@ -39,7 +39,7 @@ func (c *wconv) events(v *ynode) []Event {
 				return true
 			})
 		case "workflow_call":
-			c.workflowCall(v)
+			named.Inputs = c.workflowCall(v)
 		case "image_version":
 			c.keys(v, true, func(k, v *ynode) bool {
 				switch k.value {
@@ -82,7 +82,9 @@ func (c *wconv) webhook(k, v *ynode) Event {
 			ev.Branches = c.strOrSeq(v, false, false)
 		case "tags":
 			ev.Tags = c.strOrSeq(v, false, false)
-		case "branches-ignore", "tags-ignore", "paths", "paths-ignore", "workflows":
+		case "workflows":
+			ev.Workflows = c.strOrSeq(v, false, false)
+		case "branches-ignore", "tags-ignore", "paths", "paths-ignore":
 			c.strOrSeq(v, false, false)
 		default:
 			return false
@@ -117,38 +119,49 @@ func (c *wconv) inputs(v *ynode, check func(k, v *ynode) bool) {
 	}
 }
 
-func (c *wconv) dispatch(v *ynode) {
+func (c *wconv) dispatch(v *ynode) []Input {
+	var out []Input
 	c.keys(v, true, func(k, v *ynode) bool {
 		if k.value != "inputs" {
 			return false
 		}
-		c.inputs(v, func(k, v *ynode) bool {
-			switch k.value {
-			case "description", "default":
-				c.str(v, true)
-			case "required":
-				c.boolean(v)
-			case "type":
-				if s := c.str(v, false); s != nil && !slices.Contains([]string{"string", "number", "boolean", "choice", "environment"}, s.Value) {
-					c.fail = true
+		m := c.mapping(v, true, false)
+		for i := 0; i < len(m) && !c.fail; i += 2 {
+			in := Input{Name: strings.ToLower(m[i].value), Type: "string"}
+			c.keys(m[i+1], true, func(k, v *ynode) bool {
+				switch k.value {
+				case "description", "default":
+					c.str(v, true)
+				case "required":
+					c.boolean(v)
+				case "type":
+					if s := c.str(v, false); s != nil && !slices.Contains([]string{"string", "number", "boolean", "choice", "environment"}, s.Value) {
+						c.fail = true
+					} else if s != nil {
+						in.Type = s.Value
+					}
+				case "options":
+					c.strSeq(v, false, false)
+				default:
+					return false
 				}
-			case "options":
-				c.strSeq(v, false, false)
-			default:
-				return false
-			}
-			return true
-		})
+				return true
+			})
+			out = append(out, in)
+		}
 		return true
 	})
+	return out
 }
 
-func (c *wconv) workflowCall(v *ynode) {
+func (c *wconv) workflowCall(v *ynode) []Input {
+	var out []Input
 	c.keys(v, true, func(k, v *ynode) bool {
 		switch k.value {
 		case "inputs":
 			m := c.mapping(v, true, false)
 			for i := 0; i < len(m) && !c.fail; i += 2 {
+				in := Input{Name: strings.ToLower(m[i].value)}
 				typed := false
 				c.keys(m[i+1], true, func(k, v *ynode) bool {
 					switch k.value {
@@ -160,6 +173,8 @@ func (c *wconv) workflowCall(v *ynode) {
 						typed = true
 						if s := c.str(v, false); s != nil && s.Value != "boolean" && s.Value != "number" && s.Value != "string" {
 							c.fail = true
+						} else if s != nil {
+							in.Type = s.Value
 						}
 					default:
 						return false
@@ -169,6 +184,7 @@ func (c *wconv) workflowCall(v *ynode) {
 				if !typed {
 					c.fail = true
 				}
+				out = append(out, in)
 			}
 		case "secrets":
 			c.inputs(v, func(k, v *ynode) bool {
@@ -207,15 +223,19 @@ func (c *wconv) workflowCall(v *ynode) {
 		}
 		return true
 	})
+	return out
 }
 
-// strategy is parseStrategy; it returns the converted matrix.
-func (c *wconv) strategy(v *ynode) []MatrixRow {
-	var rows []MatrixRow
+// strategy is parseStrategy; it returns the converted matrix, or the
+// expression that gives the whole matrix.
+func (c *wconv) strategy(v *ynode) (rows []MatrixRow, expr *String) {
 	c.keys(v, false, func(k, v *ynode) bool {
 		switch k.value {
 		case "matrix":
 			rows = c.matrix(v)
+			if v.kind == yamlScalar && !c.fail {
+				expr = c.string(v)
+			}
 		case "fail-fast":
 			c.boolean(v)
 		case "max-parallel":
@@ -225,7 +245,7 @@ func (c *wconv) strategy(v *ynode) []MatrixRow {
 		}
 		return true
 	})
-	return rows
+	return rows, expr
 }
 
 // matrix is parseMatrix followed by matrix() of workflow.go: rows first,

@@ -34,10 +34,10 @@ func (c *wconv) job(k, v *ynode) *Job {
 		case "concurrency":
 			c.concurrency(v)
 		case "outputs":
-			c.pairs(v)
+			j.Outputs = c.pairs(v)
 			stepsOnly = true
 		case "env":
-			j.Env = c.env(v)
+			j.Env, j.EnvExpr = c.env(v)
 			stepsOnly = true
 		case "defaults":
 			c.defaults(v)
@@ -51,7 +51,7 @@ func (c *wconv) job(k, v *ynode) *Job {
 			c.number(v, true)
 			stepsOnly = true
 		case "strategy":
-			j.Matrix = c.strategy(v)
+			j.Matrix, j.MatrixExpr = c.strategy(v)
 		case "continue-on-error":
 			c.boolean(v)
 			stepsOnly = true
@@ -211,7 +211,7 @@ func (c *wconv) step(n *ynode) *Step {
 		case "name":
 			s.Name = c.str(v, true)
 		case "env":
-			s.Env = c.env(v)
+			s.Env, s.EnvExpr = c.env(v)
 		case "continue-on-error":
 			c.boolean(v)
 		case "timeout-minutes":

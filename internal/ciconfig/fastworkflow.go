@@ -215,7 +215,7 @@ func (c *wconv) workflow(n *ynode) *Workflow {
 		case "permissions":
 			w.Permissions = c.perms(k, v)
 		case "env":
-			w.Env = c.env(v)
+			w.Env, w.EnvExpr = c.env(v)
 		case "defaults":
 			c.defaults(v)
 		case "concurrency":
@@ -258,12 +258,15 @@ func (c *wconv) pairs(v *ynode) []Pair {
 	return sortPairs(out)
 }
 
-func (c *wconv) env(v *ynode) []Pair {
+func (c *wconv) env(v *ynode) ([]Pair, *String) {
 	if v.kind == yamlScalar {
 		c.expr(v)
-		return nil
+		if c.fail {
+			return nil, nil
+		}
+		return nil, c.str(v, false) // EnvExpr
 	}
-	return c.pairs(v)
+	return c.pairs(v), nil
 }
 
 // keys walks the case-sensitive mapping v; check validates one entry and

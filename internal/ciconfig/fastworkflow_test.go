@@ -2,6 +2,7 @@ package ciconfig
 
 import (
 	"bytes"
+	"github.com/rhysd/actionlint"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,7 +97,10 @@ func TestFastWorkflowFixtures(t *testing.T) {
 		if ok {
 			fast++
 		}
-		if _, err := parseWorkflowActionlint(src); err != nil || mayHaveAnchors(src) {
+		// Clean for actionlint itself: the problems ParseWorkflow
+		// tolerates (parallel: steps, empty sections) are not taken
+		// by the fast front end.
+		if _, errs := actionlint.Parse(src); len(errs) > 0 || mayHaveAnchors(src) {
 			continue
 		}
 		clean++

@@ -26,6 +26,10 @@ type String struct {
 type ParseError struct {
 	Pos Pos
 	Msg string
+	// Minor is set when every problem found is one GitHub tolerates or
+	// that cannot hide a step (an unknown key, which is ignored): the file
+	// was understood in full apart from what Msg names.
+	Minor bool
 }
 
 // Error renders "line:col: message" (or just the message when the position

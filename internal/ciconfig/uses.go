@@ -36,6 +36,9 @@ type Uses struct {
 // ParseUses parses the value of a `uses:` key. It never fails; malformed
 // values get UsesInvalid.
 func ParseUses(s string) Uses {
+	// A block scalar (`uses: |`) keeps its final newline; GitHub reads
+	// the reference without the surrounding white space.
+	s = strings.TrimSpace(s)
 	switch {
 	case strings.Contains(s, "${{"):
 		return Uses{Kind: UsesExpression}

@@ -17,7 +17,10 @@ type Workflow struct {
 	On          []Event
 	Permissions *Permissions
 	Env         []Pair
-	Jobs        []*Job
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
+	Jobs    []*Job
 }
 
 // Event is one trigger under on:.
@@ -28,7 +31,25 @@ type Event struct {
 	// Types are the activity types (types:), Branches and Tags the push /
 	// pull_request filters; nil when not given.
 	Types, Branches, Tags []String
+	// Workflows are the upstream workflow names of workflow_run.
+	Workflows []String
+	// Inputs are the inputs of workflow_dispatch and workflow_call, in
+	// source order.
+	Inputs []Input
 }
+
+// Input is one declared input of workflow_dispatch or workflow_call.
+type Input struct {
+	// Name is the input's name in lower case (input names are
+	// case-insensitive).
+	Name string
+	// Type is string, number, boolean, choice or environment; an untyped
+	// workflow_dispatch input is a string.
+	Type string
+}
+
+// FreeText reports whether the input can carry arbitrary text.
+func (in Input) FreeText() bool { return in.Type == "string" || in.Type == "" }
 
 // Permissions is a permissions: block, at workflow or job level.
 type Permissions struct {
@@ -61,11 +82,19 @@ type Job struct {
 	Container *String
 	Services  []Service
 	Env       []Pair
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
 	// Matrix holds the scalar values of strategy.matrix, by row, include:
 	// entries added to their rows; nil when the matrix is absent or an
 	// expression.
 	Matrix []MatrixRow
-	Steps  []*Step
+	// MatrixExpr is a strategy.matrix given as a whole expression
+	// (${{ fromJSON(...) }}); nil otherwise.
+	MatrixExpr *String
+	// Outputs are the job's outputs: entries, in source order.
+	Outputs []Pair
+	Steps   []*Step
 	// Uses is set when the job calls a reusable workflow; With and Secrets
 	// are its inputs, SecretsInherit the position of `secrets: inherit`.
 	Uses           *String
@@ -114,6 +143,9 @@ type Step struct {
 	With         []Pair
 	Run, Shell   *String
 	Env          []Pair
+	// EnvExpr is an env: given as a whole expression (${{ fromJSON(...) }}),
+	// whose variables are known only at run time; nil otherwise.
+	EnvExpr *String
 }
 
 // Input returns the with: entry named name (case-insensitively), or nil.
@@ -161,18 +193,17 @@ func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 	if err := checkWorkflowAliases(src); err != nil {
 		return nil, err
 	}
+	if onlyComments(src) {
+		// Entirely commented out (or empty): a valid file that runs
+		// nothing.
+		return &Workflow{Source: NewSource(src)}, nil
+	}
 	aw, errs := actionlint.Parse(src)
-	var perr error
-	if len(errs) > 0 {
-		first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
-		})
-		perr = &ParseError{Pos: fixPos(first.Line, first.Column), Msg: first.Message}
-	}
+	errs = lenientErrors(src, errs)
 	if aw == nil {
-		return nil, perr
+		return nil, firstError(errs)
 	}
-	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), Permissions: perms(aw.Permissions)}
+	w := &Workflow{Source: NewSource(src), Name: str(aw.Name), Env: env(aw.Env), EnvExpr: envExpr(aw.Env), Permissions: perms(aw.Permissions)}
 	for _, e := range aw.On {
 		w.On = append(w.On, event(e))
 	}
@@ -182,7 +213,111 @@ func parseWorkflowActionlint(src []byte) (*Workflow, error) {
 		}
 	}
 	slices.SortFunc(w.Jobs, func(a, b *Job) int { return comparePos(a.ID.Pos, b.ID.Pos) })
-	return w, perr
+	expanded := map[Pos]bool{}
+	for _, j := range w.Jobs {
+		var perrs []*actionlint.Error
+		j.Steps, perrs = expandParallel(w.Source, j.Steps, expanded)
+		errs = append(errs, perrs...)
+	}
+	errs = slices.DeleteFunc(errs, func(e *actionlint.Error) bool {
+		return e.Message == stepWithoutExec && expanded[Pos{Line: e.Line, Column: e.Column}]
+	})
+	return w, firstError(errs)
+}
+
+// stepWithoutExec is actionlint's message for a step with neither run: nor
+// uses:, which is what it makes of a parallel: step.
+const stepWithoutExec = `step must run script with "run" section or run action with "uses" section`
+
+// lenientErrors drops the problems of valid workflows that actionlint
+// rejects: empty sections (`secrets: {}`) and a
+// section given by a whole expression (`with: ${{ fromJSON(vars.X) }}`),
+// which GitHub evaluates at run time, when it reads no context an outsider
+// can fill (trustedSection).
+func lenientErrors(src []byte, errs []*actionlint.Error) []*actionlint.Error {
+	var s *Source
+	return slices.DeleteFunc(errs, func(e *actionlint.Error) bool {
+		switch {
+		case strings.Contains(e.Message, "is scalar node but"):
+			if s == nil {
+				s = NewSource(src)
+			}
+			off := s.Offset(Pos{Line: e.Line, Column: e.Column})
+			return off >= 0 && bytes.HasPrefix(src[off:], []byte("${{")) && trustedSection(src[off:])
+		case strings.HasSuffix(e.Message, "should not be empty") ||
+			strings.Contains(e.Message, "should not be empty. please remove"):
+			return true
+		}
+		return false
+	})
+}
+
+// riskyContexts are the contexts that can carry an outsider's text (or a
+// value derived from one) into a section given by a whole expression: a
+// `with:` or `env:` built from them decides inputs and environment
+// variables (BASH_ENV, NODE_OPTIONS) that nothing can check, so such a
+// section stays a problem.
+var riskyContexts = []string{"github.event", "github.head_ref", "inputs.", "steps.", "needs.", "env.", "job.", "matrix."}
+
+// trustedSection reports whether the expression at the start of b (up to
+// the end of its line) reads none of riskyContexts.
+func trustedSection(b []byte) bool {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	l := strings.ToLower(string(b))
+	for _, c := range riskyContexts {
+		if strings.Contains(l, c) {
+			return false
+		}
+	}
+	return true
+}
+
+// onlyComments reports whether src has no YAML content besides comments,
+// blank lines and document markers.
+func onlyComments(src []byte) bool {
+	for line := range bytes.Lines(src) {
+		t := bytes.TrimSpace(line)
+		if len(t) > 0 && t[0] != '#' && string(t) != "---" && string(t) != "..." {
+			return false
+		}
+	}
+	return true
+}
+
+// minorError reports whether an actionlint message is an unknown key that
+// cannot hide a step: any key but parallel: (whose steps, beside a run: or
+// uses:, would not be checked).
+func minorError(msg string) bool {
+	return strings.HasPrefix(msg, "unexpected key ") && !strings.HasPrefix(msg, `unexpected key "parallel"`)
+}
+
+// firstError returns the first problem of errs as a *ParseError, Minor
+// when every problem is an unknown key (which GitHub ignores or which
+// cannot add a step), nil when errs is empty.
+func firstError(errs []*actionlint.Error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	minor := true
+	for _, e := range errs {
+		if !minorError(e.Message) {
+			minor = false
+		}
+	}
+	first := slices.MinFunc(errs, func(a, b *actionlint.Error) int {
+		// A serious problem goes first: it is the one to fix.
+		am, bm := minorError(a.Message), minorError(b.Message)
+		if am != bm {
+			if am {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+	})
+	return &ParseError{Pos: fixPos(first.Line, first.Column), Msg: first.Message, Minor: minor}
 }
 
 func comparePos(a, b Pos) int {
@@ -237,6 +372,14 @@ func env(e *actionlint.Env) []Pair {
 	return sortPairs(out)
 }
 
+// envExpr returns the whole-section expression of e, or nil.
+func envExpr(e *actionlint.Env) *String {
+	if e == nil {
+		return nil
+	}
+	return str(e.Expression)
+}
+
 func perms(p *actionlint.Permissions) *Permissions {
 	if p == nil {
 		return nil
@@ -262,19 +405,64 @@ func event(e actionlint.Event) Event {
 		if e.Tags != nil {
 			ev.Tags = strs(e.Tags.Values)
 		}
+		ev.Workflows = strs(e.Workflows)
 		return ev
 	case *actionlint.ScheduledEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
 	case *actionlint.WorkflowDispatchEvent:
-		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}, Inputs: dispatchInputs(e.Inputs)}
 	case *actionlint.RepositoryDispatchEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}, Types: strs(e.Types)}
 	case *actionlint.WorkflowCallEvent:
-		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		ev := Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
+		for _, in := range e.Inputs {
+			if in == nil || in.Name == nil {
+				continue
+			}
+			t := ""
+			switch in.Type {
+			case actionlint.WorkflowCallEventInputTypeNumber:
+				t = "number"
+			case actionlint.WorkflowCallEventInputTypeBoolean:
+				t = "boolean"
+			case actionlint.WorkflowCallEventInputTypeString:
+				t = "string"
+			}
+			ev.Inputs = append(ev.Inputs, Input{Name: strings.ToLower(in.Name.Value), Type: t})
+		}
+		return ev
 	case *actionlint.ImageVersionEvent:
 		return Event{Name: String{Value: e.EventName(), Pos: pos(e.Pos)}}
 	}
 	return Event{Name: String{Value: e.EventName()}}
+}
+
+// dispatchInputs converts workflow_dispatch inputs (a map) in source
+// order, as the fast front end reads them.
+func dispatchInputs(m map[string]*actionlint.DispatchInput) []Input {
+	ins := make([]*actionlint.DispatchInput, 0, len(m))
+	for _, in := range m {
+		if in != nil && in.Name != nil {
+			ins = append(ins, in)
+		}
+	}
+	slices.SortFunc(ins, func(a, b *actionlint.DispatchInput) int { return comparePos(pos(a.Name.Pos), pos(b.Name.Pos)) })
+	var out []Input
+	for _, in := range ins {
+		t := "string"
+		switch in.Type {
+		case actionlint.WorkflowDispatchEventInputTypeNumber:
+			t = "number"
+		case actionlint.WorkflowDispatchEventInputTypeBoolean:
+			t = "boolean"
+		case actionlint.WorkflowDispatchEventInputTypeChoice:
+			t = "choice"
+		case actionlint.WorkflowDispatchEventInputTypeEnvironment:
+			t = "environment"
+		}
+		out = append(out, Input{Name: strings.ToLower(in.Name.Value), Type: t})
+	}
+	return out
 }
 
 func job(src *Source, j *actionlint.Job) *Job {
@@ -284,11 +472,19 @@ func job(src *Source, j *actionlint.Job) *Job {
 		If:          str(j.If),
 		Permissions: perms(j.Permissions),
 		Env:         env(j.Env),
+		EnvExpr:     envExpr(j.Env),
 	}
 	if r := j.RunsOn; r != nil {
 		out.RunsOn = &RunsOn{Labels: strs(r.Labels), Group: str(r.Group), Expr: str(r.LabelsExpr)}
 	}
+	for _, o := range j.Outputs {
+		if o != nil && o.Name != nil {
+			out.Outputs = append(out.Outputs, pair(o.Name, o.Value))
+		}
+	}
+	sortPairs(out.Outputs)
 	if j.Strategy != nil && j.Strategy.Matrix != nil {
+		out.MatrixExpr = str(j.Strategy.Matrix.Expression)
 		out.Matrix = matrix(j.Strategy.Matrix)
 	}
 	if c := j.Container; c != nil {
@@ -331,7 +527,7 @@ func job(src *Source, j *actionlint.Job) *Job {
 }
 
 func step(s *actionlint.Step) *Step {
-	out := &Step{Pos: pos(s.Pos), ID: str(s.ID), Name: str(s.Name), If: str(s.If), Env: env(s.Env)}
+	out := &Step{Pos: pos(s.Pos), ID: str(s.ID), Name: str(s.Name), If: str(s.If), Env: env(s.Env), EnvExpr: envExpr(s.Env)}
 	switch e := s.Exec.(type) {
 	case *actionlint.ExecRun:
 		out.Run, out.Shell = str(e.Run), str(e.Shell)

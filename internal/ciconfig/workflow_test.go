@@ -159,7 +159,7 @@ func TestParseWorkflowErrors(t *testing.T) {
 	}{
 		{"yaml_syntax", "on: [push\n", false, "1:"},
 		{"tab_indent", "on: push\njobs:\n\tx: 1\n", false, "3:"},
-		{"empty", "", true, "workflow is empty"},
+		{"empty", "x: |\n  # not a comment\n", true, "1:1:"},
 		{"unknown_key", "on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n    steps:\n      - run: x\n", true, "5:5:"},
 		{"not_mapping", "- a\n- b\n", true, "1:1:"},
 	}

@@ -46,6 +46,10 @@ type ciFile struct {
 	unread    bool   // could not be read: reported unscanned-path
 	kind      *ciKind
 	findings  []finding.Finding
+	// calls are the local actions the file runs with untrusted inputs.
+	calls []cicheck.LocalCall
+	// info is the workflow's name and triggers (nil for other files).
+	info *cicheck.WorkflowInfo
 }
 
 // isWorkflowPath: .github/workflows/*.yml|yaml (GitHub ignores
@@ -185,6 +189,10 @@ func checkCI(ctx context.Context, tree *treefs.Root, files []*ciFile, opts *Opti
 	done, err := forEach(ctx, len(files), func(i int) {
 		files[i].findings = checkCIFile(ctx, tree, files[i], opts)
 	})
+	if err == nil {
+		recheckWorkflowRuns(ctx, tree, files, opts)
+		traceLocalActions(ctx, tree, files, opts)
+	}
 	n := 0
 	for i, f := range files {
 		if done[i] {
@@ -216,11 +224,166 @@ func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Option
 		c.Advisories = opts.Advisories
 	}
 	fs := f.kind.check(c, data)
+	f.calls = c.Calls
+	f.info = c.Info
+	return markInline(f, data, fs, opts)
+}
+
+// markInline applies the file's inline ignore comments to fs and adds the
+// findings about the comments themselves.
+func markInline(f *ciFile, data []byte, fs []finding.Finding, opts *Options) []finding.Finding {
 	if s := readInline(f.rel, f.abs, data, opts); s != nil {
 		for i := range fs {
 			s.mark(&fs[i])
 		}
 		fs = append(fs, s.findings()...)
+	}
+	return fs
+}
+
+// recheckWorkflowRuns checks each workflow that runs on workflow_run again
+// once the names and triggers of every workflow are known, so that
+// dangerous-trigger can tell whether its upstream workflows run on pull
+// requests. Only those files are read twice.
+func recheckWorkflowRuns(ctx context.Context, tree *treefs.Root, files []*ciFile, opts *Options) {
+	var again []*ciFile
+	for _, f := range files {
+		if f.info != nil && f.info.NeedsWorkflows {
+			again = append(again, f)
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	workflows := map[string][]string{}
+	for _, f := range files {
+		if f.info != nil {
+			// Workflows sharing a name all match the filter.
+			workflows[f.info.Name] = append(workflows[f.info.Name], f.info.Events...)
+		}
+	}
+	for _, f := range again {
+		if f.unread {
+			continue // the first check reported it
+		}
+		data, err := readTreeFile(ctx, tree, f.tree, f.listed, opts.MaxFileSize)
+		if err != nil {
+			continue // the first check reported it
+		}
+		c := &cicheck.Context{Path: f.rel, Workflows: workflows}
+		if opts.Advisories != nil {
+			c.Advisories = opts.Advisories
+		}
+		f.findings = markInline(f, data, f.kind.check(c, data), opts)
+		f.calls = c.Calls
+	}
+}
+
+// traceLocalActions follows untrusted values that workflows and actions
+// pass to local actions (uses: ./dir) and to reusable workflows in the
+// repository (jobs' uses: ./.github/workflows/x.yml), relative to the
+// scan root, which is taken as the repository root, into the callee's
+// steps, and adds the template-injection findings that result to the
+// callee's file (or raises the severity of one it has). A callee that
+// passes the values on is followed in turn, up to maxTraceDepth levels;
+// each callee is traced again only when its callers add inputs, with the
+// inputs of all of them.
+func traceLocalActions(ctx context.Context, tree *treefs.Root, files []*ciFile, opts *Options) {
+	byFile := map[string]map[string]string{} // callee's rel path -> inputs
+	callees := map[string]*ciFile{}
+	for _, f := range files {
+		switch f.kind.name {
+		case "action":
+			callees["action:"+path.Dir(f.rel)] = f
+		case "workflow":
+			callees["workflow:"+f.rel] = f
+		}
+	}
+	addCalls := func(calls []cicheck.LocalCall) {
+		for _, call := range calls {
+			key := "action:" + call.Dir
+			if call.Workflow != "" {
+				key = "workflow:" + call.Workflow
+			}
+			in := byFile[key]
+			if in == nil {
+				in = map[string]string{}
+				byFile[key] = in
+			}
+			for name, from := range call.Inputs {
+				if _, ok := in[name]; !ok {
+					in[name] = from
+				}
+			}
+		}
+	}
+	for _, f := range files {
+		addCalls(f.calls)
+		f.calls = nil
+	}
+	traced := map[string]int{} // inputs traced so far, per callee
+	for depth := 0; depth < maxTraceDepth && len(byFile) > 0; depth++ {
+		calls := byFile
+		byFile = map[string]map[string]string{}
+		for key, inputs := range calls {
+			f := callees[key]
+			if f == nil || traced[key] >= len(inputs) {
+				continue // not scanned, or nothing new to trace
+			}
+			traced[key] = len(inputs)
+			if f.unread {
+				continue // reported by the file's own check
+			}
+			data, err := readTreeFile(ctx, tree, f.tree, f.listed, opts.MaxFileSize)
+			if err != nil {
+				continue // reported by the file's own check
+			}
+			c := &cicheck.Context{Path: f.rel, ActionInputs: inputs}
+			var fs []finding.Finding
+			if f.kind.name == "workflow" {
+				if w, _ := ciconfig.ParseWorkflow(data); w != nil {
+					fs = cicheck.TraceWorkflow(c, w)
+				}
+			} else if a, _ := ciconfig.ParseAction(data); a != nil {
+				fs = cicheck.TraceAction(c, a)
+			}
+			if sup := readInline(f.rel, f.abs, data, opts); sup != nil {
+				for i := range fs {
+					sup.mark(&fs[i])
+				}
+			}
+			f.findings = mergeTraced(f.findings, fs)
+			addCalls(c.Calls)
+		}
+	}
+}
+
+// maxTraceDepth bounds how many levels of local callees calling local
+// callees traceLocalActions follows.
+const maxTraceDepth = 4
+
+// mergeTraced adds the findings of add to fs: one of the same rule at the
+// same position replaces the one in fs when it is more severe, else it is
+// dropped; the others are appended.
+func mergeTraced(fs, add []finding.Finding) []finding.Finding {
+	type key struct {
+		rule      string
+		line, col int
+	}
+	at := make(map[key]int, len(fs))
+	for i, f := range fs {
+		at[key{f.Rule, f.Line, f.Column}] = i
+	}
+	for _, f := range add {
+		k := key{f.Rule, f.Line, f.Column}
+		if i, ok := at[k]; ok {
+			if f.Severity > fs[i].Severity {
+				fs[i] = f
+			}
+			continue
+		}
+		at[k] = len(fs)
+		fs = append(fs, f)
 	}
 	return fs
 }

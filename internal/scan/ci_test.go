@@ -67,7 +67,7 @@ func TestScanCIFiles(t *testing.T) {
 	want := []string{
 		".github/actions/setup/action.yml:5 download-exec",
 		".github/workflows/broken.yml:1 unparseable-config",
-		".github/workflows/pr.yml:1 excessive-permissions",
+		".github/workflows/pr.yml:3 excessive-permissions",
 		".github/workflows/pr.yml:6 known-compromised-action",
 		".github/workflows/pr.yml:6 unpinned-action",
 		".github/workflows/pr.yml:7 template-injection",
@@ -104,7 +104,7 @@ func TestScanCIConfigIgnoreAndSingleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := run(t, Options{Paths: []string{dir}, Config: cfg, Advisories: advisory.Embedded()})
-	want := []string{".github/workflows/pr.yml:1 excessive-permissions"}
+	want := []string{".github/workflows/pr.yml:3 excessive-permissions"}
 	if diff := cmp.Diff(want, summary(finding.Active(res.Findings))); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}

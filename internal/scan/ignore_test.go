@@ -47,7 +47,7 @@ func TestInlineIgnores(t *testing.T) {
 	dir := writeTree(t, map[string]string{".github/workflows/pr.yml": inlineWorkflow})
 	res := run(t, Options{Paths: []string{dir}, Advisories: advisory.Embedded(), Now: fixedNow})
 	want := []string{
-		".github/workflows/pr.yml:1 excessive-permissions",
+		".github/workflows/pr.yml:3 excessive-permissions",
 		".github/workflows/pr.yml:7 known-compromised-action",
 		".github/workflows/pr.yml:8 template-injection", // its ignore expired
 		".github/workflows/pr.yml:8 ignore-expired",
@@ -92,7 +92,7 @@ func TestInlineIgnores(t *testing.T) {
 	// --no-ignores: every finding, no finding about ignores.
 	res = run(t, Options{Paths: []string{dir}, Advisories: advisory.Embedded(), Now: fixedNow, NoIgnores: true})
 	want = []string{
-		".github/workflows/pr.yml:1 excessive-permissions",
+		".github/workflows/pr.yml:3 excessive-permissions",
 		".github/workflows/pr.yml:7 known-compromised-action",
 		".github/workflows/pr.yml:7 unpinned-action",
 		".github/workflows/pr.yml:8 template-injection",
@@ -117,7 +117,7 @@ func TestConfigIgnoreExpiryAndUnused(t *testing.T) {
 `)
 	res := run(t, Options{Paths: []string{dir}, Config: cfg, ConfigPath: "buildwall.yml", Advisories: advisory.Embedded(), Now: fixedNow})
 	want := []string{
-		".github/workflows/pr.yml:1 excessive-permissions",
+		".github/workflows/pr.yml:3 excessive-permissions",
 		".github/workflows/pr.yml:6 known-compromised-action",
 		".github/workflows/pr.yml:7 template-injection",
 		"buildwall.yml:6 ignore-expired",
