@@ -230,7 +230,15 @@ func (r *rootResult) prefixWith(prefix string) {
 		r.files[i] = path.Join(prefix, r.files[i])
 	}
 	for i := range r.findings {
-		r.findings[i].Path = path.Join(prefix, r.findings[i].Path)
+		f := &r.findings[i]
+		p := path.Join(prefix, f.Path)
+		if f.Rule == unscannedPathRule.ID {
+			// The message names the path too: keep it the same as Path.
+			if rest, ok := strings.CutPrefix(f.Message, f.Path+unscannedSep); ok {
+				f.Message = p + unscannedSep + rest
+			}
+		}
+		f.Path = p
 	}
 }
 
