@@ -245,7 +245,14 @@ func (r *rootResult) prefixWith(prefix string) {
 	}
 	for i := range r.findings {
 		f := &r.findings[i]
-		f.Path = path.Join(prefix, f.Path)
+		p := path.Join(prefix, f.Path)
+		if f.Rule == unscannedPathRule.ID {
+			// The message names the path too: keep it the same as Path.
+			if rest, ok := strings.CutPrefix(f.Message, f.Path+unscannedSep); ok {
+				f.Message = p + unscannedSep + rest
+			}
+		}
+		f.Path = p
 		if f.Suppressed != nil && f.Suppressed.Kind == finding.SuppressionInSource {
 			sup := *f.Suppressed // inline suppressions are one per finding
 			sup.Source = path.Join(prefix, sup.Source)

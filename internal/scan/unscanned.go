@@ -29,11 +29,14 @@ func Rules() []finding.Rule {
 // configuration file). reason must never carry file content.
 func Unscanned(rel string, reason error) finding.Finding { return unscanned(rel, reason) }
 
+// unscannedSep follows the path in an unscanned-path message.
+const unscannedSep = " was not scanned: "
+
 func unscanned(rel string, reason error) finding.Finding {
 	return finding.Finding{
 		Rule:     unscannedPathRule.ID,
 		Severity: unscannedPathRule.Severity,
-		Message:  fmt.Sprintf("%s was not scanned: %v", rel, reason),
+		Message:  fmt.Sprintf("%s%s%v", rel, unscannedSep, reason),
 		Location: finding.Location{Path: rel},
 		Fix:      unscannedPathRule.Fix,
 	}
