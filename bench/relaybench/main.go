@@ -170,8 +170,8 @@ func (n fixedName) NameFor(netip.Addr) (string, bool) { return string(n), true }
 
 func proxy(listen, target, events string) error {
 	tap, err := netip.ParseAddrPort(target)
-	if err != nil || !tap.Addr().IsLoopback() {
-		return fmt.Errorf("target %q is not on loopback", target)
+	if err != nil || !dialable(tap.Addr()) {
+		return fmt.Errorf("target %q is not on loopback or in %s", target, benchPrefix)
 	}
 	pol, err := policy.Compile(&policy.Spec{Mode: policy.ModeBlock, Allow: []string{benchName}}, policy.Env{})
 	if err != nil {
