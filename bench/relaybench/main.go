@@ -10,10 +10,17 @@
 //	relaybench latency -n N NAME=ADDR...         N sequential connections per
 //	    target, interleaved in an order shuffled each round, each: connect, ClientHello echo, close
 //	relaybench sandbox -n N -target ECHO NAME=ADDR...  the same latency
-//	    measurement through the real `buildwall run` path (see sandbox.go),
-//	    in blocks alternating with the NAME=ADDR targets measured directly
+//	    measurement through session.Run in process (see sandbox.go), in
+//	    blocks alternating with the NAME=ADDR targets measured directly
+//	relaybench dns -listen ADDR -answer IP       a DNS server answering
+//	    every name under .test with IP
+//	relaybench cli ... LABEL=BUILDWALL...        the real command line:
+//	    the client inside `buildwall run` of each build, against direct
+//	    and nginx (see cli.go; bench/cli.sh runs it)
+//	-http: open with an HTTP/1.1 request head instead of a ClientHello
 //
-// All traffic stays on 127.0.0.0/8.
+// All traffic stays on 127.0.0.0/8, or in bench/cli.sh's own network
+// namespace.
 package main
 
 import (
