@@ -3,6 +3,8 @@
 #   (a) one large transfer: direct, through buildwall's tcpproxy, through nginx stream
 #   (b) added connection-setup latency: N sequential connect + ClientHello echo + close
 # Usage: bench/relay.sh [BYTES] [CONNECTIONS] [ROUNDS]   (defaults: 4 GiB, 2000, 3)
+# Its "sandbox" rows run session.Run in process; bench/cli.sh measures the
+# real command line (`buildwall run` to an allowed name) against nginx.
 # Needs nginx with the stream module (installed with apt-get when missing and
 # running as root). Everything listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail

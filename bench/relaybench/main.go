@@ -10,10 +10,17 @@
 //	relaybench latency -n N NAME=ADDR...         N sequential connections per
 //	    target, interleaved in an order shuffled each round, each: connect, ClientHello echo, close
 //	relaybench sandbox -n N -target ECHO NAME=ADDR...  the same latency
-//	    measurement through the real `buildwall run` path (see sandbox.go),
-//	    in blocks alternating with the NAME=ADDR targets measured directly
+//	    measurement through session.Run in process (see sandbox.go), in
+//	    blocks alternating with the NAME=ADDR targets measured directly
+//	relaybench dns -listen ADDR -answer IP       a DNS server answering
+//	    every name under .test with IP
+//	relaybench cli ... LABEL=BUILDWALL...        the real command line:
+//	    the client inside `buildwall run` of each build, against direct
+//	    and nginx (see cli.go; bench/cli.sh runs it)
+//	-http: open with an HTTP/1.1 request head instead of a ClientHello
 //
-// All traffic stays on 127.0.0.0/8.
+// All traffic stays on 127.0.0.0/8, or in bench/cli.sh's own network
+// namespace.
 package main
 
 import (
@@ -30,6 +37,7 @@ import (
 	"os/signal"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -52,7 +60,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: relaybench sink|echo|proxy|throughput|latency [flags]")
+		return errors.New("usage: relaybench sink|echo|dns|proxy|throughput|latency|sandbox|cli [flags]")
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "listen address (loopback only)")
@@ -60,11 +68,34 @@ func run(args []string) error {
 	events := fs.String("events", "", "proxy: stream events as JSON lines to this file")
 	size := fs.Int64("bytes", 4<<30, "throughput: bytes per transfer")
 	n := fs.Int("n", 2000, "latency: connections per target")
-	blocks := fs.Int("blocks", 10, "sandbox: alternate direct and sandbox measurements in this many blocks")
+	blocks := fs.Int("blocks", 10, "sandbox, cli: alternate direct and sandbox measurements in this many blocks")
+	httpOpening := fs.Bool("http", false, "open with an HTTP/1.1 request head naming "+benchName+" instead of a TLS ClientHello")
+	answer := fs.String("answer", "", "dns: the address every name under .test resolves to")
+	var co cliOptions
+	fs.IntVar(&co.rounds, "rounds", 3, "cli: throughput rounds")
+	fs.StringVar(&co.echo, "echo", "", "cli: the echo server's address")
+	fs.StringVar(&co.sink, "sink", "", "cli: the sink server's address")
+	fs.StringVar(&co.nginxEcho, "nginx-echo", "", "cli: nginx stream in front of the echo server")
+	fs.StringVar(&co.nginxSk, "nginx-sink", "", "cli: nginx stream in front of the sink server")
+	fs.IntVar(&co.nginxPID, "nginx-pid", 0, "cli: nginx's master process, for its workers' CPU")
+	fs.StringVar(&co.dns, "dns", "", "cli: --dns-upstream for buildwall run")
+	fs.StringVar(&co.policy, "policy", "", "cli: --policy for buildwall run")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
+	if *httpOpening {
+		opening = httpHead(benchName, "GET", -1)
+	}
 	switch args[0] {
+	case "dns":
+		return serveDNS(*listen, *answer)
+	case "cli":
+		var err error
+		if co.builds, err = parseBuilds(fs.Args()); err != nil {
+			return err
+		}
+		co.n, co.blocks, co.bytes, co.http = *n, *blocks, *size, *httpOpening
+		return cliBench(co)
 	case "sink":
 		return serve(*listen, sink)
 	case "echo":
@@ -73,6 +104,9 @@ func run(args []string) error {
 		hostProcs()
 		return proxy(*listen, *target, *events)
 	case "throughput":
+		if *httpOpening {
+			opening = httpHead(benchName, "POST", *size)
+		}
 		return throughput(fs.Args(), *size)
 	case "latency":
 		return latency(fs.Args(), *n)
@@ -89,11 +123,12 @@ func run(args []string) error {
 	return fmt.Errorf("unknown mode %q", args[0])
 }
 
-// listenLoopback refuses anything but a loopback listen address.
+// listenLoopback refuses anything but a loopback listen address (or one
+// in benchPrefix, inside bench/cli.sh's network namespace).
 func listenLoopback(addr string) (net.Listener, error) {
 	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || !ap.Addr().IsLoopback() {
-		return nil, fmt.Errorf("listen address %q is not on loopback", addr)
+	if err != nil || !dialable(ap.Addr()) {
+		return nil, fmt.Errorf("listen address %q is not on loopback or in %s", addr, benchPrefix)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -142,8 +177,8 @@ func (n fixedName) NameFor(netip.Addr) (string, bool) { return string(n), true }
 
 func proxy(listen, target, events string) error {
 	tap, err := netip.ParseAddrPort(target)
-	if err != nil || !tap.Addr().IsLoopback() {
-		return fmt.Errorf("target %q is not on loopback", target)
+	if err != nil || !dialable(tap.Addr()) {
+		return fmt.Errorf("target %q is not on loopback or in %s", target, benchPrefix)
 	}
 	pol, err := policy.Compile(&policy.Spec{Mode: policy.ModeBlock, Allow: []string{benchName}}, policy.Env{})
 	if err != nil {
@@ -186,12 +221,21 @@ func proxy(listen, target, events string) error {
 // target is one NAME=ADDR argument.
 type target struct{ name, addr string }
 
+// parseTargets parses NAME=ADDR arguments; ADDR is IP:PORT on loopback (or
+// in benchPrefix) or a name under .test with a port, resolved now.
 func parseTargets(args []string) ([]target, error) {
 	var ts []target
 	for _, a := range args {
 		name, addr, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, fmt.Errorf("target %q: want NAME=127.x.x.x:PORT", a)
+		}
+		addr, err := resolveTarget(addr)
+		if err != nil {
+			return nil, fmt.Errorf("target %q: %w", a, err)
+		}
 		ap, err := netip.ParseAddrPort(addr)
-		if !ok || err != nil || !ap.Addr().IsLoopback() {
+		if err != nil || !dialable(ap.Addr()) {
 			return nil, fmt.Errorf("target %q: want NAME=127.x.x.x:PORT", a)
 		}
 		ts = append(ts, target{name, addr})
@@ -235,7 +279,34 @@ func throughput(args []string, size int64) error {
 		c.Close()
 		fmt.Printf("%-10s %12d %10.2f\n", t.name, size, float64(size)/(1<<30)/el.Seconds())
 	}
+	fmt.Printf("# client-cpu %.3f s\n", selfCPU().Seconds())
 	return nil
+}
+
+// parseBuilds parses LABEL=PATH arguments naming buildwall binaries.
+func parseBuilds(args []string) ([]target, error) {
+	var bs []target
+	for _, a := range args {
+		name, path, ok := strings.Cut(a, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("build %q: want LABEL=/path/to/buildwall", a)
+		}
+		bs = append(bs, target{name, path})
+	}
+	if len(bs) == 0 {
+		return nil, errors.New("no buildwall binaries (LABEL=PATH)")
+	}
+	return bs, nil
+}
+
+// httpHead returns an HTTP/1.1 request head naming host; size >= 0 adds a
+// Content-Length for a body of that size.
+func httpHead(host, method string, size int64) []byte {
+	h := method + " /bench HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: relaybench\r\n"
+	if size >= 0 {
+		h += "Content-Length: " + strconv.FormatInt(size, 10) + "\r\n"
+	}
+	return []byte(h + "\r\n")
 }
 
 func latency(args []string, n int) error {

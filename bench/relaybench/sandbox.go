@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -206,7 +207,11 @@ func samples(args []string, n int) error {
 	if len(args) != 1 {
 		return errors.New("usage: relaybench samples -n N NAME:PORT")
 	}
-	host, port, err := net.SplitHostPort(args[0])
+	a := args[0]
+	if _, rest, ok := strings.Cut(a, "="); ok { // LABEL=NAME:PORT, as relaybench cli passes it
+		a = rest
+	}
+	host, port, err := net.SplitHostPort(a)
 	if err != nil {
 		return err
 	}

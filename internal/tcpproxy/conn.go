@@ -319,11 +319,14 @@ func (p *Proxy) dialAsync(target string) *pendingDial {
 	ctx, cancel := context.WithTimeout(p.ctx, p.c.DialTimeout)
 	d := &pendingDial{cancel: cancel, ch: make(chan dialResult, 1)}
 	p.wg.Add(1)
-	go func() {
+	// On a reused worker: a dial runs deep (resolution, net.Dialer), and
+	// a new goroutine per connection grew its stack by copying on every
+	// connection.
+	p.workers.run(func() {
 		defer p.wg.Done()
 		c, err := p.c.Dial(ctx, "tcp", target)
 		d.ch <- dialResult{c, err}
-	}()
+	})
 	return d
 }
 

@@ -70,14 +70,7 @@ func (s *httpStream) feed(out, b []byte) ([]byte, error) {
 		case stBody, stChunkData:
 			n := int(min(int64(len(b)), s.remaining))
 			out, b = append(out, b[:n]...), b[n:]
-			s.remaining -= int64(n)
-			switch {
-			case s.remaining > 0:
-			case s.st == stBody:
-				s.st = stHead
-			default:
-				s.st = stChunkCRLF
-			}
+			s.skip(int64(n))
 			continue
 		}
 		buf := b
@@ -100,6 +93,39 @@ func (s *httpStream) feed(out, b []byte) ([]byte, error) {
 		out, b = append(out, buf[:n]...), buf[n:]
 	}
 	return out, nil
+}
+
+// bulk returns how many of the next bytes of the stream need no parsing:
+// the rest of a Content-Length body or of a chunk's data; -1 when the rest
+// of the stream is opaque (a verified TLS tunnel); 0 when the next bytes
+// must be fed.
+func (s *httpStream) bulk() int64 {
+	if len(s.pending) > 0 {
+		return 0
+	}
+	switch s.st {
+	case stBody, stChunkData:
+		return s.remaining
+	case stPass:
+		return -1
+	}
+	return 0
+}
+
+// skip records that n bytes of the current body or chunk data went by
+// (0 <= n <= bulk()).
+func (s *httpStream) skip(n int64) {
+	if s.st != stBody && s.st != stChunkData {
+		return
+	}
+	s.remaining -= n
+	switch {
+	case s.remaining > 0:
+	case s.st == stBody:
+		s.st = stHead
+	default:
+		s.st = stChunkCRLF
+	}
 }
 
 // unit reads one complete unit of the current state at the start of b,

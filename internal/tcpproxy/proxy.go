@@ -141,7 +141,8 @@ type Proxy struct {
 	active    int // client connections being handled (admit)
 	wg        sync.WaitGroup
 
-	// workers run attributions and the client→upstream half of relays.
+	// workers run attributions, early dials and the client→upstream
+	// half of relays.
 	workers *workers
 
 	refused atomic.Int64 // connections refused at MaxConns

@@ -104,3 +104,9 @@ func portableCopy(dst io.Writer, src io.Reader) (int64, error) {
 	defer copyBufPool.Put(bp)
 	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *bp)
 }
+
+// portableCopyN is portableCopy of at most n bytes; it never reads past
+// them.
+func portableCopyN(dst io.Writer, src io.Reader, n int64) (int64, error) {
+	return portableCopy(dst, io.LimitReader(src, n))
+}

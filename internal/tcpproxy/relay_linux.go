@@ -51,12 +51,27 @@ func copyConn(dst, src net.Conn) (int64, error) {
 	case relayMode == relayStdlib:
 		return io.Copy(dst, src)
 	}
-	n, err := spliceCopy(d, s)
+	n, err := spliceCopy(d, s, -1)
 	if errors.Is(err, errSpliceUnsupported) {
 		m, err := portableCopy(dst, src)
 		return n + m, err
 	}
 	return n, err
+}
+
+// copyConnN copies at most n bytes of src to dst, zero-copy where it can,
+// and reads no further from src. It returns fewer than n bytes and a nil
+// error at EOF.
+func copyConnN(dst, src net.Conn, n int64) (int64, error) {
+	d, dok := spliceable(dst)
+	s, sok := spliceable(src)
+	if dok && sok && relayMode == relaySplice {
+		m, err := spliceCopy(d, s, n)
+		if !errors.Is(err, errSpliceUnsupported) {
+			return m, err
+		}
+	}
+	return portableCopyN(dst, src, n)
 }
 
 var errSpliceUnsupported = errors.New("splice not supported")
@@ -112,7 +127,10 @@ func (p *pipe) close() {
 // completely before reading again), this loop keeps reading while the
 // destination is busy and the pipe has room, so a slow writer and a fast
 // reader overlap and each splice call moves more bytes.
-func spliceCopy(dst, src syscall.Conn) (int64, error) {
+//
+// limit >= 0 stops reading src after limit bytes (the rest stays in the
+// socket for the caller); a negative limit copies until EOF.
+func spliceCopy(dst, src syscall.Conn, limit int64) (int64, error) {
 	pp, _ := pipePool.Get().(*pipe)
 	if pp == nil {
 		return 0, errSpliceUnsupported
@@ -131,7 +149,9 @@ func spliceCopy(dst, src syscall.Conn) (int64, error) {
 		written int64
 		inPipe  int
 		eof     bool
+		read    int64 // bytes taken from src
 	)
+	more := func() bool { return !eof && (limit < 0 || read < limit) }
 	defer func() {
 		if inPipe == 0 {
 			pipePool.Put(pp)
@@ -140,15 +160,19 @@ func spliceCopy(dst, src syscall.Conn) (int64, error) {
 		}
 	}()
 	const flags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
-	for !eof || inPipe > 0 {
+	for more() || inPipe > 0 {
 		// Fill: wait for the source only when the pipe is empty;
 		// otherwise take what is there without waiting.
-		if !eof && inPipe < pp.size {
+		if more() && inPipe < pp.size {
 			var n int
 			var serr error
 			wait := inPipe == 0
+			want := pp.size - inPipe
+			if limit >= 0 {
+				want = int(min(int64(want), limit-read))
+			}
 			err := rsrc.Read(func(fd uintptr) bool {
-				n, serr = splice(int(fd), pp.w, pp.size-inPipe, flags)
+				n, serr = splice(int(fd), pp.w, want, flags)
 				return !wait || serr != unix.EAGAIN
 			})
 			if err == nil {
@@ -164,6 +188,7 @@ func spliceCopy(dst, src syscall.Conn) (int64, error) {
 				eof = true
 			default:
 				inPipe += n
+				read += int64(n)
 			}
 		}
 		if inPipe == 0 {
