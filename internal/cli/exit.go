@@ -41,6 +41,16 @@ func usageError(err error) error { return &exitError{code: ExitUsage, err: err} 
 // internalError marks err as buildwall's own failure (exit 3).
 func internalError(err error) error { return &exitError{code: ExitInternal, err: err} }
 
+// internalUnlessCoded is internalError, except for an error that already
+// carries its exit code (a usage error found deep in a command).
+func internalUnlessCoded(err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return internalError(err)
+}
+
 // withCode returns an error that makes Main exit with code and print nothing
 // more when err is nil.
 func withCode(code int, err error) error { return &exitError{code: code, err: err} }

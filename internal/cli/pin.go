@@ -181,7 +181,7 @@ func runPin(ctx context.Context, env *Env, fl pinFlags, args []string) error {
 	ropts.AllowPrivate = fl.allowPrivate
 	db, err := openDB(env, fl.db)
 	if err != nil {
-		return internalError(err)
+		return internalUnlessCoded(err)
 	}
 	opts := pin.Options{
 		Compromised: func(u ciconfig.Uses, ref string) error {

@@ -192,7 +192,7 @@ func runScan(ctx context.Context, env *Env, cmd *cobra.Command, fl scanFlags, ar
 	}
 	db, err := openDB(env, fl.db)
 	if err != nil {
-		return internalError(err)
+		return internalUnlessCoded(err)
 	}
 	notes := dbNotes(db.Status(), time.Now())
 	cfgSource := config.FileName
@@ -344,6 +344,12 @@ func openDB(env *Env, flagDir string) (*advisory.DB, error) {
 	dir := flagDir
 	if dir != "" {
 		dir = env.path(dir)
+		// A directory named on purpose that is not there is a typo or a
+		// missing cache restore: falling back to the embedded records
+		// would pass a gate that checked against far less than asked.
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, usageError(fmt.Errorf("--db %s: not a directory (create it with 'buildwall db update --db %s', or leave --db out to use the default)", termsafe.String(flagDir), termsafe.String(flagDir)))
+		}
 	} else if d := env.getenv("BUILDWALL_DB"); d != "" {
 		dir = env.path(d)
 	} else {

@@ -34,7 +34,7 @@ func TestScanConfigNotRegular(t *testing.T) {
 			if err := tt.plant(filepath.Join(dir, "buildwall.yml")); err != nil {
 				t.Fatal(err)
 			}
-			got := runBoundedCLI(t, dir, "scan", "--db", filepath.Join(dir, ".db"), "--format", "json", dir)
+			got := runBoundedCLI(t, dir, "scan", "--db", t.TempDir(), "--format", "json", dir)
 			if got.code != ExitFindings {
 				t.Errorf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", got.code, ExitFindings, got.stdout, got.stderr)
 			}
@@ -49,7 +49,7 @@ func TestScanConfigNotRegular(t *testing.T) {
 		if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got := runBoundedCLI(t, dir, "scan", "--db", filepath.Join(dir, ".db"), "--config", fifo, dir)
+		got := runBoundedCLI(t, dir, "scan", "--db", t.TempDir(), "--config", fifo, dir)
 		if got.code != ExitUsage || !strings.Contains(got.stderr, "not a regular file") {
 			t.Errorf("exit code = %d, stderr %q; want %d and 'not a regular file'", got.code, got.stderr, ExitUsage)
 		}

@@ -161,7 +161,7 @@ func TestScanExitCodes(t *testing.T) {
 			dir := writeTree(t, tt.files)
 			// Every case names its own empty database directory, so no test
 			// reads the user's cache.
-			args := []string{tt.args[0], "--db", filepath.Join(dir, ".db")}
+			args := []string{tt.args[0], "--db", t.TempDir()}
 			for _, a := range tt.args[1:] {
 				args = append(args, strings.ReplaceAll(a, "DIR", dir))
 			}
@@ -289,4 +289,16 @@ func dropDBWarning(stderr string) string {
 		}
 	}
 	return strings.Join(keep, "")
+}
+
+// TestScanMissingDBIsUsageError: --db naming a directory that is not there
+// fails the gate (exit 2) instead of quietly using the embedded records.
+func TestScanMissingDBIsUsageError(t *testing.T) {
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": highLock})
+	for _, db := range []string{filepath.Join(dir, "no-such-db"), filepath.Join(dir, "package.json")} {
+		got := runCLI(t, dir, "scan", "--db", db, ".")
+		if got.code != ExitUsage || !strings.Contains(got.stderr, "not a directory") {
+			t.Errorf("--db %s: exit %d, stderr %q; want exit 2 naming the directory", db, got.code, got.stderr)
+		}
+	}
 }

@@ -83,7 +83,7 @@ func TestDBNotes(t *testing.T) {
 func TestScanDBNotes(t *testing.T) {
 	useTestRegistry(t)
 	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": cleanLock})
-	got := runCLI(t, dir, "scan", "--db", filepath.Join(dir, "nodb"), "--format", "json", ".")
+	got := runCLI(t, dir, "scan", "--db", t.TempDir(), "--format", "json", ".")
 	if got.code != ExitOK {
 		t.Fatalf("exit %d: %s", got.code, got.stderr)
 	}
