@@ -239,11 +239,21 @@ func containsFold(s, sub string) bool {
 	if 'a' <= lo && lo <= 'z' {
 		up = lo - 'a' + 'A'
 	}
-	nextUp := -1 // offset of the next up byte at or after i; -2 when none
+	// Offsets of the next lo and up bytes at or after i; -2 when there
+	// are none. Both are remembered: searching again for a byte that
+	// does not occur at every occurrence of the other would be quadratic.
+	nextLo, nextUp := -1, -1
 	for i := 0; i+len(sub) <= len(s); i++ {
-		j := strings.IndexByte(s[i:], lo)
-		if j >= 0 {
-			j += i
+		if nextLo != -2 && nextLo < i {
+			if k := strings.IndexByte(s[i:], lo); k >= 0 {
+				nextLo = i + k
+			} else {
+				nextLo = -2
+			}
+		}
+		j := nextLo
+		if j == -2 {
+			j = -1
 		}
 		if up != lo && nextUp != -2 {
 			if nextUp < i {

@@ -255,9 +255,11 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 		}
 		return from, soft
 	}
-	for line := range strings.Lines(script) {
+	lines := slices.Collect(strings.Lines(script))
+	group := groupTargets(lines)
+	for i, line := range lines {
 		if heredoc.delim != "" {
-			if isDelimLine(line, heredoc.delim) {
+			if isDelimLine(line, heredoc.delim, group[i] != 0) {
 				if heredoc.from != "" {
 					record(heredoc.name, heredoc.from, heredoc.soft, heredoc.toEnv)
 				}
@@ -267,8 +269,8 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 			}
 			continue
 		}
-		toEnv := strings.Contains(line, "GITHUB_ENV")
-		toOut := strings.Contains(line, "GITHUB_OUTPUT")
+		toEnv := strings.Contains(line, "GITHUB_ENV") || group[i] == 'e'
+		toOut := strings.Contains(line, "GITHUB_OUTPUT") || group[i] == 'o'
 		name, value, ok := "", "", false
 		if i := strings.Index(line, "::set-output name="); i >= 0 {
 			name, value, ok = strings.Cut(line[i+len("::set-output name="):], "::")
@@ -310,13 +312,49 @@ func heredocStart(line string) (name, delim string, ok bool) {
 }
 
 // isDelimLine reports whether line ends a multi-line value: it is the
-// delimiter alone or echoes it (echo EOF >> "$GITHUB_OUTPUT").
-func isDelimLine(line, delim string) bool {
+// delimiter alone or echoes it (echo EOF >> "$GITHUB_OUTPUT", or echo EOF
+// inside a group redirected as a whole).
+func isDelimLine(line, delim string, grouped bool) bool {
 	t := strings.TrimSpace(line)
 	if t == delim {
 		return true
 	}
-	return wordIndex(t, delim, 0) >= 0 && (strings.Contains(t, "GITHUB_OUTPUT") || strings.Contains(t, "GITHUB_ENV"))
+	return wordIndex(t, delim, 0) >= 0 && (grouped || strings.Contains(t, "GITHUB_OUTPUT") || strings.Contains(t, "GITHUB_ENV"))
+}
+
+// groupTargets marks the lines of each top-level shell group
+// ({ ...; } >> "$GITHUB_OUTPUT") whose output goes to $GITHUB_OUTPUT ('o')
+// or $GITHUB_ENV ('e'); 0 elsewhere. Nested groups are covered by the
+// outermost one only, so marking stays linear.
+func groupTargets(lines []string) []byte {
+	out := make([]byte, len(lines))
+	depth, start := 0, 0
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "{" || strings.HasPrefix(t, "{ "):
+			if depth == 0 {
+				start = i
+			}
+			depth++
+		case strings.HasPrefix(t, "}") && depth > 0:
+			depth--
+			if depth > 0 {
+				continue
+			}
+			var target byte
+			switch {
+			case strings.Contains(t, "GITHUB_OUTPUT"):
+				target = 'o'
+			case strings.Contains(t, "GITHUB_ENV"):
+				target = 'e'
+			}
+			for k := start; k < i && target != 0; k++ {
+				out[k] = target
+			}
+		}
+	}
+	return out
 }
 
 // assignment finds NAME=VALUE in a line that writes to $GITHUB_ENV or
