@@ -308,16 +308,30 @@ func parseUntrusted(text string) []string {
 // hashFiles(), operands of comparisons and of ! — do not count.
 func untrustedIn(n actionlint.ExprNode) []string {
 	var out []string
+	walkExpanded(n, func(n actionlint.ExprNode, reduced bool) actionlint.ExprNode {
+		t, base := untrustedTree.resolve(n)
+		if t != nil && !reduced {
+			out = append(out, t.describe())
+		}
+		return base // e.g. fromJSON(x).y: look inside x
+	})
+	return out
+}
+
+// walkExpanded calls chain for every property-access chain in n
+// (github.event.issue.title, inputs['x'], a.*.b), telling whether its
+// value is reduced to a boolean or number on its way to the result —
+// an argument of contains(), startsWith(), endsWith(), hashFiles(), an
+// operand of a comparison or of !, the left side of && — and walks into
+// the chain's root when chain returns it (a function call whose result
+// is dereferenced).
+func walkExpanded(n actionlint.ExprNode, chain func(n actionlint.ExprNode, reduced bool) (base actionlint.ExprNode)) {
 	var visit func(n actionlint.ExprNode, reduced bool)
 	visit = func(n actionlint.ExprNode, reduced bool) {
 		switch n := n.(type) {
 		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
-			t, base := untrustedTree.resolve(n)
-			if t != nil && !reduced {
-				out = append(out, t.describe())
-			}
-			if base != nil {
-				visit(base, reduced) // e.g. fromJSON(x).y: look inside x
+			if base := chain(n, reduced); base != nil {
+				visit(base, reduced)
 			}
 		case *actionlint.FuncCallNode:
 			switch strings.ToLower(n.Callee) {
@@ -339,7 +353,6 @@ func untrustedIn(n actionlint.ExprNode) []string {
 		}
 	}
 	visit(n, false)
-	return out
 }
 
 // inputNode is a node of the tree of untrusted context paths. A node

@@ -606,39 +606,13 @@ func taintedRefsParsed(text string, t *taint) ([]string, bool) {
 		return refs, soft
 	}
 	var live []string
-	var visit func(n actionlint.ExprNode, reduced bool)
-	visit = func(n actionlint.ExprNode, reduced bool) {
-		switch n := n.(type) {
-		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
-			p, base := chainPath(n)
-			if p != "" && !reduced {
-				live = append(live, p)
-			}
-			if base != nil {
-				visit(base, reduced)
-			}
-			if ia, ok := n.(*actionlint.IndexAccessNode); ok {
-				visit(ia.Index, true) // an index selects; its text is not expanded
-			}
-		case *actionlint.FuncCallNode:
-			switch strings.ToLower(n.Callee) {
-			case "contains", "startswith", "endswith", "hashfiles", "success", "failure", "always", "cancelled":
-				reduced = true
-			}
-			for _, a := range n.Args {
-				visit(a, reduced)
-			}
-		case *actionlint.NotOpNode:
-			visit(n.Operand, true)
-		case *actionlint.CompareOpNode:
-			visit(n.Left, true)
-			visit(n.Right, true)
-		case *actionlint.LogicalOpNode:
-			visit(n.Left, reduced || n.Kind == actionlint.LogicalOpNodeKindAnd)
-			visit(n.Right, reduced)
+	walkExpanded(node, func(n actionlint.ExprNode, reduced bool) actionlint.ExprNode {
+		p, base := chainPath(n)
+		if p != "" && !reduced {
+			live = append(live, p)
 		}
-	}
-	visit(node, false)
+		return base
+	})
 	if len(live) == 0 {
 		return nil, false
 	}
