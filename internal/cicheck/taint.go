@@ -430,7 +430,8 @@ func taintedRefs(text string, t *taint) (refs []string, soft bool) {
 		}
 		tok := text[i:j]
 		i = j
-		if name, ok := strings.CutPrefix(tok, "env."); ok {
+		if len(tok) > 4 && equalFoldASCII(tok[:4], "env.") {
+			name := tok[4:]
 			name, _, _ = strings.Cut(name, ".")
 			if set, from, ok := t.env.lookupName(name); ok {
 				refs = append(refs, "env."+set+" set from "+from)
@@ -598,8 +599,8 @@ func TraceAction(c *Context, a *ciconfig.Action) []finding.Finding {
 // When the text does not parse, the textual answer stands.
 func taintedRefsParsed(text string, t *taint) ([]string, bool) {
 	refs, soft := taintedRefs(text, t)
-	if len(refs) == 0 {
-		return nil, false
+	if len(refs) == 0 && !strings.Contains(text, "[") {
+		return nil, false // bracket notation (env['X']) needs the parser
 	}
 	node, err := actionlint.NewExprParser().Parse(actionlint.NewExprLexer(strings.TrimPrefix(text, "${{")))
 	if err != nil {
