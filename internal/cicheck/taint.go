@@ -544,8 +544,8 @@ func untrustedInputs(c *Context, with []ciconfig.Pair, t *taint) map[string]stri
 // localCall records, in c.Calls, the untrusted inputs step s (with its
 // taint st) passes to a local action.
 func localCall(c *Context, s *ciconfig.Step, st *taint) {
-	if s.Uses == nil || len(s.With) == 0 {
-		return
+	if s.Uses == nil || len(s.With) == 0 || !strings.HasPrefix(strings.TrimSpace(s.Uses.Value), ".") {
+		return // only ./ and ../ are local (a cheap test before parsing)
 	}
 	u := ciconfig.ParseUses(s.Uses.Value)
 	if u.Kind != ciconfig.UsesLocal {
