@@ -253,6 +253,9 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 		if from == "" {
 			from, soft = shellVarTaint(text, st)
 		}
+		if from == "" {
+			from = eventPayloadText(text)
+		}
 		return from, soft
 	}
 	lines := slices.Collect(strings.Lines(script))
@@ -292,6 +295,25 @@ func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
 	}
 	return jt
 }
+
+// eventPayloadText reports whether shell text reads an outsider's text
+// from the event payload file (jq -r .pull_request.title
+// "$GITHUB_EVENT_PATH"), and names it; "" when not.
+func eventPayloadText(text string) string {
+	if !strings.Contains(text, "GITHUB_EVENT_PATH") && !containsFold(text, "github.event_path") {
+		return ""
+	}
+	for _, field := range payloadTextFields {
+		if containsFold(text, field) {
+			return "the event payload's " + strings.TrimPrefix(field, ".") + " read from $GITHUB_EVENT_PATH"
+		}
+	}
+	return ""
+}
+
+// payloadTextFields are the free-text fields of event payloads, as a jq
+// path or script names them (lower case).
+var payloadTextFields = []string{".title", ".body", "head.ref", "head_ref", ".message", ".description", ".head_branch", ".display_title"}
 
 // heredocStart reads NAME<<DELIM from a line that starts a multi-line
 // value in $GITHUB_OUTPUT or $GITHUB_ENV.
