@@ -239,11 +239,21 @@ func containsFold(s, sub string) bool {
 	if 'a' <= lo && lo <= 'z' {
 		up = lo - 'a' + 'A'
 	}
-	nextUp := -1 // offset of the next up byte at or after i; -2 when none
+	// Offsets of the next lo and up bytes at or after i; -2 when there
+	// are none. Both are remembered: searching again for a byte that
+	// does not occur at every occurrence of the other would be quadratic.
+	nextLo, nextUp := -1, -1
 	for i := 0; i+len(sub) <= len(s); i++ {
-		j := strings.IndexByte(s[i:], lo)
-		if j >= 0 {
-			j += i
+		if nextLo != -2 && nextLo < i {
+			if k := strings.IndexByte(s[i:], lo); k >= 0 {
+				nextLo = i + k
+			} else {
+				nextLo = -2
+			}
+		}
+		j := nextLo
+		if j == -2 {
+			j = -1
 		}
 		if up != lo && nextUp != -2 {
 			if nextUp < i {
@@ -298,16 +308,30 @@ func parseUntrusted(text string) []string {
 // hashFiles(), operands of comparisons and of ! — do not count.
 func untrustedIn(n actionlint.ExprNode) []string {
 	var out []string
+	walkExpanded(n, func(n actionlint.ExprNode, reduced bool) actionlint.ExprNode {
+		t, base := untrustedTree.resolve(n)
+		if t != nil && !reduced {
+			out = append(out, t.describe())
+		}
+		return base // e.g. fromJSON(x).y: look inside x
+	})
+	return out
+}
+
+// walkExpanded calls chain for every property-access chain in n
+// (github.event.issue.title, inputs['x'], a.*.b), telling whether its
+// value is reduced to a boolean or number on its way to the result —
+// an argument of contains(), startsWith(), endsWith(), hashFiles(), an
+// operand of a comparison or of !, the left side of && — and walks into
+// the chain's root when chain returns it (a function call whose result
+// is dereferenced).
+func walkExpanded(n actionlint.ExprNode, chain func(n actionlint.ExprNode, reduced bool) (base actionlint.ExprNode)) {
 	var visit func(n actionlint.ExprNode, reduced bool)
 	visit = func(n actionlint.ExprNode, reduced bool) {
 		switch n := n.(type) {
 		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
-			t, base := untrustedTree.resolve(n)
-			if t != nil && !reduced {
-				out = append(out, t.describe())
-			}
-			if base != nil {
-				visit(base, reduced) // e.g. fromJSON(x).y: look inside x
+			if base := chain(n, reduced); base != nil {
+				visit(base, reduced)
 			}
 		case *actionlint.FuncCallNode:
 			switch strings.ToLower(n.Callee) {
@@ -329,7 +353,6 @@ func untrustedIn(n actionlint.ExprNode) []string {
 		}
 	}
 	visit(n, false)
-	return out
 }
 
 // inputNode is a node of the tree of untrusted context paths. A node

@@ -83,6 +83,13 @@ func TestResourceWorkflow(t *testing.T) {
 				return fmt.Sprintf("      - id: s%d\n        run: echo \"o=${{ steps.s%d.outputs.o }}\" >> $GITHUB_OUTPUT\n", i+1, i)
 			}, "")
 		}},
+		{Name: "output_groups_nested", Gen: func(n int) []byte {
+			// Deeply nested shell groups redirected to $GITHUB_OUTPUT:
+			// only the outermost marks its lines.
+			k := n / 40
+			return []byte(wfHead + "      - id: g\n        run: |\n" + strings.Repeat("          {\n", k) +
+				"          echo \"o=${{ github.event.issue.title }}\"\n" + strings.Repeat("          } >> \"$GITHUB_OUTPUT\"\n", k))
+		}},
 		{Name: "step_outputs_many_steps", Gen: func(n int) []byte {
 			// Every step writes a tainted output: the job's tainted
 			// paths must not be copied per step.

@@ -1,16 +1,12 @@
 package cicheck
 
 import (
-	"path"
-	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/rhysd/actionlint"
 
 	"github.com/buildwall/buildwall/internal/ciconfig"
-	"github.com/buildwall/buildwall/internal/finding"
 )
 
 // taint is what, besides github.event.* and github.head_ref, the
@@ -216,157 +212,6 @@ func untrustedIn1(value string, t *taint) (string, bool) {
 	return "", false
 }
 
-// afterStep records what step s (with its own env in scope st) writes
-// from untrusted input to $GITHUB_ENV (for later steps' env.*) and to
-// $GITHUB_OUTPUT or ::set-output (steps.<id>.outputs.*). It returns the
-// job's taint for the next steps, which shares (and adds to) jt's owned
-// maps: jt must not be used afterwards.
-func afterStep(jt taint, st *taint, s *ciconfig.Step) taint {
-	if s.Run == nil {
-		return jt
-	}
-	script := s.Run.Value
-	if !strings.Contains(script, "GITHUB_ENV") && !strings.Contains(script, "GITHUB_OUTPUT") && !strings.Contains(script, "set-output") {
-		return jt
-	}
-	// A multi-line value: echo "NAME<<EOF" >> "$GITHUB_OUTPUT", the
-	// lines of the value, then a line with the delimiter.
-	var heredoc struct {
-		name, delim, from string
-		soft, toEnv       bool
-	}
-	record := func(name, from string, soft, toEnv bool) {
-		switch {
-		case toEnv:
-			if jt.ghEnv == nil {
-				jt.ghEnv = &taintScope{parent: jt.env, vars: map[string]envVar{}, tainted: true}
-				jt.env = jt.ghEnv
-			}
-			jt.ghEnv.vars[strings.ToLower(name)] = envVar{name, capOrigin("$GITHUB_ENV write of " + from)}
-		case s.ID != nil:
-			path := "steps." + strings.ToLower(s.ID.Value) + ".outputs." + strings.ToLower(name)
-			jt.addPath(path, "output "+name+" of step "+s.ID.Value+" set from "+from, soft)
-		}
-	}
-	taintOf := func(text string) (string, bool) {
-		from, soft := untrustedIn1(text, st)
-		if from == "" {
-			from, soft = shellVarTaint(text, st)
-		}
-		return from, soft
-	}
-	for line := range strings.Lines(script) {
-		if heredoc.delim != "" {
-			if isDelimLine(line, heredoc.delim) {
-				if heredoc.from != "" {
-					record(heredoc.name, heredoc.from, heredoc.soft, heredoc.toEnv)
-				}
-				heredoc.delim = ""
-			} else if heredoc.from == "" {
-				heredoc.from, heredoc.soft = taintOf(line)
-			}
-			continue
-		}
-		toEnv := strings.Contains(line, "GITHUB_ENV")
-		toOut := strings.Contains(line, "GITHUB_OUTPUT")
-		name, value, ok := "", "", false
-		if i := strings.Index(line, "::set-output name="); i >= 0 {
-			name, value, ok = strings.Cut(line[i+len("::set-output name="):], "::")
-			toOut = true
-		} else if (toEnv || toOut) && strings.Contains(line, "<<") {
-			if name, delim, ok := heredocStart(line); ok {
-				heredoc.name, heredoc.delim, heredoc.from, heredoc.toEnv = name, delim, "", toEnv
-			}
-			continue
-		} else if toEnv || toOut {
-			name, value, ok = assignment(line)
-		}
-		if !ok || name == "" {
-			continue
-		}
-		if from, soft := taintOf(value); from != "" {
-			record(name, from, soft, toEnv)
-		}
-	}
-	return jt
-}
-
-// heredocStart reads NAME<<DELIM from a line that starts a multi-line
-// value in $GITHUB_OUTPUT or $GITHUB_ENV.
-func heredocStart(line string) (name, delim string, ok bool) {
-	i := strings.Index(line, "<<")
-	j := i
-	for j > 0 && isWordByte(line[j-1]) && line[j-1] != '.' {
-		j--
-	}
-	name = line[j:i]
-	rest := strings.TrimLeft(line[i+2:], "'\"")
-	k := 0
-	for k < len(rest) && isWordByte(rest[k]) {
-		k++
-	}
-	delim = rest[:k]
-	return name, delim, name != "" && delim != ""
-}
-
-// isDelimLine reports whether line ends a multi-line value: it is the
-// delimiter alone or echoes it (echo EOF >> "$GITHUB_OUTPUT").
-func isDelimLine(line, delim string) bool {
-	t := strings.TrimSpace(line)
-	if t == delim {
-		return true
-	}
-	return wordIndex(t, delim, 0) >= 0 && (strings.Contains(t, "GITHUB_OUTPUT") || strings.Contains(t, "GITHUB_ENV"))
-}
-
-// assignment finds NAME=VALUE in a line that writes to $GITHUB_ENV or
-// $GITHUB_OUTPUT (echo "NAME=VALUE" >> "$GITHUB_ENV", printf, tee).
-func assignment(line string) (name, value string, ok bool) {
-	eq := strings.IndexByte(line, '=')
-	if eq <= 0 {
-		return "", "", false
-	}
-	i := eq
-	for i > 0 && (isWordByte(line[i-1]) && line[i-1] != '.') {
-		i--
-	}
-	name = line[i:eq]
-	if name == "" || strings.HasPrefix(name, "-") {
-		return "", "", false
-	}
-	value = line[eq+1:]
-	if j := strings.Index(value, ">>"); j >= 0 {
-		value = value[:j]
-	}
-	return name, value, true
-}
-
-// shellVarTaint reports whether shell text reads ($NAME, ${NAME}) an
-// environment variable that the step's scope has from untrusted input.
-func shellVarTaint(text string, st *taint) (string, bool) {
-	if !st.env.any() {
-		return "", false
-	}
-	for at := 0; ; {
-		i := strings.IndexByte(text[at:], '$')
-		if i < 0 {
-			return "", false
-		}
-		at += i + 1
-		j := at
-		if j < len(text) && text[j] == '{' {
-			j++
-		}
-		k := j
-		for k < len(text) && isWordByte(text[k]) && text[k] != '.' && text[k] != '-' {
-			k++
-		}
-		if from, ok := st.env.lookup(text[j:k]); ok {
-			return "$" + text[j:k] + " set from " + from, false
-		}
-	}
-}
-
 // taintedRefs returns a description of every context path in expression
 // text that t says carries untrusted input, and whether all of them are
 // soft (see taint.soft).
@@ -392,7 +237,8 @@ func taintedRefs(text string, t *taint) (refs []string, soft bool) {
 		}
 		tok := text[i:j]
 		i = j
-		if name, ok := strings.CutPrefix(tok, "env."); ok {
+		if len(tok) > 4 && equalFoldASCII(tok[:4], "env.") {
+			name := tok[4:]
 			name, _, _ = strings.Cut(name, ".")
 			if set, from, ok := t.env.lookupName(name); ok {
 				refs = append(refs, "env."+set+" set from "+from)
@@ -453,106 +299,6 @@ func prefixSegments(p string, n int) string {
 	return p
 }
 
-// LocalCall is a step that runs a local action (uses: ./dir) and passes
-// untrusted values to some of its inputs. The scan traces those inputs
-// into the action's own steps (TraceAction).
-type LocalCall struct {
-	// Dir is the action's directory, slash-separated and relative to the
-	// repository root, cleaned ("." for the root); "" for a workflow.
-	Dir string
-	// Workflow is the called reusable workflow's path, slash-separated
-	// and relative to the repository root, for a job that calls one
-	// (uses: ./.github/workflows/x.yml); "" for an action.
-	Workflow string
-	// Inputs maps a lower-case input name to where its value comes from.
-	Inputs map[string]string
-}
-
-// workflowCall records, in c.Calls, the untrusted inputs job j (with
-// its taint jt) passes to a reusable workflow in the repository.
-func workflowCall(c *Context, j *ciconfig.Job, jt *taint) {
-	if j.Uses == nil || len(j.With) == 0 {
-		return
-	}
-	u := ciconfig.ParseUses(j.Uses.Value)
-	if u.Kind != ciconfig.UsesLocal {
-		return
-	}
-	if inputs := untrustedInputs(c, j.With, jt); inputs != nil {
-		c.Calls = append(c.Calls, LocalCall{Workflow: path.Clean(strings.TrimSpace(u.Path)), Inputs: inputs})
-	}
-}
-
-// untrustedInputs maps the with: entries that expand untrusted input
-// (under t) to where it comes from and the caller's file and line; nil
-// when there are none.
-func untrustedInputs(c *Context, with []ciconfig.Pair, t *taint) map[string]string {
-	var inputs map[string]string
-	for _, p := range with {
-		if p.Value == nil || !strings.Contains(p.Value.Value, "${{") {
-			continue
-		}
-		if from, _ := untrustedIn1(p.Value.Value, t); from != "" {
-			if inputs == nil {
-				inputs = map[string]string{}
-			}
-			inputs[strings.ToLower(p.Name.Value)] = capOrigin(from + ", passed by " + c.Path + ":" + strconv.Itoa(p.Name.Pos.Line))
-		}
-	}
-	return inputs
-}
-
-// localCall records, in c.Calls, the untrusted inputs step s (with its
-// taint st) passes to a local action.
-func localCall(c *Context, s *ciconfig.Step, st *taint) {
-	if s.Uses == nil || len(s.With) == 0 {
-		return
-	}
-	u := ciconfig.ParseUses(s.Uses.Value)
-	if u.Kind != ciconfig.UsesLocal {
-		return
-	}
-	inputs := untrustedInputs(c, s.With, st)
-	if inputs != nil {
-		c.Calls = append(c.Calls, LocalCall{Dir: path.Clean(strings.TrimSpace(u.Path)), Inputs: inputs})
-	}
-}
-
-// TraceWorkflow runs template-injection on reusable workflow w (whose
-// context c has ActionInputs set to the untrusted inputs its callers in
-// the repository pass) and returns the findings that differ from
-// CheckWorkflow's: new ones, and ones now of a higher severity (an input
-// reported as medium when only the caller was known to set it).
-func TraceWorkflow(c *Context, w *ciconfig.Workflow) []finding.Finding {
-	if len(c.ActionInputs) == 0 {
-		return nil
-	}
-	var traced []finding.Finding
-	checkTemplateInjectionWorkflow(c, w, func(f finding.Finding) { traced = append(traced, f) })
-	plain := map[[2]int]finding.Severity{}
-	checkTemplateInjectionWorkflow(&Context{Path: c.Path}, w, func(f finding.Finding) { plain[[2]int{f.Line, f.Column}] = f.Severity })
-	return slices.DeleteFunc(traced, func(f finding.Finding) bool {
-		sev, ok := plain[[2]int{f.Line, f.Column}]
-		return ok && sev >= f.Severity
-	})
-}
-
-// TraceAction runs template-injection on composite action a (whose
-// context c has ActionInputs set to the untrusted inputs its callers pass)
-// and returns the findings that come from those inputs only: the others
-// are reported by CheckAction already.
-func TraceAction(c *Context, a *ciconfig.Action) []finding.Finding {
-	if len(c.ActionInputs) == 0 {
-		return nil
-	}
-	var traced []finding.Finding
-	checkTemplateInjectionAction(c, a, func(f finding.Finding) { traced = append(traced, f) })
-	plain := &Context{Path: c.Path}
-	seen := map[[2]int]bool{}
-	checkTemplateInjectionAction(plain, a, func(f finding.Finding) { seen[[2]int{f.Line, f.Column}] = true })
-	return slices.DeleteFunc(traced, func(f finding.Finding) bool { return seen[[2]int{f.Line, f.Column}] })
-}
-
 // taintedRefsParsed is taintedRefs for the paths whose value reaches the
 // expansion: it parses expression text (from "${{" on) and drops paths
 // reduced to a boolean or number (${{ inputs.debug == 'true' && '-v' ||
@@ -560,47 +306,21 @@ func TraceAction(c *Context, a *ciconfig.Action) []finding.Finding {
 // When the text does not parse, the textual answer stands.
 func taintedRefsParsed(text string, t *taint) ([]string, bool) {
 	refs, soft := taintedRefs(text, t)
-	if len(refs) == 0 {
-		return nil, false
+	if len(refs) == 0 && !strings.Contains(text, "[") {
+		return nil, false // bracket notation (env['X']) needs the parser
 	}
 	node, err := actionlint.NewExprParser().Parse(actionlint.NewExprLexer(strings.TrimPrefix(text, "${{")))
 	if err != nil {
 		return refs, soft
 	}
 	var live []string
-	var visit func(n actionlint.ExprNode, reduced bool)
-	visit = func(n actionlint.ExprNode, reduced bool) {
-		switch n := n.(type) {
-		case *actionlint.VariableNode, *actionlint.ObjectDerefNode, *actionlint.IndexAccessNode, *actionlint.ArrayDerefNode:
-			p, base := chainPath(n)
-			if p != "" && !reduced {
-				live = append(live, p)
-			}
-			if base != nil {
-				visit(base, reduced)
-			}
-			if ia, ok := n.(*actionlint.IndexAccessNode); ok {
-				visit(ia.Index, true) // an index selects; its text is not expanded
-			}
-		case *actionlint.FuncCallNode:
-			switch strings.ToLower(n.Callee) {
-			case "contains", "startswith", "endswith", "hashfiles", "success", "failure", "always", "cancelled":
-				reduced = true
-			}
-			for _, a := range n.Args {
-				visit(a, reduced)
-			}
-		case *actionlint.NotOpNode:
-			visit(n.Operand, true)
-		case *actionlint.CompareOpNode:
-			visit(n.Left, true)
-			visit(n.Right, true)
-		case *actionlint.LogicalOpNode:
-			visit(n.Left, reduced || n.Kind == actionlint.LogicalOpNodeKindAnd)
-			visit(n.Right, reduced)
+	walkExpanded(node, func(n actionlint.ExprNode, reduced bool) actionlint.ExprNode {
+		p, base := chainPath(n)
+		if p != "" && !reduced {
+			live = append(live, p)
 		}
-	}
-	visit(node, false)
+		return base
+	})
 	if len(live) == 0 {
 		return nil, false
 	}
