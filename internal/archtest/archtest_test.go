@@ -76,10 +76,11 @@ func isStd(p string) bool {
 var allowedThirdParty = map[string]bool{
 	"go.yaml.in/yaml/v3":          true,
 	module + "internal/npmconfig": true,
+	module + "internal/spelling":  true,
 }
 
 func TestStdlibOnlyPackages(t *testing.T) {
-	for _, dir := range []string{"internal/finding", "internal/event", "internal/policy", "internal/npmconfig"} {
+	for _, dir := range []string{"internal/finding", "internal/event", "internal/policy", "internal/npmconfig", "internal/spelling", "internal/termsafe"} {
 		for imp := range imports(t, dir) {
 			if !isStd(imp) && !allowedThirdParty[imp] {
 				t.Errorf("%s imports %s; it may import only the standard library and small parsing libraries", dir, imp)
