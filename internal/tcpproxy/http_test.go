@@ -133,6 +133,15 @@ func TestHTTPStream(t *testing.T) {
 		{"connect_same_then_tls_same", "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n" + string(buildHello(sniExt(0, "a.test"))) + "opaque",
 			"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n" + string(buildHello(sniExt(0, "a.test"))) + "opaque", "", false},
 		{"garbage_after_request", get("a.test") + "\x00\x01", get("a.test"), "", true},
+		// Red-team variants: header names a CGI-style server maps "_" to
+		// "-" in, RFC 7239 Forwarded, and WHATWG-style backslash targets.
+		{"te_underscore_smuggle", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 37\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n" + get("b.test"), "", "", true},
+		{"cl_underscore_smuggle", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent_Length: 5\r\n\r\n0\r\n\r\n", "", "", true},
+		{"forwarded_host_underscore", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Forwarded_Host: b.test\r\n\r\n", "", "", true},
+		{"rfc7239_forwarded_other", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=\"B.test:80\"\r\n\r\n", "", "host mismatch: forwarded host", false},
+		{"rfc7239_forwarded_same", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=a.test\r\n\r\n", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=a.test\r\n\r\n", "", false},
+		{"backslash_network_path", "GET /\\b.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "absolute-form mismatch", false},
+		{"unrelated_underscore_header", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Trace: 1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Trace: 1\r\n\r\n", "", false},
 	}
 	for _, tt := range tests {
 		for _, split := range []bool{false, true} {
