@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/buildwall/buildwall/internal/event"
 )
 
@@ -76,6 +78,13 @@ func redteamNetCases() []netCase {
 			want: conn("cdn-allowed.test", "cannot verify the server name"), server: cdnTLS, exit: 3},
 		{name: "rt_tls_upper_case_evil", args: sendArgs("cdn-allowed.test:443", 0, string(clientHello("CDN-EVIL.TEST.", false))),
 			want: conn("cdn-allowed.test", "sni mismatch"), server: cdnTLS, exit: 3},
+		// TCP Fast Open: the request rides in the SYN; the proxy still
+		// reads it before anything goes upstream.
+		{name: "rt_tcp_fast_open_forged_host", args: helperArgs("tfo", "cdn-allowed.test:80", strconv.Quote(get(evil))),
+			want: event.Event{Kind: event.KindConnect, Name: "cdn-allowed.test", Host: evil, Reason: "host mismatch"}, server: cdn, exit: 3},
+		// QUIC: UDP to an allowed name's port 443 is not proxied.
+		{name: "rt_quic_udp_443", args: helperArgs("udp", "cdn-allowed.test:443"),
+			want: event.Event{Kind: event.KindPacket, Proto: "udp", Port: 443}, server: cdnTLS, exit: 3},
 		// What a real client may spell differently still works.
 		{name: "rt_allowed_host_upper_case_trailing_dot", args: sendArgs("cdn-allowed.test:80", 0, get("CDN-Allowed.TEST.")),
 			want: event.Event{Kind: event.KindConnect, Verdict: event.VerdictAllow, Name: "cdn-allowed.test"}, server: cdn, mayRead: true, forbiddenHost: evil},
@@ -166,5 +175,47 @@ func helperDrip(args []string) int {
 		return 3
 	}
 	fmt.Printf("reply: %q\n", firstLine(buf[:n]))
+	return 0
+}
+
+// helperTFO is the "tfo HOST:PORT PAYLOAD" helper: it resolves HOST and
+// sends the quoted payload with the SYN (sendto with MSG_FASTOPEN), then
+// reads a reply. Exit 3 when the connection is refused or closed.
+func helperTFO(args []string) int {
+	if len(args) != 2 {
+		return 2
+	}
+	p, err := strconv.Unquote(args[1])
+	if err != nil {
+		return 2
+	}
+	host, port, _ := net.SplitHostPort(args[0])
+	ips, err := net.LookupIP(host)
+	if err != nil || len(ips) == 0 || ips[0].To4() == nil {
+		fmt.Println("lookup error:", err)
+		return 3
+	}
+	n, _ := strconv.Atoi(port)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket error:", err)
+		return 3
+	}
+	defer unix.Close(fd)
+	sa := &unix.SockaddrInet4{Port: n}
+	copy(sa.Addr[:], ips[0].To4())
+	if err := unix.Sendto(fd, []byte(p), unix.MSG_FASTOPEN, sa); err != nil {
+		fmt.Println("sendto error:", err)
+		return 3
+	}
+	tv := unix.Timeval{Sec: 5}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	buf := make([]byte, 4096)
+	m, err := unix.Read(fd, buf)
+	if err != nil || m <= 0 {
+		fmt.Println("read error:", err)
+		return 3
+	}
+	fmt.Printf("reply: %q\n", firstLine(buf[:m]))
 	return 0
 }

@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 //	resolve NAME           resolve through /etc/resolv.conf
 //	send ADDR MS P...      raw TCP: wait MS, then write each quoted payload and read a reply
 //	drip ADDR P            raw TCP: write quoted payload P one byte per segment
+//	tfo ADDR P             raw TCP: send quoted payload P in the SYN (MSG_FASTOPEN)
 //	sleep                  sleep for an hour
 func helper(args []string) int {
 	if len(args) == 0 {
@@ -55,6 +56,8 @@ func helper(args []string) int {
 		return helperSend(args[1:])
 	case "drip":
 		return helperDrip(args[1:])
+	case "tfo":
+		return helperTFO(args[1:])
 	case "tcp":
 		c, err := net.DialTimeout("tcp", args[1], 5*time.Second)
 		if err != nil {
