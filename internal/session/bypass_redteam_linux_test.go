@@ -45,6 +45,10 @@ func redteamNetCases() []netCase {
 		block("rt_content_length_list", post("Content-Length: 5, 5\r\n", smuggled), "cannot verify the server name"),
 		block("rt_bare_lf_head_end", "GET / HTTP/1.1\r\nHost: cdn-allowed.test\n\n"+get(evil), "cannot verify the server name"),
 		block("rt_chunk_size_with_lf_ext", post("Transfer-Encoding: chunked\r\n", "3;x\nabc\r\n0\r\n\r\n"+get(evil)), "cannot verify the server name"),
+		// CL.0 and Expect desync: a server that does not read a body
+		// takes a request line at its start for the next request.
+		block("rt_cl0_request_in_post_body", post("Content-Length: "+strconv.Itoa(len(get(evil)))+"\r\n", get(evil)), "a request body starts with a request line"),
+		block("rt_expect_desync", post("Expect: 100-continue\r\nContent-Length: 40\r\n", "GET / HTTP/1.1\r\nHost: cdn-evil.test\r\nX: "+get("cdn-allowed.test")[:10]), "a request body starts with a request line"),
 		block("rt_underscore_forwarded_host", "GET / HTTP/1.1\r\nHost: cdn-allowed.test\r\nX_Forwarded_Host: cdn-evil.test\r\n\r\n", "cannot verify the server name"),
 		block("rt_rfc7239_forwarded_host", "GET / HTTP/1.1\r\nHost: cdn-allowed.test\r\nForwarded: for=192.0.2.1;host=cdn-evil.test\r\n\r\n", "host mismatch: forwarded host"),
 		block("rt_backslash_network_path", "GET /\\cdn-evil.test/ HTTP/1.1\r\nHost: cdn-allowed.test\r\n\r\n", "absolute-form mismatch"),

@@ -118,8 +118,16 @@ func TestHTTPStream(t *testing.T) {
 		{"h2c_upgrade", "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", "", "h2c", false},
 		{"h2c_prior_knowledge", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "", "h2c", false},
 		{"websocket_upgrade", "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n", "", "upgrade", false},
-		{"body_hides_nothing", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"),
-			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"), "", false},
+		{"body_hides_nothing", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 26\r\n\r\n" + `{"q":"GET / HTTP/1.1\r\n"}` + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 26\r\n\r\n" + `{"q":"GET / HTTP/1.1\r\n"}` + get("a.test"), "", false},
+		{"body_words_without_line_end", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"), "", false},
+		// CL.0 / Expect desync: a server that skips the body reads it as
+		// the next request.
+		{"body_is_request_other_host", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 32\r\n\r\n" + get("b.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 32\r\n\r\n", "cannot verify the server name: a request body starts", false},
+		{"body_is_partial_request", "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 25\r\n\r\n", "cannot verify the server name: a request body starts", false},
 		{"request_after_body", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc" + get("b.test"),
 			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc", "second request host mismatch", false},
 		{"chunked_then_request", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n" + get("b.test"),
