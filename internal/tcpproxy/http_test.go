@@ -122,6 +122,8 @@ func TestHTTPStream(t *testing.T) {
 			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 26\r\n\r\n" + `{"q":"GET / HTTP/1.1\r\n"}` + get("a.test"), "", false},
 		{"body_words_without_line_end", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"),
 			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"), "", false},
+		{"long_text_body_without_line_end", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 20000\r\n\r\nword " + strings.Repeat("x", 19995) + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 20000\r\n\r\nword " + strings.Repeat("x", 19995) + get("a.test"), "", false},
 		// CL.0 / Expect desync: a server that skips the body reads it as
 		// the next request.
 		{"body_is_request_other_host", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 32\r\n\r\n" + get("b.test"),

@@ -213,19 +213,20 @@ func (s *httpStream) head(b []byte) (int, error) {
 // (a redirect, a static file, an "Expect: 100-continue" it answered with
 // a final status) reads that line as the next request: CL.0 and
 // Expect-based desync, a request for another host hidden from the proxy
-// as body bytes. It waits (bounded by maxHead) until the body's first
-// line is complete, and moves to stBody without consuming anything.
+// as body bytes. It waits until the body's first line is complete (at
+// most maxHead bytes), and moves to stBody without consuming anything.
 func (s *httpStream) bodyStart(b []byte) (int, error) {
-	whole := int64(len(b)) >= s.remaining
-	body := b[:min(int64(len(b)), s.remaining)]
+	body := b[:min(int64(len(b)), s.remaining, maxHead)]
+	enough := int64(len(body)) == s.remaining || len(body) == maxHead
 	_, err := parseRequestHead(body)
 	switch {
 	case errors.Is(err, errNotHTTP):
-	case errors.Is(err, errNeedMore) && !whole:
+	case errors.Is(err, errNeedMore) && !enough:
 		return 0, errNeedMore
-	case errors.Is(err, errNeedMore) && !hasLineEnd(body):
-		// No complete request line in the body: the bytes after it
-		// start the next head, which is verified like any other.
+	case !hasLineEnd(body):
+		// No complete request line in the body (or in its first
+		// maxHead bytes, longer than servers take): the bytes after a
+		// short body start the next head, verified like any other.
 	default:
 		return 0, &violation{reason: "cannot verify the server name: a request body starts with a request line (a server that does not read the body would take it for the next request)"}
 	}
