@@ -29,6 +29,10 @@ var redteamCases = []bypassCase{
 	// Abstract unix sockets are per network namespace: the host's is not
 	// reachable.
 	{name: "rt_abstract_unix_host", args: []string{"$P", "abstract=$U"}, wantExit: 0, wantOut: out("abstract: ECONNREFUSED")},
+	// Unprivileged ICMP (ping) sockets, a tunnel nftables would have to
+	// catch, cannot be opened: the sandbox netns keeps the default
+	// ping_group_range and /proc/sys is read-only.
+	{name: "rt_icmp_ping_socket", args: []string{"$P", "icmp-dgram"}, wantExit: 0, wantOut: out("icmp-dgram: EACCES")},
 	// A filter of the build's own, or another personality, does not lift
 	// the sandbox's filter: the strictest action wins, the ABI is the same.
 	{name: "rt_own_seccomp_filter", args: []string{"$P", "own-filter-vsock"}, wantExit: 1, wantOut: out("own-filter-vsock: EAFNOSUPPORT"),
@@ -71,6 +75,9 @@ func tryRedteam(name, arg string) (err error, ok bool) {
 			return fmt.Errorf("own filter: %w", err), true
 		}
 		return socket(unix.AF_VSOCK, unix.SOCK_STREAM, 0), true
+	case "icmp-dgram":
+		// Ping sockets need no CAP_NET_RAW, only net.ipv4.ping_group_range.
+		return socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP), true
 	case "personality-vsock":
 		if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, 0x0008, 0, 0); e != 0 { // PER_LINUX32
 			return e, true
