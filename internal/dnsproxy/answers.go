@@ -20,6 +20,14 @@ var answerLimits = []struct {
 }{
 	{netip.MustParsePrefix("169.254.169.254/32"), "metadata answer"},
 	{netip.MustParsePrefix("fd00:ec2::254/128"), "metadata answer"},
+	// Other clouds' instance endpoints outside link-local: Azure's
+	// WireServer (hosted CI runners run on Azure; it serves the VM's
+	// goal state and certificates), Alibaba's metadata service (inside
+	// CGNAT space, which alone a literal connection in audit mode may
+	// reach) and Oracle's legacy one.
+	{netip.MustParsePrefix("168.63.129.16/32"), "metadata answer"},
+	{netip.MustParsePrefix("100.100.100.200/32"), "metadata answer"},
+	{netip.MustParsePrefix("192.0.0.192/32"), "metadata answer"},
 	{netip.MustParsePrefix("169.254.0.0/16"), "link-local answer"},
 	{netip.MustParsePrefix("fe80::/10"), "link-local answer"},
 	{netip.MustParsePrefix("127.0.0.0/8"), "loopback answer"},

@@ -104,6 +104,11 @@ func TestResolutionLimits(t *testing.T) {
 	}{
 		{"169.254.169.254", "metadata address"},
 		{"fd00:ec2::254", "metadata address"},
+		{"168.63.129.16", "metadata address"},
+		{"::ffff:168.63.129.16", "metadata address"},
+		{"100.100.100.200", "metadata address"},
+		{"192.0.0.192", "metadata address"},
+		{"64:ff9b::a9fe:a9fe", "metadata address"},
 		{"169.254.1.1", "link-local address"},
 		{"10.0.0.1", ""}, // literal private addresses are the policy's to decide
 		{"10.1.2.3", ""},

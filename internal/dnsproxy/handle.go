@@ -104,6 +104,14 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, ev event.Event) (*dns
 	}
 
 	d := s.c.Policy.Decide(policy.Request{Name: name, Proto: "dns"})
+	if strings.IndexByte(name, '\\') >= 0 {
+		// The presentation form escapes a label byte no host name has: a
+		// dot inside a label ("x\\.allowed.example" is the labels
+		// "x.allowed" and "example", not a name under allowed.example,
+		// though its text ends like one), a NUL, a space. Matching the
+		// text against the policy would be wrong; no real client asks.
+		d = policy.Decision{Reason: invalidNameReason}
+	}
 	ev.Rule = d.Rule
 	tunnel, hardTunnel := s.tunnel.check(name, q.Qtype == dns.TypeTXT || q.Qtype == dns.TypeNULL, s.c.Now())
 	block := s.c.Policy.Mode() == policy.ModeBlock
@@ -163,6 +171,10 @@ func (s *Server) answer(ctx context.Context, req *dns.Msg, ev event.Event) (*dns
 	}
 	return resp, ev
 }
+
+// invalidNameReason is the reason of a query whose name has a label
+// byte no host name has.
+const invalidNameReason = "invalid name: a label holds a dot, nul or other byte no host name has"
 
 func (s *Server) hdr(q dns.Question, t uint16) dns.RR_Header {
 	return dns.RR_Header{Name: q.Name, Rrtype: t, Class: dns.ClassINET, Ttl: s.c.TTL}

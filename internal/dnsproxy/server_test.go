@@ -454,3 +454,31 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestServerRefusesEscapedNames: a label holding a dot ("x\.allowed.example"
+// is the labels "x.allowed" and "example"), a NUL or a space never matches
+// the policy by its text, is never forwarded, and is recorded as blocked.
+func TestServerRefusesEscapedNames(t *testing.T) {
+	h := newHarness(t, policy.ModeBlock, nil)
+	names := []string{`x\.allowed.example`, `evil\.test\.allowed.example`, `x\000.allowed.example`, `x\032y.allowed.example`}
+	for _, n := range names {
+		for _, qt := range []uint16{dns.TypeA, dns.TypeTXT} {
+			if r := h.ask(t, "udp", n, qt); r.Rcode != dns.RcodeNameError || len(r.Answer) != 0 {
+				t.Errorf("%s %s: rcode %s answers %v, want NXDOMAIN", n, dns.TypeToString[qt], dns.RcodeToString[r.Rcode], answers(r))
+			}
+		}
+	}
+	h.ask(t, "udp", "Sub.Allowed.Example", dns.TypeTXT) // 0x20 case mixing still resolves
+	if diff := cmp.Diff([]string{"Sub.Allowed.Example/TXT"}, h.up.names()); diff != "" {
+		t.Errorf("upstream queries (-want +got):\n%s", diff)
+	}
+	blocked := 0
+	for _, e := range h.rec.Events() {
+		if e.Verdict == event.VerdictBlock && e.Reason == invalidNameReason {
+			blocked++
+		}
+	}
+	if blocked != 2*len(names) {
+		t.Errorf("%d blocked events with reason %q, want %d", blocked, invalidNameReason, 2*len(names))
+	}
+}

@@ -198,13 +198,14 @@ func TestKernelBypassTable(t *testing.T) {
 	}
 	helper := probeHelper(t)
 	sock := runSocket(t)
+	abstract := abstractSocket(t)
 	users := []struct {
 		name string
 		uid  int
 	}{{"root", 0}, {"rootless", 65534}}
 	for _, u := range users {
 		t.Run(u.name, func(t *testing.T) {
-			for _, tc := range bypassCases {
+			for _, tc := range append(bypassCases, redteamCases...) {
 				t.Run(tc.name, func(t *testing.T) {
 					abi := ""
 					if tc.needs == "unshare" {
@@ -219,7 +220,7 @@ func TestKernelBypassTable(t *testing.T) {
 						}
 						abi = d
 					}
-					expand := strings.NewReplacer("$P", helper, "$A", abi, "$S", sock)
+					expand := strings.NewReplacer("$P", helper, "$A", abi, "$S", sock, "$U", abstract)
 					args := make([]string, len(tc.args))
 					for i, a := range tc.args {
 						args[i] = expand.Replace(a)

@@ -135,5 +135,8 @@ func try(name, arg string) error {
 		}
 		return c.Close()
 	}
+	if err, ok := tryRedteam(name, arg); ok {
+		return err
+	}
 	return fmt.Errorf("unknown probe %q", name)
 }

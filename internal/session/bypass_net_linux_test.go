@@ -158,7 +158,7 @@ func TestBypassNet(t *testing.T) {
 		t.Fatalf("running as uid %d, want %s", os.Getuid(), want)
 	}
 	t.Logf("running as uid %d", os.Getuid())
-	for _, tc := range netCases() {
+	for _, tc := range append(netCases(), redteamNetCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newNetWorld(t)
 			mode := tc.mode

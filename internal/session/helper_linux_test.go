@@ -42,6 +42,8 @@ func TestMain(m *testing.M) {
 //	dig SERVER NAME [tcp]  ask SERVER:53 for NAME's A record, print rcode and answers
 //	resolve NAME           resolve through /etc/resolv.conf
 //	send ADDR MS P...      raw TCP: wait MS, then write each quoted payload and read a reply
+//	drip ADDR P            raw TCP: write quoted payload P one byte per segment
+//	tfo ADDR P             raw TCP: send quoted payload P in the SYN (MSG_FASTOPEN)
 //	sleep                  sleep for an hour
 func helper(args []string) int {
 	if len(args) == 0 {
@@ -52,6 +54,10 @@ func helper(args []string) int {
 		return helperGet(args[1:])
 	case "send":
 		return helperSend(args[1:])
+	case "drip":
+		return helperDrip(args[1:])
+	case "tfo":
+		return helperTFO(args[1:])
 	case "tcp":
 		c, err := net.DialTimeout("tcp", args[1], 5*time.Second)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -228,6 +229,9 @@ func (h *requestHead) headers(block []byte) error {
 				return malformed("invalid header name")
 			}
 		}
+		if err := underscoreAlias(k); err != nil {
+			return err
+		}
 		v = strings.Trim(v, " \t")
 		switch {
 		case strings.EqualFold(k, "Host"):
@@ -261,6 +265,10 @@ func (h *requestHead) headers(block []byte) error {
 				return malformed("invalid forwarded host header")
 			}
 			h.ForwardedHost = host
+		case strings.EqualFold(k, "Forwarded"):
+			if err := h.forwarded(v); err != nil {
+				return err
+			}
 		}
 	}
 	if seenCL && seenTE {
@@ -275,6 +283,47 @@ func (h *requestHead) headers(block []byte) error {
 		// An HTTP/1.0 server may ignore Transfer-Encoding and read the
 		// chunks as the next request.
 		return malformed("transfer-encoding in an http/1.0 request")
+	}
+	return nil
+}
+
+// framingHeaders are the headers the proxy frames or routes requests by.
+var framingHeaders = []string{"host", "content-length", "transfer-encoding", "x-forwarded-host", "x-host"}
+
+// underscoreAlias refuses a header name that spells one of
+// framingHeaders with underscores ("Transfer_Encoding"): servers that map
+// "_" to "-" (CGI-style stacks) would frame or route by a header the
+// proxy did not read, and smuggle a request past it.
+func underscoreAlias(k string) error {
+	if strings.IndexByte(k, '_') < 0 {
+		return nil
+	}
+	alias := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+	if slices.Contains(framingHeaders, alias) {
+		return malformed("header name " + alias + " spelled with underscores")
+	}
+	return nil
+}
+
+// forwarded reads the host= parameters of a Forwarded header (RFC 7239)
+// into h.ForwardedHost, like X-Forwarded-Host: some front ends route by
+// it. More than one forwarded host is refused.
+func (h *requestHead) forwarded(v string) error {
+	for _, elem := range strings.Split(v, ",") {
+		for _, pair := range strings.Split(elem, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || !strings.EqualFold(strings.TrimSpace(k), "host") {
+				continue
+			}
+			host, err := hostOnly(strings.Trim(strings.TrimSpace(val), `"`))
+			if err != nil || host == "" {
+				return malformed("invalid host in forwarded header")
+			}
+			if h.ForwardedHost != "" {
+				return malformed("more than one forwarded host header")
+			}
+			h.ForwardedHost = host
+		}
 	}
 	return nil
 }
@@ -299,9 +348,10 @@ func joinComma(a, b string) string {
 // target classifies the request target and records its authority.
 func (h *requestHead) target(t string) error {
 	switch {
-	case strings.HasPrefix(t, "//"):
+	case len(t) >= 2 && (t[0] == '/' || t[0] == '\\') && (t[1] == '/' || t[1] == '\\'):
 		// Not a valid origin-form, but some servers (Go's among them)
-		// read it as a network-path reference naming a host.
+		// read it as a network-path reference naming a host; URL
+		// parsers that follow WHATWG read a backslash as a slash.
 		auth := t[2:]
 		if j := strings.IndexAny(auth, "/?#"); j >= 0 {
 			auth = auth[:j]

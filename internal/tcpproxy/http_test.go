@@ -118,8 +118,18 @@ func TestHTTPStream(t *testing.T) {
 		{"h2c_upgrade", "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n", "", "h2c", false},
 		{"h2c_prior_knowledge", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "", "h2c", false},
 		{"websocket_upgrade", "GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n", "", "upgrade", false},
-		{"body_hides_nothing", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"),
-			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"), "", false},
+		{"body_hides_nothing", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 26\r\n\r\n" + `{"q":"GET / HTTP/1.1\r\n"}` + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 26\r\n\r\n" + `{"q":"GET / HTTP/1.1\r\n"}` + get("a.test"), "", false},
+		{"body_words_without_line_end", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 11\r\n\r\nhello world" + get("a.test"), "", false},
+		{"long_text_body_without_line_end", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 20000\r\n\r\nword " + strings.Repeat("x", 19995) + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 20000\r\n\r\nword " + strings.Repeat("x", 19995) + get("a.test"), "", false},
+		// CL.0 / Expect desync: a server that skips the body reads it as
+		// the next request.
+		{"body_is_request_other_host", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 32\r\n\r\n" + get("b.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 32\r\n\r\n", "cannot verify the server name: a request body starts", false},
+		{"body_is_partial_request", "POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 25\r\n\r\n" + get("b.test")[:25] + get("a.test"),
+			"POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 25\r\n\r\n", "cannot verify the server name: a request body starts", false},
 		{"request_after_body", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc" + get("b.test"),
 			"POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc", "second request host mismatch", false},
 		{"chunked_then_request", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n" + get("b.test"),
@@ -133,6 +143,15 @@ func TestHTTPStream(t *testing.T) {
 		{"connect_same_then_tls_same", "CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n" + string(buildHello(sniExt(0, "a.test"))) + "opaque",
 			"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n" + string(buildHello(sniExt(0, "a.test"))) + "opaque", "", false},
 		{"garbage_after_request", get("a.test") + "\x00\x01", get("a.test"), "", true},
+		// Red-team variants: header names a CGI-style server maps "_" to
+		// "-" in, RFC 7239 Forwarded, and WHATWG-style backslash targets.
+		{"te_underscore_smuggle", "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 37\r\nTransfer_Encoding: chunked\r\n\r\n0\r\n\r\n" + get("b.test"), "", "", true},
+		{"cl_underscore_smuggle", "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent_Length: 5\r\n\r\n0\r\n\r\n", "", "", true},
+		{"forwarded_host_underscore", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Forwarded_Host: b.test\r\n\r\n", "", "", true},
+		{"rfc7239_forwarded_other", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=\"B.test:80\"\r\n\r\n", "", "host mismatch: forwarded host", false},
+		{"rfc7239_forwarded_same", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=a.test\r\n\r\n", "GET / HTTP/1.1\r\nHost: a.test\r\nForwarded: for=192.0.2.1;host=a.test\r\n\r\n", "", false},
+		{"backslash_network_path", "GET /\\b.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "", "absolute-form mismatch", false},
+		{"unrelated_underscore_header", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Trace: 1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a.test\r\nX_Trace: 1\r\n\r\n", "", false},
 	}
 	for _, tt := range tests {
 		for _, split := range []bool{false, true} {

@@ -25,6 +25,7 @@ type streamState uint8
 
 const (
 	stHead      streamState = iota // at a request boundary
+	stBodyStart                    // at the start of a Content-Length body
 	stBody                         // in a Content-Length body
 	stChunkLine                    // at a chunk-size line
 	stChunkData                    // in chunk data
@@ -135,6 +136,8 @@ func (s *httpStream) unit(b []byte) (int, error) {
 	switch s.st {
 	case stHead:
 		return s.head(b)
+	case stBodyStart:
+		return s.bodyStart(b)
 	case stChunkLine:
 		i := strings.Index(string(b[:min(len(b), maxHead)]), "\r\n")
 		if i < 0 {
@@ -226,9 +229,42 @@ func (s *httpStream) head(b []byte) (int, error) {
 	case h.Chunked:
 		s.st = stChunkLine
 	case h.ContentLength > 0:
-		s.st, s.remaining = stBody, h.ContentLength
+		s.st, s.remaining = stBodyStart, h.ContentLength
 	}
 	return h.Len, nil
+}
+
+// bodyStart refuses a Content-Length body that starts with an HTTP/1.x
+// request line. A server that does not read the body of some requests
+// (a redirect, a static file, an "Expect: 100-continue" it answered with
+// a final status) reads that line as the next request: CL.0 and
+// Expect-based desync, a request for another host hidden from the proxy
+// as body bytes. It waits until the body's first line is complete (at
+// most maxHead bytes), and moves to stBody without consuming anything.
+func (s *httpStream) bodyStart(b []byte) (int, error) {
+	body := b[:min(int64(len(b)), s.remaining, maxHead)]
+	enough := int64(len(body)) == s.remaining || len(body) == maxHead
+	_, err := parseRequestHead(body)
+	switch {
+	case errors.Is(err, errNotHTTP):
+	case errors.Is(err, errNeedMore) && !enough:
+		return 0, errNeedMore
+	case !hasLineEnd(body):
+		// No complete request line in the body (or in its first
+		// maxHead bytes, longer than servers take): the bytes after a
+		// short body start the next head, verified like any other.
+	default:
+		return 0, &violation{reason: "cannot verify the server name: a request body starts with a request line (a server that does not read the body would take it for the next request)"}
+	}
+	s.st = stBody
+	return 0, nil
+}
+
+// hasLineEnd reports whether b holds a line end after optional leading
+// empty lines.
+func hasLineEnd(b []byte) bool {
+	skip, err := skipCRLF(b)
+	return err == nil && strings.IndexByte(string(b[skip:]), '\n') >= 0
 }
 
 // later prefixes the reason for a request after the first on the
