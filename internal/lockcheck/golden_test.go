@@ -104,7 +104,11 @@ func render(f finding.Finding) string {
 	if f.Package != nil {
 		pkg = f.Package.Ecosystem + ":" + f.Package.String()
 	}
-	return fmt.Sprintf("%s:%d:%d %s %s %s\n  %s\n  fix: %s\n", f.Path, f.Line, f.Column, f.Severity, f.Rule, pkg, f.Message, f.Fix)
+	out := fmt.Sprintf("%s:%d:%d %s %s %s\n  %s\n  fix: %s\n", f.Path, f.Line, f.Column, f.Severity, f.Rule, pkg, f.Message, f.Fix)
+	if f.Suppressed != nil {
+		out += fmt.Sprintf("  suppressed (%s): %s\n", f.Suppressed.Kind, f.Suppressed.Reason)
+	}
+	return out
 }
 
 func fileExists(p string) bool {

@@ -62,6 +62,14 @@ type Context struct {
 	// setting that does so. Such packages run scripts even when the
 	// lockfile does not record it.
 	BuildAllowed map[string]string
+	// Overrides maps package names that the package manager's own settings
+	// (pnpm-workspace.yaml overrides) force to another spec, to the setting
+	// that does so; the root manifest's overrides are read from it.
+	Overrides map[string]string
+	// Catalogs are pnpm's catalogs (pnpm-workspace.yaml catalog/catalogs):
+	// catalog name ("default" for the top-level one) to package name to
+	// spec, resolving package.json's "catalog:" and "catalog:<name>" specs.
+	Catalogs map[string]map[string]string
 
 	byName map[string][]*lockfile.Package
 }

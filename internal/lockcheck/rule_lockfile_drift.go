@@ -1,6 +1,8 @@
 package lockcheck
 
 import (
+	"strings"
+
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
 )
@@ -15,6 +17,9 @@ var lockfileDriftRule = finding.Rule{
 		"file: and workspace: specs are checked for presence only. The spec a lockfile records is compared with package.json's " +
 		"only after the package manager's normalisation (yarn berry's `npm:^1.0.0` is `^1.0.0`, `user/repo` is " +
 		"`github:user/repo` and `https://github.com/user/repo.git`); specs of other kinds are not compared. " +
+		"A package that the root package.json's npm `overrides`, yarn `resolutions` or `pnpm.overrides`, or pnpm-workspace.yaml's " +
+		"`overrides`, force to another spec is checked for presence only; pnpm `catalog:` and `catalog:<name>` specs are resolved through pnpm-workspace.yaml's catalogs and " +
+		"the locked version checked against that range. A name declared in several sections drifts only when no declaration is satisfied. " +
 		"Peer dependencies are not checked.",
 }
 
@@ -27,17 +32,40 @@ func checkLockfileDrift(c *Context, report func(finding.Finding)) {
 			workspaces[m.Name] = true
 		}
 	}
+	overridden := c.overridden()
 	rs := ranges{}
 	for _, m := range c.Manifests {
 		if m.Manifest == nil {
 			continue
 		}
+		// A name declared in several sections (dependencies and
+		// devDependencies, ...) gets one lockfile entry: it drifts only when
+		// no declaration is satisfied, and is reported once.
+		sections := map[string]int{}
+		for i := range m.Dependencies {
+			sections[m.Dependencies[i].Name]++
+		}
+		done := map[string]bool{}
 		for i := range m.Dependencies {
 			d := &m.Dependencies[i]
-			if d.Kind == lockfile.DepPeer || workspaces[d.Name] || hasPrefix(d.Spec, "workspace:") {
+			if d.Kind == lockfile.DepPeer || workspaces[d.Name] || hasPrefix(d.Spec, "workspace:") || done[d.Name] {
 				continue
 			}
-			if msg, version := c.drift(rs, m, d); msg != "" {
+			msg, version := c.driftOrOverride(rs, m, d, overridden[d.Name])
+			if sections[d.Name] > 1 {
+				done[d.Name] = true
+			}
+			if msg != "" && sections[d.Name] > 1 {
+				for j := i + 1; j < len(m.Dependencies); j++ {
+					if o := &m.Dependencies[j]; o.Name == d.Name && o.Kind != lockfile.DepPeer {
+						if alt, _ := c.driftOrOverride(rs, m, o, overridden[d.Name]); alt == "" {
+							msg = ""
+							break
+						}
+					}
+				}
+			}
+			if msg != "" {
 				report(finding.Finding{
 					Rule:     lockfileDriftRule.ID,
 					Severity: lockfileDriftRule.Severity,
@@ -49,6 +77,48 @@ func checkLockfileDrift(c *Context, report func(finding.Finding)) {
 			}
 		}
 	}
+}
+
+// overridden maps the package names that the root manifest's overrides or
+// resolutions, or the package manager's settings (c.Overrides), force to
+// another spec, to the setting that does so.
+func (c *Context) overridden() map[string]string {
+	out := map[string]string{}
+	for _, m := range c.Manifests {
+		if m.Manifest != nil && m.Importer == "." {
+			for name, how := range m.Overrides {
+				out[name] = m.Path + " " + how
+			}
+		}
+	}
+	for name, how := range c.Overrides {
+		if _, ok := out[name]; !ok {
+			out[name] = how
+		}
+	}
+	return out
+}
+
+// driftOrOverride is drift, except that for a package an override forces
+// (override names the setting) only the presence of a locked entry is
+// checked: the lockfile then records the override's spec and version, not
+// package.json's.
+func (c *Context) driftOrOverride(rs ranges, m Manifest, d *lockfile.Dependency, override string) (msg, version string) {
+	if override == "" {
+		return c.drift(rs, m, d)
+	}
+	absent := m.Path + " declares " + d.Name + " " + quoteSpec(d.Spec) + " (overridden by " + override + ") but " + c.Path + " has no entry for it"
+	if lf := c.Lockfile; lf.Importers != nil {
+		direct, ok := lf.Importers[m.Importer][d.Name]
+		if !ok {
+			return absent, ""
+		}
+		return "", direct.Version
+	}
+	if len(c.packagesByName()[d.Name]) == 0 {
+		return absent, ""
+	}
+	return "", ""
 }
 
 // drift explains how the lockfile fails to satisfy d, or returns "". version
@@ -68,6 +138,9 @@ func (c *Context) drift(rs ranges, m Manifest, d *lockfile.Dependency) (msg, ver
 		}
 		if direct.Version == "" && !isLocalSpec(d.Spec) {
 			return decl + " but " + c.Path + " locks no version of it (no installed entry)", ""
+		}
+		if rng, ok := c.catalogSpec(d.Spec, d.Name); ok {
+			return c.outside(rs, decl+" (catalog range "+quoteSpec(rng)+")", rng, direct.Version), direct.Version
 		}
 		return c.outside(rs, decl, d.Spec, direct.Version), direct.Version
 	case lf.Descriptors != nil:
@@ -119,3 +192,18 @@ func quoteSpec(spec string) string {
 }
 
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// catalogSpec resolves a pnpm "catalog:" or "catalog:<name>" spec of
+// package name through c.Catalogs. ok is false for other specs and for
+// entries the catalogs do not hold (pnpm-workspace.yaml unread).
+func (c *Context) catalogSpec(spec, name string) (string, bool) {
+	catalog, ok := strings.CutPrefix(strings.TrimSpace(spec), "catalog:")
+	if !ok {
+		return "", false
+	}
+	if catalog == "" {
+		catalog = "default"
+	}
+	rng, ok := c.Catalogs[catalog][name]
+	return rng, ok
+}

@@ -61,6 +61,10 @@ type Package struct {
 	Line, Column int
 	Dev          bool
 	Optional     bool
+	// Conditions is yarn berry's platform condition of an optional
+	// platform-specific package ("os=darwin & cpu=arm64"); such entries
+	// carry no checksum unless the locking machine fetched them.
+	Conditions string
 	// InstallScript is true when the lockfile records that the package runs
 	// preinstall/install/postinstall scripts (npm hasInstallScript, pnpm
 	// requiresBuild, yarn berry dependenciesMeta/built, bun scripts).
@@ -157,4 +161,9 @@ type Manifest struct {
 	Workspaces []string
 	// Scripts holds the lifecycle scripts by name ("postinstall": "node x.js").
 	Scripts map[string]string
+	// Overrides maps each package name that the manifest's npm "overrides",
+	// yarn "resolutions" or "pnpm.overrides" force to another spec, at any
+	// depth of the tree, to the setting that does so ("resolutions").
+	// Package managers honour them in the root manifest only.
+	Overrides map[string]string
 }

@@ -50,12 +50,14 @@ func check(ctx context.Context, w *walker, regs, treeRegs *projectRegistries, op
 				crashes[i] = fmt.Errorf("check %s: rule crashed (a buildwall bug, please report it): %v", l.rel, r)
 			}
 		}()
-		var built map[string]string
+		var ws pnpmWorkspace
 		if l.lock.Format == "pnpm" {
-			built = pnpmBuildAllowed(treeRegs, l.dir)
+			ws = readPnpmWorkspace(treeRegs, l.dir)
 		}
 		c := &lockcheck.Context{
-			BuildAllowed: built,
+			BuildAllowed: ws.buildAllowed,
+			Overrides:    ws.overrides,
+			Catalogs:     ws.catalogs,
 			Lockfile:     l.lock,
 			Path:         l.rel,
 			Manifests:    covered(l, manifests, lockDirs),

@@ -26,10 +26,38 @@ import (
 // same way (YARN_REGISTRY and friends, else `yarn config get registry`,
 // cached). The machine's `@scope:registry` settings are defaults for their
 // scope only. When nothing is known the Defaults carry a note that findings
-// quote. getenv nil means os.Getenv; the home and cache directories come
-// from the process environment. No registry host is compiled into
-// buildwall.
+// quote. When a client is not installed or gives no answer, its
+// documented built-in default (builtinRegistries) stands in for it, since
+// that is what the client uses when nothing configures another registry,
+// and findings say so. getenv nil means os.Getenv; the home and cache
+// directories come from the process environment.
 func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.Defaults {
+	return clientDefaults(ctx, getenv, builtinRegistries)
+}
+
+// clientBuiltins are the registries package managers use when nothing
+// configures another one.
+type clientBuiltins struct {
+	npm, yarn string
+}
+
+// builtinRegistries are built-in default registries of npm and yarn, used
+// only when the installed client cannot be asked (it is missing, or gives
+// no answer) and nothing configures a registry. buildwall's source names no
+// registry host: every registry is derived from the clients' own
+// configuration, which is also what private mirrors need. A distribution
+// that wants fall-backs sets them when it builds buildwall:
+//
+//	go build -ldflags "-X github.com/buildwall/buildwall/internal/scan.builtinNPM=https://... -X ...builtinYarn=https://..."
+//
+// Tests inject *.test hosts through clientDefaults instead.
+var builtinRegistries = clientBuiltins{npm: builtinNPM, yarn: builtinYarn}
+
+// builtinNPM and builtinYarn are set with -ldflags -X (see
+// builtinRegistries); empty in a plain build.
+var builtinNPM, builtinYarn string
+
+func clientDefaults(ctx context.Context, getenv func(string) string, builtin clientBuiltins) *lockcheck.Defaults {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -38,9 +66,13 @@ func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.
 		var list []lockcheck.Registry
 		note := ""
 		npm := c.npmRegistries(ctx)
-		if npm.Default != "" {
+		switch {
+		case npm.Default != "":
 			list = append(list, lockcheck.Registry{URL: npm.Default})
-		} else {
+		case builtin.npm != "":
+			list = append(list, lockcheck.Registry{URL: builtin.npm})
+			note = "npm's configured registry is unknown (npm_config_registry is unset, no npmrc names one and npm is not installed or gave no answer), so npm's documented built-in default is assumed"
+		default:
 			note = "npm's default registry is unknown (npm_config_registry is unset, no npmrc names one and npm is not installed or gave no answer), so only registries configured by the project or in buildwall.yml are allowed"
 		}
 		for _, scope := range sortedKeys(npm.Scopes) {
@@ -48,6 +80,8 @@ func ClientDefaults(ctx context.Context, getenv func(string) string) *lockcheck.
 		}
 		if u := c.yarnRegistry(ctx); u != "" {
 			list = append(list, lockcheck.Registry{URL: u})
+		} else if builtin.yarn != "" {
+			list = append(list, lockcheck.Registry{URL: builtin.yarn})
 		}
 		return list, note
 	})

@@ -55,7 +55,7 @@ func fakeNPM(t *testing.T, url string) (bin string, runs func() int) {
 
 // defaultsOf resolves ClientDefaults with env and describes the result.
 func defaultsOf(env map[string]string) string {
-	d := ClientDefaults(context.Background(), func(k string) string { return env[k] })
+	d := clientDefaults(context.Background(), func(k string) string { return env[k] }, clientBuiltins{})
 	return lockcheck.NewRegistries(d).Describe()
 }
 
@@ -81,7 +81,7 @@ func TestClientDefaultsCachesNPM(t *testing.T) {
 	})
 	scanOnce := func() []string {
 		t.Helper()
-		res, err := Run(context.Background(), Options{Paths: []string{root}, Defaults: ClientDefaults(context.Background(), func(string) string { return "" })})
+		res, err := Run(context.Background(), Options{Paths: []string{root}, Defaults: clientDefaults(context.Background(), func(string) string { return "" }, clientBuiltins{})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,12 +240,12 @@ func TestClientDefaultsScoped(t *testing.T) {
 	home := isolateClientConfig(t)
 	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
 	write(t, filepath.Join(home, ".npmrc"), "registry=https://npm-default.example/\n@corp:registry=https://npm.corp.example/\n")
-	d := ClientDefaults(context.Background(), func(k string) string {
+	d := clientDefaults(context.Background(), func(k string) string {
 		if k == "HOME" {
 			return home
 		}
 		return ""
-	})
+	}, clientBuiltins{})
 	r := lockcheck.NewRegistries(d)
 	for _, tt := range []struct {
 		name, url string
@@ -258,5 +258,41 @@ func TestClientDefaultsScoped(t *testing.T) {
 		if got := r.AllowedFor(tt.name, tt.url); got != tt.want {
 			t.Errorf("AllowedFor(%q, %q) = %v, want %v (%s)", tt.name, tt.url, got, tt.want, r.Describe())
 		}
+	}
+}
+
+// TestClientDefaultsBuiltins: a client that is not installed stands in
+// with its documented built-in default; an installed client's own answer
+// replaces it. The built-ins are injected *.test hosts.
+func TestClientDefaultsBuiltins(t *testing.T) {
+	isolateClientConfig(t)
+	builtin := clientBuiltins{npm: "https://npm-builtin.test/", yarn: "https://yarn-builtin.test/"}
+	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
+	r := lockcheck.NewRegistries(clientDefaults(context.Background(), func(string) string { return "" }, builtin))
+	for _, u := range []string{"https://npm-builtin.test/a/-/a-1.0.0.tgz", "https://yarn-builtin.test/a/-/a-1.0.0.tgz"} {
+		if !r.AllowedFor("a", u) {
+			t.Errorf("no client installed: %s not allowed (%s)", u, r.Describe())
+		}
+	}
+	if !strings.Contains(r.Describe(), "built-in default is assumed") {
+		t.Errorf("describe = %q, want the assumed-default note", r.Describe())
+	}
+	if r.AllowedFor("a", "https://elsewhere.test/a/-/a-1.0.0.tgz") {
+		t.Error("a host no client names is allowed")
+	}
+
+	// An installed yarn that answers replaces yarn's built-in.
+	bin := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1 $2 $3\" = \"config get registry\" ] || exit 1\necho https://yarn-mirror.test/\n"
+	if err := os.WriteFile(filepath.Join(bin, "yarn"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	r = lockcheck.NewRegistries(clientDefaults(context.Background(), func(string) string { return "" }, builtin))
+	if !r.AllowedFor("a", "https://yarn-mirror.test/a/-/a-1.0.0.tgz") {
+		t.Errorf("yarn's own answer not allowed (%s)", r.Describe())
+	}
+	if r.AllowedFor("a", "https://yarn-builtin.test/a/-/a-1.0.0.tgz") {
+		t.Errorf("yarn's built-in allowed although yarn named another registry (%s)", r.Describe())
 	}
 }

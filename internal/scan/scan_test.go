@@ -330,12 +330,12 @@ func TestClientDefaultsFromEnv(t *testing.T) {
 	isolateClientConfig(t)
 	t.Setenv("PATH", t.TempDir()) // no npm, no yarn
 	env := map[string]string{"npm_config_registry": "https://env-registry.example/"}
-	d := ClientDefaults(context.Background(), func(k string) string { return env[k] })
+	d := clientDefaults(context.Background(), func(k string) string { return env[k] }, clientBuiltins{})
 	r := lockcheck.NewRegistries(d)
 	if !r.Allowed("https://env-registry.example/a/-/a-1.0.0.tgz") {
 		t.Error("registry from npm_config_registry not allowed")
 	}
-	none := lockcheck.NewRegistries(ClientDefaults(context.Background(), func(string) string { return "" }))
+	none := lockcheck.NewRegistries(clientDefaults(context.Background(), func(string) string { return "" }, clientBuiltins{}))
 	if got := none.Describe(); !strings.Contains(got, "npm's default registry is unknown") {
 		t.Errorf("Describe = %q, want the unknown-default note", got)
 	}
@@ -434,7 +434,7 @@ func TestClientDefaultsRunsNPM(t *testing.T) {
 	}
 	isolateClientConfig(t)
 	t.Setenv("PATH", bin)
-	r := lockcheck.NewRegistries(ClientDefaults(context.Background(), func(string) string { return "" }))
+	r := lockcheck.NewRegistries(clientDefaults(context.Background(), func(string) string { return "" }, clientBuiltins{}))
 	for _, u := range []string{"https://npm-default.example/a/-/a-1.0.0.tgz", "https://yarn-default.example/a/-/a-1.0.0.tgz"} {
 		if !r.Allowed(u) {
 			t.Errorf("Allowed(%q) = false, want true (describe: %s)", u, r.Describe())

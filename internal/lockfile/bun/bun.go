@@ -144,6 +144,11 @@ func (p *parser) parse(root *value) error {
 				if d.val.kind != kindString {
 					return p.errorAt(d, "dependency %q is a %s, want a string", d.key, d.val.kind)
 				}
+				if _, dup := deps[d.key]; dup && section == "peerDependencies" {
+					// A peer range beside a dependency the workspace installs
+					// itself is not what the lockfile resolved.
+					continue
+				}
 				direct := lockfile.Direct{Name: d.key, Spec: d.val.str}
 				// A workspace's own copy is keyed under its name; else the
 				// hoisted one is used.

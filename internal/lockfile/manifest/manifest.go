@@ -5,6 +5,7 @@ package manifest
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/buildwall/buildwall/internal/lockfile"
 	"github.com/buildwall/buildwall/internal/lockfile/jsonpos"
@@ -55,6 +56,12 @@ func parse(d *jsonpos.Decoder) (*lockfile.Manifest, error) {
 			return workspaces(d, m)
 		case "scripts":
 			return scripts(d, m)
+		case "overrides":
+			return overrides(d, "overrides", "", m)
+		case "resolutions":
+			return resolutions(d, m)
+		case "pnpm":
+			return pnpmField(d, m)
 		}
 		for _, kind := range sections {
 			if string(key) == string(kind) {
@@ -171,4 +178,110 @@ func scripts(d *jsonpos.Decoder, m *lockfile.Manifest) error {
 		m.Scripts[name] = s
 		return nil
 	})
+}
+
+// overrides reads npm's "overrides": keys are "name" or "name@range",
+// values a spec or an object of nested overrides, where "." is the parent
+// package itself. parent is the enclosing key's package name.
+func overrides(d *jsonpos.Decoder, field, parent string, m *lockfile.Manifest) error {
+	if err := want(d, field, jsonpos.Object); err != nil {
+		return err
+	}
+	return d.Object(func(key []byte) error {
+		name := parent
+		if k := string(key); k != "." {
+			name = stripVersion(k)
+		}
+		k, err := d.Peek()
+		if err != nil {
+			return err
+		}
+		if k == jsonpos.Object {
+			return overrides(d, field+"."+string(key), name, m)
+		}
+		addOverride(m, name, "overrides")
+		return d.Skip()
+	})
+}
+
+// resolutions reads yarn's "resolutions": keys are "name", "name@range" or
+// a path "a/**/b", "@s/a/@s/b" whose last package is overridden.
+func resolutions(d *jsonpos.Decoder, m *lockfile.Manifest) error {
+	if err := want(d, "resolutions", jsonpos.Object); err != nil {
+		return err
+	}
+	return d.Object(func(key []byte) error {
+		addOverride(m, lastPathPackage(string(key)), "resolutions")
+		return d.Skip()
+	})
+}
+
+// pnpmField reads "pnpm.overrides": keys are "name", "name@range" or
+// "parent>name" (parents may carry ranges too).
+func pnpmField(d *jsonpos.Decoder, m *lockfile.Manifest) error {
+	if err := want(d, "pnpm", jsonpos.Object); err != nil {
+		return err
+	}
+	return d.Object(func(key []byte) error {
+		if string(key) != "overrides" {
+			return d.Skip()
+		}
+		if err := want(d, "pnpm.overrides", jsonpos.Object); err != nil {
+			return err
+		}
+		return d.Object(func(key []byte) error {
+			addOverride(m, PnpmOverrideTarget(string(key)), "pnpm.overrides")
+			return d.Skip()
+		})
+	})
+}
+
+// PnpmOverrideTarget returns the package a pnpm override key ("foo",
+// "foo@<2", "a@1>foo") overrides.
+func PnpmOverrideTarget(key string) string {
+	if i := strings.LastIndexByte(key, '>'); i >= 0 {
+		key = key[i+1:]
+	}
+	return stripVersion(strings.TrimSpace(key))
+}
+
+// lastPathPackage returns the last package of a yarn resolutions path.
+func lastPathPackage(key string) string {
+	segs := strings.Split(key, "/")
+	last := ""
+	for i := 0; i < len(segs); i++ {
+		s := segs[i]
+		if strings.HasPrefix(s, "@") && i+1 < len(segs) {
+			s += "/" + segs[i+1]
+			i++
+		}
+		if s != "**" && s != "*" && s != "" {
+			last = s
+		}
+	}
+	return stripVersion(last)
+}
+
+// stripVersion cuts "@range" off "name@range" and "@scope/name@range".
+func stripVersion(s string) string {
+	from := 0
+	if strings.HasPrefix(s, "@") {
+		from = 1
+	}
+	if i := strings.IndexByte(s[from:], '@'); i >= 0 {
+		return s[:from+i]
+	}
+	return s
+}
+
+func addOverride(m *lockfile.Manifest, name, setting string) {
+	if name == "" {
+		return
+	}
+	if m.Overrides == nil {
+		m.Overrides = make(map[string]string)
+	}
+	if _, ok := m.Overrides[name]; !ok {
+		m.Overrides[name] = setting
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -109,6 +110,7 @@ func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("testdata/package.json"); err == nil {
 		f.Add(data)
 	}
+	f.Add([]byte(`{"overrides": {"a": {"b@1": {".": "2"}}}, "resolutions": {"@s/x/**/y": "1"}, "pnpm": {"overrides": {"p>q": "1"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Parse("package.json", data)
 		if err != nil {
@@ -132,4 +134,42 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestOverrideTargets(t *testing.T) {
+	src := `{"overrides": {"a": "1", "b@^2": {".": "2", "c": "3"}, "@s/d": "4"},
+	"resolutions": {"**/e": "1", "p/@s/f": "2", "@s/g@npm:^1": "patch:x", "p/**/h@1": "3"},
+	"pnpm": {"overrides": {"i@<2": "1", "p@1>@s/j": "2", "k": "3"}, "other": 1}}`
+	m, err := Parse("package.json", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a": "overrides", "b": "overrides", "c": "overrides", "@s/d": "overrides",
+		"e": "resolutions", "@s/f": "resolutions", "@s/g": "resolutions", "h": "resolutions",
+		"i": "pnpm.overrides", "@s/j": "pnpm.overrides", "k": "pnpm.overrides",
+	}
+	if len(m.Overrides) != len(want) {
+		t.Errorf("got %v, want %v", m.Overrides, want)
+	}
+	for k, v := range want {
+		if m.Overrides[k] != v {
+			t.Errorf("Overrides[%q] = %q, want %q", k, m.Overrides[k], v)
+		}
+	}
+	if _, err := Parse("package.json", []byte(`{"resolutions": []}`)); err == nil {
+		t.Error("resolutions as an array: no error")
+	}
+}
+
+// TestDeepOverrides: nested npm overrides recurse, so hostile nesting must
+// end in a positioned error, not a stack overflow.
+func TestDeepOverrides(t *testing.T) {
+	const n = 100000
+	src := `{"overrides": ` + strings.Repeat(`{"a": `, n) + `"1"` + strings.Repeat(`}`, n) + `}`
+	_, err := Parse("package.json", []byte(src))
+	var pe *lockfile.ParseError
+	if !errors.As(err, &pe) || pe.Line < 1 {
+		t.Fatalf("Parse of %d nested overrides: err = %v, want a positioned ParseError", n, err)
+	}
 }

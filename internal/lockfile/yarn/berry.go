@@ -43,6 +43,7 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 		deps *yaml.Node
 	}
 	var workspaces []workspace
+	optional := map[string]bool{} // packages some entry depends on optionally
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
@@ -79,6 +80,10 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 		if alias, _ := splitDescriptor(strings.TrimSpace(descs[0])); alias != name {
 			pkg.Alias = alias
 		}
+		if c := field(v, "conditions"); c != nil {
+			pkg.Conditions = c.Value
+		}
+		markOptional(optional, field(v, "dependenciesMeta"), field(v, "optionalDependencies"))
 		if c := field(v, "checksum"); c != nil && c.Value != "" {
 			sum, err := checksumSRI(c.Value)
 			if err != nil {
@@ -97,6 +102,11 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 	if lf.Version == "" {
 		return nil, errorf(root, "lockfile has no __metadata entry")
 	}
+	for i := range lf.Packages {
+		if p := &lf.Packages[i]; optional[p.Name] || (p.Alias != "" && optional[p.Alias]) {
+			p.Optional = true
+		}
+	}
 	// Importers need every descriptor, so they are filled after the walk.
 	for _, w := range workspaces {
 		deps := map[string]lockfile.Direct{}
@@ -110,6 +120,26 @@ func parseBerry(path string, data []byte) (*lockfile.Lockfile, error) {
 		lf.Importers[w.dir] = deps
 	}
 	return lf, nil
+}
+
+// markOptional records the packages an entry depends on optionally:
+// dependenciesMeta's "<name>: {optional: true}" and optionalDependencies.
+func markOptional(optional map[string]bool, meta, deps *yaml.Node) {
+	if meta != nil && meta.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(meta.Content); i += 2 {
+			if v := meta.Content[i+1]; v.Kind == yaml.MappingNode {
+				if o := field(v, "optional"); o != nil && o.Value == "true" {
+					name, _ := splitDescriptor(meta.Content[i].Value)
+					optional[name] = true
+				}
+			}
+		}
+	}
+	if deps != nil && deps.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(deps.Content); i += 2 {
+			optional[deps.Content[i].Value] = true
+		}
+	}
 }
 
 // field returns the value node of key in mapping m, or nil.

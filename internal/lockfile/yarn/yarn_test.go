@@ -110,7 +110,7 @@ func TestParse(t *testing.T) {
 					},
 					{
 						Name: "fsevents", Version: "2.3.3", Resolved: "fsevents@npm:2.3.3",
-						Integrity: shaLodash, Source: lockfile.SourceRegistry, Line: 42, Column: 1,
+						Integrity: shaLodash, Source: lockfile.SourceRegistry, Line: 42, Column: 1, Conditions: "os=darwin", Optional: true,
 					},
 					{
 						Name: "lodash", Version: "4.17.21", Resolved: "lodash@npm:4.17.21",
