@@ -45,14 +45,3 @@ func Unparseable(path string, err error) finding.Finding {
 	return f
 }
 
-// TooLarge returns the finding for a file that exceeds the scan's size
-// limit and was therefore not parsed. Sizes are in bytes.
-func TooLarge(path string, size, limit int64) finding.Finding {
-	return finding.Finding{
-		Rule:     unparseableLockfileRule.ID,
-		Severity: unparseableLockfileRule.Severity,
-		Message:  fmt.Sprintf("%s is %d bytes, over the %d-byte limit; it was not parsed", path, size, limit),
-		Location: finding.Location{Path: path},
-		Fix:      "Check why " + path + " is so large (generated or tampered?) and regenerate it with your package manager.",
-	}
-}

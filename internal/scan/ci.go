@@ -214,7 +214,8 @@ func checkCIFile(ctx context.Context, tree *treefs.Root, f *ciFile, opts *Option
 	var se *treefs.SizeError
 	switch {
 	case errors.As(err, &se):
-		return []finding.Finding{cicheck.Unparseable(f.rel, se)}
+		f.unread = true
+		return []finding.Finding{unscanned(f.rel, tooLarge(se))}
 	case err != nil:
 		f.unread = true
 		return []finding.Finding{unscanned(f.rel, readReason(err))}

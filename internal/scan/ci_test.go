@@ -124,7 +124,7 @@ func TestScanCIConfigIgnoreAndSingleFile(t *testing.T) {
 func TestScanCITooLarge(t *testing.T) {
 	dir := writeTree(t, map[string]string{".github/workflows/big.yml": ciClean})
 	res := run(t, Options{Paths: []string{dir}, MaxFileSize: 10})
-	if diff := cmp.Diff([]string{".github/workflows/big.yml:0 unparseable-config"}, summary(res.Findings)); diff != "" {
+	if diff := cmp.Diff([]string{".github/workflows/big.yml:0 unscanned-path"}, summary(res.Findings)); diff != "" {
 		t.Errorf("findings mismatch (-want +got):\n%s", diff)
 	}
 	if err := os.Chmod(filepath.Join(dir, ".github", "workflows", "big.yml"), 0); err != nil {

@@ -406,7 +406,7 @@ func parseOne(ctx context.Context, tree *treefs.Root, f *file, opts *Options) {
 	var se *treefs.SizeError
 	switch {
 	case errors.As(err, &se):
-		bad := lockcheck.TooLarge(f.rel, se.Size, opts.MaxFileSize)
+		bad := unscanned(f.rel, tooLarge(se))
 		f.bad = &bad
 		return
 	case err != nil:
@@ -426,6 +426,12 @@ func parseOne(ctx context.Context, tree *treefs.Root, f *file, opts *Options) {
 }
 
 // readReason explains why a file found by the walk could not be read.
+// tooLarge is the unscanned-path reason of a file over the size limit:
+// not read at all, so nothing in it was checked.
+func tooLarge(se *treefs.SizeError) error {
+	return fmt.Errorf("it is %d bytes, over the %d-byte limit, and was not read (a lockfile or CI file that large is generated or tampered with)", se.Size, se.Limit)
+}
+
 func readReason(err error) error {
 	err = unwrapPath(err)
 	switch {

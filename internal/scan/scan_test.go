@@ -131,7 +131,7 @@ func TestTooLargeAndUnreadable(t *testing.T) {
 		got = append(got, f.Path+":"+itoa(f.Line)+" "+f.Rule+" "+msg)
 	}
 	want := []string{
-		"package-lock.json:0 unparseable-lockfile package-lock.json is " + itoa(len(lock)) + " bytes, over the 64-byte limit; it was not parsed",
+		"package-lock.json:0 unscanned-path package-lock.json was not scanned: it is " + itoa(len(lock)) + " bytes, over the 64-byte limit, and was not read (a lockfile or CI file that large is generated or tampered with)",
 		"small/package-lock.json:1 unparseable-lockfile cannot parse small/package-lock.json at line 1, column 14",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

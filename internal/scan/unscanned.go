@@ -9,7 +9,7 @@ import (
 var unscannedPathRule = finding.Rule{
 	ID:       "unscanned-path",
 	Severity: finding.SeverityHigh,
-	Summary:  "A file or directory that should have been scanned was not: unreadable, not a regular file, or a symbolic link leading outside the scanned root.",
+	Summary:  "A file or directory that should have been scanned was not: unreadable, over the size limit, not a regular file, or a symbolic link leading outside the scanned root.",
 	Fix:      "Make the path a readable regular file inside the repository (or remove it), then scan again.",
 	Help: "buildwall fails closed: what it could not read is a finding, never a warning that lets the gate pass. " +
 		"It reads only regular files inside the scanned root: a symbolic link whose target leaves the root " +
