@@ -2,7 +2,8 @@
 // the README names from a local checkout of the public OSV malicious-package
 // repository and copies them, byte for byte, into the embedded data directory.
 //
-//	go run ./internal/advisory/cmd/curate -from CHECKOUT -commit SHA -o internal/advisory/data
+//	go run ./internal/advisory/cmd/curate -from CHECKOUT -commit SHA -o internal/advisory/data \
+//		[-shai-hulud NAMES] [-sha1-hulud NAMES]
 //
 // It reads CHECKOUT/osv/malicious/{npm,pypi}/**/MAL-*.json, skips the
 // unassigned MAL-0000-* source files and withdrawn records, assigns each
@@ -78,11 +79,17 @@ func within(t time.Time, from, to string) bool {
 	return !t.Before(day(from)) && t.Before(day(to).AddDate(0, 0, 1))
 }
 
+// waveLists holds package names read from -names files: many upstream
+// records of the Shai-Hulud waves (e.g. most Nov 2025 GHSA imports) say
+// only "malicious code" and never name the worm, so their membership has to
+// come from a published list of the wave's packages.
+type waveLists map[string]map[string]bool
+
 // waveOf returns the wave a record belongs to, or "" when it is in none.
-// Membership comes from the package names and the record's own text and
-// publication date, never from a hard-coded id list, so a refresh picks up
-// records added upstream later.
-func waveOf(r *record) string {
+// Membership comes from the package names, the record's own text and
+// publication date, and the -names lists, never from a hard-coded id list,
+// so a refresh picks up records added upstream later.
+func waveOf(r *record, lists waveLists) string {
 	text := strings.ToLower(r.Summary + "\n" + r.Details)
 	for _, ref := range r.References {
 		text += "\n" + strings.ToLower(ref.URL)
@@ -96,6 +103,10 @@ func waveOf(r *record) string {
 			return waveNx
 		case eco == "npm" && chalkDebug[name] && within(r.Published, "2025-09-08", "2025-09-30"):
 			return waveChalk
+		case eco == "npm" && lists[waveShaiHulud][name] && within(r.Published, "2025-09-14", "2025-10-31"):
+			return waveShaiHulud
+		case eco == "npm" && lists[waveShaiHulud2][name] && within(r.Published, "2025-11-20", "2025-12-31"):
+			return waveShaiHulud2
 		}
 	}
 	sha1 := strings.Contains(text, "sha1-hulud") || strings.Contains(text, "shai-hulud 2") ||
@@ -119,7 +130,7 @@ type selected struct {
 	id, wave, path string
 }
 
-func collect(root string) ([]selected, error) {
+func collect(root string, lists waveLists) ([]selected, error) {
 	var out []selected
 	for _, eco := range []string{"npm", "pypi"} {
 		dir := filepath.Join(root, "osv", "malicious", eco)
@@ -142,7 +153,7 @@ func collect(root string) ([]selected, error) {
 			if r.Withdrawn != "" || r.ID+".json" != base {
 				return nil
 			}
-			if w := waveOf(&r); w != "" {
+			if w := waveOf(&r, lists); w != "" {
 				out = append(out, selected{r.ID, w, p})
 			}
 			return nil
@@ -155,8 +166,29 @@ func collect(root string) ([]selected, error) {
 	return out, nil
 }
 
-func run(from, commit, outDir string) error {
-	sel, err := collect(from)
+// readNames reads a list of npm package names, one a line; blank lines and
+// lines starting with # are skipped.
+func readNames(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.ContainsAny(line, " \t,") {
+			return nil, fmt.Errorf("%s:%d: want one package name a line, got %q", path, i+1, line)
+		}
+		names[strings.ToLower(line)] = true
+	}
+	return names, nil
+}
+
+func run(from, commit, outDir string, lists waveLists) error {
+	sel, err := collect(from, lists)
 	if err != nil {
 		return err
 	}
@@ -191,12 +223,26 @@ func main() {
 	from := flag.String("from", "", "checkout of the malicious-package repository")
 	commit := flag.String("commit", "unknown", "commit of that checkout, recorded in SOURCE.md")
 	out := flag.String("o", "internal/advisory/data", "directory to write the records to")
+	sh1 := flag.String("shai-hulud", "", "file listing the npm packages of the Sept 2025 Shai-Hulud wave, one a line")
+	sh2 := flag.String("sha1-hulud", "", "file listing the npm packages of the Nov 2025 Shai-Hulud 2 wave, one a line")
 	flag.Parse()
 	if *from == "" {
 		fmt.Fprintln(os.Stderr, "curate: -from is required")
 		os.Exit(2)
 	}
-	if err := run(*from, *commit, *out); err != nil {
+	lists := waveLists{}
+	for wave, path := range map[string]string{waveShaiHulud: *sh1, waveShaiHulud2: *sh2} {
+		if path == "" {
+			continue
+		}
+		names, err := readNames(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "curate:", err)
+			os.Exit(2)
+		}
+		lists[wave] = names
+	}
+	if err := run(*from, *commit, *out, lists); err != nil {
 		fmt.Fprintln(os.Stderr, "curate:", err)
 		os.Exit(1)
 	}

@@ -45,7 +45,12 @@ func TestCurateSelectsWaves(t *testing.T) {
 	writeRec(t, src, "npm", "dune", "MAL-2024-8", rec("MAL-2024-8", "npm", "dune", "2024-01-01", "shai-hulud"))
 	writeRec(t, src, "npm", "alias", "MAL-2025-10", rec("MAL-2025-11", "npm", "alias", "2025-09-16", "shai-hulud"))
 
-	if err := run(src, "abc123", out); err != nil {
+	// A Shai-Hulud 2 record whose text never names the worm: selected only
+	// through the -sha1-hulud list, and only inside the wave's dates.
+	keep["MAL-2025-12"] = writeRec(t, src, "npm", "@z/sdk", "MAL-2025-12", rec("MAL-2025-12", "npm", "@z/sdk", "2025-11-24", "malicious code"))
+	writeRec(t, src, "npm", "@z/sdk", "MAL-2024-13", rec("MAL-2024-13", "npm", "@z/sdk", "2024-11-24", "malicious code"))
+	lists := waveLists{waveShaiHulud2: {"@z/sdk": true}}
+	if err := run(src, "abc123", out, lists); err != nil {
 		t.Fatal(err)
 	}
 	ents, err := os.ReadDir(out)
@@ -56,7 +61,7 @@ func TestCurateSelectsWaves(t *testing.T) {
 	for _, e := range ents {
 		got = append(got, e.Name())
 	}
-	want := []string{"MAL-2025-1.json", "MAL-2025-2.json", "MAL-2025-3.json", "MAL-2025-4.json", "MAL-2026-5.json", "SOURCE.md"}
+	want := []string{"MAL-2025-1.json", "MAL-2025-12.json", "MAL-2025-2.json", "MAL-2025-3.json", "MAL-2025-4.json", "MAL-2026-5.json", "SOURCE.md"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("output = %v, want %v", got, want)
 	}
@@ -68,7 +73,7 @@ func TestCurateSelectsWaves(t *testing.T) {
 		}
 	}
 	src2, _ := os.ReadFile(filepath.Join(out, "SOURCE.md"))
-	for _, s := range []string{"abc123", "Apache License 2.0", "| " + waveShaiHulud + " | 1 |", "| " + waveShaiHulud2 + " | 1 |", "| " + waveChalk + " | 1 |", "| total | 5 |"} {
+	for _, s := range []string{"abc123", "Apache License 2.0", "| " + waveShaiHulud + " | 1 |", "| " + waveShaiHulud2 + " | 2 |", "| " + waveChalk + " | 1 |", "| total | 6 |"} {
 		if !strings.Contains(string(src2), s) {
 			t.Errorf("SOURCE.md lacks %q:\n%s", s, src2)
 		}
@@ -76,7 +81,20 @@ func TestCurateSelectsWaves(t *testing.T) {
 }
 
 func TestCurateEmptyIsError(t *testing.T) {
-	if err := run(t.TempDir(), "x", t.TempDir()); err == nil {
+	if err := run(t.TempDir(), "x", t.TempDir(), nil); err == nil {
 		t.Fatal("want error for a directory without records")
+	}
+}
+
+func TestReadNames(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "names")
+	os.WriteFile(p, []byte("# wave 2\n@Z/SDK\n\nposthog-node\n"), 0o644)
+	got, err := readNames(p)
+	if err != nil || len(got) != 2 || !got["@z/sdk"] || !got["posthog-node"] {
+		t.Fatalf("readNames = %v, %v", got, err)
+	}
+	os.WriteFile(p, []byte("a\nb c\n"), 0o644)
+	if _, err := readNames(p); err == nil || !strings.Contains(err.Error(), ":2:") {
+		t.Fatalf("readNames on a bad line: err = %v, want one naming line 2", err)
 	}
 }
