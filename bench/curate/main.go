@@ -2,7 +2,7 @@
 // the README names from a local checkout of the public OSV malicious-package
 // repository and copies them, byte for byte, into the embedded data directory.
 //
-//	go run ./internal/advisory/cmd/curate -from CHECKOUT -commit SHA -o internal/advisory/data \
+//	go run ./bench/curate -from CHECKOUT -commit SHA -o internal/advisory/data \
 //		[-shai-hulud NAMES] [-sha1-hulud NAMES]
 //
 // It reads CHECKOUT/osv/malicious/{npm,pypi}/**/MAL-*.json, skips the
@@ -210,7 +210,7 @@ func run(from, commit, outDir string, lists waveLists) error {
 	sb.WriteString("# Source of the embedded MAL-* records\n\n")
 	sb.WriteString("The MAL-* records in this directory are copied unchanged from the public\n")
 	sb.WriteString("OSV malicious-package repository (github.com/ossf/malicious-packages,\n")
-	fmt.Fprintf(&sb, "Apache License 2.0), commit %s, by\n`go run ./internal/advisory/cmd/curate`.\n\n", commit)
+	fmt.Fprintf(&sb, "Apache License 2.0), commit %s, by\n`go run ./bench/curate`.\n\n", commit)
 	sb.WriteString("| Wave | Records |\n| --- | --- |\n")
 	for _, w := range waves {
 		fmt.Fprintf(&sb, "| %s | %d |\n", w, count[w])
