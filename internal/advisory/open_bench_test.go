@@ -43,3 +43,18 @@ func BenchmarkOpen(b *testing.B) {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 }
+
+// BenchmarkLoadEmbedded parses and indexes the compiled-in records: the
+// fixed cost of the first Embedded() call in every process.
+func BenchmarkLoadEmbedded(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		recs, err := loadEmbedded(embeddedFS)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if db := newDB(recs, Status{EmbeddedOnly: true}); db.Len() != len(recs) {
+			b.Fatalf("Len = %d, want %d", db.Len(), len(recs))
+		}
+	}
+}
