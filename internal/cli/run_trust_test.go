@@ -97,6 +97,7 @@ func TestRunPolicyTrust(t *testing.T) {
 		{"mode_removed_means_block", rewrite("  mode: block\n", ""), nil},
 		{"tcp", rewrite("  dns:\n", "  tcp: [exfil.attacker.example:443]\n  dns:\n"), []string{"tcp: exfil.attacker.example:443 adds opaque TCP"}},
 		{"unix_socket", rewrite("  dns:\n", "  unix-sockets: [/run/docker.sock]\n  dns:\n"), []string{"unix-sockets adds /run/docker.sock"}},
+		{"git_writable", rewrite("  dns:\n", "  git-writable: true\n  dns:\n"), []string{"git-writable: true makes the git directory writable"}},
 		{"host_ports", rewrite("  dns:\n", "  host-ports: [2375]\n  dns:\n"), []string{"host-ports adds 2375"}},
 		{"tunnel_limit", rewrite("2048", "65536"), []string{"dns.tunnel-limit 65536 is higher than 2048"}},
 		{"upstream", rewrite("  dns:\n", "  dns:\n    upstream: 198.51.100.53\n"), []string{"dns.upstream 198.51.100.53:53 replaces the runner's resolver"}},

@@ -148,11 +148,11 @@ const maxRegistryFile = 1 << 20
 // configuration and rel "".
 func trustedConfig(ctx context.Context, rev *trust.Revision, dir string, in trustInput) (cfg *config.Config, rel string, err error) {
 	if in.flag.config != "" {
-		if rel, err = relInside(rev.Top, in.branchPath); err != nil {
+		if rel, err = relFromTop(rev.Top, in.branchPath); err != nil {
 			return nil, "", fmt.Errorf("--config %s is outside the repository; with a trusted revision it must name a file in it", termsafe.String(in.flag.config))
 		}
 	} else {
-		d, err := relInside(rev.Top, dir)
+		d, err := relFromTop(rev.Top, dir)
 		if err != nil {
 			return nil, "", err
 		}

@@ -313,3 +313,27 @@ func TestConfigFromRelativePath(t *testing.T) {
 		t.Errorf("exit code %d, findings mismatch (-want +got):\n%s\nstderr: %s", code, diff, got.stderr)
 	}
 }
+
+// TestConfigFromLinkedDirectory: the branch replaces web/ with a link to
+// tools/, whose trusted configuration is laxer; scanning web must still
+// apply the base's web/buildwall.yml, not tools/buildwall.yml.
+func TestConfigFromLinkedDirectory(t *testing.T) {
+	useTestRegistry(t)
+	base := map[string]string{}
+	for k, v := range trustBase {
+		base["web/"+k] = v
+		base["tools/"+k] = v
+	}
+	base["tools/buildwall.yml"] = "scan:\n  fail-on: critical\n"
+	dir := trustRepo(t, base, map[string]string{"tools/package.json": evilManifest, "tools/package-lock.json": evilLock})
+	gitIn(t, dir, "rm", "-q", "-r", "web")
+	if err := os.Symlink("tools", filepath.Join(dir, "web")); err != nil {
+		t.Fatal(err)
+	}
+	gitIn(t, dir, "add", "-A")
+	gitIn(t, dir, "commit", "-q", "-m", "link")
+	got := runScanEnv(t, filepath.Join(dir, "web"), nil, "--format", "json", "--config-from", "main")
+	if got.code != ExitFindings {
+		t.Errorf("--config-from main in a linked directory: exit code = %d, want %d (fail-on high from main:web/buildwall.yml); stderr: %s", got.code, ExitFindings, got.stderr)
+	}
+}

@@ -185,6 +185,10 @@ func (p *Policy) HostPorts() []uint16 { return slices.Clone(p.ports) }
 // reach, as listed.
 func (p *Policy) UnixSockets() []string { return slices.Clone(p.spec.UnixSockets) }
 
+// GitWritable says the build may write the repository's git directory
+// (policy key git-writable); by default it is read-only in the sandbox.
+func (p *Policy) GitWritable() bool { return p.spec.GitWritable }
+
 // Spec returns a copy of the Spec the policy was compiled from.
 func (p *Policy) Spec() Spec {
 	s := p.spec

@@ -62,6 +62,10 @@ type Spec struct {
 	// UnixSockets are the host's sockets under /run and /var/run the
 	// build may reach (absolute, clean paths); the rest is hidden.
 	UnixSockets []string `json:"unix_sockets,omitempty" yaml:"unix-sockets,omitempty"`
+	// GitWritable lets the build write the repository's git directory,
+	// which is read-only inside the sandbox by default (a build step must
+	// not rewrite the refs or objects a later trusted comparison reads).
+	GitWritable bool `json:"git_writable,omitempty" yaml:"git-writable,omitempty"`
 
 	// File is the name the Spec was parsed from ("" when built in code).
 	File string `json:"file,omitempty" yaml:"-"`
@@ -236,8 +240,10 @@ func (p *parser) spec(n *yaml.Node) *Spec {
 			p.tcp(s, v)
 		case "unix-sockets":
 			p.unixSockets(s, v)
+		case "git-writable":
+			p.gitWritable(s, v)
 		default:
-			p.errorf(k, "unknown key %q%s (want mode, allow, tcp, host-ports, unix-sockets or dns)", k.Value, spelling.Hint(k.Value, []string{"mode", "allow", "tcp", "host-ports", "unix-sockets", "dns"}))
+			p.errorf(k, "unknown key %q%s (want mode, allow, tcp, host-ports, unix-sockets, git-writable or dns)", k.Value, spelling.Hint(k.Value, []string{"mode", "allow", "tcp", "host-ports", "unix-sockets", "git-writable", "dns"}))
 		}
 	}
 	return s
@@ -312,6 +318,19 @@ func (p *parser) hostPorts(s *Spec, n *yaml.Node) {
 		}
 		s.HostPorts = append(s.HostPorts, port)
 	}
+}
+
+func (p *parser) gitWritable(s *Spec, n *yaml.Node) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		p.errorf(n, "git-writable: expected true or false, got %s", kindName(n))
+		return
+	}
+	var b bool
+	if err := n.Decode(&b); err != nil {
+		p.errorf(n, "git-writable: expected true or false, got %q", n.Value)
+		return
+	}
+	s.GitWritable = b
 }
 
 func (p *parser) unixSockets(s *Spec, n *yaml.Node) {

@@ -84,8 +84,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad_yaml", "run: [", `p.yml: parse yaml: line 1: did not find expected node content`},
 		{"no_run_section", "scan:\n  fail-on: high\n", `p.yml:1:1: no run: section (the egress policy goes under run:)`},
 		{"not_a_mapping", "run: npm\n", `p.yml:1:6: run policy: expected a mapping with mode and allow, got "npm"`},
-		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow"; did you mean "allow"? (want mode, allow, tcp, host-ports, unix-sockets or dns)`},
-		{"unknown_key_far", "run:\n  egress: [npm]\n", `p.yml:2:3: unknown key "egress" (want mode, allow, tcp, host-ports, unix-sockets or dns)`},
+		{"unknown_key", "run:\n  mode: block\n  alow: [npm]\n", `p.yml:3:3: unknown key "alow"; did you mean "allow"? (want mode, allow, tcp, host-ports, unix-sockets, git-writable or dns)`},
+		{"unknown_key_far", "run:\n  egress: [npm]\n", `p.yml:2:3: unknown key "egress" (want mode, allow, tcp, host-ports, unix-sockets, git-writable or dns)`},
 		{"unknown_dns_key", "run:\n  dns:\n    upstrem: 127.0.0.1\n", `p.yml:3:5: dns: unknown key "upstrem"; did you mean "upstream"? (want upstream or tunnel-limit)`},
 		{"misspelt_preset", "run:\n  allow: [nmp]\n", `p.yml:2:11: allow entry "nmp" is not a preset; did you mean "npm"? (presets: npm, go, pypi, github)`},
 		{"misspelt_preset_github", "run:\n  allow:\n    - gihtub\n", `p.yml:3:7: allow entry "gihtub" is not a preset; did you mean "github"? (presets: npm, go, pypi, github)`},
@@ -114,6 +114,8 @@ func TestParseErrors(t *testing.T) {
 		{"unix_sockets_relative", "unix-sockets:\n  - run/x.sock\n", `p.yml:2:5: unix-sockets entry "run/x.sock": want an absolute path without . or .. elements`},
 		{"unix_sockets_dotdot", "unix-sockets: [/run/../home/x.sock]\n", `p.yml:1:16: unix-sockets entry "/run/../home/x.sock": want an absolute path without . or .. elements`},
 		{"unix_sockets_elsewhere", "unix-sockets: [/tmp/x.sock]\n", `p.yml:1:16: unix-sockets entry "/tmp/x.sock": only sockets under /run and /var/run are hidden; other paths need no entry`},
+		{"git_writable_string", "git-writable: \"yes\"\n", `p.yml:1:15: git-writable: expected true or false, got "yes"`},
+		{"git_writable_list", "git-writable: [true]\n", `p.yml:1:15: git-writable: expected true or false, got a list`},
 		{"unix_sockets_map", "unix-sockets: [{a: b}]\n", `p.yml:1:16: unix-sockets entry: expected a string, got a mapping`},
 		{"dns_unknown", "dns:\n  server: 1.1.1.1\n", `p.yml:2:3: dns: unknown key "server" (want upstream or tunnel-limit)`},
 		{"dns_tunnel_limit_word", "dns:\n  tunnel-limit: lots\n", `p.yml:2:17: dns tunnel-limit "lots": must be a number of bytes per minute from 256 to 1048576`},
@@ -123,7 +125,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			"all_errors_reported",
 			"mode: x\nallow:\n  - ok.example\n  - bad..example\nfoo: 1\n",
-			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, tcp, host-ports, unix-sockets or dns)",
+			"p.yml:1:7: mode: \"x\" is not audit or block\np.yml:4:5: allow entry \"bad..example\": empty label in host name\np.yml:5:1: unknown key \"foo\" (want mode, allow, tcp, host-ports, unix-sockets, git-writable or dns)",
 		},
 	}
 	for _, tt := range tests {

@@ -16,9 +16,9 @@ const defaultTunnelLimit = 4096
 
 // Weakenings returns every way the branch policy lets more through, or
 // flags less, than the trusted one: a short phrase per difference, in a
-// fixed order (mode, allow entries, tcp, host-ports, unix-sockets, dns),
-// naming the entry as the branch wrote it. Nil means branch is at most as
-// permissive as trusted.
+// fixed order (mode, allow entries, tcp, host-ports, unix-sockets,
+// git-writable, dns), naming the entry as the branch wrote it. Nil means
+// branch is at most as permissive as trusted.
 //
 // Entries are compared by what they allow, not as text: "api.example.com"
 // is covered by a trusted "*.example.com", a port-less entry only by a
@@ -30,9 +30,9 @@ const defaultTunnelLimit = 4096
 //
 // Counted as weakening: audit replacing block; an allow, tcp, host-ports
 // or unix-sockets entry (or preset endpoint) the trusted policy does not
-// cover; a dns.upstream the trusted policy does not name (a resolver of
-// the branch's choosing answers for every allowed name); a higher
-// dns.tunnel-limit.
+// cover; git-writable turned on; a dns.upstream the trusted policy does
+// not name (a resolver of the branch's choosing answers for every allowed
+// name); a higher dns.tunnel-limit.
 func Weakenings(trusted, branch *Policy) []string {
 	var out []string
 	if trusted.mode == ModeBlock && branch.mode == ModeAudit {
@@ -54,6 +54,9 @@ func Weakenings(trusted, branch *Policy) []string {
 		if !slices.Contains(trusted.spec.UnixSockets, u) {
 			out = append(out, fmt.Sprintf("unix-sockets adds %s", u))
 		}
+	}
+	if branch.spec.GitWritable && !trusted.spec.GitWritable {
+		out = append(out, "git-writable: true makes the git directory writable")
 	}
 	if branch.upstream != "" && branch.upstream != trusted.upstream {
 		was := trusted.upstream

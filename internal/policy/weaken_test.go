@@ -48,6 +48,8 @@ func TestWeakenings(t *testing.T) {
 		{"narrower", "allow: [api.example.com:443, x.corp.example:443]\ndns:\n  tunnel-limit: 1024\n", Env{}, nil},
 		{"covered_by_wildcard", strings.Replace(trustedRun, "  - npm\n", "  - a.b.corp.example:443\n  - \"*.b.corp.example:443\"\n", 1), Env{}, nil},
 		{"host_in_cidr", strings.Replace(trustedRun, "  - npm\n", "  - 203.0.113.9:443\n  - 203.0.113.128/25:443\n", 1), Env{}, nil},
+		{"git_writable", trustedRun + "git-writable: true\n", Env{}, []string{"git-writable: true makes the git directory writable"}},
+		{"git_not_writable", trustedRun + "git-writable: false\n", Env{}, nil},
 		{"wildcard_added", strings.Replace(trustedRun, "  - npm\n", "  - \"*.attacker.example\"\n", 1), Env{},
 			[]string{"allow adds *.attacker.example"}},
 		{"parent_wildcard", strings.Replace(trustedRun, "*.corp.example:443", "*.example:443", 1), Env{},
@@ -140,7 +142,7 @@ func TestWeakeningsCoversEverySetting(t *testing.T) {
 		return out
 	}
 	// File names where the Spec came from; it allows nothing.
-	if diff := cmp.Diff([]string{"Mode", "Allow", "HostPorts", "TCP", "DNS", "UnixSockets", "File"}, fields(reflect.TypeFor[Spec]())); diff != "" {
+	if diff := cmp.Diff([]string{"Mode", "Allow", "HostPorts", "TCP", "DNS", "UnixSockets", "GitWritable", "File"}, fields(reflect.TypeFor[Spec]())); diff != "" {
 		t.Errorf("Spec fields changed; teach Weakenings about them, then update this list (-compared +fields):\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"Upstream", "TunnelLimit"}, fields(reflect.TypeFor[DNSSpec]())); diff != "" {

@@ -38,6 +38,9 @@ func setupMounts(setup message) ([]string, error) {
 	if err := stageFiles(setup.Hide, resolvTarget); err != nil {
 		return nil, err
 	}
+	if err := protectDirs(setup.ReadOnly); err != nil {
+		return nil, err
+	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return nil, &FeatureError{Feature: "mounting /proc in a new PID namespace", Setting: "that /proc is not over-mounted (container runtimes must not mask it)", Err: err}
 	}
@@ -54,6 +57,25 @@ func setupMounts(setup message) ([]string, error) {
 		}
 	}
 	return warnings, nil
+}
+
+// protectDirs bind-mounts each directory read-only onto itself. The
+// path is resolved first, so a symbolic link cannot point the mount
+// elsewhere; mounts below it stay as they are (git directories have none).
+func protectDirs(dirs []string) error {
+	for _, d := range dirs {
+		real, err := filepath.EvalSymlinks(d)
+		if err != nil {
+			return fmt.Errorf("protect %s: %w", d, err)
+		}
+		if err := unix.Mount(real, real, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("protect %s: %w", real, err)
+		}
+		if err := unix.Mount("", real, "", roBindFlags, ""); err != nil {
+			return fmt.Errorf("protect %s: make read-only: %w", real, err)
+		}
+	}
+	return nil
 }
 
 // hideRun covers /run and /var/run (when it is not a link to /run) with

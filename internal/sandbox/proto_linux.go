@@ -30,6 +30,7 @@ type message struct {
 	// command's controlling terminal.
 	Terminal    bool     `json:"terminal,omitempty"`
 	Hide        []string `json:"hide,omitempty"`
+	ReadOnly    []string `json:"read_only,omitempty"`
 	UnixSockets []string `json:"unix_sockets,omitempty"`
 	StopGrace   int64    `json:"stop_grace,omitempty"` // nanoseconds
 	// ready

@@ -73,6 +73,11 @@ type Config struct {
 	// covered by an empty read-only file. Creating the sandbox fails when
 	// one cannot be covered.
 	Hide []string
+	// ReadOnly are absolute paths of directories (e.g. the repository's
+	// git directory) the command may read but not change: inside the
+	// sandbox each is bind-mounted read-only onto itself, so writes fail
+	// with EROFS. Creating the sandbox fails when one cannot be protected.
+	ReadOnly []string
 	// UnixSockets are the sockets under /run and /var/run the command may
 	// reach; the rest of /run and /var/run is an empty tmpfs inside.
 	UnixSockets []string

@@ -187,7 +187,7 @@ func (s *Sandbox) setup(ctx context.Context) error {
 	}
 	if err := send(s.ctrl, message{
 		Type: msgSetup, Args: s.cfg.Args, Dir: dir, Env: env, HostPorts: s.cfg.HostPorts,
-		Terminal: s.cfg.Terminal, Hide: s.cfg.Hide, UnixSockets: s.cfg.UnixSockets, StopGrace: int64(s.cfg.StopGrace),
+		Terminal: s.cfg.Terminal, Hide: s.cfg.Hide, ReadOnly: s.cfg.ReadOnly, UnixSockets: s.cfg.UnixSockets, StopGrace: int64(s.cfg.StopGrace),
 	}); err != nil {
 		return fmt.Errorf("set up sandbox: %w", err)
 	}

@@ -409,7 +409,7 @@ func TestRootless(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestLargeEnvironmentPassesThrough|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind|TestCommandRunsUnderSeccomp)$", "-test.v")
+	cmd := exec.Command(bin, "-test.run", "^(TestExitStatusPassesThrough|TestDirEnvStdioPassThrough|TestLargeEnvironmentPassesThrough|TestReadOnlyDirs|TestTCPToOutsideIsRedirectedToProxy|TestDNSIsRedirected|TestOtherTrafficIsRejectedAndReported|TestCloseLeavesNothingBehind|TestCommandRunsUnderSeccomp)$", "-test.v")
 	cmd.Dir = dir
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
@@ -435,5 +435,50 @@ func TestInitEnvDropsOnlyTheProfileVariable(t *testing.T) {
 	want := []string{"PATH=/bin", "BUILDWALL_CPUPROFILE_X=1", "HOME=/root"}
 	if diff := cmp.Diff(want, initEnv(in)); diff != "" {
 		t.Errorf("initEnv (-want +got):\n%s", diff)
+	}
+}
+
+// TestReadOnlyDirs: a directory listed in ReadOnly (through a symbolic
+// link too) can be read but not written, renamed into or removed from
+// inside the sandbox (EROFS); its sibling stays writable.
+func TestReadOnlyDirs(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	ro := filepath.Join(dir, "ro")
+	if err := os.MkdirAll(filepath.Join(ro, "refs"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ro, "config"), []byte("base\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("ro", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	script := `cat ro/config
+(echo evil > ro/config) && echo WROTE-config
+(echo x > ro/refs/main) && echo WROTE-ref
+mkdir ro/new && echo WROTE-dir
+rm -f ro/config && echo REMOVED
+echo ok > rw && cat rw`
+	code, out, _ := run(t, Config{
+		Args:     []string{"sh", "-c", script},
+		Dir:      dir,
+		Env:      []string{"PATH=" + os.Getenv("PATH")},
+		ReadOnly: []string{filepath.Join(dir, "link")},
+	}, nil)
+	if code != 0 || !strings.HasPrefix(out, "base\n") || !strings.HasSuffix(out, "\nok\n") ||
+		strings.Contains(out, "WROTE") || strings.Contains(out, "REMOVED") ||
+		strings.Count(out, "Read-only file system") != 4 {
+		t.Errorf("code %d, want every write to fail with EROFS and rw to work; output:\n%s", code, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(ro, "config")); string(data) != "base\n" {
+		t.Errorf("config changed on the host: %q", data)
+	}
+	// The protection is the sandbox's own: outside it the directory is
+	// writable as before.
+	if err := os.WriteFile(filepath.Join(ro, "refs", "main"), []byte("x"), 0o666); err != nil {
+		t.Errorf("host write after the run: %v", err)
 	}
 }

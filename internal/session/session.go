@@ -169,12 +169,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for i, f := range o.Protect {
 		hide[i] = f.Path()
 	}
+	var readOnly []string
+	if !o.Policy.GitWritable() {
+		readOnly = gitDirs(o.Dir)
+	}
 	cmdNoFile, raiseNoFile := splitNoFile()
 	sb, err := sandbox.Create(ctx, sandbox.Config{
 		Args: o.Args, Dir: o.Dir, Env: o.Env,
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Terminal: o.Terminal,
 		HostPorts: o.Policy.HostPorts(), UnixSockets: o.Policy.UnixSockets(), Hide: hide,
-		OnDrop: drops.add, OnKernel: kern.add,
+		ReadOnly: readOnly,
+		OnDrop:   drops.add, OnKernel: kern.add,
 		Exe: o.SandboxExe, InitArgs: o.SandboxInitArgs,
 	})
 	noFile := raiseNoFile()

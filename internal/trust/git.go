@@ -278,7 +278,11 @@ var (
 func (r *Revision) run(ctx context.Context, dir string, stdout io.Writer, limit int64, args ...string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, r.git, append([]string{"-C", dir}, args...)...)
+	// --no-replace-objects (and GIT_NO_REPLACE_OBJECTS in gitEnv): a
+	// refs/replace/* planted by a build step must not swap the base's
+	// blobs or trees. Grafts only change commit parents, never the tree
+	// a ref names, and GIT_GRAFT_FILE is dropped from the environment.
+	cmd := exec.CommandContext(ctx, r.git, append([]string{"--no-replace-objects", "-C", dir}, args...)...)
 	cmd.Env = gitEnv(os.Environ())
 	cmd.WaitDelay = 250 * time.Millisecond // a child still holding the pipes
 	lw := &limitWriter{w: stdout, left: limit}
@@ -318,7 +322,11 @@ func gitEnv(env []string) []string {
 		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
 			"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_COMMON_DIR",
 			"GIT_REPLACE_REF_BASE", "GIT_TERMINAL_PROMPT", "GIT_OPTIONAL_LOCKS",
-			"GIT_NO_REPLACE_OBJECTS", "LC_ALL":
+			"GIT_NO_REPLACE_OBJECTS", "GIT_GRAFT_FILE", "GIT_CONFIG_PARAMETERS",
+			"GIT_CONFIG_COUNT", "LC_ALL":
+			continue
+		}
+		if strings.HasPrefix(k, "GIT_CONFIG_KEY_") || strings.HasPrefix(k, "GIT_CONFIG_VALUE_") {
 			continue
 		}
 		out = append(out, kv)

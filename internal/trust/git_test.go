@@ -204,3 +204,40 @@ func TestOpenFromSubmodule(t *testing.T) {
 		t.Error("the submodule's files are listed as the superproject's")
 	}
 }
+
+// A build step that can write .git plants a replace ref (swapping the
+// base's buildwall.yml blob for its own) and a graft, and sets the
+// environment knobs that would re-enable them: the trusted read must
+// still return the committed content.
+func TestOpenIgnoresReplaceRefs(t *testing.T) {
+	dir := gitRepo(t, map[string]string{"buildwall.yml": "scan:\n  fail-on: high\n"})
+	orig := strings.TrimSpace(git(t, dir, "rev-parse", "main:buildwall.yml"))
+	evil := filepath.Join(dir, "evil.yml")
+	if err := os.WriteFile(evil, []byte("scan:\n  fail-on: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forged := strings.TrimSpace(git(t, dir, "hash-object", "-w", evil))
+	git(t, dir, "replace", orig, forged)
+	// Sanity: plain git now shows the forged content.
+	if got := git(t, dir, "show", "main:buildwall.yml"); !strings.Contains(got, "none") {
+		t.Fatalf("replace ref not effective for plain git: %q", got)
+	}
+	head := strings.TrimSpace(git(t, dir, "rev-parse", "main"))
+	if err := os.WriteFile(filepath.Join(dir, ".git", "info", "grafts"), []byte(head+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GIT_REPLACE_REF_BASE", "refs/replace/")
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "core.useReplaceRefs")
+	t.Setenv("GIT_CONFIG_VALUE_0", "true")
+	t.Setenv("GIT_GRAFT_FILE", evil)
+	ctx := context.Background()
+	rev, err := Open(ctx, dir, "main", []string{"buildwall.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := rev.ReadFile(ctx, "buildwall.yml", 1<<10)
+	if err != nil || string(data) != "scan:\n  fail-on: high\n" {
+		t.Errorf("ReadFile through a replace ref = %q, %v; want the committed content", data, err)
+	}
+}
