@@ -178,14 +178,17 @@ func splitURL(s string) (scheme, host, path string, ok bool) {
 	}
 	scheme, rest := s[:i], s[i+3:]
 	// Query and fragment first (rare; IndexByte is vectorised), then the
-	// host ends at the first '/'.
+	// host ends at the first '/' or '\': URL parsers that follow the
+	// WHATWG URL standard (npm's among them) read '\' as '/' in http(s)
+	// URLs, so "https://evil.example\@registry.example/" is fetched from
+	// evil.example, not registry.example.
 	if k := strings.IndexByte(rest, '?'); k >= 0 {
 		rest = rest[:k]
 	}
 	if k := strings.IndexByte(rest, '#'); k >= 0 {
 		rest = rest[:k]
 	}
-	if j := strings.IndexByte(rest, '/'); j >= 0 {
+	if j := strings.IndexAny(rest, "/\\"); j >= 0 {
 		host, path = rest[:j], rest[j:]
 	} else {
 		host, path = rest, "/"
