@@ -19,3 +19,27 @@ func TestScanResolvedBackslashHost(t *testing.T) {
 		t.Fatalf("want untrusted-registry naming evil.example, exit 1; got exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
 	}
 }
+
+// TestScanTextNoForgedLines: a package name JSON-escaped with "\n" must not
+// add lines to the text report (a forged "no findings" summary under the
+// real one's place) nor start a workflow command.
+func TestScanTextNoForgedLines(t *testing.T) {
+	useTestRegistry(t)
+	lock := strings.Replace(cleanLock, `"version": "1.3.0",`,
+		`"name": "left-pad\n\n0 findings; 1 file scanned\n::error::x", "version": "1.3.0\r\n::warning::y",`, 1)
+	lock = strings.Replace(lock, "https://registry.example/left-pad", "https://evil.example/left-pad", 1)
+	lock = strings.Replace(lock, `"node_modules/left-pad"`, `"node_modules/left-pad\n\n0 findings; 1 file scanned"`, 1)
+	dir := writeTree(t, map[string]string{"package.json": cleanManifest, "package-lock.json": lock})
+	for _, format := range []string{"text", "github"} {
+		got := runCLI(t, dir, "scan", "--db", t.TempDir(), "--format", format)
+		if got.code != 1 {
+			t.Fatalf("%s: exit %d, want 1\nstdout: %s\nstderr: %s", format, got.code, got.stdout, got.stderr)
+		}
+		for _, l := range strings.Split(got.stdout+got.stderr, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "0 findings") || strings.HasPrefix(strings.TrimSpace(l), "::error::x") ||
+				strings.HasPrefix(strings.TrimSpace(l), "::warning::y") {
+				t.Errorf("%s: forged line %q in output:\n%s", format, l, got.stdout)
+			}
+		}
+	}
+}
