@@ -43,3 +43,20 @@ func TestScanTextNoForgedLines(t *testing.T) {
 		}
 	}
 }
+
+// TestScanDriftNoForgedLines: the same for a dependency name in package.json
+// that the lockfile lacks (lockfile-drift quotes it).
+func TestScanDriftNoForgedLines(t *testing.T) {
+	useTestRegistry(t)
+	manifest := `{"name": "app", "version": "1.0.0", "dependencies": {"left-pad": "^1.3.0", "x\n\n0 findings": "1.0.0"}}`
+	dir := writeTree(t, map[string]string{"package.json": manifest, "package-lock.json": cleanLock})
+	got := runCLI(t, dir, "scan", "--db", t.TempDir())
+	if !strings.Contains(got.stdout, "lockfile-drift") {
+		t.Fatalf("want lockfile-drift; exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+	}
+	for _, l := range strings.Split(got.stdout, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "0 findings") {
+			t.Errorf("forged line %q in output:\n%s", l, got.stdout)
+		}
+	}
+}
