@@ -60,3 +60,19 @@ func TestScanDriftNoForgedLines(t *testing.T) {
 		}
 	}
 }
+
+// TestScanPathNoForgedLines: a directory name with a newline (git allows
+// it) is quoted in unparseable-lockfile messages; it must not add lines.
+func TestScanPathNoForgedLines(t *testing.T) {
+	useTestRegistry(t)
+	dir := writeTree(t, map[string]string{"x\n0 findings/package-lock.json": "{bad"})
+	got := runCLI(t, dir, "scan", "--db", t.TempDir())
+	if !strings.Contains(got.stdout, "unparseable-lockfile") {
+		t.Fatalf("want unparseable-lockfile; exit %d\nstdout: %s\nstderr: %s", got.code, got.stdout, got.stderr)
+	}
+	for _, l := range strings.Split(got.stdout, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "0 findings") {
+			t.Errorf("forged line %q in output:\n%s", l, got.stdout)
+		}
+	}
+}
