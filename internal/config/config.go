@@ -224,6 +224,14 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return nil, yamlError(path, err)
 	}
+	// A second document would be ignored silently, while a reviewer may
+	// read its settings (say fail-on) as the ones in force: refuse it.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{Path: path, Line: extra.Line, Column: extra.Column, Msg: "more than one YAML document; buildwall.yml must hold one"}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, yamlError(path, err)
+	}
 	if len(doc.Content) == 0 {
 		return c, nil
 	}

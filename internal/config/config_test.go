@@ -66,6 +66,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad_registry", "scan:\n  registries: [ftp://x.example/]\n", `buildwall.yml:2:16: scan.registries: "ftp://x.example/" is not an http(s) URL`},
 		{"allow_not_list", "scan:\n  install-scripts:\n    allow: esbuild\n", `buildwall.yml:3:12: scan.install-scripts.allow must be a list of strings`},
 		{"duplicate_key", "scan:\n  fail-on: high\n  fail-on: low\n", `buildwall.yml:3:3: duplicate key "fail-on" in scan`},
+		{"two_documents", "scan:\n  fail-on: low\n---\nscan:\n  fail-on: none\n", `buildwall.yml:3:1: more than one YAML document; buildwall.yml must hold one`},
+		{"empty_then_document", "---\n...\n---\nscan:\n  fail-on: none\n", `buildwall.yml:3:1: more than one YAML document; buildwall.yml must hold one`},
 		{"syntax", "scan:\n  fail-on: [high\n", `buildwall.yml:1: did not find expected ',' or ']'`},
 		{"bad_glob", "scan:\n  ignore:\n    - path: \"a/[\"\n      reason: x\n", `buildwall.yml:3:7: scan.ignore path "a/[": malformed pattern`},
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/buildwall/buildwall/internal/config"
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 // Ecosystem is the OSV ecosystem of every package these rules look at.
@@ -138,14 +139,18 @@ func CheckOrphan(m Manifest) []finding.Finding {
 }
 
 // pkgFinding builds a finding located at a package entry of the lockfile.
+// msg and fix quote package names, versions and URLs from the lockfile,
+// which JSON escapes let carry newlines: they are escaped here (one line
+// each) so that a hostile name cannot add lines to the text report, such
+// as a forged summary; Package keeps the raw values.
 func (c *Context) pkgFinding(r *finding.Rule, p *lockfile.Package, msg, fix string) finding.Finding {
 	return finding.Finding{
 		Rule:     r.ID,
 		Severity: r.Severity,
-		Message:  msg,
+		Message:  termsafe.String(msg),
 		Location: finding.Location{Path: c.Path, Line: p.Line, Column: p.Column},
 		Package:  &finding.Package{Ecosystem: Ecosystem, Name: p.Name, Version: p.Version},
-		Fix:      fix,
+		Fix:      termsafe.String(fix),
 	}
 }
 
@@ -186,14 +191,17 @@ func splitURL(s string) (scheme, host, path string, ok bool) {
 	}
 	scheme, rest := s[:i], s[i+3:]
 	// Query and fragment first (rare; IndexByte is vectorised), then the
-	// host ends at the first '/'.
+	// host ends at the first '/' or '\': URL parsers that follow the
+	// WHATWG URL standard (npm's among them) read '\' as '/' in http(s)
+	// URLs, so "https://evil.example\@registry.example/" is fetched from
+	// evil.example, not registry.example.
 	if k := strings.IndexByte(rest, '?'); k >= 0 {
 		rest = rest[:k]
 	}
 	if k := strings.IndexByte(rest, '#'); k >= 0 {
 		rest = rest[:k]
 	}
-	if j := strings.IndexByte(rest, '/'); j >= 0 {
+	if j := strings.IndexAny(rest, "/\\"); j >= 0 {
 		host, path = rest[:j], rest[j:]
 	} else {
 		host, path = rest, "/"

@@ -5,6 +5,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 var lockfileDriftRule = finding.Rule{
@@ -69,10 +70,10 @@ func checkLockfileDrift(c *Context, report func(finding.Finding)) {
 				report(finding.Finding{
 					Rule:     lockfileDriftRule.ID,
 					Severity: lockfileDriftRule.Severity,
-					Message:  msg,
+					Message:  termsafe.String(msg), // quotes package.json names and specs
 					Location: finding.Location{Path: m.Path, Line: d.Line, Column: d.Column},
 					Package:  &finding.Package{Ecosystem: Ecosystem, Name: d.Name, Version: version},
-					Fix:      "Run your package manager's install to update " + c.Path + " for " + d.Name + ", commit it, and install with npm ci / --frozen-lockfile in CI.",
+					Fix:      termsafe.String("Run your package manager's install to update " + c.Path + " for " + d.Name + ", commit it, and install with npm ci / --frozen-lockfile in CI."),
 				})
 			}
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 var lockfileMissingRule = finding.Rule{
@@ -47,5 +48,6 @@ func checkLockfileMissing(m Manifest, report func(finding.Finding)) {
 	if n == 1 {
 		f.Message = fmt.Sprintf("%s declares 1 dependency but no lockfile was found in its directory or any parent up to the scan root", m.Path)
 	}
+	f.Message = termsafe.String(f.Message) // the path may hold a newline
 	report(f)
 }

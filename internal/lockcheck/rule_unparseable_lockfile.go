@@ -6,6 +6,7 @@ import (
 
 	"github.com/buildwall/buildwall/internal/finding"
 	"github.com/buildwall/buildwall/internal/lockfile"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 var unparseableLockfileRule = finding.Rule{
@@ -20,8 +21,15 @@ var unparseableLockfile = Rule{Rule: unparseableLockfileRule}
 
 // Unparseable returns the finding for a file at path (slash-separated,
 // relative to the scan root) whose parser returned err. A
-// *lockfile.ParseError supplies the position.
+// *lockfile.ParseError supplies the position. Message and fix quote the
+// path (file names may hold newlines) and are escaped with termsafe.
 func Unparseable(path string, err error) finding.Finding {
+	f := unparseable(path, err)
+	f.Message, f.Fix = termsafe.String(f.Message), termsafe.String(f.Fix)
+	return f
+}
+
+func unparseable(path string, err error) finding.Finding {
 	f := finding.Finding{
 		Rule:     unparseableLockfileRule.ID,
 		Severity: unparseableLockfileRule.Severity,

@@ -102,6 +102,9 @@ func TestRegistriesAllowed(t *testing.T) {
 		{"https://user:pw@registry.example/lodash/-/lodash-1.0.0.tgz", true},
 		{"https://evil-registry.example/lodash/-/lodash-1.0.0.tgz", false},
 		{"https://registry.example.evil.example/lodash/-/lodash-1.0.0.tgz", false},
+		// WHATWG parsers (npm) read '\' as '/': the host is evil.example.
+		{`https://evil.example\@registry.example/lodash/-/lodash-1.0.0.tgz`, false},
+		{`https://registry.example.@evil.example/lodash/-/lodash-1.0.0.tgz`, false},
 		{"lodash@npm:1.0.0", false},
 	}
 	for _, tt := range tests {
@@ -159,6 +162,7 @@ func TestSplitURL(t *testing.T) {
 		{"http://host.example?q", "http", "host.example", "/", true},
 		{"http://host.example#/x", "http", "host.example", "/", true},
 		{"git+ssh://git@git.example/o/r.git#abc", "git+ssh", "git.example", "/o/r.git", true},
+		{`https://evil.example\@registry.example/a`, "https", "evil.example", `\@registry.example/a`, true},
 		{"lodash@npm:1.0.0", "", "", "", false},
 		{"://x", "", "", "", false},
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/buildwall/buildwall/internal/termsafe"
 	"io/fs"
 	"os"
 	"path"
@@ -248,8 +249,8 @@ func (r *rootResult) prefixWith(prefix string) {
 		p := path.Join(prefix, f.Path)
 		if f.Rule == unscannedPathRule.ID {
 			// The message names the path too: keep it the same as Path.
-			if rest, ok := strings.CutPrefix(f.Message, f.Path+unscannedSep); ok {
-				f.Message = p + unscannedSep + rest
+			if rest, ok := strings.CutPrefix(f.Message, termsafe.String(f.Path)+unscannedSep); ok {
+				f.Message = termsafe.String(p) + unscannedSep + rest
 			}
 		}
 		f.Path = p

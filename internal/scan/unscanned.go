@@ -1,9 +1,8 @@
 package scan
 
 import (
-	"fmt"
-
 	"github.com/buildwall/buildwall/internal/finding"
+	"github.com/buildwall/buildwall/internal/termsafe"
 )
 
 var unscannedPathRule = finding.Rule{
@@ -36,7 +35,7 @@ func unscanned(rel string, reason error) finding.Finding {
 	return finding.Finding{
 		Rule:     unscannedPathRule.ID,
 		Severity: unscannedPathRule.Severity,
-		Message:  fmt.Sprintf("%s%s%v", rel, unscannedSep, reason),
+		Message:  termsafe.String(rel) + unscannedSep + termsafe.String(reason.Error()),
 		Location: finding.Location{Path: rel},
 		Fix:      unscannedPathRule.Fix,
 	}
