@@ -52,4 +52,3 @@ func unparseable(path string, err error) finding.Finding {
 	f.Message = fmt.Sprintf("cannot parse %s: %v", path, err)
 	return f
 }
-
