@@ -1,6 +1,9 @@
 package finding
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -47,5 +50,25 @@ func TestSortKeepsSuppressedAndActiveTwins(t *testing.T) {
 	s.Suppressed = &Suppression{Kind: SuppressionInSource, Reason: "r"}
 	if got := Sort([]Finding{f, s}); len(got) != 2 {
 		t.Errorf("Sort merged an active finding into its suppressed twin: %d left", len(got))
+	}
+}
+
+// TestFingerprintStable: the fingerprint is the first 16 bytes of the
+// SHA-256 of the fields joined by NULs, as it always was, so code-scanning
+// alerts keep their identity across versions.
+func TestFingerprintStable(t *testing.T) {
+	for _, f := range []Finding{
+		{Rule: "r", Location: Location{Path: "a/b"}, Message: "m"},
+		{Rule: "malicious-package", Location: Location{Path: "package-lock.json", Line: 3}, Message: strings.Repeat("x", 600),
+			Package: &Package{Ecosystem: "npm", Name: "axios", Version: "1.14.1"}},
+	} {
+		pkg := ""
+		if f.Package != nil {
+			pkg = f.Package.Ecosystem + "\x00" + f.Package.Name + "\x00" + f.Package.Version
+		}
+		sum := sha256.Sum256([]byte(f.Rule + "\x00" + f.Path + "\x00" + pkg + "\x00" + f.Message))
+		if got, want := f.Fingerprint(), hex.EncodeToString(sum[:])[:32]; got != want {
+			t.Errorf("Fingerprint() = %s, want %s", got, want)
+		}
 	}
 }
