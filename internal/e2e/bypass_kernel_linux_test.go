@@ -376,20 +376,7 @@ func TestTerminalSizeFollowsCaller(t *testing.T) {
 	cmd := exec.Command(bin, "run", "--", probeHelper(t), "winsize")
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), helperEnv+"=probe")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(master)
-		for sc.Scan() {
-			lines <- strings.TrimRight(sc.Text(), "\r")
-		}
-	}()
+	lines := startOnTerminal(t, cmd, master, slave)
 	var got []string
 	for l := range lines {
 		got = append(got, l)

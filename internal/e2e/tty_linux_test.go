@@ -71,22 +71,7 @@ func TestCtrlCReachesCommandOnce(t *testing.T) {
 	cmd := exec.Command(bin, "run", "--", os.Args[0])
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), helperEnv+"=sigcount")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	// A new session whose controlling terminal is the pty: buildwall's
-	// process group is the terminal's foreground group, as in a shell.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(master)
-		for sc.Scan() {
-			lines <- strings.TrimRight(sc.Text(), "\r")
-		}
-	}()
+	lines := startOnTerminal(t, cmd, master, slave)
 	var out []string
 	for l := range lines {
 		out = append(out, l)
@@ -142,4 +127,28 @@ func TestSIGINTToBuildwallIsForwardedOnce(t *testing.T) {
 	if strings.Join(rest, "\n") != "sigint 1" {
 		t.Errorf("output after ready %q, want \"sigint 1\"\n%s", rest, stderr.String())
 	}
+}
+
+// startOnTerminal starts cmd as the foreground of the pty (a new session
+// whose controlling terminal, stdin, stdout and stderr are slave, so its
+// process group is the terminal's foreground group, as in a shell), closes
+// our copy of slave and streams what the terminal shows, a line at a time
+// with carriage returns trimmed; the channel closes when the terminal does.
+func startOnTerminal(t *testing.T, cmd *exec.Cmd, master, slave *os.File) <-chan string {
+	t.Helper()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(master)
+		for sc.Scan() {
+			lines <- strings.TrimRight(sc.Text(), "\r")
+		}
+	}()
+	return lines
 }
