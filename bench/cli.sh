@@ -21,7 +21,7 @@
 # Usage: bench/cli.sh [-b BYTES] [-n CONNS] [-k BLOCKS] [-r ROUNDS] [-H] [LABEL=BUILDWALL...]
 #   -H: HTTP openings (the verifying plain-HTTP relay) instead of TLS.
 #   Without LABEL=BUILDWALL, the binary built from this tree is "buildwall".
-#   e.g. bench/cli.sh before=/tmp/bw-e9682a7 after=/tmp/bw-main
+#   e.g. bench/cli.sh before=/tmp/bw-5538ac7 after=/tmp/bw-main
 # Needs nginx with the stream module (installed with apt-get when missing).
 set -euo pipefail
 BYTES=$((2 << 30)) CONNS=2000 BLOCKS=10 ROUNDS=3 HTTP=
